@@ -1,0 +1,103 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "fapid",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fapid", targets: ["fapid"]),
+        .executable(name: "fapictl", targets: ["fapictl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+    ],
+    targets: [
+        // System OpenSSL 3 (libssl-dev): every signature, digest, X.509 and random byte goes through it.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "JOSE",
+            dependencies: ["COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AuthorizationServer",
+            dependencies: ["JOSE"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SQLiteStorage",
+            dependencies: [
+                "AuthorizationServer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HTTPEndpoints",
+            dependencies: [
+                "AuthorizationServer",
+                "JOSE",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FapidRuntime",
+            dependencies: [
+                "AuthorizationServer",
+                "JOSE",
+                "SQLiteStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fapid",
+            dependencies: [
+                "FapidRuntime",
+                "HTTPEndpoints",
+                "AuthorizationServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fapictl",
+            dependencies: [
+                "FapidRuntime",
+                "AuthorizationServer",
+                "JOSE",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.
+        .target(name: "TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE"], swiftSettings: swiftSettings),
+        .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "FapidRuntimeTests", dependencies: ["FapidRuntime"], swiftSettings: swiftSettings),
+    ]
+)

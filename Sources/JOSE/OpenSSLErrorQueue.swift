@@ -1,0 +1,25 @@
+internal import COpenSSL
+
+/// OpenSSL reports failures on a thread-local queue; every failed call drains it so the next call starts clean.
+enum OpenSSLErrorQueue {
+    /// Drains the queue and returns its entries joined, for a log detail.
+    static func drain() -> String {
+        var messages: [String] = []
+        var buffer = [CChar](repeating: 0, count: 256)
+        while true {
+            let code = ERR_get_error()
+            if code == 0 { break }
+            ERR_error_string_n(code, &buffer, buffer.count)
+            messages.append(String(cString: buffer))
+        }
+        return messages.isEmpty ? "no OpenSSL error recorded" : messages.joined(separator: "; ")
+    }
+
+    static func clear() {
+        ERR_clear_error()
+    }
+
+    static func failure(_ code: JOSEError.Code, _ what: String) -> JOSEError {
+        JOSEError(code, "\(what): \(drain())")
+    }
+}
