@@ -44,6 +44,7 @@ let package = Package(
             name: "SQLiteStorage",
             dependencies: [
                 "AuthorizationServer",
+                "JOSE",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -57,6 +58,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -67,6 +69,7 @@ let package = Package(
                 "JOSE",
                 "SQLiteStorage",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -97,7 +100,7 @@ let package = Package(
         .target(name: "TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE"], swiftSettings: swiftSettings),
-        .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer"], swiftSettings: swiftSettings),
-        .testTarget(name: "FapidRuntimeTests", dependencies: ["FapidRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "FapidRuntimeTests", dependencies: ["FapidRuntime", "TestSupport", "JOSE", "AuthorizationServer", "SQLiteStorage"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,138 @@
+public import Foundation
+import JOSE
+
+extension FapidConfiguration {
+    static let environmentKeys: [(variable: String, key: String)] = [
+        ("FAPID_LISTEN", "listen"), ("FAPID_ISSUER", "issuer"), ("FAPID_DATABASE", "database"),
+        ("FAPID_ADMIN_SOCKET", "admin_socket"), ("FAPID_KEYS_DIR", "keys_dir"), ("FAPID_LOG_LEVEL", "log_level"),
+        ("FAPID_MIGRATIONS_DIR", "migrations_dir"),
+    ]
+
+    static let fileKeys: Set<String> = [
+        "listen", "allow_non_loopback", "issuer", "database", "admin_socket", "keys_dir", "migrations_dir", "log_level",
+        "tls_certificate", "tls_private_key", "client_ca", "trusted_proxies", "key_refresh_seconds", "retired_key_publish_seconds",
+    ]
+
+    /// Defaults, then `file` (a JSON object) when given, then `environment`; then checks everything.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError)
+        -> FapidConfiguration
+    {
+        var values: [String: JSON] = [:]
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ConfigurationError(key: "--config", reason: "cannot read \(file)")
+            }
+            let object: [String: JSON]
+            do {
+                object = try JSON.parseObject([UInt8](data))
+            } catch {
+                throw ConfigurationError(key: "--config", reason: "\(file) is not a JSON object")
+            }
+            if let unknown = object.keys.sorted().first(where: { !fileKeys.contains($0) }) {
+                throw ConfigurationError(key: unknown, reason: "unknown key in \(file)")
+            }
+            values = object
+        }
+        for (variable, key) in environmentKeys {
+            if let value = environment[variable] { values[key] = .string(value) }
+        }
+        return try resolve(values)
+    }
+
+    static func resolve(_ values: [String: JSON]) throws(ConfigurationError) -> FapidConfiguration {
+        func string(_ key: String) throws(ConfigurationError) -> String? {
+            guard let value = values[key] else { return nil }
+            guard let text = value.stringValue, !text.isEmpty else { throw ConfigurationError(key: key, reason: "must be a non-empty string") }
+            return text
+        }
+        func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let value = values[key] else { return nil }
+            guard let number = value.int64Value, range.contains(Int(number)) else {
+                throw ConfigurationError(key: key, reason: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return Int(number)
+        }
+
+        var config = FapidConfiguration.defaults
+        if let listen = try string("listen") {
+            (config.listenHost, config.listenPort) = try parseListen(listen)
+        }
+        if let value = values["allow_non_loopback"] {
+            guard let flag = value.boolValue else { throw ConfigurationError(key: "allow_non_loopback", reason: "must be true or false") }
+            config.allowNonLoopback = flag
+        }
+        if let issuer = try string("issuer") { config.issuer = issuer }
+        if let database = try string("database") { config.database = database }
+        if let socket = try string("admin_socket") { config.adminSocket = socket }
+        if let keys = try string("keys_dir") { config.keysDirectory = keys }
+        if let migrations = try string("migrations_dir") { config.migrationsDirectory = migrations }
+        if let level = try string("log_level") { config.logLevel = level.lowercased() }
+        config.tlsCertificate = try string("tls_certificate") ?? config.keyPath("server.pem")
+        config.tlsPrivateKey = try string("tls_private_key") ?? config.keyPath("server.key")
+        config.clientCA = try string("client_ca") ?? config.keyPath("ca.pem")
+        if let proxies = values["trusted_proxies"] {
+            guard let list = proxies.arrayValue?.compactMap(\.stringValue), list.count == proxies.arrayValue?.count else {
+                throw ConfigurationError(key: "trusted_proxies", reason: "must be an array of IP addresses")
+            }
+            for address in list where !isIPAddress(address) {
+                throw ConfigurationError(key: "trusted_proxies", reason: "\(address) is not an IP address")
+            }
+            config.trustedProxies = list
+        }
+        config.keyRefreshSeconds = try integer("key_refresh_seconds", in: 1...86_400) ?? config.keyRefreshSeconds
+        config.retiredKeyPublishSeconds = try integer("retired_key_publish_seconds", in: 0...31_536_000) ?? config.retiredKeyPublishSeconds
+        try config.check()
+        return config
+    }
+
+    /// Rules that involve more than one key, or a key's meaning rather than its form.
+    func check() throws(ConfigurationError) {
+        guard let url = URL(string: issuer), url.scheme == "https", let host = url.host, !host.isEmpty,
+            url.query == nil, url.fragment == nil, !issuer.hasSuffix("/"), url.user == nil
+        else {
+            throw ConfigurationError(key: "issuer", reason: "must be an https URL with no query, fragment or trailing slash (RFC 8414 §2)")
+        }
+        if !allowNonLoopback && !Self.isLoopback(listenHost) {
+            throw ConfigurationError(key: "listen", reason: "\(listenHost) is not a loopback address; set allow_non_loopback to true to expose fapid")
+        }
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(logLevel) else {
+            throw ConfigurationError(key: "log_level", reason: "must be one of \(levels.joined(separator: ", "))")
+        }
+        if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
+            throw ConfigurationError(key: "database", reason: "the PostgreSQL backend is not part of this build yet; use a SQLite file path")
+        }
+    }
+
+    static func parseListen(_ text: String) throws(ConfigurationError) -> (String, Int) {
+        let host: Substring
+        let port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ConfigurationError(key: "listen", reason: "must be host:port or [ipv6]:port")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else {
+                throw ConfigurationError(key: "listen", reason: "must be host:port or [ipv6]:port")
+            }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let number = Int(port), (1...65_535).contains(number) else {
+            throw ConfigurationError(key: "listen", reason: "must be host:port with a port from 1 to 65535")
+        }
+        return (String(host), number)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || (isIPAddress(host) && host.hasPrefix("127."))
+    }
+
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+}

@@ -1,0 +1,76 @@
+public import Foundation
+
+/// The daemon's configuration, read once at start-up and checked completely before anything listens.
+///
+/// Precedence, lowest first: built-in defaults, the JSON file given with `--config`, then the
+/// `FAPID_*` environment variables. Every key is documented in `docs/configuration.md`.
+public struct FapidConfiguration: Sendable, Equatable {
+    /// `listen`, `FAPID_LISTEN`: host:port to bind, `[v6]:port` for IPv6. Default `127.0.0.1:8443`.
+    public var listenHost: String
+    public var listenPort: Int
+    /// `allow_non_loopback`: must be true to bind anything but a loopback address.
+    public var allowNonLoopback: Bool
+    /// `issuer`, `FAPID_ISSUER`: the https issuer identifier, no trailing slash. Default `https://localhost:8443`.
+    public var issuer: String
+    /// `database`, `FAPID_DATABASE`: SQLite file path (or, later, a postgres:// URL). Default `var/fapid.sqlite`.
+    public var database: String
+    /// `admin_socket`, `FAPID_ADMIN_SOCKET`: Unix socket for `fapictl` live operations. Default `var/fapid.sock`.
+    public var adminSocket: String
+    /// `keys_dir`, `FAPID_KEYS_DIR`: where the dev-layout key files are read from. Default `keys/dev`.
+    public var keysDirectory: String
+    /// `migrations_dir`, `FAPID_MIGRATIONS_DIR`: the numbered SQL files. Default `migrations`.
+    public var migrationsDirectory: String
+    /// `log_level`, `FAPID_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. Default `info`.
+    public var logLevel: String
+    /// `tls_certificate`: server certificate chain (PEM). Default `<keys_dir>/server.pem`.
+    public var tlsCertificate: String
+    /// `tls_private_key`: server private key (PEM, mode 0600). Default `<keys_dir>/server.key`.
+    public var tlsPrivateKey: String
+    /// `client_ca`: CA certificates trusted for `tls_client_auth`. Default `<keys_dir>/ca.pem`.
+    public var clientCA: String
+    /// `trusted_proxies`: addresses allowed to pass a client certificate in the RFC 9440 `Client-Cert` header.
+    public var trustedProxies: [String]
+    /// `key_refresh_seconds`: how often the daemon re-reads signing-key records (rotation by `fapictl`). Default 30.
+    public var keyRefreshSeconds: Int
+    /// `retired_key_publish_seconds`: how long a rotated-out key stays in `/jwks`; at least the longest
+    /// lifetime of any token the server signs. Default 3600.
+    public var retiredKeyPublishSeconds: Int
+
+    public static let defaults = FapidConfiguration(
+        listenHost: "127.0.0.1",
+        listenPort: 8443,
+        allowNonLoopback: false,
+        issuer: "https://localhost:8443",
+        database: "var/fapid.sqlite",
+        adminSocket: "var/fapid.sock",
+        keysDirectory: "keys/dev",
+        migrationsDirectory: "migrations",
+        logLevel: "info",
+        tlsCertificate: "keys/dev/server.pem",
+        tlsPrivateKey: "keys/dev/server.key",
+        clientCA: "keys/dev/ca.pem",
+        trustedProxies: [],
+        keyRefreshSeconds: 30,
+        retiredKeyPublishSeconds: 3600
+    )
+
+    public var listen: String { listenHost.contains(":") ? "[\(listenHost)]:\(listenPort)" : "\(listenHost):\(listenPort)" }
+
+    /// Where a file of the dev key layout lives (`server.pem`, `ca.pem`, `signing-ps256.key`, …).
+    public func keyPath(_ name: String) -> String {
+        URL(fileURLWithPath: keysDirectory).appendingPathComponent(name).path
+    }
+}
+
+/// A configuration value that cannot be used; names the key and why.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public let key: String
+    public let reason: String
+
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+
+    public var description: String { "configuration \(key): \(reason)" }
+}

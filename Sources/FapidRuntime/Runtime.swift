@@ -1,0 +1,31 @@
+public import AuthorizationServer
+public import Foundation
+public import Logging
+public import SQLiteStorage
+
+/// What both executables open first: the configuration's database, migrated, and the signing-key manager.
+public struct Runtime: Sendable {
+    public let configuration: FapidConfiguration
+    public let database: SQLiteDatabase
+    public let signingKeys: SigningKeyManager
+
+    /// Opens the database and applies pending migrations (each in its own transaction).
+    public static func open(_ configuration: FapidConfiguration, logger: Logger) throws -> Runtime {
+        let database = try SQLiteDatabase(path: configuration.database)
+        let migrator = try SQLiteMigrator(directory: URL(fileURLWithPath: configuration.migrationsDirectory))
+        let applied = try migrator.migrate(database)
+        for version in applied { logger.notice("applied migration", metadata: ["version": "\(version)"]) }
+        let manager = SigningKeyManager(
+            store: SQLiteSigningKeyStore(database: database),
+            keysDirectory: configuration.keysDirectory,
+            retiredPublishSeconds: configuration.retiredKeyPublishSeconds
+        )
+        return Runtime(configuration: configuration, database: database, signingKeys: manager)
+    }
+
+    public static func logger(_ label: String, level: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = Logger.Level(rawValue: level) ?? .info
+        return logger
+    }
+}

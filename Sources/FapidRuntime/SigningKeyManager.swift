@@ -1,0 +1,93 @@
+public import AuthorizationServer
+public import Foundation
+public import JOSE
+
+/// Creates, rotates and loads the server's signing keys: files under the keys directory,
+/// records in the `SigningKeyStore`.
+public struct SigningKeyManager: Sendable {
+    /// Algorithms the server always has an active key for.
+    public static let requiredAlgorithms: [JWSAlgorithm] = [.PS256, .ES256]
+
+    public let store: any SigningKeyStore
+    public let keysDirectory: String
+    public let rsaBits: Int
+    public let retiredPublishSeconds: Int
+
+    public init(store: any SigningKeyStore, keysDirectory: String, rsaBits: Int = 2048, retiredPublishSeconds: Int = 3600) {
+        self.store = store
+        self.keysDirectory = keysDirectory
+        self.rsaBits = rsaBits
+        self.retiredPublishSeconds = retiredPublishSeconds
+    }
+
+    func path(_ keyFile: String) -> String {
+        keyFile.hasPrefix("/") ? keyFile : URL(fileURLWithPath: keysDirectory).appendingPathComponent(keyFile).path
+    }
+
+    /// The dev-layout file `make keys` writes for an algorithm (`signing-ps256.key`, `signing-es256.key`).
+    static func devKeyFile(_ algorithm: JWSAlgorithm) -> String { "signing-\(algorithm.rawValue.lowercased()).key" }
+
+    public func load(_ record: SigningKeyRecord) throws -> AsymmetricKey {
+        let key = try PrivateKeyFile.load(path(record.keyFile))
+        guard try JWK.thumbprint(of: key) == record.kid else {
+            throw PrivateKeyFile.Failure(description: "key file \(record.keyFile) does not hold key \(record.kid)")
+        }
+        return key
+    }
+
+    /// Makes sure each algorithm in `algorithms` has an active key: registers the dev-layout file
+    /// when `make keys` wrote one, otherwise generates a key when `generate` is true.
+    /// Returns the records added.
+    @discardableResult
+    public func ensureActiveKeys(for algorithms: [JWSAlgorithm] = requiredAlgorithms, generate: Bool, now: Date) async throws -> [SigningKeyRecord] {
+        let records = try await store.signingKeys()
+        var added: [SigningKeyRecord] = []
+        for algorithm in algorithms where !records.contains(where: { $0.algorithm == algorithm && $0.retiredAt == nil }) {
+            let devFile = Self.devKeyFile(algorithm)
+            let record: SigningKeyRecord
+            if FileManager.default.fileExists(atPath: path(devFile)) {
+                let key = try PrivateKeyFile.load(path(devFile))
+                _ = try SigningKey(key: key, algorithm: algorithm, kid: "check")
+                record = SigningKeyRecord(kid: try JWK.thumbprint(of: key), algorithm: algorithm, keyFile: devFile, createdAt: now)
+            } else if generate {
+                record = try newKey(algorithm, now: now)
+            } else {
+                throw PrivateKeyFile.Failure(description: "no active \(algorithm) signing key; run: fapictl keys generate")
+            }
+            try await store.insertSigningKey(record)
+            added.append(record)
+        }
+        return added
+    }
+
+    /// Generates a new key for `algorithm`, makes it the active one and retires the previous active key,
+    /// which stays published for `retiredPublishSeconds`.
+    public func rotate(_ algorithm: JWSAlgorithm, now: Date) async throws -> SigningKeyRecord {
+        let record = try newKey(algorithm, now: now)
+        try await store.rotateSigningKey(to: record, at: now, publishUntil: now.addingTimeInterval(TimeInterval(retiredPublishSeconds)))
+        return record
+    }
+
+    /// Writes a fresh key file `signing/<kid>.key` (0600) and returns its record, not yet stored.
+    func newKey(_ algorithm: JWSAlgorithm, now: Date) throws -> SigningKeyRecord {
+        let kind: AsymmetricKey.Kind =
+            switch algorithm {
+            case .PS256, .RS256: .rsa(bits: rsaBits)
+            case .ES256: .p256
+            case .EdDSA: .ed25519
+            }
+        let key = try AsymmetricKey.generate(kind)
+        _ = try SigningKey(key: key, algorithm: algorithm, kid: "check")
+        let kid = try JWK.thumbprint(of: key)
+        let keyFile = "signing/\(kid).key"
+        try PrivateKeyFile.write(try key.privateKeyPEM(), to: path(keyFile))
+        return SigningKeyRecord(kid: kid, algorithm: algorithm, keyFile: keyFile, createdAt: now)
+    }
+
+    /// Loads the stored records into `ring`.
+    public func reload(_ ring: KeyRing, now: Date) async throws {
+        let records = try await store.signingKeys()
+        let manager = self
+        try ring.reload(records: records, now: now) { record in try manager.load(record) }
+    }
+}

@@ -1,0 +1,86 @@
+public import AuthorizationServer
+public import Foundation
+public import HTTPTypes
+public import JOSE
+import NIOCore
+import NIOSSL
+import Synchronization
+
+/// Finds the client certificate of a request: from the TLS connection, or from the RFC 9440
+/// `Client-Cert` header when (and only when) the connection comes from a configured trusted proxy.
+///
+/// Evaluations are cached by the presented chain for a short time, so a kept-alive client does not
+/// cost a chain verification per request, while expiry and trust changes still take effect.
+public final class ClientCertificateSource: Sendable {
+    public static let clientCertHeader = HTTPField.Name("Client-Cert")!
+    public static let clientCertChainHeader = HTTPField.Name("Client-Cert-Chain")!
+
+    let trustStore: CertificateTrustStore
+    let trustedProxies: Set<String>
+    let clock: any Clock
+    private let cache = Mutex<[String: (evaluated: ClientCertificate, until: Date)]>([:])
+    static let cacheLifetime: TimeInterval = 60
+    static let cacheLimit = 10_000
+
+    public init(trustStore: CertificateTrustStore, trustedProxies: [String], clock: any Clock) {
+        self.trustStore = trustStore
+        self.trustedProxies = Set(trustedProxies)
+        self.clock = clock
+    }
+
+    func isTrustedProxy(_ address: String?) -> Bool {
+        guard let address else { return false }
+        return trustedProxies.contains(address)
+    }
+
+    /// The certificate for a request on `channel` with `headers` from `remoteAddress`.
+    func certificate(channel: any Channel, headers: HTTPFields, remoteAddress: String?) async -> ClientCertificate? {
+        if isTrustedProxy(remoteAddress) {
+            guard let value = headers[Self.clientCertHeader] else { return nil }
+            guard let leaf = Self.decodeByteSequence(value) else { return nil }
+            var chain = [leaf]
+            if let list = headers[Self.clientCertChainHeader] {
+                for item in list.split(separator: ",") {
+                    guard let der = Self.decodeByteSequence(String(item)) else { return nil }
+                    chain.append(der)
+                }
+            }
+            return evaluate(chain, source: .proxyHeader)
+        }
+        guard let presented = try? await channel.nioSSL_peerValidatedCertificateChain().get() else { return nil }
+        var chain: [[UInt8]] = []
+        for certificate in presented {
+            guard let der = try? certificate.toDERBytes() else { return nil }
+            chain.append(der)
+        }
+        return evaluate(chain, source: .tls)
+    }
+
+    func evaluate(_ chain: [[UInt8]], source: ClientCertificate.Source) -> ClientCertificate? {
+        guard !chain.isEmpty else { return nil }
+        let key = source.rawValue + ":" + chain.map { Base64URL.encode(Crypto.sha256($0)) }.joined(separator: ".")
+        let now = clock.now()
+        if let hit = cache.withLock({ $0[key] }), hit.until > now { return hit.evaluated }
+        var certificates: [X509Certificate] = []
+        for der in chain {
+            guard let certificate = try? X509Certificate(der: der) else { return nil }
+            certificates.append(certificate)
+        }
+        guard let evaluated = ClientCertificate.evaluate(presented: certificates, trustStore: trustStore, source: source, at: now) else {
+            return nil
+        }
+        cache.withLock { entries in
+            if entries.count >= Self.cacheLimit { entries.removeAll(keepingCapacity: true) }
+            entries[key] = (evaluated, now.addingTimeInterval(Self.cacheLifetime))
+        }
+        return evaluated
+    }
+
+    /// An RFC 8941 byte sequence, `:base64:`, as RFC 9440 §2.2 requires.
+    static func decodeByteSequence(_ value: String) -> [UInt8]? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count >= 2, trimmed.hasPrefix(":"), trimmed.hasSuffix(":") else { return nil }
+        guard let data = Data(base64Encoded: String(trimmed.dropFirst().dropLast())), !data.isEmpty else { return nil }
+        return [UInt8](data)
+    }
+}

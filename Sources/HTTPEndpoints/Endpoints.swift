@@ -1,0 +1,53 @@
+public import AuthorizationServer
+import HTTPTypes
+public import Hummingbird
+public import JOSE
+import NIOCore
+
+/// The HTTP endpoints and what they share. Each endpoint stays a thin adapter: parse HTTP,
+/// call the core, write the answer.
+public struct Endpoints: Sendable {
+    public let metadata: ServerMetadata
+    public let keyRing: KeyRing
+    public let certificates: ClientCertificateSource
+    /// The discovery document, serialized once.
+    let metadataDocument: [UInt8]
+
+    init(metadata: ServerMetadata, keyRing: KeyRing, certificates: ClientCertificateSource) {
+        self.metadata = metadata
+        self.keyRing = keyRing
+        self.certificates = certificates
+        metadataDocument = metadata.document.bytes
+    }
+
+    func register(on router: Router<FapidRequestContext>) {
+        // OpenID Connect Discovery 1.0 §4 and RFC 8414 §3: the same document at both well-known paths.
+        router.get("/.well-known/openid-configuration") { _, _ in self.discovery() }
+        router.get("/.well-known/oauth-authorization-server") { _, _ in self.discovery() }
+        router.get("/jwks") { _, _ in
+            JSONResponse.make(bytes: self.keyRing.snapshot.jwksDocument, cache: "public, max-age=60")
+        }
+        router.get("/healthz") { _, _ in self.health() }
+    }
+
+    func discovery() -> Response {
+        JSONResponse.make(bytes: metadataDocument, cache: "public, max-age=300")
+    }
+
+    func health() -> Response {
+        let signers = keyRing.snapshot.signers
+        guard SigningAlgorithmsReady.required.allSatisfy({ signers[$0] != nil }) else {
+            return JSONResponse.make(status: .serviceUnavailable, ["status": "unavailable", "reason": "signing keys not loaded"])
+        }
+        return JSONResponse.make(["status": "ok"])
+    }
+
+    /// The client certificate of this request, if the client presented one (or a trusted proxy passed it on).
+    public func clientCertificate(_ request: Request, context: FapidRequestContext) async -> ClientCertificate? {
+        await certificates.certificate(channel: context.channel, headers: request.headers, remoteAddress: context.remoteAddress)
+    }
+}
+
+enum SigningAlgorithmsReady {
+    static let required: [JWSAlgorithm] = [.PS256, .ES256]
+}

@@ -1,0 +1,63 @@
+public import AuthorizationServer
+public import Foundation
+public import Hummingbird
+public import JOSE
+public import Logging
+public import NIOCore
+import NIOSSL
+public import ServiceLifecycle
+
+/// Assembles the HTTPS application: TLS with client certificates, the interaction-id wrapper,
+/// and the routes of every endpoint.
+public struct FapidHTTPServer: Sendable {
+    public struct Settings: Sendable {
+        public var host: String
+        public var port: Int
+        public var tls: TLSSettings
+        /// PEM file of the CAs trusted for `tls_client_auth`.
+        public var clientCAPath: String
+        public var trustedProxies: [String]
+
+        public init(host: String, port: Int, tls: TLSSettings, clientCAPath: String, trustedProxies: [String]) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+            self.clientCAPath = clientCAPath
+            self.trustedProxies = trustedProxies
+        }
+    }
+
+    public let settings: Settings
+    public let endpoints: Endpoints
+
+    public init(settings: Settings, metadata: ServerMetadata, keyRing: KeyRing, clock: any Clock) throws {
+        self.settings = settings
+        let certificates = ClientCertificateSource(
+            trustStore: try CertificateTrustStore(pemFile: settings.clientCAPath),
+            trustedProxies: settings.trustedProxies,
+            clock: clock
+        )
+        endpoints = Endpoints(metadata: metadata, keyRing: keyRing, certificates: certificates)
+    }
+
+    /// The Hummingbird application. `configureRoutes` lets tests add routes beside the real ones.
+    public func makeApplication(
+        logger: Logger,
+        services: [any Service] = [],
+        configureRoutes: (Router<FapidRequestContext>, Endpoints) -> Void = { _, _ in },
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let router = Router(context: FapidRequestContext.self)
+        endpoints.register(on: router)
+        configureRoutes(router, endpoints)
+        let sslContext = try NIOSSLContext(configuration: try settings.tls.makeConfiguration())
+        return Application(
+            responder: InteractionIDResponder(base: router.buildResponder(), certificates: endpoints.certificates),
+            server: .mtls(context: sslContext, configuration: .init(idleTimeout: .seconds(120))),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+            services: services,
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+}

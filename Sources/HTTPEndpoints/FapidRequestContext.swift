@@ -1,0 +1,24 @@
+public import AuthorizationServer
+public import Hummingbird
+public import Logging
+public import NIOCore
+
+/// The request context: Hummingbird's core storage plus the connection, so handlers can ask
+/// for the client certificate when, and only when, an endpoint needs it.
+public struct FapidRequestContext: RequestContext {
+    public typealias Source = ApplicationRequestContextSource
+
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+    /// The peer's IP address, as seen on the socket.
+    public let remoteAddress: String?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        channel = source.channel
+        remoteAddress = source.channel.remoteAddress?.ipAddress
+    }
+
+    /// Request bodies of this server are small forms and JWTs.
+    public var maxUploadSize: Int { 64 * 1024 }
+}

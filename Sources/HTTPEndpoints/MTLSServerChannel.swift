@@ -1,0 +1,55 @@
+public import HummingbirdCore
+public import Logging
+public import NIOCore
+import NIOSSL
+
+/// HTTP/1.1 over TLS that keeps the client's whole presented certificate chain.
+///
+/// HummingbirdTLS only offers NIOSSL's plain custom verification callback, which keeps the leaf
+/// alone; this channel installs the callback *with metadata*, so handlers can read the presented
+/// chain via `nioSSL_peerValidatedCertificateChain()`. The callback accepts any chain: TLS has
+/// already proved possession of the leaf's key, and judging the chain (CA-issued or self-signed)
+/// is the application's job, per endpoint and per client.
+struct MTLSServerChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+
+    let base: Base
+    let context: NIOSSLContext
+
+    init(_ base: Base, context: NIOSSLContext) {
+        self.base = base
+        self.context = context
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let handler = NIOSSLServerHandler(
+                context: context,
+                configuration: .init(),
+                customVerificationCallbackWithMetadata: { presented, promise in
+                    promise.succeed(.certificateVerified(VerificationMetadata(ValidatedCertificateChain(presented))))
+                }
+            )
+            try channel.pipeline.syncOperations.addHandler(handler)
+        }.flatMap {
+            base.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: Base.Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+extension MTLSServerChannel: HTTPChannelHandler where Base: HTTPChannelHandler {
+    var responder: HTTPChannelHandler.Responder { base.responder }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 over TLS with the client's presented chain kept for handlers.
+    static func mtls(context: NIOSSLContext, configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        .init { responder in
+            MTLSServerChannel(HTTP1Channel(responder: responder, configuration: configuration), context: context)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+public import Foundation
+public import NIOSSL
+
+/// The server side of TLS: certificate, key, versions and the FAPI cipher suites.
+public struct TLSSettings: Sendable {
+    /// TLS 1.2 suites allowed by FAPI 1 Advanced §8.5 and FAPI-CIBA (ECDHE-RSA, AES-GCM) and by
+    /// FAPI 2 / RFC 9325 (ECDHE-ECDSA, AES-GCM). BoringSSL offers no DHE, so none appear.
+    /// TLS 1.3 suites are all AEAD and not configurable in BoringSSL.
+    public static let fapiCipherSuites = [
+        "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+    ]
+
+    public let certificateChainPath: String
+    public let privateKeyPath: String
+
+    public init(certificateChainPath: String, privateKeyPath: String) {
+        self.certificateChainPath = certificateChainPath
+        self.privateKeyPath = privateKeyPath
+    }
+
+    /// NIOSSL configuration: TLS 1.2 minimum, FAPI suites, client certificates requested but not required.
+    public func makeConfiguration() throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificateChainPath)
+        let key = try NIOSSLPrivateKey(file: privateKeyPath, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.cipherSuites = Self.fapiCipherSuites.joined(separator: ":")
+        // Ask every client for a certificate; whether one is needed is decided per endpoint.
+        configuration.certificateVerification = .optionalVerification
+        configuration.applicationProtocols = ["http/1.1"]
+        return configuration
+    }
+}

@@ -1,0 +1,66 @@
+public import AuthorizationServer
+public import Foundation
+import GRDB
+
+/// The embedded SQLite database: one `DatabasePool` in WAL mode, shared by every store.
+///
+/// Readers run concurrently with the single writer; a busy timeout lets a second process
+/// (`fapictl` beside a running daemon) wait for the write lock instead of failing.
+public final class SQLiteDatabase: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating when missing) the database at `path`, creating its directory too.
+    public init(path: String, busyTimeout: TimeInterval = 5) throws(StorageError) {
+        self.path = path
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(busyTimeout)
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA foreign_keys = ON")
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StorageError(.unavailable, "cannot open SQLite database \(path): \(error)")
+        }
+    }
+
+    /// The journal mode in force ("wal" for a pool).
+    public func journalMode() throws(StorageError) -> String {
+        do {
+            return try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+        } catch {
+            throw StorageError(.unavailable, "\(error)")
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    static func translate(_ error: any Error) -> StorageError {
+        if let error = error as? DatabaseError, error.resultCode == .SQLITE_CONSTRAINT {
+            return StorageError(.conflict, error.message ?? "constraint violated")
+        }
+        return StorageError(.unavailable, "\(error)")
+    }
+}

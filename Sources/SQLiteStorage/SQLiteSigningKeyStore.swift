@@ -1,0 +1,64 @@
+public import AuthorizationServer
+public import Foundation
+import GRDB
+import JOSE
+
+/// `SigningKeyStore` over the `signing_keys` table.
+public struct SQLiteSigningKeyStore: SigningKeyStore {
+    let database: SQLiteDatabase
+
+    public init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    public func signingKeys() async throws(StorageError) -> [SigningKeyRecord] {
+        let rows = try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT kid, alg, key_file, created_at, retired_at, publish_until FROM signing_keys ORDER BY created_at, kid")
+                .map { row -> (String, String, String, Int64, Int64?, Int64?) in
+                    (row["kid"], row["alg"], row["key_file"], row["created_at"], row["retired_at"], row["publish_until"])
+                }
+        }
+        var records: [SigningKeyRecord] = []
+        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil) in rows {
+            guard let algorithm = JWSAlgorithm(rawValue: alg) else { throw StorageError(.conflict, "signing key with unknown alg \(alg)") }
+            records.append(
+                SigningKeyRecord(
+                    kid: kid,
+                    algorithm: algorithm,
+                    keyFile: keyFile,
+                    createdAt: Self.date(createdAt)!,
+                    retiredAt: Self.date(retiredAt),
+                    publishUntil: Self.date(publishUntil)
+                )
+            )
+        }
+        return records
+    }
+
+    public func insertSigningKey(_ record: SigningKeyRecord) async throws(StorageError) {
+        try await database.write { db in try Self.insert(record, into: db) }
+    }
+
+    public func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date) async throws(StorageError) {
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE alg = ? AND retired_at IS NULL",
+                arguments: [Self.seconds(at), Self.seconds(publishUntil), newKey.algorithm.rawValue]
+            )
+            try Self.insert(newKey, into: db)
+        }
+    }
+
+    private static func insert(_ record: SigningKeyRecord, into db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [
+                record.kid, record.algorithm.rawValue, record.keyFile, seconds(record.createdAt), record.retiredAt.map(seconds),
+                record.publishUntil.map(seconds),
+            ]
+        )
+    }
+
+    static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+    static func date(_ seconds: Int64?) -> Date? { seconds.map { Date(timeIntervalSince1970: TimeInterval($0)) } }
+}

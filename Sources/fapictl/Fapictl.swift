@@ -1,0 +1,177 @@
+import ArgumentParser
+import AuthorizationServer
+import FapidRuntime
+import Foundation
+import JOSE
+import Logging
+
+@main
+struct Fapictl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fapictl",
+        abstract: "Administer fapid: database migrations and signing keys.",
+        subcommands: [Migrate.self, Keys.self]
+    )
+}
+
+/// Options every subcommand shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "JSON configuration file (as for fapid); FAPID_* environment variables override it.")
+    var config: String?
+
+    func load() throws -> FapidConfiguration {
+        do {
+            return try FapidConfiguration.load(file: config)
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+    }
+
+    func runtime() throws -> (FapidConfiguration, Runtime) {
+        let configuration = try load()
+        do {
+            return (configuration, try Runtime.open(configuration, logger: Runtime.logger("fapictl", level: "warning")))
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+    }
+}
+
+/// A one-line reason on stderr and exit status 1.
+struct Failure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+extension AsyncParsableCommand {
+    /// Runs `body`, turning any failure into one line on stderr and a non-zero exit.
+    func reporting(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("fapictl: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+func printJSON(_ value: JSON) {
+    print(value.serialized())
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations.")
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        try await reporting {
+            let (configuration, runtime) = try options.runtime()
+            _ = runtime
+            print("database \(configuration.database) is up to date")
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the server's signing keys.",
+        subcommands: [List.self, Generate.self, Rotate.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List signing keys and their state.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await reporting {
+                let (_, runtime) = try options.runtime()
+                let now = Date()
+                let records = try await runtime.signingKeys.store.signingKeys()
+                if json {
+                    printJSON(.array(records.map { record in
+                        var object: [String: JSON] = [
+                            "kid": .string(record.kid), "alg": .string(record.algorithm.rawValue), "key_file": .string(record.keyFile),
+                            "state": .string(record.state(at: now).rawValue), "created_at": .int(Int64(record.createdAt.timeIntervalSince1970)),
+                        ]
+                        if let until = record.publishUntil { object["publish_until"] = .int(Int64(until.timeIntervalSince1970)) }
+                        return .object(object)
+                    }))
+                } else {
+                    print("KID                                          ALG    STATE    CREATED               PUBLISHED UNTIL")
+                    for record in records {
+                        let until = record.publishUntil.map { $0.formatted(.iso8601) } ?? "-"
+                        print(
+                            record.kid.padding(toLength: 45, withPad: " ", startingAt: 0)
+                                + record.algorithm.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
+                                + record.state(at: now).rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+                                + record.createdAt.formatted(.iso8601).padding(toLength: 22, withPad: " ", startingAt: 0) + until
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    struct Generate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an active signing key for each algorithm that has none (PS256 and ES256 by default)."
+        )
+        @OptionGroup var options: GlobalOptions
+        @Option(name: .long, help: "Algorithm: PS256, ES256 or EdDSA; repeatable.") var alg: [String] = []
+        @Option(name: .long, help: "RSA modulus size for PS256 keys.") var rsaBits = 2048
+
+        func run() async throws {
+            try await reporting {
+                let algorithms = try parseAlgorithms(alg)
+                let (configuration, runtime) = try options.runtime()
+                let manager = SigningKeyManager(
+                    store: runtime.signingKeys.store, keysDirectory: configuration.keysDirectory, rsaBits: try checkedBits(rsaBits),
+                    retiredPublishSeconds: configuration.retiredKeyPublishSeconds)
+                let added = try await manager.ensureActiveKeys(for: algorithms, generate: true, now: Date())
+                if added.isEmpty { print("every requested algorithm already has an active key") }
+                for record in added { print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)") }
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a new key the signing key; the old one stays in /jwks until tokens it signed have expired."
+        )
+        @OptionGroup var options: GlobalOptions
+        @Option(name: .long, help: "Algorithm: PS256, ES256 or EdDSA; repeatable.") var alg: [String] = []
+        @Option(name: .long, help: "RSA modulus size for PS256 keys.") var rsaBits = 2048
+
+        func run() async throws {
+            try await reporting {
+                let algorithms = try parseAlgorithms(alg)
+                let (configuration, runtime) = try options.runtime()
+                let manager = SigningKeyManager(
+                    store: runtime.signingKeys.store, keysDirectory: configuration.keysDirectory, rsaBits: try checkedBits(rsaBits),
+                    retiredPublishSeconds: configuration.retiredKeyPublishSeconds)
+                for algorithm in algorithms {
+                    let record = try await manager.rotate(algorithm, now: Date())
+                    print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)")
+                }
+            }
+        }
+    }
+}
+
+func parseAlgorithms(_ names: [String]) throws -> [JWSAlgorithm] {
+    if names.isEmpty { return SigningKeyManager.requiredAlgorithms }
+    return try names.map { name in
+        guard let algorithm = JWSAlgorithm(rawValue: name), JWSAlgorithm.signing.contains(algorithm) else {
+            throw Failure(message: "--alg \(name): must be PS256, ES256 or EdDSA")
+        }
+        return algorithm
+    }
+}
+
+func checkedBits(_ bits: Int) throws -> Int {
+    guard (2048...8192).contains(bits), bits % 8 == 0 else { throw Failure(message: "--rsa-bits must be a multiple of 8 from 2048 to 8192") }
+    return bits
+}

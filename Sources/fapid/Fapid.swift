@@ -1,0 +1,78 @@
+import ArgumentParser
+import AuthorizationServer
+import FapidRuntime
+import Foundation
+import HTTPEndpoints
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+@main
+struct Fapid: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fapid",
+        abstract: "OAuth 2.0 / OpenID Connect FAPI authorization server for open banking."
+    )
+
+    @Option(name: .long, help: "JSON configuration file; FAPID_* environment variables override it.")
+    var config: String?
+
+    func run() async throws {
+        let configuration: FapidConfiguration
+        do {
+            configuration = try FapidConfiguration.load(file: config)
+        } catch {
+            FileHandle.standardError.write(Data("fapid: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let logger = Runtime.logger("fapid", level: configuration.logLevel)
+        do {
+            try await serve(configuration, logger: logger)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            logger.critical("fapid cannot start", metadata: ["reason": "\(error)"])
+            FileHandle.standardError.write(Data("fapid: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    func serve(_ configuration: FapidConfiguration, logger: Logger) async throws {
+        let clock = SystemClock()
+        try PrivateKeyFile.checkPermissions(configuration.tlsPrivateKey)
+        let runtime = try Runtime.open(configuration, logger: logger)
+        try await runtime.signingKeys.ensureActiveKeys(generate: false, now: clock.now())
+        let keyRing = KeyRing()
+        try await runtime.signingKeys.reload(keyRing, now: clock.now())
+
+        let metadata = ServerMetadata(issuer: configuration.issuer)
+        let server = try FapidHTTPServer(
+            settings: .init(
+                host: configuration.listenHost,
+                port: configuration.listenPort,
+                tls: TLSSettings(certificateChainPath: configuration.tlsCertificate, privateKeyPath: configuration.tlsPrivateKey),
+                clientCAPath: configuration.clientCA,
+                trustedProxies: configuration.trustedProxies
+            ),
+            metadata: metadata,
+            keyRing: keyRing,
+            clock: clock
+        )
+        let refresher = KeyRingRefresher(
+            manager: runtime.signingKeys,
+            ring: keyRing,
+            clock: clock,
+            interval: .seconds(configuration.keyRefreshSeconds),
+            logger: logger
+        )
+        let listen = configuration.listen
+        let issuer = configuration.issuer
+        let app = try server.makeApplication(logger: logger, services: [refresher], onServerRunning: { _ in
+            // Logged once the socket is bound, so a supervisor can wait for this line.
+            logger.notice("fapid listening", metadata: ["listen": "\(listen)", "issuer": "\(issuer)"])
+        })
+        try await app.runService()  // graceful shutdown on SIGTERM and SIGINT
+        logger.notice("fapid stopped")
+    }
+}
