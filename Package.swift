@@ -101,6 +101,17 @@ let package = Package(
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HTTPEndpointsTests",
+            dependencies: [
+                "HTTPEndpoints", "AuthorizationServer", "JOSE", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "FapidRuntimeTests", dependencies: ["FapidRuntime", "TestSupport", "JOSE", "AuthorizationServer", "SQLiteStorage"], swiftSettings: swiftSettings),
     ]
 )
