@@ -58,7 +58,7 @@ public struct FapidConfiguration: Sendable, Equatable {
 
     /// Where a file of the dev key layout lives (`server.pem`, `ca.pem`, `signing-ps256.key`, …).
     public func keyPath(_ name: String) -> String {
-        URL(fileURLWithPath: keysDirectory).appendingPathComponent(name).path
+        keysDirectory.hasSuffix("/") ? keysDirectory + name : keysDirectory + "/" + name
     }
 }
 

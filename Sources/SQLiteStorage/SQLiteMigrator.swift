@@ -12,6 +12,12 @@ public struct SQLiteMigrator: Sendable {
     public struct Migration: Sendable, Equatable {
         public let version: String
         public let sql: String
+
+        public init(version: String, sql: String) {
+            self.version = version
+            self.sql = sql
+        }
+
         public var checksum: String { Base64URL.encode(Crypto.sha256(sql)) }
     }
 

@@ -1,0 +1,86 @@
+import AuthorizationServer
+import Foundation
+import JOSE
+import Testing
+
+@Suite("KeyRing")
+struct KeyRingTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// Keys by kid, generated once; the loader counts how often it is asked.
+    final class Keys: @unchecked Sendable {
+        var keys: [String: AsymmetricKey] = [:]
+        var loads = 0
+        func loader() -> KeyRing.KeyLoader {
+            { record in
+                self.loads += 1
+                if let key = self.keys[record.kid] { return key }
+                throw JOSEError(.invalidKey, "no key \(record.kid)")
+            }
+        }
+    }
+
+    func make(_ keys: Keys, _ kid: String, _ algorithm: JWSAlgorithm, at date: Date, retired: Date? = nil, until: Date? = nil) throws
+        -> SigningKeyRecord
+    {
+        keys.keys[kid] = try AsymmetricKey.generate(algorithm == .PS256 ? .rsa(bits: 2048) : .p256)
+        return SigningKeyRecord(kid: kid, algorithm: algorithm, keyFile: kid, createdAt: date, retiredAt: retired, publishUntil: until)
+    }
+
+    @Test("active keys sign; retired keys are published until their time, then dropped")
+    func states() throws {
+        let keys = Keys()
+        let records = [
+            try make(keys, "ps", .PS256, at: t0),
+            try make(keys, "es-old", .ES256, at: t0, retired: t0.addingTimeInterval(10), until: t0.addingTimeInterval(100)),
+            try make(keys, "es", .ES256, at: t0.addingTimeInterval(10)),
+        ]
+        let ring = KeyRing()
+        try ring.reload(records: records, now: t0.addingTimeInterval(50), load: keys.loader())
+        #expect(ring.signer(for: .PS256)?.kid == "ps")
+        #expect(ring.signer(for: .ES256)?.kid == "es")
+        #expect(ring.snapshot.published.compactMap(\.kid) == ["ps", "es-old", "es"])
+        let document = try JWKSet(json: ring.snapshot.jwksDocument)
+        #expect(document.keys.count == 3)
+        #expect(document.keys.allSatisfy { !$0.key.isPrivate && $0.members["d"] == nil && $0.use == "sig" && $0.algorithm != nil })
+
+        try ring.reload(records: records, now: t0.addingTimeInterval(101), load: keys.loader())
+        #expect(ring.snapshot.published.compactMap(\.kid) == ["ps", "es"])
+        #expect(keys.loads == 3, "keys already parsed are not parsed again")
+    }
+
+    @Test("a reload that cannot load a key keeps the previous snapshot")
+    func failedReload() throws {
+        let keys = Keys()
+        let good = [try make(keys, "ps", .PS256, at: t0)]
+        let ring = KeyRing()
+        try ring.reload(records: good, now: t0, load: keys.loader())
+        let missing = SigningKeyRecord(kid: "gone", algorithm: .ES256, keyFile: "gone", createdAt: t0)
+        #expect(throws: JOSEError.self) { try ring.reload(records: good + [missing], now: t0, load: keys.loader()) }
+        #expect(ring.signer(for: .PS256)?.kid == "ps")
+        #expect(ring.snapshot.published.count == 1)
+    }
+
+    @Test("tokens signed by the ring's signer verify with its published JWKS")
+    func signAndVerify() throws {
+        let keys = Keys()
+        let ring = KeyRing()
+        try ring.reload(records: [try make(keys, "ps", .PS256, at: t0), try make(keys, "es", .ES256, at: t0)], now: t0, load: keys.loader())
+        let published = try JWKSet(json: ring.snapshot.jwksDocument)
+        for algorithm in [JWSAlgorithm.PS256, .ES256] {
+            let token = try #require(ring.signer(for: algorithm)).sign(claims: ["iss": "https://localhost:8443"])
+            #expect(try CompactJWS(token).verify(with: published, allowed: JWSAlgorithm.fapi).kid == ring.signer(for: algorithm)?.kid)
+        }
+    }
+}
+
+@Suite("ServerMetadata")
+struct ServerMetadataTests {
+    @Test("advertises the issuer and jwks_uri; contributions cannot change the issuer")
+    func document() {
+        let metadata = ServerMetadata(issuer: "https://localhost:8443").adding(["issuer": "https://evil.example", "x": true])
+        #expect(metadata.members["issuer"] == "https://localhost:8443")
+        #expect(metadata.members["jwks_uri"] == "https://localhost:8443/jwks")
+        #expect(metadata.members["x"] == true)
+    }
+}

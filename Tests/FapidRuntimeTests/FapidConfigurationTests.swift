@@ -1,0 +1,91 @@
+import FapidRuntime
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("FapidConfiguration")
+struct FapidConfigurationTests {
+    func load(file: String? = nil, _ environment: [String: String] = [:]) throws(ConfigurationError) -> FapidConfiguration {
+        try FapidConfiguration.load(file: file, environment: environment)
+    }
+
+    func error(file: String? = nil, _ environment: [String: String] = [:]) -> ConfigurationError? {
+        do {
+            _ = try load(file: file, environment)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func writeFile(_ json: String) throws -> (String, TestPKI) {
+        let directory = try TestPKI(name: "config")
+        try json.write(toFile: directory.path("fapid.json"), atomically: true, encoding: .utf8)
+        return (directory.path("fapid.json"), directory)
+    }
+
+    @Test("defaults match the interface contract")
+    func defaults() throws {
+        let config = try load()
+        #expect(config.listen == "127.0.0.1:8443")
+        #expect(config.issuer == "https://localhost:8443")
+        #expect(config.database == "var/fapid.sqlite")
+        #expect(config.adminSocket == "var/fapid.sock")
+        #expect(config.tlsCertificate == "keys/dev/server.pem")
+        #expect(config.clientCA == "keys/dev/ca.pem")
+        #expect(config.logLevel == "info")
+    }
+
+    @Test("the file overrides defaults and the environment overrides the file")
+    func precedence() throws {
+        let (path, keep) = try writeFile(#"{"listen": "127.0.0.1:9000", "issuer": "https://as.example", "log_level": "debug", "keys_dir": "/srv/keys"}"#)
+        _ = keep
+        let fromFile = try load(file: path)
+        #expect(fromFile.listen == "127.0.0.1:9000")
+        #expect(fromFile.issuer == "https://as.example")
+        #expect(fromFile.tlsCertificate == "/srv/keys/server.pem")
+        let both = try load(file: path, ["FAPID_LISTEN": "[::1]:9443", "FAPID_LOG_LEVEL": "warning", "FAPID_KEYS_DIR": "/other"])
+        #expect(both.listen == "[::1]:9443")
+        #expect(both.logLevel == "warning")
+        #expect(both.issuer == "https://as.example")
+        #expect(both.clientCA == "/other/ca.pem")
+    }
+
+    @Test("bad values name their key", arguments: [
+        (["FAPID_LISTEN": "localhost"], "listen"),
+        (["FAPID_LISTEN": "127.0.0.1:70000"], "listen"),
+        (["FAPID_ISSUER": "http://localhost:8443"], "issuer"),
+        (["FAPID_ISSUER": "https://localhost:8443/"], "issuer"),
+        (["FAPID_ISSUER": "https://localhost:8443?x=1"], "issuer"),
+        (["FAPID_LOG_LEVEL": "loud"], "log_level"),
+        (["FAPID_DATABASE": "postgres://u:p@localhost/fapid"], "database"),
+        (["FAPID_DATABASE": ""], "database"),
+    ])
+    func badValues(environment: [String: String], key: String) {
+        #expect(error(environment)?.key == key)
+    }
+
+    @Test("a non-loopback address is refused unless allowed explicitly")
+    func loopbackOnly() throws {
+        #expect(error(["FAPID_LISTEN": "0.0.0.0:8443"])?.key == "listen")
+        #expect(error(["FAPID_LISTEN": "192.0.2.10:8443"])?.key == "listen")
+        let (path, keep) = try writeFile(#"{"allow_non_loopback": true}"#)
+        _ = keep
+        #expect(try load(file: path, ["FAPID_LISTEN": "0.0.0.0:8443"]).listenHost == "0.0.0.0")
+        #expect(try load(["FAPID_LISTEN": "localhost:8443"]).listenHost == "localhost")
+    }
+
+    @Test("unknown keys, wrong types and unreadable files are reported")
+    func fileProblems() throws {
+        let (typo, keep1) = try writeFile(#"{"listne": "127.0.0.1:1"}"#)
+        #expect(error(file: typo)?.key == "listne")
+        let (wrongType, keep2) = try writeFile(#"{"allow_non_loopback": "yes", "listen": "127.0.0.1:1"}"#)
+        #expect(error(file: wrongType)?.key == "allow_non_loopback")
+        let (proxies, keep3) = try writeFile(#"{"trusted_proxies": ["10.0.0.1", "not-an-ip"]}"#)
+        #expect(error(file: proxies)?.key == "trusted_proxies")
+        let (notJSON, keep4) = try writeFile("listen = 1")
+        #expect(error(file: notJSON)?.key == "--config")
+        #expect(error(file: "/nonexistent/fapid.json")?.key == "--config")
+        _ = (keep1, keep2, keep3, keep4)
+    }
+}

@@ -1,0 +1,63 @@
+import AuthorizationServer
+import Foundation
+import JOSE
+import SQLiteStorage
+import TestSupport
+import Testing
+
+@Suite("SQLiteSigningKeyStore")
+struct SQLiteSigningKeyStoreTests {
+    let directory: TestPKI
+    let store: SQLiteSigningKeyStore
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    init() throws {
+        directory = try TestPKI(name: "keys-db")
+        let database = try SQLiteDatabase(path: directory.path("fapid.sqlite"))
+        try SQLiteMigrator(directory: SQLiteMigratorTests.repositoryMigrations).migrate(database)
+        store = SQLiteSigningKeyStore(database: database)
+    }
+
+    func record(_ kid: String, _ algorithm: JWSAlgorithm, at date: Date) -> SigningKeyRecord {
+        SigningKeyRecord(kid: kid, algorithm: algorithm, keyFile: "signing/\(kid).key", createdAt: date)
+    }
+
+    @Test("inserted records come back oldest first, with their fields")
+    func roundTrip() async throws {
+        try await store.insertSigningKey(record("ps", .PS256, at: t0))
+        try await store.insertSigningKey(record("es", .ES256, at: t0.addingTimeInterval(1)))
+        let records = try await store.signingKeys()
+        #expect(records == [record("ps", .PS256, at: t0), record("es", .ES256, at: t0.addingTimeInterval(1))])
+    }
+
+    @Test("a duplicate kid, or a second active key for an algorithm, is a conflict")
+    func conflicts() async throws {
+        try await store.insertSigningKey(record("ps", .PS256, at: t0))
+        let duplicate = await #expect(throws: StorageError.self) { try await store.insertSigningKey(record("ps", .ES256, at: t0)) }
+        #expect(duplicate?.code == .conflict)
+        let secondActive = await #expect(throws: StorageError.self) { try await store.insertSigningKey(record("ps2", .PS256, at: t0)) }
+        #expect(secondActive?.code == .conflict)
+    }
+
+    @Test("rotation retires the active key of that algorithm only, atomically")
+    func rotation() async throws {
+        try await store.insertSigningKey(record("ps", .PS256, at: t0))
+        try await store.insertSigningKey(record("es", .ES256, at: t0))
+        let later = t0.addingTimeInterval(100)
+        try await store.rotateSigningKey(to: record("es2", .ES256, at: later), at: later, publishUntil: later.addingTimeInterval(3600))
+        let records = try await store.signingKeys()
+        let byKid = Dictionary(uniqueKeysWithValues: records.map { ($0.kid, $0) })
+        #expect(byKid["ps"]?.state(at: later) == .active)
+        #expect(byKid["es"]?.state(at: later) == .retired)
+        #expect(byKid["es"]?.publishUntil == later.addingTimeInterval(3600))
+        #expect(byKid["es2"]?.state(at: later) == .active)
+        #expect(byKid["es"]?.state(at: later.addingTimeInterval(3601)) == .expired)
+
+        // A rotation whose insert fails (duplicate kid) must not leave the old key retired.
+        let failed = await #expect(throws: StorageError.self) {
+            try await store.rotateSigningKey(to: record("ps", .PS256, at: later), at: later, publishUntil: later)
+        }
+        #expect(failed?.code == .conflict)
+        #expect(try await store.signingKeys().first { $0.kid == "ps" }?.retiredAt == nil)
+    }
+}
