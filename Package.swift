@@ -96,6 +96,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `make bench`: release-build throughput of the cryptographic hot paths.
+        .executableTarget(name: "fapibench", dependencies: ["JOSE"], path: "Benchmarks/fapibench", swiftSettings: swiftSettings),
         // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.
         .target(name: "TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
