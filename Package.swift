@@ -99,7 +99,7 @@ let package = Package(
         // `make bench`: release-build throughput of the cryptographic hot paths.
         .executableTarget(name: "fapibench", dependencies: ["JOSE"], path: "Benchmarks/fapibench", swiftSettings: swiftSettings),
         // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.
-        .target(name: "TestSupport", swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["AuthorizationServer"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),

@@ -5,33 +5,43 @@ import SQLiteStorage
 import TestSupport
 import Testing
 
-@Suite("SQLiteSigningKeyStore")
-struct SQLiteSigningKeyStoreTests {
-    let directory: TestPKI
-    let store: SQLiteSigningKeyStore
+/// The `SigningKeyStore` contract, run against every backend: SQLite and the in-memory twin.
+@Suite("SigningKeyStore contract")
+struct SigningKeyStoreContractTests {
+    enum Backend: String, CaseIterable, Sendable { case sqlite, memory }
+
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
-    init() throws {
-        directory = try TestPKI(name: "keys-db")
-        let database = try SQLiteDatabase(path: directory.path("fapid.sqlite"))
-        try SQLiteMigrator(directory: SQLiteMigratorTests.repositoryMigrations).migrate(database)
-        store = SQLiteSigningKeyStore(database: database)
+    static func makeStore(_ backend: Backend) throws -> (any SigningKeyStore, TestPKI) {
+        let directory = try TestPKI(name: "keys-db")
+        switch backend {
+        case .memory:
+            return (InMemorySigningKeyStore(), directory)
+        case .sqlite:
+            let database = try SQLiteDatabase(path: directory.path("fapid.sqlite"))
+            try SQLiteMigrator(directory: SQLiteMigratorTests.repositoryMigrations).migrate(database)
+            return (SQLiteSigningKeyStore(database: database), directory)
+        }
     }
 
     func record(_ kid: String, _ algorithm: JWSAlgorithm, at date: Date) -> SigningKeyRecord {
         SigningKeyRecord(kid: kid, algorithm: algorithm, keyFile: "signing/\(kid).key", createdAt: date)
     }
 
-    @Test("inserted records come back oldest first, with their fields")
-    func roundTrip() async throws {
+    @Test("inserted records come back oldest first, with their fields", arguments: Backend.allCases)
+    func roundTrip(backend: Backend) async throws {
+        let (store, keep) = try Self.makeStore(backend)
+        _ = keep
         try await store.insertSigningKey(record("ps", .PS256, at: t0))
         try await store.insertSigningKey(record("es", .ES256, at: t0.addingTimeInterval(1)))
         let records = try await store.signingKeys()
         #expect(records == [record("ps", .PS256, at: t0), record("es", .ES256, at: t0.addingTimeInterval(1))])
     }
 
-    @Test("a duplicate kid, or a second active key for an algorithm, is a conflict")
-    func conflicts() async throws {
+    @Test("a duplicate kid, or a second active key for an algorithm, is a conflict", arguments: Backend.allCases)
+    func conflicts(backend: Backend) async throws {
+        let (store, keep) = try Self.makeStore(backend)
+        _ = keep
         try await store.insertSigningKey(record("ps", .PS256, at: t0))
         let duplicate = await #expect(throws: StorageError.self) { try await store.insertSigningKey(record("ps", .ES256, at: t0)) }
         #expect(duplicate?.code == .conflict)
@@ -39,8 +49,10 @@ struct SQLiteSigningKeyStoreTests {
         #expect(secondActive?.code == .conflict)
     }
 
-    @Test("rotation retires the active key of that algorithm only, atomically")
-    func rotation() async throws {
+    @Test("rotation retires the active key of that algorithm only, atomically", arguments: Backend.allCases)
+    func rotation(backend: Backend) async throws {
+        let (store, keep) = try Self.makeStore(backend)
+        _ = keep
         try await store.insertSigningKey(record("ps", .PS256, at: t0))
         try await store.insertSigningKey(record("es", .ES256, at: t0))
         let later = t0.addingTimeInterval(100)
