@@ -38,18 +38,16 @@ public final class SQLiteDatabase: Sendable {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
-        do {
-            return try await pool.read(body)
-        } catch let error as StorageError {
-            throw error
-        } catch {
-            throw Self.translate(error)
-        }
+        try await translating { try await self.pool.read(body) }
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
+        try await translating { try await self.pool.write(body) }
+    }
+
+    private func translating<T>(_ body: () async throws -> T) async throws(StorageError) -> T {
         do {
-            return try await pool.write(body)
+            return try await body()
         } catch let error as StorageError {
             throw error
         } catch {

@@ -120,16 +120,11 @@ struct Keys: AsyncParsableCommand {
             abstract: "Create an active signing key for each algorithm that has none (PS256 and ES256 by default)."
         )
         @OptionGroup var options: GlobalOptions
-        @Option(name: .long, help: "Algorithm: PS256, ES256 or EdDSA; repeatable.") var alg: [String] = []
-        @Option(name: .long, help: "RSA modulus size for PS256 keys.") var rsaBits = 2048
+        @OptionGroup var keyOptions: KeyOptions
 
         func run() async throws {
             try await reporting {
-                let algorithms = try parseAlgorithms(alg)
-                let (configuration, runtime) = try options.runtime()
-                let manager = SigningKeyManager(
-                    store: runtime.signingKeys.store, keysDirectory: configuration.keysDirectory, rsaBits: try checkedBits(rsaBits),
-                    retiredPublishSeconds: configuration.retiredKeyPublishSeconds)
+                let (algorithms, manager) = try keyOptions.manager(options)
                 let added = try await manager.ensureActiveKeys(for: algorithms, generate: true, now: Date())
                 if added.isEmpty { print("every requested algorithm already has an active key") }
                 for record in added { print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)") }
@@ -142,22 +137,39 @@ struct Keys: AsyncParsableCommand {
             abstract: "Make a new key the signing key; the old one stays in /jwks until tokens it signed have expired."
         )
         @OptionGroup var options: GlobalOptions
-        @Option(name: .long, help: "Algorithm: PS256, ES256 or EdDSA; repeatable.") var alg: [String] = []
-        @Option(name: .long, help: "RSA modulus size for PS256 keys.") var rsaBits = 2048
+        @OptionGroup var keyOptions: KeyOptions
 
         func run() async throws {
             try await reporting {
-                let algorithms = try parseAlgorithms(alg)
-                let (configuration, runtime) = try options.runtime()
-                let manager = SigningKeyManager(
-                    store: runtime.signingKeys.store, keysDirectory: configuration.keysDirectory, rsaBits: try checkedBits(rsaBits),
-                    retiredPublishSeconds: configuration.retiredKeyPublishSeconds)
+                let (algorithms, manager) = try keyOptions.manager(options)
                 for algorithm in algorithms {
                     let record = try await manager.rotate(algorithm, now: Date())
                     print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)")
                 }
             }
         }
+    }
+}
+
+/// Options of the commands that create keys.
+struct KeyOptions: ParsableArguments {
+    @Option(name: .long, help: "Algorithm: PS256, ES256 or EdDSA; repeatable.") var alg: [String] = []
+    @Option(name: .long, help: "RSA modulus size for PS256 keys.") var rsaBits = 2048
+
+    /// The requested algorithms and a key manager over the configured database and keys directory.
+    func manager(_ options: GlobalOptions) throws -> ([JWSAlgorithm], SigningKeyManager) {
+        let algorithms = try parseAlgorithms(alg)
+        guard (2048...8192).contains(rsaBits), rsaBits % 8 == 0 else {
+            throw Failure(message: "--rsa-bits must be a multiple of 8 from 2048 to 8192")
+        }
+        let (configuration, runtime) = try options.runtime()
+        let manager = SigningKeyManager(
+            store: runtime.signingKeys.store,
+            keysDirectory: configuration.keysDirectory,
+            rsaBits: rsaBits,
+            retiredPublishSeconds: configuration.retiredKeyPublishSeconds
+        )
+        return (algorithms, manager)
     }
 }
 
@@ -169,9 +181,4 @@ func parseAlgorithms(_ names: [String]) throws -> [JWSAlgorithm] {
         }
         return algorithm
     }
-}
-
-func checkedBits(_ bits: Int) throws -> Int {
-    guard (2048...8192).contains(bits), bits % 8 == 0 else { throw Failure(message: "--rsa-bits must be a multiple of 8 from 2048 to 8192") }
-    return bits
 }
