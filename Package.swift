@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
     ],
     targets: [
         // System OpenSSL 3 (libssl-dev): every signature, digest, X.509 and random byte goes through it.
@@ -70,6 +71,10 @@ let package = Package(
                 "SQLiteStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -90,6 +95,7 @@ let package = Package(
             name: "fapictl",
             dependencies: [
                 "FapidRuntime",
+                "SQLiteStorage",
                 "AuthorizationServer",
                 "JOSE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

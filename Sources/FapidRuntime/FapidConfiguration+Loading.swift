@@ -11,6 +11,7 @@ extension FapidConfiguration {
     static let fileKeys: Set<String> = [
         "listen", "allow_non_loopback", "issuer", "database", "admin_socket", "keys_dir", "migrations_dir", "log_level",
         "tls_certificate", "tls_private_key", "client_ca", "trusted_proxies", "key_refresh_seconds", "retired_key_publish_seconds",
+        "access_token_lifetime", "outbound_ca",
     ]
 
     /// Defaults, then `file` (a JSON object) when given, then `environment`; then checks everything.
@@ -70,6 +71,7 @@ extension FapidConfiguration {
         config.tlsCertificate = try string("tls_certificate") ?? config.keyPath("server.pem")
         config.tlsPrivateKey = try string("tls_private_key") ?? config.keyPath("server.key")
         config.clientCA = try string("client_ca") ?? config.keyPath("ca.pem")
+        config.outboundCA = try string("outbound_ca") ?? config.keyPath("ca.pem")
         if let proxies = values["trusted_proxies"] {
             guard let list = proxies.arrayValue?.compactMap(\.stringValue), list.count == proxies.arrayValue?.count else {
                 throw ConfigurationError(key: "trusted_proxies", reason: "must be an array of IP addresses")
@@ -81,6 +83,7 @@ extension FapidConfiguration {
         }
         config.keyRefreshSeconds = try integer("key_refresh_seconds", in: 1...86_400) ?? config.keyRefreshSeconds
         config.retiredKeyPublishSeconds = try integer("retired_key_publish_seconds", in: 0...31_536_000) ?? config.retiredKeyPublishSeconds
+        config.accessTokenLifetime = try integer("access_token_lifetime", in: 1...86_400) ?? config.accessTokenLifetime
         try config.check()
         return config
     }

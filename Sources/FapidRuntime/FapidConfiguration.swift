@@ -35,6 +35,11 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// `retired_key_publish_seconds`: how long a rotated-out key stays in `/jwks`; at least the longest
     /// lifetime of any token the server signs. Default 3600.
     public var retiredKeyPublishSeconds: Int
+    /// `access_token_lifetime`: seconds an access token lives. Default 300.
+    public var accessTokenLifetime: Int
+    /// `outbound_ca`: extra CA certificates trusted for outgoing HTTPS (client `jwks_uri`), beside the
+    /// system store. Default `<keys_dir>/ca.pem`.
+    public var outboundCA: String
 
     public static let defaults = FapidConfiguration(
         listenHost: "127.0.0.1",
@@ -51,7 +56,9 @@ public struct FapidConfiguration: Sendable, Equatable {
         clientCA: "keys/dev/ca.pem",
         trustedProxies: [],
         keyRefreshSeconds: 30,
-        retiredKeyPublishSeconds: 3600
+        retiredKeyPublishSeconds: 3600,
+        accessTokenLifetime: 300,
+        outboundCA: "keys/dev/ca.pem"
     )
 
     public var listen: String { listenHost.contains(":") ? "[\(listenHost)]:\(listenPort)" : "\(listenHost):\(listenPort)" }

@@ -8,6 +8,8 @@ public struct Runtime: Sendable {
     public let configuration: FapidConfiguration
     public let database: SQLiteDatabase
     public let signingKeys: SigningKeyManager
+    public let clients: SQLiteClientStore
+    public let tokens: SQLiteTokenStore
 
     /// Opens the database and applies pending migrations (each in its own transaction).
     public static func open(_ configuration: FapidConfiguration, logger: Logger) throws -> Runtime {
@@ -20,7 +22,10 @@ public struct Runtime: Sendable {
             keysDirectory: configuration.keysDirectory,
             retiredPublishSeconds: configuration.retiredKeyPublishSeconds
         )
-        return Runtime(configuration: configuration, database: database, signingKeys: manager)
+        return Runtime(
+            configuration: configuration, database: database, signingKeys: manager,
+            clients: SQLiteClientStore(database: database), tokens: SQLiteTokenStore(database: database)
+        )
     }
 
     public static func logger(_ label: String, level: String) -> Logger {

@@ -10,13 +10,15 @@ public struct Endpoints: Sendable {
     public let metadata: ServerMetadata
     public let keyRing: KeyRing
     public let certificates: ClientCertificateSource
+    let tokenServices: TokenEndpointServices?
     /// The discovery document, serialized once.
     let metadataDocument: [UInt8]
 
-    init(metadata: ServerMetadata, keyRing: KeyRing, certificates: ClientCertificateSource) {
+    init(metadata: ServerMetadata, keyRing: KeyRing, certificates: ClientCertificateSource, tokenServices: TokenEndpointServices?) {
         self.metadata = metadata
         self.keyRing = keyRing
         self.certificates = certificates
+        self.tokenServices = tokenServices
         metadataDocument = metadata.document.bytes
     }
 
@@ -28,6 +30,7 @@ public struct Endpoints: Sendable {
             JSONResponse.make(bytes: self.keyRing.snapshot.jwksDocument, cache: "public, max-age=60")
         }
         router.get("/healthz") { _, _ in self.health() }
+        if let tokenServices { registerTokenEndpoints(tokenServices, on: router) }
     }
 
     func discovery() -> Response {

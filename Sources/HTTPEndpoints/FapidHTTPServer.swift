@@ -30,14 +30,14 @@ public struct FapidHTTPServer: Sendable {
     public let settings: Settings
     public let endpoints: Endpoints
 
-    public init(settings: Settings, metadata: ServerMetadata, keyRing: KeyRing, clock: any Clock) throws {
+    public init(settings: Settings, metadata: ServerMetadata, keyRing: KeyRing, clock: any Clock, tokenServices: TokenEndpointServices? = nil) throws {
         self.settings = settings
         let certificates = ClientCertificateSource(
             trustStore: try CertificateTrustStore(pemFile: settings.clientCAPath),
             trustedProxies: settings.trustedProxies,
             clock: clock
         )
-        endpoints = Endpoints(metadata: metadata, keyRing: keyRing, certificates: certificates)
+        endpoints = Endpoints(metadata: metadata, keyRing: keyRing, certificates: certificates, tokenServices: tokenServices)
     }
 
     /// The Hummingbird application. `configureRoutes` lets tests add routes beside the real ones.

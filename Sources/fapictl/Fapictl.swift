@@ -9,8 +9,8 @@ import Logging
 struct Fapictl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fapictl",
-        abstract: "Administer fapid: database migrations and signing keys.",
-        subcommands: [Migrate.self, Keys.self]
+        abstract: "Administer fapid: migrations, signing keys, clients and resource servers.",
+        subcommands: [Migrate.self, Keys.self, Clients.self, ResourceServers.self]
     )
 }
 

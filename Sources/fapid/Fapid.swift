@@ -46,7 +46,9 @@ struct Fapid: AsyncParsableCommand {
         let keyRing = KeyRing()
         try await runtime.signingKeys.reload(keyRing, now: clock.now())
 
-        let metadata = ServerMetadata(issuer: configuration.issuer)
+        let outbound = OutboundHTTPClient(extraRootsFile: configuration.outboundCA)
+        let (services, grantTypes) = Self.tokenServices(configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, clock: clock)
+        let metadata = ServerMetadata(issuer: configuration.issuer).addingTokenEndpoints(grantTypes: grantTypes)
         let server = try FapidHTTPServer(
             settings: .init(
                 host: configuration.listenHost,
@@ -57,7 +59,8 @@ struct Fapid: AsyncParsableCommand {
             ),
             metadata: metadata,
             keyRing: keyRing,
-            clock: clock
+            clock: clock,
+            tokenServices: services
         )
         let refresher = KeyRingRefresher(
             manager: runtime.signingKeys,
@@ -68,7 +71,7 @@ struct Fapid: AsyncParsableCommand {
         )
         let listen = configuration.listen
         let issuer = configuration.issuer
-        let app = try server.makeApplication(logger: logger, services: [refresher], onServerRunning: { _ in
+        let app = try server.makeApplication(logger: logger, services: [refresher, outbound], onServerRunning: { _ in
             // Logged once the socket is bound, so a supervisor can wait for this line.
             logger.notice("fapid listening", metadata: ["listen": "\(listen)", "issuer": "\(issuer)"])
         })

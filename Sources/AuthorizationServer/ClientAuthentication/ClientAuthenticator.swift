@@ -1,0 +1,188 @@
+public import Foundation
+public import JOSE
+
+/// What the HTTP layer hands over for client authentication.
+public struct ClientCredentials: Sendable {
+    /// The `client_id` form parameter.
+    public var clientID: String?
+    public var assertionType: String?
+    public var assertion: String?
+    /// The certificate of the connection (or from a trusted proxy).
+    public var certificate: ClientCertificate?
+    /// Whether the request carried an `Authorization` header: shared secrets are not supported.
+    public var hasAuthorizationHeader: Bool
+
+    public init(clientID: String?, assertionType: String?, assertion: String?, certificate: ClientCertificate?, hasAuthorizationHeader: Bool) {
+        self.clientID = clientID
+        self.assertionType = assertionType
+        self.assertion = assertion
+        self.certificate = certificate
+        self.hasAuthorizationHeader = hasAuthorizationHeader
+    }
+}
+
+public struct AuthenticatedClient: Sendable {
+    public let client: Client
+    public let method: ClientAuthMethod
+    /// The certificate presented on this request, used for binding tokens (RFC 8705 §3) whatever the method.
+    public let certificate: ClientCertificate?
+}
+
+/// Settings the authenticator reads.
+public struct ClientAuthenticationSettings: Sendable {
+    /// Acceptable `aud` values for client assertions: the issuer and the endpoint URLs (FAPI 1, CIBA).
+    public var audiences: Set<String>
+    public var clockSkew: TimeInterval
+    /// The furthest in the future an assertion's `exp` may lie.
+    public var maximumAssertionLifetime: TimeInterval
+
+    public init(audiences: Set<String>, clockSkew: TimeInterval = 10, maximumAssertionLifetime: TimeInterval = 600) {
+        self.audiences = audiences
+        self.clockSkew = clockSkew
+        self.maximumAssertionLifetime = maximumAssertionLifetime
+    }
+}
+
+/// Authenticates clients at every endpoint that takes client authentication.
+/// Any failure is `invalid_client`; the reason goes to the log, never to the client.
+public struct ClientAuthenticator: Sendable {
+    public static let jwtBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+    let clients: any ClientStore
+    let replay: any ReplayStore
+    let keys: ClientKeyResolver
+    let settings: ClientAuthenticationSettings
+    let clock: any Clock
+
+    public init(clients: any ClientStore, replay: any ReplayStore, keys: ClientKeyResolver, settings: ClientAuthenticationSettings, clock: any Clock) {
+        self.clients = clients
+        self.replay = replay
+        self.keys = keys
+        self.settings = settings
+        self.clock = clock
+    }
+
+    public func authenticate(_ credentials: ClientCredentials) async throws(OAuthError) -> AuthenticatedClient {
+        if credentials.hasAuthorizationHeader {
+            throw OAuthError.invalidClient("Authorization header: shared-secret client authentication is not supported")
+        }
+        if credentials.assertion != nil || credentials.assertionType != nil {
+            return try await authenticateAssertion(credentials)
+        }
+        guard let clientID = credentials.clientID else {
+            throw OAuthError.invalidClient("no client_id and no client assertion")
+        }
+        let client = try await load(clientID)
+        guard let certificate = credentials.certificate else {
+            throw OAuthError.invalidClient("client \(clientID) (\(client.authMethod.rawValue)) presented no certificate")
+        }
+        switch client.authMethod {
+        case .tlsClientAuth:
+            try Self.matchPKI(certificate, client: client)
+        case .selfSignedTLSClientAuth:
+            let candidates = try await keys.keys(for: client, kid: nil)
+            guard let presented = try? certificate.certificate.publicKey(),
+                candidates.keys.contains(where: { $0.key.hasSamePublicKey(as: presented) && ($0.use == nil || $0.use == "sig") })
+            else {
+                throw OAuthError.invalidClient("client \(clientID): certificate key is not among the registered keys")
+            }
+            try Self.checkValidity(certificate, at: clock.now(), clientID: clientID)
+        case .privateKeyJWT:
+            throw OAuthError.invalidClient("client \(clientID) is registered for private_key_jwt but sent no assertion")
+        }
+        return AuthenticatedClient(client: client, method: client.authMethod, certificate: certificate)
+    }
+
+    private func load(_ clientID: String) async throws(OAuthError) -> Client {
+        let client: Client?
+        do { client = try await clients.client(id: clientID) } catch { throw OAuthError(error) }
+        guard let client else { throw OAuthError.invalidClient("unknown client \(clientID)") }
+        return client
+    }
+
+    /// RFC 8705 §2.1: a chain-verified certificate whose subject DN or registered SAN matches.
+    static func matchPKI(_ certificate: ClientCertificate, client: Client) throws(OAuthError) {
+        guard certificate.isChainVerified else {
+            throw OAuthError.invalidClient("client \(client.clientID): certificate does not chain to a trusted CA (\(certificate.trust))")
+        }
+        if let expected = client.tlsClientAuthSubjectDN {
+            guard DistinguishedName(subjectOf: certificate.certificate) == expected else {
+                throw OAuthError.invalidClient("client \(client.clientID): subject \(certificate.certificate.subjectDN) does not match \(expected)")
+            }
+            return
+        }
+        guard let (kind, value) = client.tlsClientAuthSAN else { throw OAuthError.invalidClient("client \(client.clientID): no subject registered") }
+        let names = certificate.certificate.subjectAlternativeNames
+        let matched: Bool =
+            switch kind {
+            case .dns: names.dns.contains { $0.lowercased() == value.lowercased() }
+            case .uri: names.uris.contains(value)
+            case .ip: names.ipAddresses.contains(value)
+            case .email: names.emails.contains { $0.lowercased() == value.lowercased() }
+            }
+        guard matched else { throw OAuthError.invalidClient("client \(client.clientID): no \(kind.rawValue) SAN equal to \(value)") }
+    }
+
+    /// Self-signed certificates skip chain validation but must still be within their validity period.
+    static func checkValidity(_ certificate: ClientCertificate, at now: Date, clientID: String) throws(OAuthError) {
+        if let notBefore = certificate.certificate.notBefore, notBefore > now {
+            throw OAuthError.invalidClient("client \(clientID): certificate not yet valid")
+        }
+        if let notAfter = certificate.certificate.notAfter, notAfter < now {
+            throw OAuthError.invalidClient("client \(clientID): certificate expired")
+        }
+    }
+
+    /// RFC 7523 §2.2 and §3, with FAPI's algorithm rules.
+    private func authenticateAssertion(_ credentials: ClientCredentials) async throws(OAuthError) -> AuthenticatedClient {
+        guard credentials.assertionType == Self.jwtBearerAssertionType else {
+            throw OAuthError.invalidClient("client_assertion_type must be \(Self.jwtBearerAssertionType)")
+        }
+        guard let assertion = credentials.assertion else { throw OAuthError.invalidClient("client_assertion missing") }
+        let jws: CompactJWS
+        let claims: JWTClaims
+        do {
+            jws = try CompactJWS(assertion, maximumLength: 16 * 1024)
+            claims = try jws.claims()
+        } catch {
+            throw OAuthError.invalidClient("client assertion rejected: \(error)")
+        }
+        guard let issuer = claims.issuer else { throw OAuthError.invalidClient("client assertion has no iss") }
+        guard claims.subject == issuer else { throw OAuthError.invalidClient("client assertion sub must equal iss") }
+        if let clientID = credentials.clientID, clientID != issuer {
+            // FAPI 1 Baseline §5.2.2-19: inconsistent identification is invalid_client.
+            throw OAuthError.invalidClient("client_id \(clientID) differs from the assertion's iss \(issuer)")
+        }
+        let client = try await load(issuer)
+        guard client.authMethod == .privateKeyJWT else {
+            throw OAuthError.invalidClient("client \(issuer) is registered for \(client.authMethod.rawValue), not private_key_jwt")
+        }
+        let now = clock.now()
+        let set = try await keys.keys(for: client, kid: jws.kid)
+        do {
+            try jws.verify(with: set, allowed: client.allowedSigningAlgorithms)
+            let validator = JWTValidator(
+                issuer: issuer,
+                audiences: settings.audiences,
+                requiredClaims: ["exp", "jti"],
+                clockSkew: settings.clockSkew
+            )
+            try validator.validate(claims, now: now.timeIntervalSince1970)
+        } catch {
+            throw OAuthError.invalidClient("client \(issuer): assertion rejected: \(error)")
+        }
+        guard let exp = try? claims.date("exp"), exp <= now.timeIntervalSince1970 + settings.maximumAssertionLifetime else {
+            throw OAuthError.invalidClient("client \(issuer): assertion exp is too far in the future")
+        }
+        guard let jti = claims.jwtID, !jti.isEmpty, jti.utf8.count <= 256 else { throw OAuthError.invalidClient("client \(issuer): bad jti") }
+        let fresh: Bool
+        do {
+            fresh = try await replay.consume(
+                jti: jti, clientID: issuer, expiresAt: Date(timeIntervalSince1970: exp + settings.clockSkew), now: now)
+        } catch {
+            throw OAuthError(error)
+        }
+        guard fresh else { throw OAuthError.invalidClient("client \(issuer): assertion jti replayed") }
+        return AuthenticatedClient(client: client, method: .privateKeyJWT, certificate: credentials.certificate)
+    }
+}

@@ -1,0 +1,233 @@
+public import Foundation
+public import JOSE
+
+/// A registered client: its id and its RFC 7591 metadata, validated, with typed views of what the
+/// server acts on. `metadata` keeps every registered member, so it can be shown back unchanged.
+public struct Client: Sendable {
+    public let clientID: String
+    public let metadata: [String: JSON]
+    public let createdAt: Date
+
+    public let authMethod: ClientAuthMethod
+    /// FAPI clients (the default) may use only PS256/ES256 and get certificate-bound tokens.
+    public let isFAPI: Bool
+    public let scopes: Set<String>
+    public let grantTypes: Set<String>
+    public let redirectURIs: [String]
+    public let jwks: JWKSet?
+    public let jwksURI: String?
+    public let tlsClientAuthSubjectDN: DistinguishedName?
+    public let tlsClientAuthSAN: (kind: TLSClientAuthSAN, value: String)?
+    /// `token_endpoint_auth_signing_alg`, when registered.
+    public let assertionAlgorithm: JWSAlgorithm?
+    /// RFC 9068 JWT access tokens instead of opaque ones, signed with this algorithm.
+    public let jwtAccessTokenAlgorithm: JWSAlgorithm?
+
+    public var name: String? { metadata["client_name"]?.stringValue }
+
+    public enum TLSClientAuthSAN: String, Sendable, CaseIterable {
+        case dns = "tls_client_auth_san_dns"
+        case uri = "tls_client_auth_san_uri"
+        case ip = "tls_client_auth_san_ip"
+        case email = "tls_client_auth_san_email"
+    }
+
+    /// JWS algorithms this client may sign with (assertions now, request objects later).
+    public var allowedSigningAlgorithms: Set<JWSAlgorithm> {
+        if let assertionAlgorithm { return [assertionAlgorithm] }
+        return isFAPI ? JWSAlgorithm.fapi : [.PS256, .ES256, .EdDSA, .RS256]
+    }
+
+    /// The JSON shown by `fapictl clients show` and registration responses.
+    public var registeredJSON: JSON {
+        var object = metadata
+        object["client_id"] = .string(clientID)
+        object["client_id_issued_at"] = .int(Int64(createdAt.timeIntervalSince1970))
+        return .object(object)
+    }
+
+    /// Validates `metadata` (RFC 7591 §2, RFC 8705 §2.1.2, FAPI rules) and builds the client.
+    /// Errors name the offending field.
+    public init(clientID: String, metadata: [String: JSON], createdAt: Date) throws(ClientMetadataError) {
+        var metadata = metadata
+        func string(_ field: String) throws(ClientMetadataError) -> String? {
+            guard let value = metadata[field] else { return nil }
+            guard let text = value.stringValue, !text.isEmpty else { throw ClientMetadataError(field, "must be a non-empty string") }
+            return text
+        }
+        func strings(_ field: String) throws(ClientMetadataError) -> [String]? {
+            guard let value = metadata[field] else { return nil }
+            guard let array = value.arrayValue else { throw ClientMetadataError(field, "must be an array of strings") }
+            var result: [String] = []
+            for entry in array {
+                guard let text = entry.stringValue, !text.isEmpty else { throw ClientMetadataError(field, "must be an array of strings") }
+                result.append(text)
+            }
+            return result
+        }
+
+        let isFAPI: Bool
+        let authMethod: ClientAuthMethod
+        let grantTypesSet: Set<String>
+        let scopes: Set<String>
+        let jwks: JWKSet?
+        let jwksURI: String?
+        let assertionAlgorithm: JWSAlgorithm?
+        let jwtAccessTokenAlgorithm: JWSAlgorithm?
+        let tlsClientAuthSubjectDN: DistinguishedName?
+        let tlsClientAuthSAN: (kind: TLSClientAuthSAN, value: String)?
+
+        if let fapi = metadata["fapi"] {
+            guard let flag = fapi.boolValue else { throw ClientMetadataError("fapi", "must be true or false") }
+            isFAPI = flag
+        } else {
+            isFAPI = true
+        }
+
+        let method = try string("token_endpoint_auth_method") ?? ClientAuthMethod.tlsClientAuth.rawValue
+        guard let authMethod = ClientAuthMethod(rawValue: method) else {
+            throw ClientMetadataError(
+                "token_endpoint_auth_method",
+                "\(method) is not supported; use one of \(ClientAuthMethod.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        metadata["token_endpoint_auth_method"] = .string(method)
+
+        let grantTypes = try strings("grant_types") ?? ["client_credentials"]
+        let supported: Set<String> = ["client_credentials", "authorization_code", "refresh_token", "urn:openid:params:grant-type:ciba"]
+        if let unknown = grantTypes.first(where: { !supported.contains($0) }) {
+            throw ClientMetadataError("grant_types", "\(unknown) is not supported")
+        }
+        grantTypesSet = Set(grantTypes)
+        metadata["grant_types"] = .array(grantTypes.map { .string($0) })
+
+        let redirectURIs = try strings("redirect_uris") ?? []
+        for uri in redirectURIs {
+            // FAPI 1 Baseline §5.2.2-20: https only; no fragments (RFC 6749 §3.1.2).
+            guard let url = URL(string: uri), url.scheme == "https", url.host != nil, url.fragment == nil else {
+                throw ClientMetadataError("redirect_uris", "\(uri) must be an absolute https URI without a fragment")
+            }
+        }
+
+        scopes = Set((try string("scope") ?? "").split(separator: " ").map(String.init))
+
+        if metadata["jwks"] != nil && metadata["jwks_uri"] != nil {
+            throw ClientMetadataError("jwks", "jwks and jwks_uri must not both be present (RFC 7591 §2)")
+        }
+        if let value = metadata["jwks"] {
+            guard value.objectValue != nil else { throw ClientMetadataError("jwks", "must be a JWK Set object") }
+            do {
+                let set = try JWKSet(json: value.bytes)
+                guard !set.keys.isEmpty else { throw ClientMetadataError("jwks", "holds no usable key") }
+                if let privateKey = set.keys.first(where: { $0.key.isPrivate }) {
+                    throw ClientMetadataError("jwks", "key \(privateKey.kid ?? "?") includes private members")
+                }
+                jwks = set
+            } catch let error as JOSEError {
+                throw ClientMetadataError("jwks", "invalid: \(error.code.rawValue)")
+            } catch let error as ClientMetadataError {
+                throw error
+            } catch {
+                throw ClientMetadataError("jwks", "invalid")
+            }
+        } else {
+            jwks = nil
+        }
+        if let uri = try string("jwks_uri") {
+            guard let url = URL(string: uri), url.scheme == "https", url.host != nil else {
+                throw ClientMetadataError("jwks_uri", "must be an https URL (FAPI 2 SP §5.4.2)")
+            }
+            jwksURI = uri
+        } else {
+            jwksURI = nil
+        }
+
+        func algorithm(_ field: String) throws(ClientMetadataError) -> JWSAlgorithm? {
+            guard let name = try string(field) else { return nil }
+            guard let algorithm = JWSAlgorithm(rawValue: name) else { throw ClientMetadataError(field, "\(name) is not supported") }
+            if isFAPI && !JWSAlgorithm.fapi.contains(algorithm) {
+                throw ClientMetadataError(field, "FAPI clients must use PS256 or ES256")
+            }
+            return algorithm
+        }
+        assertionAlgorithm = try algorithm("token_endpoint_auth_signing_alg")
+        for field in ["id_token_signed_response_alg", "request_object_signing_alg", "authorization_signed_response_alg", "backchannel_authentication_request_signing_alg"] {
+            _ = try algorithm(field)
+        }
+        if let format = try string("access_token_format") {
+            guard format == "jwt" || format == "opaque" else { throw ClientMetadataError("access_token_format", "must be jwt or opaque") }
+            if format == "jwt" {
+                let signing = try algorithm("access_token_signing_alg") ?? .PS256
+                guard JWSAlgorithm.signing.contains(signing) else {
+                    throw ClientMetadataError("access_token_signing_alg", "\(signing) cannot sign")
+                }
+                jwtAccessTokenAlgorithm = signing
+            } else {
+                jwtAccessTokenAlgorithm = nil
+            }
+        } else {
+            jwtAccessTokenAlgorithm = nil
+        }
+
+        var sans: [(TLSClientAuthSAN, String)] = []
+        for kind in TLSClientAuthSAN.allCases {
+            if let value = try string(kind.rawValue) { sans.append((kind, value)) }
+        }
+        let subject = try string("tls_client_auth_subject_dn")
+        switch authMethod {
+        case .tlsClientAuth:
+            // RFC 8705 §2.1.2: exactly one of the subject DN or SAN fields.
+            guard (subject == nil ? 0 : 1) + sans.count == 1 else {
+                throw ClientMetadataError(
+                    "tls_client_auth_subject_dn",
+                    "tls_client_auth needs exactly one of tls_client_auth_subject_dn or tls_client_auth_san_dns/uri/ip/email"
+                )
+            }
+            if let subject {
+                do { tlsClientAuthSubjectDN = try DistinguishedName(rfc4514: subject) } catch {
+                    throw ClientMetadataError("tls_client_auth_subject_dn", "not an RFC 4514 distinguished name: \(error)")
+                }
+            } else {
+                tlsClientAuthSubjectDN = nil
+            }
+            tlsClientAuthSAN = sans.first
+        case .selfSignedTLSClientAuth, .privateKeyJWT:
+            guard jwks != nil || jwksURI != nil else {
+                throw ClientMetadataError("jwks", "\(authMethod.rawValue) needs jwks or jwks_uri")
+            }
+            tlsClientAuthSubjectDN = nil
+            tlsClientAuthSAN = nil
+        }
+        if !isFAPI, let value = metadata["tls_client_certificate_bound_access_tokens"], value.boolValue == nil {
+            throw ClientMetadataError("tls_client_certificate_bound_access_tokens", "must be true or false")
+        }
+        if isFAPI { metadata["tls_client_certificate_bound_access_tokens"] = true }
+        self.clientID = clientID
+        self.createdAt = createdAt
+        self.metadata = metadata
+        self.isFAPI = isFAPI
+        self.authMethod = authMethod
+        self.grantTypes = grantTypesSet
+        self.redirectURIs = redirectURIs
+        self.scopes = scopes
+        self.jwks = jwks
+        self.jwksURI = jwksURI
+        self.assertionAlgorithm = assertionAlgorithm
+        self.jwtAccessTokenAlgorithm = jwtAccessTokenAlgorithm
+        self.tlsClientAuthSubjectDN = tlsClientAuthSubjectDN
+        self.tlsClientAuthSAN = tlsClientAuthSAN
+    }
+}
+
+/// Client metadata that cannot be registered; names the field (RFC 7591 §3.2.2 `invalid_client_metadata`).
+public struct ClientMetadataError: Error, Sendable, CustomStringConvertible {
+    public let field: String
+    public let reason: String
+
+    public init(_ field: String, _ reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+
+    public var description: String { "\(field): \(reason)" }
+}

@@ -1,0 +1,29 @@
+public import JOSE
+
+extension ServerMetadata {
+    /// What the token path contributes to discovery (RFC 8414 §2, RFC 8705 §3.3 and §5).
+    public func addingTokenEndpoints(grantTypes: [String]) -> ServerMetadata {
+        let token = endpoint("/token")
+        let introspection = endpoint("/introspect")
+        let revocation = endpoint("/revoke")
+        let methods: JSON = .array(ClientAuthMethod.allCases.map { .string($0.rawValue) })
+        let algorithms: JSON = .array(["PS256", "ES256"])
+        return adding([
+            "token_endpoint": .string(token),
+            "introspection_endpoint": .string(introspection),
+            "revocation_endpoint": .string(revocation),
+            "grant_types_supported": .array(grantTypes.map { .string($0) }),
+            "token_endpoint_auth_methods_supported": methods,
+            "token_endpoint_auth_signing_alg_values_supported": algorithms,
+            "introspection_endpoint_auth_methods_supported": ["tls_client_auth"],
+            "revocation_endpoint_auth_methods_supported": methods,
+            "revocation_endpoint_auth_signing_alg_values_supported": algorithms,
+            "tls_client_certificate_bound_access_tokens": true,
+            "mtls_endpoint_aliases": [
+                "token_endpoint": .string(token),
+                "introspection_endpoint": .string(introspection),
+                "revocation_endpoint": .string(revocation),
+            ],
+        ])
+    }
+}

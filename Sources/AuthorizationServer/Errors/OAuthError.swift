@@ -1,0 +1,53 @@
+/// An OAuth error as the wire sees it (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3):
+/// a code from a closed set and a public description. `detail` is for the log only.
+public struct OAuthError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case invalidRequest = "invalid_request"
+        case invalidClient = "invalid_client"
+        case invalidGrant = "invalid_grant"
+        case unauthorizedClient = "unauthorized_client"
+        case unsupportedGrantType = "unsupported_grant_type"
+        case invalidScope = "invalid_scope"
+        case unsupportedTokenType = "unsupported_token_type"
+        case accessDenied = "access_denied"
+        case serverError = "server_error"
+        case temporarilyUnavailable = "temporarily_unavailable"
+    }
+
+    public let code: Code
+    /// Safe to send: says what is wrong with the request, never why internally.
+    public let description: String
+    /// For the log: the reason in full. Never sent.
+    public let detail: String
+
+    public init(_ code: Code, _ description: String, detail: String? = nil) {
+        self.code = code
+        self.description = description
+        self.detail = detail ?? description
+    }
+
+    /// 401 for `invalid_client` (RFC 6749 §5.2), 500/503 for server trouble, 400 otherwise.
+    public var status: Int {
+        switch code {
+        case .invalidClient: 401
+        case .serverError: 500
+        case .temporarilyUnavailable: 503
+        default: 400
+        }
+    }
+
+    /// Anything unexpected: logged with its detail, sent as a bare `server_error`.
+    public static func server(_ detail: String) -> OAuthError {
+        OAuthError(.serverError, "the server could not complete the request", detail: detail)
+    }
+
+    public static func invalidClient(_ detail: String) -> OAuthError {
+        OAuthError(.invalidClient, "client authentication failed", detail: detail)
+    }
+}
+
+extension OAuthError {
+    init(_ error: StorageError) {
+        self = .server("storage: \(error)")
+    }
+}

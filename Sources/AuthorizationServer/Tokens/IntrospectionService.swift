@@ -1,0 +1,63 @@
+public import Foundation
+public import JOSE
+import Synchronization
+
+/// RFC 7662 introspection for registered resource servers, authenticated by their mTLS certificate.
+public final class IntrospectionService: Sendable {
+    let tokens: any TokenStore
+    let resourceServers: any ResourceServerStore
+    let issuer: String
+    let clock: any Clock
+    /// Parsed resource-server DNs, re-read every few seconds so `fapictl resource-servers add` takes effect.
+    private let cache = Mutex<(servers: [(ResourceServer, DistinguishedName)], loadedAt: Date)?>(nil)
+    static let cacheLifetime: TimeInterval = 5
+
+    public init(tokens: any TokenStore, resourceServers: any ResourceServerStore, issuer: String, clock: any Clock) {
+        self.tokens = tokens
+        self.resourceServers = resourceServers
+        self.issuer = issuer
+        self.clock = clock
+    }
+
+    /// The resource server presenting `certificate`, or `invalid_client`.
+    public func authenticate(_ certificate: ClientCertificate?) async throws(OAuthError) -> ResourceServer {
+        guard let certificate else { throw OAuthError.invalidClient("introspection without a client certificate") }
+        guard certificate.isChainVerified else { throw OAuthError.invalidClient("introspection certificate not from a trusted CA") }
+        let subject = DistinguishedName(subjectOf: certificate.certificate)
+        guard let server = try await servers().first(where: { $0.1 == subject })?.0 else {
+            throw OAuthError.invalidClient("no resource server with subject \(certificate.certificate.subjectDN)")
+        }
+        return server
+    }
+
+    private func servers() async throws(OAuthError) -> [(ResourceServer, DistinguishedName)] {
+        let now = clock.now()
+        if let cached = cache.withLock({ $0 }), now.timeIntervalSince(cached.loadedAt) < Self.cacheLifetime { return cached.servers }
+        let list: [ResourceServer]
+        do { list = try await resourceServers.resourceServers() } catch { throw OAuthError(error) }
+        let parsed = list.compactMap { server in (try? DistinguishedName(rfc4514: server.subjectDN)).map { (server, $0) } }
+        cache.withLock { $0 = (parsed, now) }
+        return parsed
+    }
+
+    /// The introspection response members for `token`; `{"active": false}` for unknown, expired or revoked tokens.
+    public func introspect(token: String?) async throws(OAuthError) -> [String: JSON] {
+        guard let token, !token.isEmpty else { throw OAuthError(.invalidRequest, "token is required") }
+        let record: AccessTokenRecord?
+        do { record = try await tokens.accessToken(hash: TokenIssuer.hash(token)) } catch { throw OAuthError(error) }
+        guard let record, record.isActive(at: clock.now()) else { return ["active": false] }
+        var response: [String: JSON] = [
+            "active": true,
+            "client_id": .string(record.clientID),
+            "token_type": "Bearer",
+            "exp": .int(Int64(record.expiresAt.timeIntervalSince1970)),
+            "iat": .int(Int64(record.issuedAt.timeIntervalSince1970)),
+            "iss": .string(issuer),
+        ]
+        if !record.scope.isEmpty { response["scope"] = .string(record.scope) }
+        if let subject = record.subject { response["sub"] = .string(subject) }
+        // RFC 8705 §3.2: the binding, for the resource server to compare with its client's certificate.
+        if let thumbprint = record.certificateThumbprint { response["cnf"] = ["x5t#S256": .string(thumbprint)] }
+        return response
+    }
+}

@@ -1,0 +1,86 @@
+public import Foundation
+public import JOSE
+
+/// Settings token issuing reads.
+public struct AccessTokenSettings: Sendable {
+    public var issuer: String
+    /// Access token lifetime (default 300 s).
+    public var lifetime: TimeInterval
+    /// `aud` of RFC 9068 JWT access tokens; the issuer when not set.
+    public var jwtAudience: String?
+
+    public init(issuer: String, lifetime: TimeInterval = 300, jwtAudience: String? = nil) {
+        self.issuer = issuer
+        self.lifetime = lifetime
+        self.jwtAudience = jwtAudience
+    }
+}
+
+public struct IssuedAccessToken: Sendable {
+    public let value: String
+    public let expiresIn: Int
+    public let scope: String
+    public let record: AccessTokenRecord
+}
+
+/// Issues access tokens: opaque 256-bit values or RFC 9068 JWTs, stored only as SHA-256 hashes,
+/// and bound to the client certificate of the request whenever there is one (RFC 8705 §3).
+public struct TokenIssuer: Sendable {
+    let store: any TokenStore
+    let keyRing: KeyRing
+    let settings: AccessTokenSettings
+    let clock: any Clock
+
+    public init(store: any TokenStore, keyRing: KeyRing, settings: AccessTokenSettings, clock: any Clock) {
+        self.store = store
+        self.keyRing = keyRing
+        self.settings = settings
+        self.clock = clock
+    }
+
+    /// A random token value: 256 bits, base64url (43 characters, VSCHAR only).
+    public static func randomToken() -> String { Base64URL.encode(Crypto.randomBytes(32)) }
+
+    public static func hash(_ token: String) -> [UInt8] { Crypto.sha256(token) }
+
+    public func issueAccessToken(client: Client, subject: String?, scope: String, certificate: ClientCertificate?) async throws(OAuthError)
+        -> IssuedAccessToken
+    {
+        let now = clock.now()
+        let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        let expiresAt = issuedAt.addingTimeInterval(settings.lifetime)
+        let thumbprint = certificate?.thumbprint
+        let value: String
+        let format: String
+        if let algorithm = client.jwtAccessTokenAlgorithm {
+            guard let signer = keyRing.signer(for: algorithm) else { throw OAuthError.server("no active \(algorithm) signing key") }
+            var claims: [String: JSON] = [
+                "iss": .string(settings.issuer),
+                "sub": .string(subject ?? client.clientID),
+                "aud": .string(settings.jwtAudience ?? settings.issuer),
+                "client_id": .string(client.clientID),
+                "iat": .int(Int64(issuedAt.timeIntervalSince1970)),
+                "exp": .int(Int64(expiresAt.timeIntervalSince1970)),
+                "jti": .string(Self.randomToken()),
+            ]
+            if !scope.isEmpty { claims["scope"] = .string(scope) }
+            if let thumbprint { claims["cnf"] = ["x5t#S256": .string(thumbprint)] }
+            do {
+                // RFC 9068 §2.1: typ at+jwt.
+                value = try signer.sign(claims: claims, type: "at+jwt")
+            } catch {
+                throw OAuthError.server("signing a JWT access token failed: \(error)")
+            }
+            format = "jwt"
+        } else {
+            value = Self.randomToken()
+            format = "opaque"
+        }
+        let record = AccessTokenRecord(
+            tokenHash: Self.hash(value), clientID: client.clientID, subject: subject, scope: scope, issuedAt: issuedAt,
+            expiresAt: expiresAt, certificateThumbprint: thumbprint, format: format
+        )
+        do { try await store.insertAccessToken(record) } catch { throw OAuthError(error) }
+        return IssuedAccessToken(value: value, expiresIn: Int(settings.lifetime), scope: scope, record: record)
+    }
+}

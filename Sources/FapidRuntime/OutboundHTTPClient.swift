@@ -1,0 +1,54 @@
+public import AsyncHTTPClient
+public import AuthorizationServer
+public import Foundation
+import NIOCore
+import NIOSSL
+import NIOHTTP1
+public import ServiceLifecycle
+
+/// Outgoing HTTPS (client `jwks_uri` now; CIBA notifications and directory keys later): the system
+/// CA store plus configured extra roots, short timeouts, no redirects, bounded response bodies.
+/// A `Service`, so its connections close at shutdown.
+public final class OutboundHTTPClient: JWKSFetcher, Service {
+    let client: HTTPClient
+    let timeout: TimeAmount
+    let maximumBody: Int
+
+    public init(extraRootsFile: String?, timeoutSeconds: Int64 = 5, maximumBody: Int = 256 * 1024) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let extraRootsFile, FileManager.default.fileExists(atPath: extraRootsFile) {
+            tls.additionalTrustRoots = [.file(extraRootsFile)]
+        }
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(timeoutSeconds), read: .seconds(timeoutSeconds))
+        )
+        configuration.httpVersion = .http1Only
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        timeout = .seconds(timeoutSeconds)
+        self.maximumBody = maximumBody
+    }
+
+    public func fetch(_ url: String) async throws(JWKSFetchError) -> [UInt8] {
+        guard url.hasPrefix("https://") else { throw JWKSFetchError("only https URLs are fetched") }
+        do {
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Accept", value: "application/json, application/jwk-set+json")
+            let response = try await client.execute(request, timeout: timeout)
+            guard response.status == .ok else { throw JWKSFetchError("\(url) answered \(response.status.code)") }
+            let body = try await response.body.collect(upTo: maximumBody)
+            return Array(body.readableBytesView)
+        } catch let error as JWKSFetchError {
+            throw error
+        } catch {
+            throw JWKSFetchError("\(url): \(error)")
+        }
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}

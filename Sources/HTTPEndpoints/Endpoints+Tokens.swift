@@ -1,0 +1,64 @@
+public import AuthorizationServer
+import HTTPTypes
+import Hummingbird
+import JOSE
+
+/// The token path's services, handed to the endpoints.
+public struct TokenEndpointServices: Sendable {
+    public let token: TokenService
+    public let introspection: IntrospectionService
+    public let revocation: RevocationService
+
+    public init(token: TokenService, introspection: IntrospectionService, revocation: RevocationService) {
+        self.token = token
+        self.introspection = introspection
+        self.revocation = revocation
+    }
+}
+
+extension Endpoints {
+    func registerTokenEndpoints(_ services: TokenEndpointServices, on router: Router<FapidRequestContext>) {
+        router.post("/token") { request, context in
+            await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
+                let parameters = try await FormBody.read(request)
+                let credentials = await self.credentials(parameters, request, context)
+                let response = try await services.token.token(parameters: parameters, credentials: credentials)
+                var members: [String: JSON] = [
+                    "access_token": .string(response.accessToken),
+                    "token_type": .string(response.tokenType),
+                    "expires_in": .int(Int64(response.expiresIn)),
+                ]
+                if let scope = response.scope { members["scope"] = .string(scope) }
+                if let refresh = response.refreshToken { members["refresh_token"] = .string(refresh) }
+                if let idToken = response.idToken { members["id_token"] = .string(idToken) }
+                return OAuthResponse.json(members)
+            }
+        }
+        router.post("/introspect") { request, context in
+            await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
+                let certificate = await self.clientCertificate(request, context: context)
+                _ = try await services.introspection.authenticate(certificate)
+                let parameters = try await FormBody.read(request)
+                return OAuthResponse.json(try await services.introspection.introspect(token: parameters["token"]))
+            }
+        }
+        router.post("/revoke") { request, context in
+            await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
+                let parameters = try await FormBody.read(request)
+                let credentials = await self.credentials(parameters, request, context)
+                try await services.revocation.revoke(parameters: parameters, credentials: credentials)
+                return OAuthResponse.json([:])
+            }
+        }
+    }
+
+    func credentials(_ parameters: [String: String], _ request: Request, _ context: FapidRequestContext) async -> ClientCredentials {
+        ClientCredentials(
+            clientID: parameters["client_id"],
+            assertionType: parameters["client_assertion_type"],
+            assertion: parameters["client_assertion"],
+            certificate: await clientCertificate(request, context: context),
+            hasAuthorizationHeader: request.headers[.authorization] != nil
+        )
+    }
+}

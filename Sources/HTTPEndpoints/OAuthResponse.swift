@@ -1,0 +1,43 @@
+import AuthorizationServer
+import HTTPTypes
+import Hummingbird
+import JOSE
+import Logging
+
+/// OAuth responses on the wire: JSON, never cached (RFC 6749 §5.1), errors per §5.2.
+enum OAuthResponse {
+    static let pragma = HTTPField.Name("Pragma")!
+
+    static func json(_ members: [String: JSON], status: HTTPResponse.Status = .ok) -> Response {
+        var response = JSONResponse.make(status: status, .object(members), cache: "no-store")
+        response.headers[pragma] = "no-cache"
+        return response
+    }
+
+    /// The error as JSON with its status; `invalid_client` also gets `WWW-Authenticate` (RFC 6749 §5.2).
+    /// The detail is logged, the description sent.
+    static func error(_ error: OAuthError, logger: Logger) -> Response {
+        if error.code == .serverError {
+            logger.error("request failed", metadata: ["error": "\(error.code.rawValue)", "detail": "\(error.detail)"])
+        } else {
+            logger.info("request refused", metadata: ["error": "\(error.code.rawValue)", "detail": "\(error.detail)"])
+        }
+        var response = json(
+            ["error": .string(error.code.rawValue), "error_description": .string(error.description)],
+            status: HTTPResponse.Status(code: error.status)
+        )
+        if error.code == .invalidClient {
+            response.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="invalid_client""#
+        }
+        return response
+    }
+
+    /// Runs an endpoint body, turning any OAuthError into its response.
+    static func handle(logger: Logger, _ body: () async throws(OAuthError) -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch {
+            return self.error(error, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+public import AuthorizationServer
+public import Foundation
+import GRDB
+import JOSE
+
+/// `ClientStore` and `ResourceServerStore` over the `clients` and `resource_servers` tables.
+public struct SQLiteClientStore: ClientStore, ResourceServerStore {
+    let database: SQLiteDatabase
+
+    public init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    public func insertClient(_ client: Client) async throws(StorageError) {
+        let json = JSON.object(client.metadata).serialized()
+        let id = client.clientID
+        let created = Int64(client.createdAt.timeIntervalSince1970)
+        try await database.write { db in
+            try db.execute(sql: "INSERT INTO clients (client_id, metadata, created_at) VALUES (?, ?, ?)", arguments: [id, json, created])
+        }
+    }
+
+    public func client(id: String) async throws(StorageError) -> Client? {
+        let row = try await database.read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT metadata, created_at FROM clients WHERE client_id = ?"), arguments: [id])
+                .map { row -> (String, Int64) in (row[0], row[1]) }
+        }
+        guard let (metadata, created) = row else { return nil }
+        return try Self.decode(id: id, metadata: metadata, created: created)
+    }
+
+    public func clients() async throws(StorageError) -> [Client] {
+        let rows = try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT client_id, metadata, created_at FROM clients ORDER BY created_at, client_id")
+                .map { row -> (String, String, Int64) in (row[0], row[1], row[2]) }
+        }
+        var clients: [Client] = []
+        for (id, metadata, created) in rows { clients.append(try Self.decode(id: id, metadata: metadata, created: created)) }
+        return clients
+    }
+
+    public func removeClient(id: String, at: Date) async throws(StorageError) -> Bool {
+        let now = Int64(at.timeIntervalSince1970)
+        return try await database.write { db in
+            try db.execute(sql: "DELETE FROM clients WHERE client_id = ?", arguments: [id])
+            let removed = db.changesCount > 0
+            // Tokens of a removed client stop working at once.
+            try db.execute(sql: "UPDATE access_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL", arguments: [now, id])
+            return removed
+        }
+    }
+
+    static func decode(id: String, metadata: String, created: Int64) throws(StorageError) -> Client {
+        do {
+            let object = try JSON.parseObject(Array(metadata.utf8))
+            return try Client(clientID: id, metadata: object, createdAt: Date(timeIntervalSince1970: TimeInterval(created)))
+        } catch {
+            throw StorageError(.conflict, "stored metadata of client \(id) no longer validates: \(error)")
+        }
+    }
+
+    public func insertResourceServer(_ server: ResourceServer) async throws(StorageError) {
+        try await database.write { db in
+            try db.execute(
+                sql: "INSERT INTO resource_servers (id, name, subject_dn, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [server.id, server.name, server.subjectDN, Int64(server.createdAt.timeIntervalSince1970)]
+            )
+        }
+    }
+
+    public func resourceServers() async throws(StorageError) -> [ResourceServer] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, subject_dn, created_at FROM resource_servers ORDER BY created_at, name").map { row in
+                ResourceServer(id: row[0], name: row[1], subjectDN: row[2], createdAt: Date(timeIntervalSince1970: TimeInterval(row[3] as Int64)))
+            }
+        }
+    }
+
+    public func removeResourceServer(id: String) async throws(StorageError) -> Bool {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM resource_servers WHERE id = ? OR name = ?", arguments: [id, id])
+            return db.changesCount > 0
+        }
+    }
+}

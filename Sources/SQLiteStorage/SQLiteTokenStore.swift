@@ -1,0 +1,70 @@
+public import AuthorizationServer
+public import Foundation
+import GRDB
+
+/// `TokenStore` and `ReplayStore` over `access_tokens` and `client_assertion_jtis`, with cached statements.
+public struct SQLiteTokenStore: TokenStore, ReplayStore {
+    let database: SQLiteDatabase
+
+    public init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    public func insertAccessToken(_ record: AccessTokenRecord) async throws(StorageError) {
+        try await database.write { db in
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO access_tokens (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                Data(record.tokenHash), record.clientID, record.subject, record.scope, Self.seconds(record.issuedAt),
+                Self.seconds(record.expiresAt), record.certificateThumbprint, record.format, record.revokedAt.map(Self.seconds),
+            ])
+        }
+    }
+
+    public func accessToken(hash: [UInt8]) async throws(StorageError) -> AccessTokenRecord? {
+        try await database.read { db in
+            try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at
+                        FROM access_tokens WHERE token_hash = ?
+                        """
+                ),
+                arguments: [Data(hash)]
+            ).map { row in
+                AccessTokenRecord(
+                    tokenHash: hash, clientID: row[0], subject: row[1], scope: row[2], issuedAt: Self.date(row[3]),
+                    expiresAt: Self.date(row[4]), certificateThumbprint: row[5], format: row[6],
+                    revokedAt: (row[7] as Int64?).map(Self.date)
+                )
+            }
+        }
+    }
+
+    public func revokeAccessToken(hash: [UInt8], clientID: String, at: Date) async throws(StorageError) -> Bool {
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ? AND client_id = ?",
+                arguments: [Self.seconds(at), Data(hash), clientID]
+            )
+            return db.changesCount > 0
+        }
+    }
+
+    public func consume(jti: String, clientID: String, expiresAt: Date, now: Date) async throws(StorageError) -> Bool {
+        try await database.write { db in
+            // Expired entries can be replaced: the assertion they belonged to can no longer be used anyway.
+            try db.cachedStatement(sql: "DELETE FROM client_assertion_jtis WHERE client_id = ? AND jti = ? AND expires_at < ?")
+                .execute(arguments: [clientID, jti, Self.seconds(now)])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO client_assertion_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)")
+                .execute(arguments: [clientID, jti, Self.seconds(expiresAt)])
+            return db.changesCount > 0
+        }
+    }
+
+    static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+    static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
+}

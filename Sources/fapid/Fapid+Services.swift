@@ -1,0 +1,39 @@
+import AuthorizationServer
+import FapidRuntime
+import Foundation
+import HTTPEndpoints
+
+extension Fapid {
+    /// The core services of the token path, wired to the runtime's stores.
+    static func tokenServices(
+        _ configuration: FapidConfiguration,
+        runtime: Runtime,
+        keyRing: KeyRing,
+        fetcher: any JWKSFetcher,
+        clock: any Clock
+    ) -> (TokenEndpointServices, grantTypes: [String]) {
+        let issuer = configuration.issuer
+        // FAPI 1 and CIBA accept the issuer or the endpoint URL as assertion audience.
+        let audiences: Set<String> = [issuer, issuer + "/token", issuer + "/revoke", issuer + "/par", issuer + "/bc-authorize"]
+        let authenticator = ClientAuthenticator(
+            clients: runtime.clients,
+            replay: runtime.tokens,
+            keys: ClientKeyResolver(fetcher: fetcher, clock: clock),
+            settings: ClientAuthenticationSettings(audiences: audiences),
+            clock: clock
+        )
+        let issuerService = TokenIssuer(
+            store: runtime.tokens,
+            keyRing: keyRing,
+            settings: AccessTokenSettings(issuer: issuer, lifetime: TimeInterval(configuration.accessTokenLifetime)),
+            clock: clock
+        )
+        let token = TokenService(authenticator: authenticator, handlers: [ClientCredentialsGrant(issuer: issuerService)])
+        let services = TokenEndpointServices(
+            token: token,
+            introspection: IntrospectionService(tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock),
+            revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, clock: clock)
+        )
+        return (services, token.grantTypes)
+    }
+}
