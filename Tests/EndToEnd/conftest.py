@@ -58,8 +58,10 @@ class Daemon:
         self.process = None
         self.log = workdir / "fapid.log"
 
-    def fapictl(self, *args, check=True):
-        return subprocess.run([str(BIN / "fapictl"), *args], env=self.env, capture_output=True, text=True, check=check, timeout=60)
+    def fapictl(self, *args, check=True, input_text=None):
+        return subprocess.run(
+            [str(BIN / "fapictl"), *args], env=self.env, capture_output=True, text=True, check=check, timeout=60, input=input_text
+        )
 
     def start(self, wait=True):
         self.process = subprocess.Popen(self.args, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
