@@ -7,6 +7,8 @@ KEYS_DIR   ?= keys/dev
 VENV       ?= .venv
 PYTHON     := $(VENV)/bin/python3
 # Pinned so a test run is the same everywhere.
+BENCH_SECONDS     ?= 10
+BENCH_CONNECTIONS ?= 32
 PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest==9.0.3
 
 .PHONY: run test keys bench deps test-deps build release swift-test e2e clean
@@ -64,7 +66,10 @@ test: test-deps
 
 bench: release
 	$(SWIFT) build -c release --product fapibench
+	$(SWIFT) build -c release --product fapiload
 	.build/release/fapibench
+	@echo
+	Benchmarks/token-path.sh $(BENCH_SECONDS) $(BENCH_CONNECTIONS)
 	@echo
 	@echo "openssl speed on this machine, for comparison (single thread):"
 	@openssl speed -seconds 2 rsa2048 ecdsap256 ed25519 2>/dev/null | tail -n 9

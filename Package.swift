@@ -104,6 +104,18 @@ let package = Package(
         ),
         // `make bench`: release-build throughput of the cryptographic hot paths.
         .executableTarget(name: "fapibench", dependencies: ["JOSE"], path: "Benchmarks/fapibench", swiftSettings: swiftSettings),
+        // `make bench`: a load generator keeping N mTLS connections busy.
+        .executableTarget(
+            name: "fapiload",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Benchmarks/fapiload",
+            swiftSettings: swiftSettings
+        ),
         // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.
         .target(name: "TestSupport", dependencies: ["AuthorizationServer"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
