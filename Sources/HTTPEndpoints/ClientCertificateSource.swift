@@ -71,7 +71,9 @@ public final class ClientCertificateSource: Sendable {
         }
         cache.withLock { entries in
             if entries.count >= Self.cacheLimit { entries.removeAll(keepingCapacity: true) }
-            entries[key] = (evaluated, now.addingTimeInterval(Self.cacheLifetime))
+            // Never cache past the certificate's own expiry.
+            let until = min(now.addingTimeInterval(Self.cacheLifetime), evaluated.certificate.notAfter ?? now)
+            entries[key] = (evaluated, until)
         }
         return evaluated
     }

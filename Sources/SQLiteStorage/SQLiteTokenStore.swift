@@ -65,6 +65,18 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore {
         }
     }
 
+    /// Deletes assertion `jti`s past their expiry and access tokens expired more than `retention` ago.
+    /// Returns how many rows went.
+    public func sweepExpired(now: Date, retention: TimeInterval = 3600) async throws(StorageError) -> Int {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM client_assertion_jtis WHERE expires_at < ?", arguments: [Self.seconds(now)])
+            var removed = db.changesCount
+            try db.execute(sql: "DELETE FROM access_tokens WHERE expires_at < ?", arguments: [Self.seconds(now.addingTimeInterval(-retention))])
+            removed += db.changesCount
+            return removed
+        }
+    }
+
     static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
     static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 }

@@ -71,7 +71,7 @@ struct Fapid: AsyncParsableCommand {
         )
         let listen = configuration.listen
         let issuer = configuration.issuer
-        let app = try server.makeApplication(logger: logger, services: [refresher, outbound], onServerRunning: { _ in
+        let app = try server.makeApplication(logger: logger, services: [refresher, outbound, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger)], onServerRunning: { _ in
             // Logged once the socket is bound, so a supervisor can wait for this line.
             logger.notice("fapid listening", metadata: ["listen": "\(listen)", "issuer": "\(issuer)"])
         })

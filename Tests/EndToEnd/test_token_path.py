@@ -183,6 +183,21 @@ def jwt_part(claims):
     return base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
 
 
+def test_fapi_clients_need_a_certificate_even_with_private_key_jwt(rs_daemon, pki):
+    key = fresh_key("ES256")
+    client_id = register(rs_daemon, {"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key.as_dict(private=False)]}})
+    response = TokenClient(rs_daemon, None).token(client_assertion_type=JWT_BEARER,
+                                                  client_assertion=assertion(key, "ES256", client_id, rs_daemon.issuer))
+    # FAPI: only sender-constrained tokens, so no certificate means no token.
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    non_fapi = register(rs_daemon, {"fapi": False, "token_endpoint_auth_method": "private_key_jwt",
+                                    "jwks": {"keys": [key.as_dict(private=False)]}})
+    response = TokenClient(rs_daemon, None).token(client_assertion_type=JWT_BEARER,
+                                                  client_assertion=assertion(key, "ES256", non_fapi, rs_daemon.issuer))
+    assert response.status_code == 200, response.text
+    assert "cnf" not in introspect(rs_daemon, pki, response.json()["access_token"]).json()
+
+
 def test_rs256_assertions_are_refused_for_fapi_clients(rs_daemon, pki):
     key = fresh_key("PS256")
     client_id = register(rs_daemon, {"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key.as_dict(private=False)]}})

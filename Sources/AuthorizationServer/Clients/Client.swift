@@ -25,6 +25,12 @@ public struct Client: Sendable {
 
     public var name: String? { metadata["client_name"]?.stringValue }
 
+    /// Whether every token of this client must be certificate-bound: all FAPI clients, and others that
+    /// registered `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4).
+    public var requiresBoundTokens: Bool {
+        isFAPI || metadata["tls_client_certificate_bound_access_tokens"]?.boolValue == true
+    }
+
     public enum TLSClientAuthSAN: String, Sendable, CaseIterable {
         case dns = "tls_client_auth_san_dns"
         case uri = "tls_client_auth_san_uri"

@@ -21,6 +21,11 @@ public struct TokenService: Sendable {
         guard client.client.grantTypes.contains(grantType) else {
             throw OAuthError(.unauthorizedClient, "the client is not registered for \(grantType)")
         }
+        // FAPI 1 Advanced §5.2.2-4 / FAPI 2 SP §5.3.1.1-4: only sender-constrained tokens, so a FAPI client
+        // (or one registered for bound tokens) must connect with its certificate, whatever it authenticated with.
+        if client.certificate == nil && client.client.requiresBoundTokens {
+            throw OAuthError(.invalidRequest, "a client certificate is required: tokens are bound to it (RFC 8705 §3)")
+        }
         return try await handler.handle(TokenRequest(parameters: parameters, client: client))
     }
 }
