@@ -36,6 +36,12 @@ let package = Package(
             dependencies: ["COpenSSL"],
             swiftSettings: swiftSettings
         ),
+        // Is this certificate revoked? OCSP first, CRL as fallback, cached; usable on its own.
+        .target(
+            name: "CertificateStatus",
+            dependencies: ["COpenSSL", "JOSE"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "AuthorizationServer",
             dependencies: ["JOSE"],

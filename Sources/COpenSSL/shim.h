@@ -52,6 +52,14 @@ static inline int fapid_general_names_count(GENERAL_NAMES *names) { return sk_GE
 static inline GENERAL_NAME *fapid_general_names_value(GENERAL_NAMES *names, int index) { return sk_GENERAL_NAME_value(names, index); }
 static inline void fapid_general_names_free(GENERAL_NAMES *names) { GENERAL_NAMES_free(names); }
 
+// OCSP responder URLs from the AIA extension (a STACK_OF(OPENSSL_STRING)).
+static inline int fapid_string_stack_count(STACK_OF(OPENSSL_STRING) *stack) { return sk_OPENSSL_STRING_num(stack); }
+static inline const char *fapid_string_stack_value(STACK_OF(OPENSSL_STRING) *stack, int index) { return sk_OPENSSL_STRING_value(stack, index); }
+
+// CRL distribution points.
+static inline int fapid_dist_points_count(CRL_DIST_POINTS *points) { return sk_DIST_POINT_num(points); }
+static inline DIST_POINT *fapid_dist_points_value(CRL_DIST_POINTS *points, int index) { return sk_DIST_POINT_value(points, index); }
+
 // BIO_get_mem_data is a macro over BIO_ctrl.
 static inline long fapid_bio_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
 

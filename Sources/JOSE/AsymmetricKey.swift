@@ -62,7 +62,7 @@ public final class AsymmetricKey: @unchecked Sendable {
     }
 
     /// Lends the `EVP_PKEY` for the duration of `body` only.
-    func withPKey<R, E: Error>(_ body: (OpaquePointer) throws(E) -> R) throws(E) -> R {
+    package func withPKey<R, E: Error>(_ body: (OpaquePointer) throws(E) -> R) throws(E) -> R {
         defer { withExtendedLifetime(self) {} }
         return try body(pkey)
     }

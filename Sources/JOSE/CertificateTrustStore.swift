@@ -30,6 +30,12 @@ public final class CertificateTrustStore: @unchecked Sendable {
         X509_STORE_free(store)
     }
 
+    /// Lends the `X509_STORE` (for OCSP response verification in CertificateStatus).
+    package func withStore<R>(_ body: (OpaquePointer) throws -> R) rethrows -> R {
+        defer { withExtendedLifetime(self) {} }
+        return try body(store)
+    }
+
     /// Builds and verifies a path from `leaf` through `intermediates` to an anchor, checking validity
     /// at `time`. Returns the verified chain, leaf first.
     public func verify(leaf: X509Certificate, intermediates: [X509Certificate] = [], at time: Date) throws(JOSEError) -> [X509Certificate] {

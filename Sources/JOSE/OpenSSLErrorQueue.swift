@@ -1,9 +1,9 @@
 internal import COpenSSL
 
 /// OpenSSL reports failures on a thread-local queue; every failed call drains it so the next call starts clean.
-enum OpenSSLErrorQueue {
+package enum OpenSSLErrorQueue {
     /// Drains the queue and returns its entries joined, for a log detail.
-    static func drain() -> String {
+    package static func drain() -> String {
         var messages: [String] = []
         var buffer = [CChar](repeating: 0, count: 256)
         while true {
@@ -15,7 +15,7 @@ enum OpenSSLErrorQueue {
         return messages.isEmpty ? "no OpenSSL error recorded" : messages.joined(separator: "; ")
     }
 
-    static func clear() {
+    package static func clear() {
         ERR_clear_error()
     }
 

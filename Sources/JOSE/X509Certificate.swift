@@ -1,4 +1,4 @@
-internal import COpenSSL
+package import COpenSSL
 public import Foundation
 
 /// One parsed X.509 certificate, owned as an OpenSSL `X509`.
@@ -13,7 +13,7 @@ public final class X509Certificate: @unchecked Sendable {
     public let sha256Thumbprint: String
 
     /// Takes ownership of `x509`.
-    init(taking x509: OpaquePointer) throws(JOSEError) {
+    package init(taking x509: OpaquePointer) throws(JOSEError) {
         self.x509 = x509
         var out: UnsafeMutablePointer<UInt8>?
         let length = i2d_X509(x509, &out)
@@ -30,7 +30,7 @@ public final class X509Certificate: @unchecked Sendable {
         X509_free(x509)
     }
 
-    func withX509<R, E: Error>(_ body: (OpaquePointer) throws(E) -> R) throws(E) -> R {
+    package func withX509<R, E: Error>(_ body: (OpaquePointer) throws(E) -> R) throws(E) -> R {
         defer { withExtendedLifetime(self) {} }
         return try body(x509)
     }
@@ -116,7 +116,7 @@ public final class X509Certificate: @unchecked Sendable {
     public var notBefore: Date? { Self.date(X509_get0_notBefore(x509)) }
     public var notAfter: Date? { Self.date(X509_get0_notAfter(x509)) }
 
-    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
+    package static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
         guard let time else { return nil }
         var parts = tm()
         guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }

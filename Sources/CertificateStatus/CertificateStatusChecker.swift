@@ -1,0 +1,184 @@
+public import Foundation
+public import JOSE
+import Synchronization
+
+/// Answers "is this certificate revoked?" — OCSP first, the CRL when OCSP gives no verified answer —
+/// and remembers the answers: OCSP results until their `nextUpdate` (capped), CRLs per URL until theirs.
+/// Concurrent checks of one certificate share one fetch. A check with a warm cache does no I/O.
+public final class CertificateStatusChecker: Sendable {
+    public struct Settings: Sendable {
+        /// Clock tolerance for `thisUpdate` / `nextUpdate`.
+        public var skew: TimeInterval = 300
+        /// Longest time an answer is reused, whatever its `nextUpdate` says.
+        public var maximumCacheLifetime: TimeInterval = 3600
+        /// Used when an OCSP answer has no `nextUpdate`.
+        public var defaultCacheLifetime: TimeInterval = 300
+        /// Overrides the certificate's AIA responder when set.
+        public var ocspResponder: String?
+        public var maximumOCSPResponseSize = 64 * 1024
+        public var maximumCRLSize = 16 * 1024 * 1024
+        /// Bound on cached certificate answers.
+        public var maximumEntries = 100_000
+
+        public init() {}
+    }
+
+    struct Entry: Sendable {
+        let status: RevocationStatus
+        let source: StatusSource
+        let until: Date
+        let leaf: X509Certificate
+        let issuer: X509Certificate
+    }
+
+    let fetcher: any StatusFetcher
+    let trustStore: CertificateTrustStore
+    let settings: Settings
+    let now: @Sendable () -> Date
+    private let entries = Mutex<[String: Entry]>([:])
+    private let crls = Mutex<[String: CertificateRevocationList]>([:])
+    private let inFlight = Mutex<[String: Task<StatusOutcome, Never>]>([:])
+    private let counters = Mutex<Counters>(Counters())
+
+    /// Fetches, hits and fallbacks, for metrics and logs.
+    public struct Counters: Sendable, Equatable {
+        public var cacheHits = 0
+        public var cacheMisses = 0
+        public var ocspFetches = 0
+        public var ocspFailures = 0
+        public var crlFetches = 0
+        public var crlFailures = 0
+        public var fallbacks = 0
+    }
+
+    public init(fetcher: any StatusFetcher, trustStore: CertificateTrustStore, settings: Settings = Settings(), now: @escaping @Sendable () -> Date = { Date() }) {
+        self.fetcher = fetcher
+        self.trustStore = trustStore
+        self.settings = settings
+        self.now = now
+    }
+
+    public var statistics: Counters { counters.withLock { $0 } }
+
+    /// Whether a cached answer says the certificate with this `x5t#S256` is revoked.
+    public func isKnownRevoked(thumbprint: String) -> Bool {
+        guard let entry = entries.withLock({ $0[thumbprint] }) else { return false }
+        if case .revoked = entry.status { return true }
+        return false
+    }
+
+    /// The status of `leaf`, issued by `issuer`.
+    public func check(leaf: X509Certificate, issuer: X509Certificate) async -> StatusOutcome {
+        let key = leaf.sha256Thumbprint
+        let current = now()
+        if let entry = entries.withLock({ $0[key] }), entry.until > current {
+            counters.withLock { $0.cacheHits += 1 }
+            return .known(entry.status, .cache(underlying: entry.source.description))
+        }
+        counters.withLock { $0.cacheMisses += 1 }
+        let task = inFlight.withLock { running -> Task<StatusOutcome, Never> in
+            if let task = running[key] { return task }
+            let task = Task { await self.fetchStatus(leaf: leaf, issuer: issuer) }
+            running[key] = task
+            return task
+        }
+        let outcome = await task.value
+        inFlight.withLock { _ = $0.removeValue(forKey: key) }
+        return outcome
+    }
+
+    /// Asks the sources again, ignoring the cache (used by the background refresher and `fapictl`).
+    public func fetchStatus(leaf: X509Certificate, issuer: X509Certificate) async -> StatusOutcome {
+        let pointers = StatusPointers(of: leaf)
+        let responders = settings.ocspResponder.map { [$0] } ?? pointers.ocsp
+        guard !responders.isEmpty || !pointers.crl.isEmpty else { return .known(.good, .noPointers) }
+        var failures: [String] = []
+        for url in responders {
+            do {
+                let (status, until) = try await ocsp(url, leaf: leaf, issuer: issuer)
+                remember(leaf: leaf, issuer: issuer, status: status, source: .ocsp(url), until: until)
+                return .known(status, .ocsp(url))
+            } catch {
+                counters.withLock { $0.ocspFailures += 1 }
+                failures.append("ocsp \(url): \(error)")
+            }
+        }
+        if !responders.isEmpty { counters.withLock { $0.fallbacks += 1 } }
+        for url in pointers.crl {
+            do {
+                let crl = try await currentCRL(url, issuer: issuer)
+                let status = crl.status(of: leaf)
+                let until = min(crl.nextUpdate ?? now(), now().addingTimeInterval(settings.maximumCacheLifetime))
+                remember(leaf: leaf, issuer: issuer, status: status, source: .crl(url), until: until)
+                return .known(status, .crl(url))
+            } catch {
+                counters.withLock { $0.crlFailures += 1 }
+                failures.append("crl \(url): \(error)")
+            }
+        }
+        return .unknown(failures)
+    }
+
+    private func ocsp(_ url: String, leaf: X509Certificate, issuer: X509Certificate) async throws(StatusSourceFailure) -> (RevocationStatus, Date) {
+        let exchange = try OCSPExchange(leaf: leaf, issuer: issuer)
+        counters.withLock { $0.ocspFetches += 1 }
+        let body = try await fetcher.post(
+            url, body: exchange.requestDER, contentType: "application/ocsp-request", maximumSize: settings.maximumOCSPResponseSize)
+        let current = now()
+        let answer = try exchange.evaluate(body, trustStore: trustStore, now: current, skew: settings.skew)
+        let next = answer.nextUpdate ?? current.addingTimeInterval(settings.defaultCacheLifetime)
+        return (answer.status, min(next, current.addingTimeInterval(settings.maximumCacheLifetime)))
+    }
+
+    /// The CRL at `url`: the cached one while it is current, otherwise fetched and verified.
+    private func currentCRL(_ url: String, issuer: X509Certificate) async throws(StatusSourceFailure) -> CertificateRevocationList {
+        if let cached = crls.withLock({ $0[url] }), (try? cached.verify(issuer: issuer, now: now(), skew: 0)) != nil {
+            return cached
+        }
+        return try await refreshCRL(url, issuer: issuer)
+    }
+
+    @discardableResult
+    func refreshCRL(_ url: String, issuer: X509Certificate) async throws(StatusSourceFailure) -> CertificateRevocationList {
+        counters.withLock { $0.crlFetches += 1 }
+        let der = try await fetcher.get(url, maximumSize: settings.maximumCRLSize)
+        let crl = try CertificateRevocationList(der: der)
+        try crl.verify(issuer: issuer, now: now(), skew: settings.skew)
+        crls.withLock { $0[url] = crl }
+        return crl
+    }
+
+    private func remember(leaf: X509Certificate, issuer: X509Certificate, status: RevocationStatus, source: StatusSource, until: Date) {
+        // A revocation is final for this certificate: keep it until the certificate expires.
+        let keep: Date
+        if case .revoked = status { keep = max(until, leaf.notAfter ?? until) } else { keep = until }
+        entries.withLock { all in
+            if all.count >= settings.maximumEntries {
+                let current = now()
+                all = all.filter { $0.value.until > current }
+                if all.count >= settings.maximumEntries { all.removeAll(keepingCapacity: true) }
+            }
+            all[leaf.sha256Thumbprint] = Entry(status: status, source: source, until: keep, leaf: leaf, issuer: issuer)
+        }
+    }
+
+    /// Re-checks cached answers that expire within `window`, and refetches CRLs due within it, so that
+    /// a revocation reaches bound tokens without waiting for the certificate to be presented again.
+    public func refresh(window: TimeInterval) async {
+        let horizon = now().addingTimeInterval(window)
+        let due = entries.withLock { $0.values.filter { $0.until <= horizon && !Self.isRevoked($0.status) } }
+        for entry in due { _ = await fetchStatus(leaf: entry.leaf, issuer: entry.issuer) }
+        let crlsDue = crls.withLock { $0.filter { ($0.value.nextUpdate ?? horizon) <= horizon }.map(\.key) }
+        for url in crlsDue {
+            guard let issuer = entries.withLock({ $0.values.first { if case .crl(url) = $0.source { true } else { false } }?.issuer }) else {
+                crls.withLock { _ = $0.removeValue(forKey: url) }
+                continue
+            }
+            _ = try? await refreshCRL(url, issuer: issuer)
+        }
+    }
+
+    static func isRevoked(_ status: RevocationStatus) -> Bool {
+        if case .revoked = status { true } else { false }
+    }
+}
