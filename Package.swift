@@ -73,6 +73,7 @@ let package = Package(
             name: "FapidRuntime",
             dependencies: [
                 "AuthorizationServer",
+                "CertificateStatus",
                 "JOSE",
                 "SQLiteStorage",
                 .product(name: "Logging", package: "swift-log"),
@@ -101,6 +102,7 @@ let package = Package(
             name: "fapictl",
             dependencies: [
                 "FapidRuntime",
+                "CertificateStatus",
                 "SQLiteStorage",
                 "AuthorizationServer",
                 "JOSE",

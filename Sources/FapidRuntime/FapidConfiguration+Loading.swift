@@ -11,7 +11,9 @@ extension FapidConfiguration {
     static let fileKeys: Set<String> = [
         "listen", "allow_non_loopback", "issuer", "database", "admin_socket", "keys_dir", "migrations_dir", "log_level",
         "tls_certificate", "tls_private_key", "client_ca", "trusted_proxies", "key_refresh_seconds", "retired_key_publish_seconds",
-        "access_token_lifetime", "outbound_ca",
+        "access_token_lifetime", "outbound_ca", "certificate_status", "certificate_status_soft_fail_anchors",
+        "certificate_status_require_pointers", "ocsp_responder", "ocsp_timeout_seconds", "certificate_status_cache_seconds",
+        "certificate_status_skew_seconds", "certificate_status_refresh_seconds",
     ]
 
     /// Defaults, then `file` (a JSON object) when given, then `environment`; then checks everything.
@@ -84,6 +86,35 @@ extension FapidConfiguration {
         config.keyRefreshSeconds = try integer("key_refresh_seconds", in: 1...86_400) ?? config.keyRefreshSeconds
         config.retiredKeyPublishSeconds = try integer("retired_key_publish_seconds", in: 0...31_536_000) ?? config.retiredKeyPublishSeconds
         config.accessTokenLifetime = try integer("access_token_lifetime", in: 1...86_400) ?? config.accessTokenLifetime
+        if let mode = try string("certificate_status") {
+            guard mode == "fail_closed" || mode == "soft_fail" else {
+                throw ConfigurationError(key: "certificate_status", reason: "must be fail_closed or soft_fail")
+            }
+            config.certificateStatusMode = mode
+        }
+        if let anchors = values["certificate_status_soft_fail_anchors"] {
+            guard let list = anchors.arrayValue?.compactMap(\.stringValue), list.count == anchors.arrayValue?.count else {
+                throw ConfigurationError(key: "certificate_status_soft_fail_anchors", reason: "must be an array of PEM file paths")
+            }
+            config.certificateStatusSoftFailAnchors = list
+        }
+        if let value = values["certificate_status_require_pointers"] {
+            guard let flag = value.boolValue else {
+                throw ConfigurationError(key: "certificate_status_require_pointers", reason: "must be true or false")
+            }
+            config.certificateStatusRequirePointers = flag
+        }
+        if let responder = try string("ocsp_responder") {
+            guard responder.hasPrefix("http://") || responder.hasPrefix("https://") else {
+                throw ConfigurationError(key: "ocsp_responder", reason: "must be an http or https URL")
+            }
+            config.ocspResponder = responder
+        }
+        config.ocspTimeoutSeconds = try integer("ocsp_timeout_seconds", in: 1...60) ?? config.ocspTimeoutSeconds
+        config.certificateStatusCacheSeconds = try integer("certificate_status_cache_seconds", in: 1...604_800) ?? config.certificateStatusCacheSeconds
+        config.certificateStatusSkewSeconds = try integer("certificate_status_skew_seconds", in: 0...3600) ?? config.certificateStatusSkewSeconds
+        config.certificateStatusRefreshSeconds =
+            try integer("certificate_status_refresh_seconds", in: 1...3600) ?? config.certificateStatusRefreshSeconds
         try config.check()
         return config
     }

@@ -40,6 +40,23 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// `outbound_ca`: extra CA certificates trusted for outgoing HTTPS (client `jwks_uri`), beside the
     /// system store. Default `<keys_dir>/ca.pem`.
     public var outboundCA: String
+    /// `certificate_status`: `fail_closed` (default) rejects a client certificate whose revocation status
+    /// cannot be learned; `soft_fail` accepts it, logged.
+    public var certificateStatusMode: String
+    /// `certificate_status_soft_fail_anchors`: PEM files of trust anchors whose certificates soft-fail.
+    public var certificateStatusSoftFailAnchors: [String]
+    /// `certificate_status_require_pointers`: reject certificates naming no OCSP responder or CRL. Default false.
+    public var certificateStatusRequirePointers: Bool
+    /// `ocsp_responder`: an OCSP URL used instead of the certificates' AIA.
+    public var ocspResponder: String?
+    /// `ocsp_timeout_seconds`: timeout of one OCSP or CRL fetch. Default 2.
+    public var ocspTimeoutSeconds: Int
+    /// `certificate_status_cache_seconds`: the longest an OCSP or CRL answer is reused. Default 3600.
+    public var certificateStatusCacheSeconds: Int
+    /// `certificate_status_skew_seconds`: clock tolerance for OCSP and CRL validity windows. Default 300.
+    public var certificateStatusSkewSeconds: Int
+    /// `certificate_status_refresh_seconds`: how often cached answers due to expire are re-checked. Default 30.
+    public var certificateStatusRefreshSeconds: Int
 
     public static let defaults = FapidConfiguration(
         listenHost: "127.0.0.1",
@@ -58,7 +75,15 @@ public struct FapidConfiguration: Sendable, Equatable {
         keyRefreshSeconds: 30,
         retiredKeyPublishSeconds: 3600,
         accessTokenLifetime: 300,
-        outboundCA: "keys/dev/ca.pem"
+        outboundCA: "keys/dev/ca.pem",
+        certificateStatusMode: "fail_closed",
+        certificateStatusSoftFailAnchors: [],
+        certificateStatusRequirePointers: false,
+        ocspResponder: nil,
+        ocspTimeoutSeconds: 2,
+        certificateStatusCacheSeconds: 3600,
+        certificateStatusSkewSeconds: 300,
+        certificateStatusRefreshSeconds: 30
     )
 
     public var listen: String { listenHost.contains(":") ? "[\(listenHost)]:\(listenPort)" : "\(listenHost):\(listenPort)" }

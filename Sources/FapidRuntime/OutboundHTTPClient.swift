@@ -1,5 +1,6 @@
 public import AsyncHTTPClient
 public import AuthorizationServer
+public import CertificateStatus
 public import Foundation
 import NIOCore
 import NIOSSL
@@ -9,12 +10,12 @@ public import ServiceLifecycle
 /// Outgoing HTTPS (client `jwks_uri` now; CIBA notifications and directory keys later): the system
 /// CA store plus configured extra roots, short timeouts, no redirects, bounded response bodies.
 /// A `Service`, so its connections close at shutdown.
-public final class OutboundHTTPClient: JWKSFetcher, Service {
+public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
     let client: HTTPClient
     let timeout: TimeAmount
     let maximumBody: Int
 
-    public init(extraRootsFile: String?, timeoutSeconds: Int64 = 5, maximumBody: Int = 256 * 1024) {
+    public init(extraRootsFile: String?, timeoutSeconds: Int64 = 2, maximumBody: Int = 256 * 1024) {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         if let extraRootsFile, FileManager.default.fileExists(atPath: extraRootsFile) {
@@ -45,6 +46,35 @@ public final class OutboundHTTPClient: JWKSFetcher, Service {
         } catch {
             throw JWKSFetchError("\(url): \(error)")
         }
+    }
+
+    public func post(_ url: String, body: [UInt8], contentType: String, maximumSize: Int) async throws(StatusSourceFailure) -> [UInt8] {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .bytes(ByteBuffer(bytes: body))
+        return try await statusExchange(request, url: url, maximumSize: maximumSize)
+    }
+
+    public func get(_ url: String, maximumSize: Int) async throws(StatusSourceFailure) -> [UInt8] {
+        try await statusExchange(HTTPClientRequest(url: url), url: url, maximumSize: maximumSize)
+    }
+
+    private func statusExchange(_ request: HTTPClientRequest, url: String, maximumSize: Int) async throws(StatusSourceFailure) -> [UInt8] {
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            guard response.status == .ok else { throw StatusSourceFailure("\(url) answered \(response.status.code)") }
+            return Array(try await response.body.collect(upTo: maximumSize).readableBytesView)
+        } catch let error as StatusSourceFailure {
+            throw error
+        } catch {
+            throw StatusSourceFailure("\(error)")
+        }
+    }
+
+    /// Closes the connections; for one-shot use outside a service group (`fapictl`).
+    public func shutdown() async {
+        try? await client.shutdown()
     }
 
     public func run() async throws {

@@ -10,6 +10,7 @@ extension Fapid {
         runtime: Runtime,
         keyRing: KeyRing,
         fetcher: any JWKSFetcher,
+        status: any CertificateStatusPolicy,
         clock: any Clock
     ) -> (TokenEndpointServices, grantTypes: [String]) {
         let issuer = configuration.issuer
@@ -20,7 +21,8 @@ extension Fapid {
             replay: runtime.tokens,
             keys: ClientKeyResolver(fetcher: fetcher, clock: clock),
             settings: ClientAuthenticationSettings(audiences: audiences),
-            clock: clock
+            clock: clock,
+            status: status
         )
         let issuerService = TokenIssuer(
             store: runtime.tokens,
@@ -31,7 +33,8 @@ extension Fapid {
         let token = TokenService(authenticator: authenticator, handlers: [ClientCredentialsGrant(issuer: issuerService)])
         let services = TokenEndpointServices(
             token: token,
-            introspection: IntrospectionService(tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock),
+            introspection: IntrospectionService(
+                tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock, status: status),
             revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, clock: clock)
         )
         return (services, token.grantTypes)

@@ -46,8 +46,10 @@ struct Fapid: AsyncParsableCommand {
         let keyRing = KeyRing()
         try await runtime.signingKeys.reload(keyRing, now: clock.now())
 
-        let outbound = OutboundHTTPClient(extraRootsFile: configuration.outboundCA)
-        let (services, grantTypes) = Self.tokenServices(configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, clock: clock)
+        let outbound = OutboundHTTPClient(extraRootsFile: configuration.outboundCA, timeoutSeconds: Int64(configuration.ocspTimeoutSeconds))
+        let revocation = try RevocationPolicy.make(configuration, fetcher: outbound, logger: logger)
+        let (services, grantTypes) = Self.tokenServices(
+            configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, status: revocation, clock: clock)
         let metadata = ServerMetadata(issuer: configuration.issuer).addingTokenEndpoints(grantTypes: grantTypes)
         let server = try FapidHTTPServer(
             settings: .init(
@@ -71,7 +73,7 @@ struct Fapid: AsyncParsableCommand {
         )
         let listen = configuration.listen
         let issuer = configuration.issuer
-        let app = try server.makeApplication(logger: logger, services: [refresher, outbound, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger)], onServerRunning: { _ in
+        let app = try server.makeApplication(logger: logger, services: [refresher, outbound, revocation, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger)], onServerRunning: { _ in
             // Logged once the socket is bound, so a supervisor can wait for this line.
             logger.notice("fapid listening", metadata: ["listen": "\(listen)", "issuer": "\(issuer)"])
         })

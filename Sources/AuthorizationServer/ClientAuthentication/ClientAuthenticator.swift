@@ -53,13 +53,22 @@ public struct ClientAuthenticator: Sendable {
     let keys: ClientKeyResolver
     let settings: ClientAuthenticationSettings
     let clock: any Clock
+    let status: (any CertificateStatusPolicy)?
 
-    public init(clients: any ClientStore, replay: any ReplayStore, keys: ClientKeyResolver, settings: ClientAuthenticationSettings, clock: any Clock) {
+    public init(
+        clients: any ClientStore,
+        replay: any ReplayStore,
+        keys: ClientKeyResolver,
+        settings: ClientAuthenticationSettings,
+        clock: any Clock,
+        status: (any CertificateStatusPolicy)? = nil
+    ) {
         self.clients = clients
         self.replay = replay
         self.keys = keys
         self.settings = settings
         self.clock = clock
+        self.status = status
     }
 
     public func authenticate(_ credentials: ClientCredentials) async throws(OAuthError) -> AuthenticatedClient {
@@ -79,6 +88,8 @@ public struct ClientAuthenticator: Sendable {
         switch client.authMethod {
         case .tlsClientAuth:
             try Self.matchPKI(certificate, client: client)
+            // Revocation is checked for CA-issued certificates only; a self-signed one is its own authority.
+            try await status?.check(certificate)
         case .selfSignedTLSClientAuth:
             let candidates = try await keys.keys(for: client, kid: nil)
             guard let presented = try? certificate.certificate.publicKey(),

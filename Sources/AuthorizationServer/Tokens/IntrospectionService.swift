@@ -8,15 +8,20 @@ public final class IntrospectionService: Sendable {
     let resourceServers: any ResourceServerStore
     let issuer: String
     let clock: any Clock
+    let status: (any CertificateStatusPolicy)?
     /// Parsed resource-server DNs, re-read every few seconds so `fapictl resource-servers add` takes effect.
     private let cache = Mutex<(servers: [(ResourceServer, DistinguishedName)], loadedAt: Date)?>(nil)
     static let cacheLifetime: TimeInterval = 5
 
-    public init(tokens: any TokenStore, resourceServers: any ResourceServerStore, issuer: String, clock: any Clock) {
+    public init(
+        tokens: any TokenStore, resourceServers: any ResourceServerStore, issuer: String, clock: any Clock,
+        status: (any CertificateStatusPolicy)? = nil
+    ) {
         self.tokens = tokens
         self.resourceServers = resourceServers
         self.issuer = issuer
         self.clock = clock
+        self.status = status
     }
 
     /// The resource server presenting `certificate`, or `invalid_client`.
@@ -27,6 +32,7 @@ public final class IntrospectionService: Sendable {
         guard let server = try await servers().first(where: { $0.1 == subject })?.0 else {
             throw OAuthError.invalidClient("no resource server with subject \(certificate.certificate.subjectDN)")
         }
+        try await status?.check(certificate)
         return server
     }
 
@@ -46,6 +52,8 @@ public final class IntrospectionService: Sendable {
         let record: AccessTokenRecord?
         do { record = try await tokens.accessToken(hash: TokenIssuer.hash(token)) } catch { throw OAuthError(error) }
         guard let record, record.isActive(at: clock.now()) else { return ["active": false] }
+        // Revocation-aware: a token bound to a certificate since found revoked is no longer active.
+        if let thumbprint = record.certificateThumbprint, status?.isRevoked(thumbprint: thumbprint) == true { return ["active": false] }
         var response: [String: JSON] = [
             "active": true,
             "client_id": .string(record.clientID),

@@ -1,0 +1,87 @@
+public import AuthorizationServer
+public import CertificateStatus
+public import Foundation
+public import JOSE
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// The core's `CertificateStatusPolicy` over the CertificateStatus module: runs the OCSP→CRL check on
+/// chain-verified certificates and applies the configured policy; soft-fails are logged and counted.
+public final class RevocationPolicy: CertificateStatusPolicy, Service {
+    public let checker: CertificateStatusChecker
+    let policy: StatusPolicy
+    let logger: Logger
+    let refreshInterval: Duration
+    private let softFails = Mutex(0)
+
+    public init(checker: CertificateStatusChecker, policy: StatusPolicy, logger: Logger, refreshInterval: Duration = .seconds(30)) {
+        self.checker = checker
+        self.policy = policy
+        self.logger = logger
+        self.refreshInterval = refreshInterval
+    }
+
+    /// Builds the checker and policy from the configuration.
+    public static func make(_ configuration: FapidConfiguration, fetcher: any StatusFetcher, logger: Logger) throws -> RevocationPolicy {
+        let trust = try CertificateTrustStore(pemFile: configuration.clientCA)
+        var settings = CertificateStatusChecker.Settings()
+        settings.ocspResponder = configuration.ocspResponder
+        settings.maximumCacheLifetime = TimeInterval(configuration.certificateStatusCacheSeconds)
+        settings.defaultCacheLifetime = min(settings.defaultCacheLifetime, settings.maximumCacheLifetime)
+        settings.skew = TimeInterval(configuration.certificateStatusSkewSeconds)
+        var anchorModes: [String: StatusPolicy.Mode] = [:]
+        for path in configuration.certificateStatusSoftFailAnchors {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError(key: "certificate_status_soft_fail_anchors", reason: "cannot read \(path)")
+            }
+            for anchor in try X509Certificate.parsePEM(text) { anchorModes[anchor.sha256Thumbprint] = .softFail }
+        }
+        let policy = StatusPolicy(
+            mode: StatusPolicy.Mode(rawValue: configuration.certificateStatusMode) ?? .failClosed,
+            anchorModes: anchorModes,
+            requirePointers: configuration.certificateStatusRequirePointers
+        )
+        return RevocationPolicy(
+            checker: CertificateStatusChecker(fetcher: fetcher, trustStore: trust, settings: settings), policy: policy, logger: logger,
+            refreshInterval: .seconds(configuration.certificateStatusRefreshSeconds)
+        )
+    }
+
+    public var softFailCount: Int { softFails.withLock { $0 } }
+
+    public func check(_ certificate: ClientCertificate) async throws(OAuthError) {
+        guard certificate.isChainVerified else { return }
+        // The issuer is the next certificate on the verified path (leaf … anchor).
+        guard certificate.verifiedChain.count >= 2 else { return }
+        let issuer = certificate.verifiedChain[1]
+        let outcome = await checker.check(leaf: certificate.certificate, issuer: issuer)
+        switch policy.decide(outcome, anchorThumbprint: certificate.verifiedChain.last?.sha256Thumbprint) {
+        case .accept:
+            return
+        case .acceptUnverified(let reason):
+            if reason.hasPrefix("soft-fail") {
+                softFails.withLock { $0 += 1 }
+                logger.warning("certificate accepted without a verified status", metadata: ["subject": "\(certificate.certificate.subjectDN)", "reason": "\(reason)"])
+            }
+        case .reject(let reason):
+            throw OAuthError.invalidClient("certificate \(certificate.certificate.subjectDN): \(reason)")
+        }
+    }
+
+    public func isRevoked(thumbprint: String) -> Bool {
+        checker.isKnownRevoked(thumbprint: thumbprint)
+    }
+
+    /// Keeps cached answers and CRLs fresh in the background.
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: self.refreshInterval) }
+            } catch {
+                return
+            }
+            await checker.refresh(window: 60)
+        }
+    }
+}

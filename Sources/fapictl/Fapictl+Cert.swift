@@ -1,0 +1,58 @@
+import ArgumentParser
+import CertificateStatus
+import FapidRuntime
+import Foundation
+import JOSE
+
+struct Cert: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Certificate tools.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a certificate's revocation status (OCSP, then CRL). Exit 0 good, 1 revoked, 2 unknown."
+        )
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "PEM file: the certificate, optionally followed by its chain.") var file: String
+        @Option(name: .long, help: "PEM file of the issuing CA (default: the next certificate in FILE, or the matching client_ca).")
+        var issuer: String?
+
+        func run() async throws {
+            var code: Int32 = 2
+            try await reporting {
+                let configuration = try options.load()
+                let chain = try X509Certificate.parsePEM(try read(file))
+                let leaf = chain[0]
+                var candidates = try issuer.map { try X509Certificate.parsePEM(try read($0)) } ?? Array(chain.dropFirst())
+                if let anchors = try? read(configuration.clientCA), let parsed = try? X509Certificate.parsePEM(anchors) { candidates += parsed }
+                guard let issuerCertificate = candidates.first(where: { $0.subjectDN == leaf.issuerDN }) else {
+                    throw Failure(message: "issuer \(leaf.issuerDN) not found; pass --issuer")
+                }
+                let trust = try CertificateTrustStore(anchors: candidates)
+                let fetcher = OutboundHTTPClient(extraRootsFile: configuration.outboundCA, timeoutSeconds: Int64(configuration.ocspTimeoutSeconds))
+                var settings = CertificateStatusChecker.Settings()
+                settings.ocspResponder = configuration.ocspResponder
+                let checker = CertificateStatusChecker(fetcher: fetcher, trustStore: trust, settings: settings)
+                let outcome = await checker.fetchStatus(leaf: leaf, issuer: issuerCertificate)
+                await fetcher.shutdown()
+                switch outcome {
+                case .known(.good, .noPointers):
+                    print("unknown: \(StatusSource.noPointers)")
+                case .known(.good, let source):
+                    print("good (\(source))")
+                    code = 0
+                case .known(let revoked, let source):
+                    print("\(revoked) (\(source))")
+                    code = 1
+                case .unknown(let failures):
+                    print("unknown: " + failures.joined(separator: "; "))
+                }
+            }
+            if code != 0 { throw ExitCode(code) }
+        }
+
+        func read(_ path: String) throws -> String {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw Failure(message: "cannot read \(path)") }
+            return text
+        }
+    }
+}
