@@ -127,6 +127,7 @@ let package = Package(
         // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.
         .target(name: "TestSupport", dependencies: ["AuthorizationServer"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "CertificateStatusTests", dependencies: ["CertificateStatus", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
