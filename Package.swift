@@ -111,7 +111,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // `make bench`: release-build throughput of the cryptographic hot paths.
-        .executableTarget(name: "fapibench", dependencies: ["JOSE"], path: "Benchmarks/fapibench", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fapibench", dependencies: ["JOSE", "CertificateStatus", "FapidRuntime"], path: "Benchmarks/fapibench", swiftSettings: swiftSettings
+        ),
         // `make bench`: a load generator keeping N mTLS connections busy.
         .executableTarget(
             name: "fapiload",

@@ -23,7 +23,7 @@ struct FapiBench {
         print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%12.0f /s", rate))
     }
 
-    static func main() throws {
+    static func main() async throws {
         print("fapid JOSE over OpenSSL \(opensslVersion()), one thread, \(Int(seconds)) s per row")
         let claims: [String: JSON] = [
             "iss": "https://localhost:8443", "sub": "psu-123", "aud": "client-1", "exp": 1_900_000_000, "iat": 1_800_000_000,
@@ -44,6 +44,7 @@ struct FapiBench {
         }
         let der = Crypto.randomBytes(1200)
         measure("SHA-256 of a 1.2 kB certificate (x5t#S256)") { _ = Crypto.sha256(der) }
+        try await StatusBench.run(seconds: seconds)
     }
 
     static func opensslVersion() -> String {
