@@ -51,6 +51,7 @@ let package = Package(
             name: "SQLiteStorage",
             dependencies: [
                 "AuthorizationServer",
+                "CertificateStatus",
                 "JOSE",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -89,6 +90,8 @@ let package = Package(
             name: "fapid",
             dependencies: [
                 "FapidRuntime",
+                "SQLiteStorage",
+                "CertificateStatus",
                 "HTTPEndpoints",
                 "AuthorizationServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -35,6 +35,7 @@ public final class CertificateStatusChecker: Sendable {
     let trustStore: CertificateTrustStore
     let settings: Settings
     let now: @Sendable () -> Date
+    let store: (any StatusCacheStore)?
     private let entries = Mutex<[String: Entry]>([:])
     private let crls = Mutex<[String: CertificateRevocationList]>([:])
     private let inFlight = Mutex<[String: Task<StatusOutcome, Never>]>([:])
@@ -51,11 +52,35 @@ public final class CertificateStatusChecker: Sendable {
         public var fallbacks = 0
     }
 
-    public init(fetcher: any StatusFetcher, trustStore: CertificateTrustStore, settings: Settings = Settings(), now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        fetcher: any StatusFetcher,
+        trustStore: CertificateTrustStore,
+        settings: Settings = Settings(),
+        store: (any StatusCacheStore)? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.fetcher = fetcher
         self.trustStore = trustStore
         self.settings = settings
+        self.store = store
         self.now = now
+    }
+
+    /// Loads the persisted answers still valid; returns how many. Unparsable rows are skipped.
+    @discardableResult
+    public func restore() async throws -> Int {
+        guard let store else { return 0 }
+        let saved = try await store.loadStatuses(now: now())
+        var restored: [String: Entry] = [:]
+        for row in saved {
+            guard let leaf = try? X509Certificate(der: row.leafDER), let issuer = try? X509Certificate(der: row.issuerDER),
+                leaf.sha256Thumbprint == row.thumbprint
+            else { continue }
+            let source: StatusSource = row.sourceKind == "crl" ? .crl(row.sourceURL) : .ocsp(row.sourceURL)
+            restored[row.thumbprint] = Entry(status: row.status, source: source, until: row.until, leaf: leaf, issuer: issuer)
+        }
+        entries.withLock { all in all.merge(restored) { current, _ in current } }
+        return restored.count
     }
 
     public var statistics: Counters { counters.withLock { $0 } }
@@ -96,7 +121,7 @@ public final class CertificateStatusChecker: Sendable {
         for url in responders {
             do {
                 let (status, until) = try await ocsp(url, leaf: leaf, issuer: issuer)
-                remember(leaf: leaf, issuer: issuer, status: status, source: .ocsp(url), until: until)
+                await remember(leaf: leaf, issuer: issuer, status: status, source: .ocsp(url), until: until)
                 return .known(status, .ocsp(url))
             } catch {
                 counters.withLock { $0.ocspFailures += 1 }
@@ -109,7 +134,7 @@ public final class CertificateStatusChecker: Sendable {
                 let crl = try await currentCRL(url, issuer: issuer)
                 let status = crl.status(of: leaf)
                 let until = min(crl.nextUpdate ?? now(), now().addingTimeInterval(settings.maximumCacheLifetime))
-                remember(leaf: leaf, issuer: issuer, status: status, source: .crl(url), until: until)
+                await remember(leaf: leaf, issuer: issuer, status: status, source: .crl(url), until: until)
                 return .known(status, .crl(url))
             } catch {
                 counters.withLock { $0.crlFailures += 1 }
@@ -148,7 +173,7 @@ public final class CertificateStatusChecker: Sendable {
         return crl
     }
 
-    private func remember(leaf: X509Certificate, issuer: X509Certificate, status: RevocationStatus, source: StatusSource, until: Date) {
+    private func remember(leaf: X509Certificate, issuer: X509Certificate, status: RevocationStatus, source: StatusSource, until: Date) async {
         // A revocation is final for this certificate: keep it until the certificate expires.
         let keep: Date
         if case .revoked = status { keep = max(until, leaf.notAfter ?? until) } else { keep = until }
@@ -160,6 +185,21 @@ public final class CertificateStatusChecker: Sendable {
             }
             all[leaf.sha256Thumbprint] = Entry(status: status, source: source, until: keep, leaf: leaf, issuer: issuer)
         }
+        guard let store else { return }
+        let (kind, url): (String, String) =
+            switch source {
+            case .crl(let url): ("crl", url)
+            case .ocsp(let url): ("ocsp", url)
+            default: ("ocsp", "")
+            }
+        // Persistence is best effort: the answer is already in memory, and a failed write only costs a
+        // fetch after the next restart.
+        try? await store.saveStatus(
+            PersistedStatus(
+                thumbprint: leaf.sha256Thumbprint, status: status, sourceKind: kind, sourceURL: url, until: keep, leafDER: leaf.der,
+                issuerDER: issuer.der),
+            now: now()
+        )
     }
 
     /// Re-checks cached answers that expire within `window`, and refetches CRLs due within it, so that

@@ -23,7 +23,9 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
     }
 
     /// Builds the checker and policy from the configuration.
-    public static func make(_ configuration: FapidConfiguration, fetcher: any StatusFetcher, logger: Logger) throws -> RevocationPolicy {
+    public static func make(
+        _ configuration: FapidConfiguration, fetcher: any StatusFetcher, store: (any StatusCacheStore)? = nil, logger: Logger
+    ) throws -> RevocationPolicy {
         let trust = try CertificateTrustStore(pemFile: configuration.clientCA)
         var settings = CertificateStatusChecker.Settings()
         settings.ocspResponder = configuration.ocspResponder
@@ -43,7 +45,8 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
             requirePointers: configuration.certificateStatusRequirePointers
         )
         return RevocationPolicy(
-            checker: CertificateStatusChecker(fetcher: fetcher, trustStore: trust, settings: settings), policy: policy, logger: logger,
+            checker: CertificateStatusChecker(fetcher: fetcher, trustStore: trust, settings: settings, store: store), policy: policy,
+            logger: logger,
             refreshInterval: .seconds(configuration.certificateStatusRefreshSeconds)
         )
     }

@@ -5,6 +5,8 @@ import Foundation
 import HTTPEndpoints
 import Hummingbird
 import Logging
+import SQLiteStorage
+import CertificateStatus
 import ServiceLifecycle
 
 @main
@@ -47,7 +49,10 @@ struct Fapid: AsyncParsableCommand {
         try await runtime.signingKeys.reload(keyRing, now: clock.now())
 
         let outbound = OutboundHTTPClient(extraRootsFile: configuration.outboundCA, timeoutSeconds: Int64(configuration.ocspTimeoutSeconds))
-        let revocation = try RevocationPolicy.make(configuration, fetcher: outbound, logger: logger)
+        let revocation = try RevocationPolicy.make(
+            configuration, fetcher: outbound, store: SQLiteStatusCacheStore(database: runtime.database), logger: logger)
+        let restored = try await revocation.checker.restore()
+        if restored > 0 { logger.info("certificate status answers restored", metadata: ["count": "\(restored)"]) }
         let (services, grantTypes) = Self.tokenServices(
             configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, status: revocation, clock: clock)
         let metadata = ServerMetadata(issuer: configuration.issuer).addingTokenEndpoints(grantTypes: grantTypes)

@@ -185,6 +185,12 @@ class RevocationPKI:
             "-respout", "canned.resp", "-nmin", "5", cwd=self.dir)
         return (self.dir / "canned.resp").read_bytes()
 
+    def stop_responders(self):
+        for process in self.responders:
+            process.kill()
+            process.wait()
+        self.responders = []
+
     def close(self):
         for process in self.responders:
             process.kill()

@@ -160,3 +160,20 @@ def test_fapictl_cert_check(status_daemon, rpki):
     nowhere = rpki.issue("check-nowhere", ocsp_url=closed_port_url())
     result = status_daemon.fapictl("cert", "check", str(nowhere[0]), "--issuer", issuer, check=False)
     assert result.returncode == 2 and result.stdout.startswith("unknown")
+
+
+def test_status_answers_survive_a_restart(make_daemon, pki, rpki, tmp_path):
+    anchors = tmp_path / "anchors-restart.pem"
+    anchors.write_text((pki / "ca.pem").read_text() + (rpki.dir / "ca.pem").read_text())
+    responder = rpki.responder_url()
+    cert = rpki.issue("restarted", ocsp_url=responder)
+    rpki.start_responder(responder)
+    daemon = make_daemon(config={"client_ca": str(anchors), "certificate_status_refresh_seconds": 3600}).start()
+    client_id = client_for(daemon, "restarted")
+    assert token(daemon, cert, client_id).status_code == 200
+    assert daemon.stop() == 0
+    rpki.stop_responders()
+    daemon.start()
+    # The responder is gone; the answer persisted in SQLite (valid for its nextUpdate) still decides.
+    assert token(daemon, cert, client_id).status_code == 200
+    assert "certificate status answers restored" in daemon.log.read_text()
