@@ -92,6 +92,7 @@ let package = Package(
                 "FapidRuntime",
                 "SQLiteStorage",
                 "CertificateStatus",
+                "JOSE",
                 "HTTPEndpoints",
                 "AuthorizationServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

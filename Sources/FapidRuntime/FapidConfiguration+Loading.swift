@@ -13,7 +13,7 @@ extension FapidConfiguration {
         "tls_certificate", "tls_private_key", "client_ca", "trusted_proxies", "key_refresh_seconds", "retired_key_publish_seconds",
         "access_token_lifetime", "outbound_ca", "certificate_status", "certificate_status_soft_fail_anchors",
         "certificate_status_require_pointers", "ocsp_responder", "ocsp_timeout_seconds", "certificate_status_cache_seconds",
-        "certificate_status_skew_seconds", "certificate_status_refresh_seconds",
+        "certificate_status_skew_seconds", "certificate_status_refresh_seconds", "directories",
     ]
 
     /// Defaults, then `file` (a JSON object) when given, then `environment`; then checks everything.
@@ -115,6 +115,19 @@ extension FapidConfiguration {
         config.certificateStatusSkewSeconds = try integer("certificate_status_skew_seconds", in: 0...3600) ?? config.certificateStatusSkewSeconds
         config.certificateStatusRefreshSeconds =
             try integer("certificate_status_refresh_seconds", in: 1...3600) ?? config.certificateStatusRefreshSeconds
+        if let list = values["directories"] {
+            guard let entries = list.arrayValue else { throw ConfigurationError(key: "directories", reason: "must be an array of objects") }
+            config.directories = []
+            for (index, entry) in entries.enumerated() {
+                config.directories.append(try parseDirectory(entry, key: "directories[\(index)]"))
+            }
+        } else {
+            config.directories = [
+                Directory(
+                    name: "development", issuer: nil, jwksFile: config.keyPath("directory.jwks.json"), jwksURI: nil, caFile: config.keyPath("ca.pem"),
+                    roles: defaultRoles)
+            ]
+        }
         try config.check()
         return config
     }
@@ -136,6 +149,32 @@ extension FapidConfiguration {
         if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
             throw ConfigurationError(key: "database", reason: "the PostgreSQL backend is not part of this build yet; use a SQLite file path")
         }
+    }
+
+    static func parseDirectory(_ value: JSON, key: String) throws(ConfigurationError) -> Directory {
+        guard let object = value.objectValue else { throw ConfigurationError(key: key, reason: "must be an object") }
+        let known: Set<String> = ["name", "issuer", "jwks_file", "jwks_uri", "ca_file", "roles"]
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ConfigurationError(key: "\(key).\(unknown)", reason: "unknown key")
+        }
+        guard let name = object["name"]?.stringValue, !name.isEmpty else { throw ConfigurationError(key: "\(key).name", reason: "is required") }
+        guard let ca = object["ca_file"]?.stringValue else { throw ConfigurationError(key: "\(key).ca_file", reason: "is required") }
+        let file = object["jwks_file"]?.stringValue
+        let uri = object["jwks_uri"]?.stringValue
+        guard (file == nil) != (uri == nil) else { throw ConfigurationError(key: "\(key).jwks_file", reason: "give exactly one of jwks_file and jwks_uri") }
+        if let uri, !uri.hasPrefix("https://") { throw ConfigurationError(key: "\(key).jwks_uri", reason: "must be https") }
+        var roles = defaultRoles
+        if let map = object["roles"] {
+            guard let entries = map.objectValue else { throw ConfigurationError(key: "\(key).roles", reason: "must map roles to arrays of scopes") }
+            roles = [:]
+            for (role, scopes) in entries {
+                guard let list = scopes.arrayValue?.compactMap(\.stringValue), list.count == scopes.arrayValue?.count else {
+                    throw ConfigurationError(key: "\(key).roles.\(role)", reason: "must be an array of scopes")
+                }
+                roles[role] = list
+            }
+        }
+        return Directory(name: name, issuer: object["issuer"]?.stringValue, jwksFile: file, jwksURI: uri, caFile: ca, roles: roles)
     }
 
     static func parseListen(_ text: String) throws(ConfigurationError) -> (String, Int) {

@@ -58,6 +58,23 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// `certificate_status_refresh_seconds`: how often cached answers due to expire are re-checked. Default 30.
     public var certificateStatusRefreshSeconds: Int
 
+    /// A trusted directory of accredited TPPs (`directories`, an array of objects).
+    public struct Directory: Sendable, Equatable {
+        public var name: String
+        /// Expected `iss` of its software statements, if it names one.
+        public var issuer: String?
+        /// JWKS signing its software statements: a file, or an https URL.
+        public var jwksFile: String?
+        public var jwksURI: String?
+        /// CA certificates issuing its members' transport certificates.
+        public var caFile: String
+        /// Role to scopes.
+        public var roles: [String: [String]]
+    }
+
+    /// `directories`: default one development directory from `<keys_dir>/directory.jwks.json` and `<keys_dir>/ca.pem`.
+    public var directories: [Directory]
+
     public static let defaults = FapidConfiguration(
         listenHost: "127.0.0.1",
         listenPort: 8443,
@@ -83,8 +100,13 @@ public struct FapidConfiguration: Sendable, Equatable {
         ocspTimeoutSeconds: 2,
         certificateStatusCacheSeconds: 3600,
         certificateStatusSkewSeconds: 300,
-        certificateStatusRefreshSeconds: 30
+        certificateStatusRefreshSeconds: 30,
+        directories: []
     )
+
+    static let defaultRoles: [String: [String]] = [
+        "AISP": ["openid", "accounts"], "PISP": ["openid", "payments"], "CBPII": ["openid", "fundsconfirmations"],
+    ]
 
     public var listen: String { listenHost.contains(":") ? "[\(listenHost)]:\(listenPort)" : "\(listenHost):\(listenPort)" }
 

@@ -11,10 +11,15 @@ public struct Endpoints: Sendable {
     public let keyRing: KeyRing
     public let certificates: ClientCertificateSource
     let tokenServices: TokenEndpointServices?
+    let registration: RegistrationService?
     /// The discovery document, serialized once.
     let metadataDocument: [UInt8]
 
-    init(metadata: ServerMetadata, keyRing: KeyRing, certificates: ClientCertificateSource, tokenServices: TokenEndpointServices?) {
+    init(
+        metadata: ServerMetadata, keyRing: KeyRing, certificates: ClientCertificateSource, tokenServices: TokenEndpointServices?,
+        registration: RegistrationService?
+    ) {
+        self.registration = registration
         self.metadata = metadata
         self.keyRing = keyRing
         self.certificates = certificates
@@ -31,6 +36,7 @@ public struct Endpoints: Sendable {
         }
         router.get("/healthz") { _, _ in self.health() }
         if let tokenServices { registerTokenEndpoints(tokenServices, on: router) }
+        if let registration { registerRegistrationEndpoints(registration, on: router) }
     }
 
     func discovery() -> Response {

@@ -30,14 +30,18 @@ public struct FapidHTTPServer: Sendable {
     public let settings: Settings
     public let endpoints: Endpoints
 
-    public init(settings: Settings, metadata: ServerMetadata, keyRing: KeyRing, clock: any Clock, tokenServices: TokenEndpointServices? = nil) throws {
+    public init(
+        settings: Settings, metadata: ServerMetadata, keyRing: KeyRing, clock: any Clock, tokenServices: TokenEndpointServices? = nil,
+        registration: RegistrationService? = nil
+    ) throws {
         self.settings = settings
         let certificates = ClientCertificateSource(
             trustStore: try CertificateTrustStore(pemFile: settings.clientCAPath),
             trustedProxies: settings.trustedProxies,
             clock: clock
         )
-        endpoints = Endpoints(metadata: metadata, keyRing: keyRing, certificates: certificates, tokenServices: tokenServices)
+        endpoints = Endpoints(
+            metadata: metadata, keyRing: keyRing, certificates: certificates, tokenServices: tokenServices, registration: registration)
     }
 
     /// The Hummingbird application. `configureRoutes` lets tests add routes beside the real ones.

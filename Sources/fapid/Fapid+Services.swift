@@ -2,6 +2,7 @@ import AuthorizationServer
 import FapidRuntime
 import Foundation
 import HTTPEndpoints
+import SQLiteStorage
 
 extension Fapid {
     /// The core services of the token path, wired to the runtime's stores.
@@ -38,5 +39,16 @@ extension Fapid {
             revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, clock: clock)
         )
         return (services, token.grantTypes)
+    }
+}
+
+extension Fapid {
+    static func registrationService(
+        _ configuration: FapidConfiguration, runtime: Runtime, directories: [TrustedDirectory], fetcher: any JWKSFetcher,
+        status: any CertificateStatusPolicy, clock: any Clock
+    ) -> RegistrationService {
+        RegistrationService(
+            directories: directories, clients: runtime.clients, registrations: SQLiteRegistrationStore(database: runtime.database),
+            replay: runtime.tokens, fetcher: fetcher, status: status, settings: .init(issuer: configuration.issuer), clock: clock)
     }
 }

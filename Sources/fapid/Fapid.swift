@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import SQLiteStorage
 import CertificateStatus
+import JOSE
 import ServiceLifecycle
 
 @main
@@ -55,7 +56,11 @@ struct Fapid: AsyncParsableCommand {
         if restored > 0 { logger.info("certificate status answers restored", metadata: ["count": "\(restored)"]) }
         let (services, grantTypes) = Self.tokenServices(
             configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, status: revocation, clock: clock)
+        let directories = try configuration.loadDirectories(logger: logger)
+        let registration = Self.registrationService(
+            configuration, runtime: runtime, directories: directories, fetcher: outbound, status: revocation, clock: clock)
         let metadata = ServerMetadata(issuer: configuration.issuer).addingTokenEndpoints(grantTypes: grantTypes)
+            .adding(["registration_endpoint": .string(configuration.issuer + "/register")])
         let server = try FapidHTTPServer(
             settings: .init(
                 host: configuration.listenHost,
@@ -67,7 +72,8 @@ struct Fapid: AsyncParsableCommand {
             metadata: metadata,
             keyRing: keyRing,
             clock: clock,
-            tokenServices: services
+            tokenServices: services,
+            registration: registration
         )
         let refresher = KeyRingRefresher(
             manager: runtime.signingKeys,

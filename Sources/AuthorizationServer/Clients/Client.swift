@@ -117,6 +117,30 @@ public struct Client: Sendable {
 
         scopes = Set((try string("scope") ?? "").split(separator: " ").map(String.init))
 
+        // FAPI 1 Advanced §5.2.2-2 / FAPI 2: hybrid, or code (with JARM or PAR).
+        if let responseTypes = try strings("response_types") {
+            let allowed: Set<String> = ["code id_token", "code"]
+            if let other = responseTypes.first(where: { !allowed.contains($0) }) {
+                throw ClientMetadataError("response_types", "\(other) is not supported; use code id_token or code")
+            }
+        }
+        // CIBA Core §4: delivery mode, and an https notification endpoint for ping and push.
+        if let mode = try string("backchannel_token_delivery_mode") {
+            guard ["poll", "ping", "push"].contains(mode) else {
+                throw ClientMetadataError("backchannel_token_delivery_mode", "must be poll, ping or push")
+            }
+            if mode == "push" && isFAPI {
+                throw ClientMetadataError("backchannel_token_delivery_mode", "push is not allowed for FAPI clients (FAPI-CIBA)")
+            }
+            if mode != "poll" {
+                guard let endpoint = try string("backchannel_client_notification_endpoint"), let url = URL(string: endpoint), url.scheme == "https",
+                    url.host != nil
+                else {
+                    throw ClientMetadataError("backchannel_client_notification_endpoint", "\(mode) mode needs an https notification endpoint")
+                }
+            }
+        }
+
         if metadata["jwks"] != nil && metadata["jwks_uri"] != nil {
             throw ClientMetadataError("jwks", "jwks and jwks_uri must not both be present (RFC 7591 §2)")
         }

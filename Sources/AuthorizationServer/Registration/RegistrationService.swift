@@ -1,0 +1,346 @@
+public import Foundation
+public import JOSE
+
+/// Dynamic client registration for accredited TPPs (RFC 7591 with software statements, RFC 7592
+/// management), with the Open Banking UK request JWT and the FAPI metadata rules.
+public struct RegistrationService: Sendable {
+    public struct Settings: Sendable {
+        public var issuer: String
+        public var clockSkew: TimeInterval = 10
+        /// Longest accepted lifetime of a registration request JWT.
+        public var maximumRequestLifetime: TimeInterval = 3600
+
+        public init(issuer: String) {
+            self.issuer = issuer
+        }
+    }
+
+    public struct Registered: Sendable {
+        public let client: Client
+        public let registration: RegistrationRecord
+        /// Returned once, never stored.
+        public let registrationAccessToken: String
+    }
+
+    let directories: [TrustedDirectory]
+    let clients: any ClientStore
+    let registrations: any RegistrationStore
+    let replay: any ReplayStore
+    let fetcher: any JWKSFetcher
+    let status: (any CertificateStatusPolicy)?
+    let settings: Settings
+    let clock: any Clock
+
+    public init(
+        directories: [TrustedDirectory], clients: any ClientStore, registrations: any RegistrationStore, replay: any ReplayStore,
+        fetcher: any JWKSFetcher, status: (any CertificateStatusPolicy)?, settings: Settings, clock: any Clock
+    ) {
+        self.directories = directories
+        self.clients = clients
+        self.registrations = registrations
+        self.replay = replay
+        self.fetcher = fetcher
+        self.status = status
+        self.settings = settings
+        self.clock = clock
+    }
+
+    /// Members a registration may set. Anything else is ignored (RFC 7591 §2), so a registration can never
+    /// set server-side attributes (such as `fapi`).
+    static let registrableMembers: Set<String> = [
+        "redirect_uris", "token_endpoint_auth_method", "grant_types", "response_types", "client_name", "client_uri", "logo_uri", "scope",
+        "contacts", "tos_uri", "policy_uri", "jwks_uri", "jwks", "software_id", "software_version", "application_type",
+        "tls_client_auth_subject_dn", "tls_client_auth_san_dns", "tls_client_auth_san_uri", "tls_client_auth_san_ip",
+        "tls_client_auth_san_email", "tls_client_certificate_bound_access_tokens", "token_endpoint_auth_signing_alg",
+        "id_token_signed_response_alg", "request_object_signing_alg", "authorization_signed_response_alg",
+        "backchannel_token_delivery_mode", "backchannel_client_notification_endpoint", "backchannel_authentication_request_signing_alg",
+        "backchannel_user_code_parameter", "require_pushed_authorization_requests", "access_token_format", "access_token_signing_alg",
+    ]
+
+    // MARK: RFC 7591 registration
+
+    public func register(body: [UInt8], isJWT: Bool, certificate: ClientCertificate?) async throws(RegistrationError) -> Registered {
+        let now = clock.now()
+        let request = try await parseRequest(body: body, isJWT: isJWT, now: now, consumeJTI: true)
+        let statement = try await verifySoftwareStatement(request.softwareStatement, now: now, consumeJTI: true)
+        let transport = try await checkTransportCertificate(certificate, statement: statement)
+        if isJWT { try await verifyRequestSignature(request, statement: statement, now: now, consumeJTI: true) }
+        let clientID = Base64URL.encode(Crypto.randomBytes(16))
+        let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: transport, now: now)
+        let token = TokenIssuer.randomToken()
+        let record = RegistrationRecord(
+            clientID: clientID, accessTokenHash: TokenIssuer.hash(token), directory: statement.directory.name, softwareID: statement.softwareID,
+            orgID: statement.orgID, certificateThumbprint: transport.thumbprint, softwareStatement: request.softwareStatement
+        )
+        do { try await registrations.insertRegistration(client, record) } catch { throw RegistrationError(error) }
+        return Registered(client: client, registration: record, registrationAccessToken: token)
+    }
+
+    // MARK: RFC 7592 management
+
+    /// The registration of `clientID` when `accessToken` and `certificate` are the ones it was registered with.
+    /// Unknown clients and bad tokens fail alike (RFC 7592 §2.1: do not reveal whether the client exists).
+    public func authorize(clientID: String, accessToken: String?, certificate: ClientCertificate?) async throws(RegistrationError)
+        -> (Client, RegistrationRecord)
+    {
+        let refused = RegistrationError(.invalidToken, "the registration access token is not valid for this client")
+        guard let accessToken, !accessToken.isEmpty else { throw refused }
+        let record: RegistrationRecord?
+        let client: Client?
+        do {
+            record = try await registrations.registration(clientID: clientID)
+            client = try await clients.client(id: clientID)
+        } catch {
+            throw RegistrationError(error)
+        }
+        guard let record, let client, Crypto.constantTimeEqual(TokenIssuer.hash(accessToken), record.accessTokenHash) else { throw refused }
+        guard let certificate, certificate.thumbprint == record.certificateThumbprint else {
+            throw RegistrationError(.invalidToken, "management needs the certificate the client was registered with")
+        }
+        return (client, record)
+    }
+
+    /// RFC 7592 §2.2: replaces the metadata, re-validated against the stored software statement; rotates the access token.
+    public func update(clientID: String, accessToken: String?, body: [UInt8], certificate: ClientCertificate?) async throws(RegistrationError)
+        -> Registered
+    {
+        let (existing, record) = try await authorize(clientID: clientID, accessToken: accessToken, certificate: certificate)
+        guard let certificate else { throw RegistrationError(.invalidToken, "management needs the registered certificate") }
+        let now = clock.now()
+        let request = try await parseRequest(body: body, isJWT: false, now: now, consumeJTI: false, update: true)
+        guard request.clientID == clientID else {
+            throw RegistrationError(.invalidRequest, "the body's client_id must be the client being updated (RFC 7592 §2.2)")
+        }
+        let statement = try await verifySoftwareStatement(record.softwareStatement, now: now, consumeJTI: false, forUpdate: true)
+        let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: certificate, now: existing.createdAt)
+        let token = TokenIssuer.randomToken()
+        var updated = record
+        updated.accessTokenHash = TokenIssuer.hash(token)
+        do { try await registrations.updateRegistration(client, updated) } catch { throw RegistrationError(error) }
+        return Registered(client: client, registration: updated, registrationAccessToken: token)
+    }
+
+    /// RFC 7592 §2.3: removes the client; its tokens stop working at once.
+    public func delete(clientID: String, accessToken: String?, certificate: ClientCertificate?) async throws(RegistrationError) {
+        _ = try await authorize(clientID: clientID, accessToken: accessToken, certificate: certificate)
+        do { _ = try await clients.removeClient(id: clientID, at: clock.now()) } catch { throw RegistrationError(error) }
+    }
+
+    // MARK: Steps
+
+    struct ParsedRequest {
+        var metadata: [String: JSON]
+        var softwareStatement: String
+        var clientID: String?
+        var jws: CompactJWS?
+        var claims: JWTClaims?
+    }
+
+    /// Reads JSON metadata or an `application/jwt` request (its signature is checked later, once the
+    /// software statement says which keys sign it).
+    func parseRequest(body: [UInt8], isJWT: Bool, now: Date, consumeJTI: Bool, update: Bool = false) async throws(RegistrationError) -> ParsedRequest {
+        var members: [String: JSON]
+        var jws: CompactJWS?
+        var claims: JWTClaims?
+        do {
+            if isJWT {
+                let parsed = try CompactJWS(String(decoding: body, as: UTF8.self))
+                jws = parsed
+                claims = try parsed.claims()
+                members = claims!.members
+            } else {
+                members = try JSON.parseObject(body)
+            }
+        } catch {
+            throw RegistrationError(.invalidClientMetadata, isJWT ? "the registration request is not a valid JWT" : "the body is not a JSON object")
+        }
+        if update {
+            for forbidden in ["registration_access_token", "registration_client_uri", "client_id_issued_at", "client_secret_expires_at"]
+            where members[forbidden] != nil {
+                throw RegistrationError(.invalidRequest, "\(forbidden) must not be sent in an update (RFC 7592 §2.2)")
+            }
+        }
+        let clientID = members["client_id"]?.stringValue
+        guard let statement = members["software_statement"]?.stringValue ?? (update ? "" : nil) else {
+            throw RegistrationError(.invalidSoftwareStatement, "software_statement is required")
+        }
+        let metadata = members.filter { Self.registrableMembers.contains($0.key) }
+        return ParsedRequest(metadata: metadata, softwareStatement: statement, clientID: clientID, jws: jws, claims: claims)
+    }
+
+    struct SoftwareStatement {
+        let directory: TrustedDirectory
+        let claims: JWTClaims
+        let softwareID: String
+        let orgID: String?
+        let roles: [String]
+        let redirectURIs: [String]
+    }
+
+    /// RFC 7591 §2.3: a JWS from a trusted directory, with FAPI algorithms, not expired, `jti` single-use.
+    func verifySoftwareStatement(_ token: String, now: Date, consumeJTI: Bool, forUpdate: Bool = false) async throws(RegistrationError)
+        -> SoftwareStatement
+    {
+        let jws: CompactJWS
+        let claims: JWTClaims
+        do {
+            jws = try CompactJWS(token)
+            claims = try jws.claims()
+        } catch {
+            throw RegistrationError(.invalidSoftwareStatement, "the software statement is not a valid JWS", detail: "\(error)")
+        }
+        var directory: TrustedDirectory?
+        for candidate in directories {
+            if let issuer = candidate.issuer, claims.issuer != issuer { continue }
+            guard let keys = await keys(of: candidate) else { continue }
+            if (try? jws.verify(with: keys, allowed: JWSAlgorithm.fapi)) != nil {
+                directory = candidate
+                break
+            }
+        }
+        guard let directory else {
+            throw RegistrationError(.invalidSoftwareStatement, "the software statement is not signed by a trusted directory with PS256 or ES256")
+        }
+        do {
+            try JWTValidator(requiredClaims: ["iat"], clockSkew: settings.clockSkew).validate(claims, now: now.timeIntervalSince1970)
+        } catch {
+            throw RegistrationError(.invalidSoftwareStatement, "the software statement is expired or not yet valid", detail: "\(error)")
+        }
+        guard let softwareID = claims["software_id"]?.stringValue, !softwareID.isEmpty else {
+            throw RegistrationError(.invalidSoftwareStatement, "the software statement has no software_id")
+        }
+        if consumeJTI {
+            guard let jti = claims.jwtID, !jti.isEmpty else { throw RegistrationError(.invalidSoftwareStatement, "the software statement has no jti") }
+            let until = (try? claims.date("exp")).flatMap { $0 }.map { Date(timeIntervalSince1970: $0) } ?? now.addingTimeInterval(86_400 * 365)
+            let fresh: Bool
+            do { fresh = try await replay.consume(jti: jti, clientID: "ssa:\(directory.name)", expiresAt: until, now: now) } catch {
+                throw RegistrationError(error)
+            }
+            guard fresh else { throw RegistrationError(.invalidSoftwareStatement, "the software statement was already used (jti)") }
+        }
+        let roles = claims["software_roles"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let redirects = claims["software_redirect_uris"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        return SoftwareStatement(
+            directory: directory, claims: claims, softwareID: softwareID, orgID: claims["org_id"]?.stringValue, roles: roles, redirectURIs: redirects)
+    }
+
+    private func keys(of directory: TrustedDirectory) async -> JWKSet? {
+        switch directory.keys {
+        case .set(let set): return set
+        case .uri(let url): return (try? await fetcher.fetch(url)).flatMap { try? JWKSet(json: $0) }
+        }
+    }
+
+    /// The transport certificate: chain-verified against the directory's CAs, not revoked, and belonging
+    /// to the software statement's organisation (its `org_id` in the subject's OU or organizationIdentifier).
+    func checkTransportCertificate(_ presented: ClientCertificate?, statement: SoftwareStatement) async throws(RegistrationError) -> ClientCertificate {
+        guard let presented else {
+            throw RegistrationError(.unapprovedSoftwareStatement, "registration needs the TPP's transport certificate (mTLS)")
+        }
+        guard
+            let certificate = ClientCertificate.evaluate(
+                presented: presented.presentedChain, trustStore: statement.directory.transportCAs, source: presented.source, at: clock.now()),
+            certificate.isChainVerified
+        else {
+            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate is not issued by a CA of the software statement's directory")
+        }
+        do { try await status?.check(certificate) } catch {
+            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate's revocation status does not allow registration", detail: error.detail)
+        }
+        if let orgID = statement.orgID {
+            let attributes = certificate.certificate.subjectRDNs.flatMap { $0 }
+            let matches = attributes.contains { attribute in
+                (attribute.type == "OU" && attribute.value == orgID)
+                    || (attribute.oid == "2.5.4.97" && (attribute.value == orgID || attribute.value.hasSuffix("-" + orgID)))
+            }
+            guard matches else {
+                throw RegistrationError(.unapprovedSoftwareStatement, "the certificate does not belong to organisation \(orgID)")
+            }
+        }
+        return certificate
+    }
+
+    /// OBUK DCR: the request JWT is signed with a key of the software (`software_jwks_endpoint` or `software_jwks`),
+    /// `iss` = software_id, `aud` = this issuer, `exp` present, `jti` single-use.
+    func verifyRequestSignature(_ request: ParsedRequest, statement: SoftwareStatement, now: Date, consumeJTI: Bool) async throws(RegistrationError) {
+        guard let jws = request.jws, let claims = request.claims else { return }
+        let keys: JWKSet?
+        if let inline = statement.claims["software_jwks"], inline.objectValue != nil {
+            keys = try? JWKSet(json: inline.bytes)
+        } else if let url = statement.claims["software_jwks_endpoint"]?.stringValue, url.hasPrefix("https://") {
+            keys = (try? await fetcher.fetch(url)).flatMap { try? JWKSet(json: $0) }
+        } else {
+            keys = nil
+        }
+        guard let keys else { throw RegistrationError(.invalidSoftwareStatement, "the software statement names no usable software keys") }
+        do {
+            try jws.verify(with: keys, allowed: JWSAlgorithm.fapi)
+            try JWTValidator(
+                issuer: statement.softwareID, audiences: [settings.issuer], requiredClaims: ["exp", "iat", "jti"],
+                clockSkew: settings.clockSkew, maximumLifetime: settings.maximumRequestLifetime
+            ).validate(claims, now: now.timeIntervalSince1970)
+        } catch {
+            throw RegistrationError(.invalidClientMetadata, "the registration request JWT is not valid: \(error.code.rawValue)", detail: "\(error)")
+        }
+        if consumeJTI, let jti = claims.jwtID, let exp = try? claims.date("exp") {
+            let fresh: Bool
+            do {
+                fresh = try await replay.consume(jti: jti, clientID: "dcr:\(statement.softwareID)", expiresAt: Date(timeIntervalSince1970: exp), now: now)
+            } catch {
+                throw RegistrationError(error)
+            }
+            guard fresh else { throw RegistrationError(.invalidClientMetadata, "the registration request was already used (jti)") }
+        }
+    }
+
+    /// Merges the request with the software statement (RFC 7591 §2.3: the statement wins) and applies the FAPI rules.
+    func buildClient(clientID: String, metadata requested: [String: JSON], statement: SoftwareStatement, certificate: ClientCertificate, now: Date)
+        throws(RegistrationError) -> Client
+    {
+        var metadata = requested
+        let allowedRedirects = Set(statement.redirectURIs)
+        if let redirects = metadata["redirect_uris"]?.arrayValue?.compactMap(\.stringValue) {
+            if let outside = redirects.first(where: { !allowedRedirects.contains($0) }) {
+                throw RegistrationError(.invalidRedirectURI, "redirect URI \(outside) is not among the software statement's software_redirect_uris")
+            }
+        } else if !statement.redirectURIs.isEmpty {
+            metadata["redirect_uris"] = .array(statement.redirectURIs.map { .string($0) })
+        }
+        // Scopes: what the statement's roles allow. A request beyond them is refused, not trimmed.
+        let allowedScopes = statement.roles.reduce(into: Set<String>()) { $0.formUnion(statement.directory.roleScopes[$1] ?? []) }
+        if let scope = metadata["scope"]?.stringValue {
+            let requestedScopes = scope.split(separator: " ").map(String.init)
+            if let beyond = requestedScopes.first(where: { !allowedScopes.contains($0) }) {
+                throw RegistrationError(.invalidClientMetadata, "scope \(beyond) is not allowed by the software roles \(statement.roles.joined(separator: ", "))")
+            }
+        } else {
+            metadata["scope"] = .string(allowedScopes.sorted().joined(separator: " "))
+        }
+        if metadata["client_name"] == nil, let name = statement.claims["software_client_name"]?.stringValue { metadata["client_name"] = .string(name) }
+        metadata["software_id"] = .string(statement.softwareID)
+        if let orgID = statement.orgID { metadata["org_id"] = .string(orgID) }
+        if metadata["grant_types"] == nil {
+            metadata["grant_types"] = metadata["redirect_uris"] == nil ? ["client_credentials"] : ["authorization_code", "refresh_token", "client_credentials"]
+        }
+        let method = metadata["token_endpoint_auth_method"]?.stringValue ?? ClientAuthMethod.tlsClientAuth.rawValue
+        metadata["token_endpoint_auth_method"] = .string(method)
+        if method == ClientAuthMethod.tlsClientAuth.rawValue {
+            let subject = DistinguishedName(subjectOf: certificate.certificate)
+            if let registered = metadata["tls_client_auth_subject_dn"]?.stringValue {
+                guard (try? DistinguishedName(rfc4514: registered)) == subject else {
+                    throw RegistrationError(.invalidClientMetadata, "tls_client_auth_subject_dn must be the subject of the presented certificate")
+                }
+            } else if !Client.TLSClientAuthSAN.allCases.contains(where: { metadata[$0.rawValue] != nil }) {
+                metadata["tls_client_auth_subject_dn"] = .string(certificate.certificate.subjectDN)
+            }
+        } else if metadata["jwks"] == nil && metadata["jwks_uri"] == nil, let endpoint = statement.claims["software_jwks_endpoint"]?.stringValue {
+            metadata["jwks_uri"] = .string(endpoint)
+        }
+        do {
+            return try Client(clientID: clientID, metadata: metadata, createdAt: now)
+        } catch {
+            if error.field == "redirect_uris" { throw RegistrationError(.invalidRedirectURI, "\(error)") }
+            throw RegistrationError(.invalidClientMetadata, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+public import AuthorizationServer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JOSE
+import Logging
+import NIOCore
+
+extension Endpoints {
+    func registerRegistrationEndpoints(_ service: RegistrationService, on router: Router<FapidRequestContext>) {
+        router.post("/register") { request, context in
+            await Self.registration(context.logger) { () async throws(RegistrationError) -> Response in
+                let (body, isJWT) = try await Self.registrationBody(request)
+                let certificate = await self.clientCertificate(request, context: context)
+                let registered = try await service.register(body: body, isJWT: isJWT, certificate: certificate)
+                return Self.registrationResponse(registered, status: .created, issuer: self.metadata.issuer)
+            }
+        }
+        router.get("/register/:client_id") { request, context in
+            await Self.registration(context.logger) { () async throws(RegistrationError) -> Response in
+                let clientID = context.parameters.get("client_id") ?? ""
+                let certificate = await self.clientCertificate(request, context: context)
+                let (client, _) = try await service.authorize(clientID: clientID, accessToken: Self.bearer(request), certificate: certificate)
+                var members = client.registeredJSON.objectValue ?? [:]
+                members["registration_client_uri"] = .string(self.metadata.issuer + "/register/" + clientID)
+                return OAuthResponse.json(members)
+            }
+        }
+        router.put("/register/:client_id") { request, context in
+            await Self.registration(context.logger) { () async throws(RegistrationError) -> Response in
+                let clientID = context.parameters.get("client_id") ?? ""
+                let (body, isJWT) = try await Self.registrationBody(request)
+                guard !isJWT else { throw RegistrationError(.invalidRequest, "updates are JSON (RFC 7592 §2.2)") }
+                let certificate = await self.clientCertificate(request, context: context)
+                let registered = try await service.update(clientID: clientID, accessToken: Self.bearer(request), body: body, certificate: certificate)
+                return Self.registrationResponse(registered, status: .ok, issuer: self.metadata.issuer)
+            }
+        }
+        router.delete("/register/:client_id") { request, context in
+            await Self.registration(context.logger) { () async throws(RegistrationError) -> Response in
+                let clientID = context.parameters.get("client_id") ?? ""
+                let certificate = await self.clientCertificate(request, context: context)
+                try await service.delete(clientID: clientID, accessToken: Self.bearer(request), certificate: certificate)
+                var response = Response(status: .noContent)
+                response.headers[.cacheControl] = "no-store"
+                return response
+            }
+        }
+    }
+
+    static func registrationBody(_ request: Request) async throws(RegistrationError) -> ([UInt8], isJWT: Bool) {
+        let type = request.headers[.contentType]?.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces) ?? ""
+        guard type == "application/json" || type == "application/jwt" else {
+            throw RegistrationError(.invalidRequest, "Content-Type must be application/json or application/jwt")
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: FormBody.maximumSize)
+            return (Array(buffer.readableBytesView), type == "application/jwt")
+        } catch {
+            throw RegistrationError(.invalidRequest, "request body too large or unreadable")
+        }
+    }
+
+    /// RFC 6750 §2.1 bearer token from the Authorization header (scheme case-insensitive).
+    static func bearer(_ request: Request) -> String? {
+        guard let value = request.headers[.authorization] else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+
+    static func registrationResponse(_ registered: RegistrationService.Registered, status: HTTPResponse.Status, issuer: String) -> Response {
+        var members = registered.client.registeredJSON.objectValue ?? [:]
+        members["registration_access_token"] = .string(registered.registrationAccessToken)
+        members["registration_client_uri"] = .string(issuer + "/register/" + registered.client.clientID)
+        return OAuthResponse.json(members, status: status)
+    }
+
+    static func registration(_ logger: Logger, _ body: () async throws(RegistrationError) -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch {
+            logger.info("registration refused", metadata: ["error": "\(error.code.rawValue)", "detail": "\(error.detail)"])
+            var response = OAuthResponse.json(
+                ["error": .string(error.code.rawValue), "error_description": .string(error.description)],
+                status: HTTPResponse.Status(code: error.status)
+            )
+            if error.code == .invalidToken { response.headers[.wwwAuthenticate] = #"Bearer error="invalid_token""# }
+            return response
+        }
+    }
+}
