@@ -61,12 +61,15 @@ public struct RegistrationService: Sendable {
 
     public func register(body: [UInt8], isJWT: Bool, certificate: ClientCertificate?) async throws(RegistrationError) -> Registered {
         let now = clock.now()
-        let request = try await parseRequest(body: body, isJWT: isJWT, now: now, consumeJTI: true)
-        let statement = try await verifySoftwareStatement(request.softwareStatement, now: now, consumeJTI: true)
+        let request = try parseRequest(body: body, isJWT: isJWT)
+        let statement = try await verifySoftwareStatement(request.softwareStatement, now: now)
         let transport = try await checkTransportCertificate(certificate, statement: statement)
-        if isJWT { try await verifyRequestSignature(request, statement: statement, now: now, consumeJTI: true) }
+        if isJWT { try await verifyRequestSignature(request, statement: statement, now: now) }
         let clientID = Base64URL.encode(Crypto.randomBytes(16))
         let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: transport, now: now)
+        // Single use is recorded only once everything else holds, so a refused attempt does not burn the statement.
+        try await consumeStatement(statement, now: now)
+        if isJWT { try await consumeRequest(request, statement: statement, now: now) }
         let token = TokenIssuer.randomToken()
         let record = RegistrationRecord(
             clientID: clientID, accessTokenHash: TokenIssuer.hash(token), directory: statement.directory.name, softwareID: statement.softwareID,
@@ -107,11 +110,11 @@ public struct RegistrationService: Sendable {
         let (existing, record) = try await authorize(clientID: clientID, accessToken: accessToken, certificate: certificate)
         guard let certificate else { throw RegistrationError(.invalidToken, "management needs the registered certificate") }
         let now = clock.now()
-        let request = try await parseRequest(body: body, isJWT: false, now: now, consumeJTI: false, update: true)
+        let request = try parseRequest(body: body, isJWT: false, update: true)
         guard request.clientID == clientID else {
             throw RegistrationError(.invalidRequest, "the body's client_id must be the client being updated (RFC 7592 §2.2)")
         }
-        let statement = try await verifySoftwareStatement(record.softwareStatement, now: now, consumeJTI: false, forUpdate: true)
+        let statement = try await verifySoftwareStatement(record.softwareStatement, now: now, forUpdate: true)
         let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: certificate, now: existing.createdAt)
         let token = TokenIssuer.randomToken()
         var updated = record
@@ -138,7 +141,7 @@ public struct RegistrationService: Sendable {
 
     /// Reads JSON metadata or an `application/jwt` request (its signature is checked later, once the
     /// software statement says which keys sign it).
-    func parseRequest(body: [UInt8], isJWT: Bool, now: Date, consumeJTI: Bool, update: Bool = false) async throws(RegistrationError) -> ParsedRequest {
+    func parseRequest(body: [UInt8], isJWT: Bool, update: Bool = false) throws(RegistrationError) -> ParsedRequest {
         var members: [String: JSON]
         var jws: CompactJWS?
         var claims: JWTClaims?
@@ -178,7 +181,7 @@ public struct RegistrationService: Sendable {
     }
 
     /// RFC 7591 §2.3: a JWS from a trusted directory, with FAPI algorithms, not expired, `jti` single-use.
-    func verifySoftwareStatement(_ token: String, now: Date, consumeJTI: Bool, forUpdate: Bool = false) async throws(RegistrationError)
+    func verifySoftwareStatement(_ token: String, now: Date, forUpdate: Bool = false) async throws(RegistrationError)
         -> SoftwareStatement
     {
         let jws: CompactJWS
@@ -209,19 +212,24 @@ public struct RegistrationService: Sendable {
         guard let softwareID = claims["software_id"]?.stringValue, !softwareID.isEmpty else {
             throw RegistrationError(.invalidSoftwareStatement, "the software statement has no software_id")
         }
-        if consumeJTI {
+        if !forUpdate {
             guard let jti = claims.jwtID, !jti.isEmpty else { throw RegistrationError(.invalidSoftwareStatement, "the software statement has no jti") }
-            let until = (try? claims.date("exp")).flatMap { $0 }.map { Date(timeIntervalSince1970: $0) } ?? now.addingTimeInterval(86_400 * 365)
-            let fresh: Bool
-            do { fresh = try await replay.consume(jti: jti, clientID: "ssa:\(directory.name)", expiresAt: until, now: now) } catch {
-                throw RegistrationError(error)
-            }
-            guard fresh else { throw RegistrationError(.invalidSoftwareStatement, "the software statement was already used (jti)") }
         }
         let roles = claims["software_roles"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let redirects = claims["software_redirect_uris"]?.arrayValue?.compactMap(\.stringValue) ?? []
         return SoftwareStatement(
             directory: directory, claims: claims, softwareID: softwareID, orgID: claims["org_id"]?.stringValue, roles: roles, redirectURIs: redirects)
+    }
+
+    /// Records the statement's `jti` as used (kept until its `exp`, or a year without one).
+    func consumeStatement(_ statement: SoftwareStatement, now: Date) async throws(RegistrationError) {
+        guard let jti = statement.claims.jwtID else { throw RegistrationError(.invalidSoftwareStatement, "the software statement has no jti") }
+        let until = (try? statement.claims.date("exp")).flatMap { $0 }.map { Date(timeIntervalSince1970: $0) } ?? now.addingTimeInterval(86_400 * 365)
+        let fresh: Bool
+        do { fresh = try await replay.consume(jti: jti, clientID: "ssa:\(statement.directory.name)", expiresAt: until, now: now) } catch {
+            throw RegistrationError(error)
+        }
+        guard fresh else { throw RegistrationError(.invalidSoftwareStatement, "the software statement was already used (jti)") }
     }
 
     private func keys(of directory: TrustedDirectory) async -> JWKSet? {
@@ -262,7 +270,7 @@ public struct RegistrationService: Sendable {
 
     /// OBUK DCR: the request JWT is signed with a key of the software (`software_jwks_endpoint` or `software_jwks`),
     /// `iss` = software_id, `aud` = this issuer, `exp` present, `jti` single-use.
-    func verifyRequestSignature(_ request: ParsedRequest, statement: SoftwareStatement, now: Date, consumeJTI: Bool) async throws(RegistrationError) {
+    func verifyRequestSignature(_ request: ParsedRequest, statement: SoftwareStatement, now: Date) async throws(RegistrationError) {
         guard let jws = request.jws, let claims = request.claims else { return }
         let keys: JWKSet?
         if let inline = statement.claims["software_jwks"], inline.objectValue != nil {
@@ -282,7 +290,11 @@ public struct RegistrationService: Sendable {
         } catch {
             throw RegistrationError(.invalidClientMetadata, "the registration request JWT is not valid: \(error.code.rawValue)", detail: "\(error)")
         }
-        if consumeJTI, let jti = claims.jwtID, let exp = try? claims.date("exp") {
+    }
+
+    /// Records the request JWT's `jti` as used until its `exp`.
+    func consumeRequest(_ request: ParsedRequest, statement: SoftwareStatement, now: Date) async throws(RegistrationError) {
+        if let claims = request.claims, let jti = claims.jwtID, let exp = try? claims.date("exp") {
             let fresh: Bool
             do {
                 fresh = try await replay.consume(jti: jti, clientID: "dcr:\(statement.softwareID)", expiresAt: Date(timeIntervalSince1970: exp), now: now)
@@ -333,8 +345,13 @@ public struct RegistrationService: Sendable {
             } else if !Client.TLSClientAuthSAN.allCases.contains(where: { metadata[$0.rawValue] != nil }) {
                 metadata["tls_client_auth_subject_dn"] = .string(certificate.certificate.subjectDN)
             }
-        } else if metadata["jwks"] == nil && metadata["jwks_uri"] == nil, let endpoint = statement.claims["software_jwks_endpoint"]?.stringValue {
-            metadata["jwks_uri"] = .string(endpoint)
+        } else if metadata["jwks"] == nil && metadata["jwks_uri"] == nil {
+            // The software's own keys, as the statement names them.
+            if let endpoint = statement.claims["software_jwks_endpoint"]?.stringValue {
+                metadata["jwks_uri"] = .string(endpoint)
+            } else if let inline = statement.claims["software_jwks"], inline.objectValue != nil {
+                metadata["jwks"] = inline
+            }
         }
         do {
             return try Client(clientID: clientID, metadata: metadata, createdAt: now)
