@@ -60,6 +60,11 @@ static inline const char *fapid_string_stack_value(STACK_OF(OPENSSL_STRING) *sta
 static inline int fapid_dist_points_count(CRL_DIST_POINTS *points) { return sk_DIST_POINT_num(points); }
 static inline DIST_POINT *fapid_dist_points_value(CRL_DIST_POINTS *points, int index) { return sk_DIST_POINT_value(points, index); }
 
+// Generic ASN.1 sequences (QCStatements are not known to OpenSSL, so they are read as ASN1_SEQUENCE_ANY).
+static inline int fapid_asn1_types_count(ASN1_SEQUENCE_ANY *stack) { return sk_ASN1_TYPE_num(stack); }
+static inline ASN1_TYPE *fapid_asn1_types_value(ASN1_SEQUENCE_ANY *stack, int index) { return sk_ASN1_TYPE_value(stack, index); }
+static inline void fapid_asn1_types_free(ASN1_SEQUENCE_ANY *stack) { sk_ASN1_TYPE_pop_free(stack, ASN1_TYPE_free); }
+
 // BIO_get_mem_data is a macro over BIO_ctrl.
 static inline long fapid_bio_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
 

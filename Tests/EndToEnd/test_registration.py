@@ -169,3 +169,28 @@ def test_discovery_and_content_types(daemon, tpp_cert):
     assert daemon.get("/.well-known/openid-configuration").json()["registration_endpoint"] == daemon.issuer + "/register"
     response = TokenClient(daemon, tpp_cert).session.post(daemon.base + "/register", data="x", headers={"Content-Type": "text/plain"}, timeout=10)
     refused(response, "invalid_request")
+
+
+PSD2_AI_ONLY = "3033303106060400819827023027301330110607040081982701030c065053505f41490c0846434120546573740c0647422d464341"
+
+
+def test_eidas_certificate_roles_limit_the_scopes(daemon, pki, tmp_path, directory_key, software_key):
+    from tpp import openssl
+    directory = tmp_path / "eidas"
+    directory.mkdir()
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "qwac.key", cwd=directory)
+    openssl("req", "-new", "-key", "qwac.key", "-out", "qwac.csr", "-subj", "/C=GB/O=EU TPP/2.5.4.97=PSDGB-FCA-777777/CN=eu-tpp", cwd=directory)
+    (directory / "qwac.ext").write_text(f"basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n1.3.6.1.5.5.7.1.3=DER:{PSD2_AI_ONLY}\n")
+    openssl("x509", "-req", "-in", "qwac.csr", "-CA", str(pki / "ca.pem"), "-CAkey", str(pki / "ca.key"), "-CAcreateserial",
+            "-out", "qwac.pem", "-days", "30", "-extfile", "qwac.ext", cwd=directory)
+    cert = (directory / "qwac.pem", directory / "qwac.key")
+
+    statement, _ = ssa(directory_key, software_key, org_id="777777")
+    # The statement allows AISP and PISP, the certificate only PSP_AI: payments are refused.
+    refused(post(daemon, cert, {"software_statement": statement, "scope": "payments"}), "invalid_client_metadata")
+    response = post(daemon, cert, {"software_statement": statement})
+    assert response.status_code == 201, response.text
+    registered = response.json()
+    assert set(registered["scope"].split()) == {"openid", "accounts"}
+    assert registered["organization_identifier"] == "PSDGB-FCA-777777"
+    assert registered["psd2_competent_authority"] == "GB-FCA"

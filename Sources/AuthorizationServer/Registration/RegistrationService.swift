@@ -49,13 +49,19 @@ public struct RegistrationService: Sendable {
     /// set server-side attributes (such as `fapi`).
     static let registrableMembers: Set<String> = [
         "redirect_uris", "token_endpoint_auth_method", "grant_types", "response_types", "client_name", "client_uri", "logo_uri", "scope",
-        "contacts", "tos_uri", "policy_uri", "jwks_uri", "jwks", "software_id", "software_version", "application_type",
+        "contacts", "tos_uri", "policy_uri", "jwks_uri", "jwks", "software_version", "application_type",
         "tls_client_auth_subject_dn", "tls_client_auth_san_dns", "tls_client_auth_san_uri", "tls_client_auth_san_ip",
         "tls_client_auth_san_email", "tls_client_certificate_bound_access_tokens", "token_endpoint_auth_signing_alg",
         "id_token_signed_response_alg", "request_object_signing_alg", "authorization_signed_response_alg",
         "backchannel_token_delivery_mode", "backchannel_client_notification_endpoint", "backchannel_authentication_request_signing_alg",
         "backchannel_user_code_parameter", "require_pushed_authorization_requests", "access_token_format", "access_token_signing_alg",
     ]
+
+    /// Set by the server from the statement and certificate, never taken from the request.
+    static let serverMembers: Set<String> = ["software_id", "org_id", "organization_identifier", "psd2_competent_authority"]
+
+    /// ETSI TS 119 495 roles to the directory role names of Open Banking.
+    static let psd2RoleNames = ["PSP_AI": "AISP", "PSP_PI": "PISP", "PSP_IC": "CBPII", "PSP_AS": "ASPSP"]
 
     // MARK: RFC 7591 registration
 
@@ -167,7 +173,7 @@ public struct RegistrationService: Sendable {
         guard let statement = members["software_statement"]?.stringValue ?? (update ? "" : nil) else {
             throw RegistrationError(.invalidSoftwareStatement, "software_statement is required")
         }
-        let metadata = members.filter { Self.registrableMembers.contains($0.key) }
+        let metadata = members.filter { Self.registrableMembers.contains($0.key) && !Self.serverMembers.contains($0.key) }
         return ParsedRequest(metadata: metadata, softwareStatement: statement, clientID: clientID, jws: jws, claims: claims)
     }
 
@@ -318,8 +324,22 @@ public struct RegistrationService: Sendable {
         } else if !statement.redirectURIs.isEmpty {
             metadata["redirect_uris"] = .array(statement.redirectURIs.map { .string($0) })
         }
-        // Scopes: what the statement's roles allow. A request beyond them is refused, not trimmed.
-        let allowedScopes = statement.roles.reduce(into: Set<String>()) { $0.formUnion(statement.directory.roleScopes[$1] ?? []) }
+        // Scopes: what the statement's roles allow, narrowed for eIDAS certificates to the PSD2 roles the
+        // certificate itself carries (ETSI TS 119 495). A request beyond them is refused, not trimmed.
+        var roles = statement.roles
+        let psd2: X509Certificate.PSD2Attributes?
+        do { psd2 = try certificate.certificate.psd2Attributes() } catch {
+            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate's PSD2 QCStatement is malformed")
+        }
+        if let psd2 {
+            let certified = Set(psd2.roles.compactMap { Self.psd2RoleNames[$0] })
+            roles = roles.filter { certified.contains($0) }
+            metadata["psd2_competent_authority"] = .string(psd2.competentAuthorityID)
+        }
+        if let organization = certificate.certificate.subjectRDNs.flatMap({ $0 }).first(where: { $0.oid == "2.5.4.97" }) {
+            metadata["organization_identifier"] = .string(organization.value)
+        }
+        let allowedScopes = roles.reduce(into: Set<String>()) { $0.formUnion(statement.directory.roleScopes[$1] ?? []) }
         if let scope = metadata["scope"]?.stringValue {
             let requestedScopes = scope.split(separator: " ").map(String.init)
             if let beyond = requestedScopes.first(where: { !allowedScopes.contains($0) }) {
