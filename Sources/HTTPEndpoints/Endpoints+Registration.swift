@@ -13,6 +13,7 @@ extension Endpoints {
                 let (body, isJWT) = try await Self.registrationBody(request)
                 let certificate = await self.clientCertificate(request, context: context)
                 let registered = try await service.register(body: body, isJWT: isJWT, certificate: certificate)
+                Self.logRegistration("client registered", registered.registration, context.logger)
                 return Self.registrationResponse(registered, status: .created, issuer: self.metadata.issuer)
             }
         }
@@ -33,6 +34,7 @@ extension Endpoints {
                 guard !isJWT else { throw RegistrationError(.invalidRequest, "updates are JSON (RFC 7592 §2.2)") }
                 let certificate = await self.clientCertificate(request, context: context)
                 let registered = try await service.update(clientID: clientID, accessToken: Self.bearer(request), body: body, certificate: certificate)
+                Self.logRegistration("client registration updated", registered.registration, context.logger)
                 return Self.registrationResponse(registered, status: .ok, issuer: self.metadata.issuer)
             }
         }
@@ -41,11 +43,22 @@ extension Endpoints {
                 let clientID = context.parameters.get("client_id") ?? ""
                 let certificate = await self.clientCertificate(request, context: context)
                 try await service.delete(clientID: clientID, accessToken: Self.bearer(request), certificate: certificate)
+                context.logger.notice("client registration deleted", metadata: ["client_id": "\(clientID)", "x5t#S256": "\(certificate?.thumbprint ?? "-")"])
                 var response = Response(status: .noContent)
                 response.headers[.cacheControl] = "no-store"
                 return response
             }
         }
+    }
+
+    /// Who registered what: the TPP's organisation, software and certificate (never the access token).
+    static func logRegistration(_ message: Logger.Message, _ record: RegistrationRecord, _ logger: Logger) {
+        logger.notice(
+            message,
+            metadata: [
+                "client_id": "\(record.clientID)", "software_id": "\(record.softwareID)", "org_id": "\(record.orgID ?? "-")",
+                "directory": "\(record.directory)", "x5t#S256": "\(record.certificateThumbprint)",
+            ])
     }
 
     static func registrationBody(_ request: Request) async throws(RegistrationError) -> ([UInt8], isJWT: Bool) {

@@ -1,5 +1,6 @@
 public import Foundation
 public import JOSE
+import Synchronization
 
 /// Dynamic client registration for accredited TPPs (RFC 7591 with software statements, RFC 7592
 /// management), with the Open Banking UK request JWT and the FAPI metadata rules.
@@ -30,6 +31,8 @@ public struct RegistrationService: Sendable {
     let status: (any CertificateStatusPolicy)?
     let settings: Settings
     let clock: any Clock
+    /// Directory JWKS fetched from a `jwks_uri`, kept for five minutes.
+    private let directoryKeys = DirectoryKeyCache()
 
     public init(
         directories: [TrustedDirectory], clients: any ClientStore, registrations: any RegistrationStore, replay: any ReplayStore,
@@ -241,7 +244,12 @@ public struct RegistrationService: Sendable {
     private func keys(of directory: TrustedDirectory) async -> JWKSet? {
         switch directory.keys {
         case .set(let set): return set
-        case .uri(let url): return (try? await fetcher.fetch(url)).flatMap { try? JWKSet(json: $0) }
+        case .uri(let url):
+            let now = clock.now()
+            if let cached = directoryKeys.get(url, now: now) { return cached }
+            guard let fetched = (try? await fetcher.fetch(url)).flatMap({ try? JWKSet(json: $0) }) else { return nil }
+            directoryKeys.set(url, fetched, now: now)
+            return fetched
         }
     }
 
@@ -379,5 +387,19 @@ public struct RegistrationService: Sendable {
             if error.field == "redirect_uris" { throw RegistrationError(.invalidRedirectURI, "\(error)") }
             throw RegistrationError(.invalidClientMetadata, "\(error)")
         }
+    }
+}
+
+/// A small TTL cache of directory key sets fetched from `jwks_uri`.
+final class DirectoryKeyCache: Sendable {
+    private let entries = Mutex<[String: (JWKSet, Date)]>([:])
+    static let lifetime: TimeInterval = 300
+
+    func get(_ url: String, now: Date) -> JWKSet? {
+        entries.withLock { $0[url] }.flatMap { now.timeIntervalSince($0.1) < Self.lifetime ? $0.0 : nil }
+    }
+
+    func set(_ url: String, _ keys: JWKSet, now: Date) {
+        entries.withLock { $0[url] = (keys, now) }
     }
 }
