@@ -8,16 +8,22 @@ public struct TokenEndpointServices: Sendable {
     public let token: TokenService
     public let introspection: IntrospectionService
     public let revocation: RevocationService
+    public let pushedAuthorization: PushedAuthorizationService?
 
-    public init(token: TokenService, introspection: IntrospectionService, revocation: RevocationService) {
+    public init(
+        token: TokenService, introspection: IntrospectionService, revocation: RevocationService,
+        pushedAuthorization: PushedAuthorizationService? = nil
+    ) {
         self.token = token
         self.introspection = introspection
         self.revocation = revocation
+        self.pushedAuthorization = pushedAuthorization
     }
 }
 
 extension Endpoints {
     func registerTokenEndpoints(_ services: TokenEndpointServices, on router: Router<FapidRequestContext>) {
+        if let par = services.pushedAuthorization { registerPushedAuthorization(par, on: router) }
         router.post("/token") { request, context in
             await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
                 let parameters = try await FormBody.read(request)

@@ -36,6 +36,24 @@ public enum Crypto {
         return out
     }
 
+    /// scrypt (RFC 7914) through OpenSSL's `EVP_PBE_scrypt`, for password hashing.
+    public static func scrypt(password: [UInt8], salt: [UInt8], n: UInt64, r: UInt64, p: UInt64, length: Int) throws(JOSEError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: length)
+        // Memory bound: 128 * r * (n + p + 2) bytes, with headroom.
+        let maxMemory = 128 * r * (n + p + 2) + 1024 * 1024
+        let ok = password.withUnsafeBufferPointer { pass in
+            salt.withUnsafeBufferPointer { saltBuffer in
+                out.withUnsafeMutableBufferPointer { output in
+                    pass.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(pass.count, 1)) { passChars in
+                        EVP_PBE_scrypt(passChars, pass.count, saltBuffer.baseAddress, saltBuffer.count, n, r, p, maxMemory, output.baseAddress, length)
+                    }
+                }
+            }
+        }
+        guard ok == 1 else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "EVP_PBE_scrypt") }
+        return out
+    }
+
     /// Compares secrets without leaking where they differ (CRYPTO_memcmp). Lengths are not secret.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         a.withUnsafeBytes { x in

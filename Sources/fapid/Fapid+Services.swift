@@ -32,11 +32,15 @@ extension Fapid {
             clock: clock
         )
         let token = TokenService(authenticator: authenticator, handlers: [ClientCredentialsGrant(issuer: issuerService)])
+        let requestObjects = RequestObjectValidator(
+            keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens, issuer: issuer, clock: clock)
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(
                 tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock, status: status),
-            revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, clock: clock)
+            revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, clock: clock),
+            pushedAuthorization: PushedAuthorizationService(
+                authenticator: authenticator, validator: requestObjects, store: SQLitePushedRequestStore(database: runtime.database), clock: clock)
         )
         return (services, token.grantTypes)
     }

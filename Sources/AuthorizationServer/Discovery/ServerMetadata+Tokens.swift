@@ -23,7 +23,19 @@ extension ServerMetadata {
                 "token_endpoint": .string(token),
                 "introspection_endpoint": .string(introspection),
                 "revocation_endpoint": .string(revocation),
+                "pushed_authorization_request_endpoint": .string(endpoint("/par")),
             ],
+        ])
+    }
+
+    /// What PAR and request objects contribute (RFC 9126 §5, RFC 9101 §10.1, RFC 7636 §6.2).
+    public func addingPushedAuthorization(requirePushed: Bool) -> ServerMetadata {
+        adding([
+            "pushed_authorization_request_endpoint": .string(endpoint("/par")),
+            "require_pushed_authorization_requests": .bool(requirePushed),
+            "request_parameter_supported": true,
+            "request_object_signing_alg_values_supported": ["PS256", "ES256"],
+            "code_challenge_methods_supported": ["S256"],
         ])
     }
 }

@@ -10,6 +10,10 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
         case invalidScope = "invalid_scope"
         case unsupportedTokenType = "unsupported_token_type"
         case accessDenied = "access_denied"
+        /// RFC 9101 §6.2: the request object is invalid.
+        case invalidRequestObject = "invalid_request_object"
+        /// RFC 9101 §6.2: `request_uri` is invalid, expired or already used.
+        case invalidRequestURI = "invalid_request_uri"
         case serverError = "server_error"
         case temporarilyUnavailable = "temporarily_unavailable"
     }

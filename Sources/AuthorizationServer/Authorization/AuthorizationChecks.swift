@@ -1,0 +1,44 @@
+import JOSE
+
+/// The checks every authorization request runs against its client, in order (one place, so a reviewer
+/// sees them all): redirect URI, response type, scope, nonce, and value lengths.
+public enum AuthorizationChecks {
+    /// Response types offered: hybrid (FAPI 1 Advanced) and code (FAPI 2, with PAR).
+    public static let responseTypes: Set<String> = ["code id_token", "code"]
+
+    public static func check(_ request: AuthorizationRequest, client: Client) throws(OAuthError) {
+        // FAPI 1 Baseline §5.2.2-8/9/10: registered, required, exact match (no normalisation).
+        guard client.redirectURIs.contains(request.redirectURI) else {
+            throw OAuthError(.invalidRequest, "redirect_uri is not registered for this client")
+        }
+        guard responseTypes.contains(request.responseType) else {
+            throw OAuthError(.invalidRequest, "response_type must be code id_token or code")
+        }
+        if let registered = client.metadata["response_types"]?.arrayValue?.compactMap(\.stringValue), !registered.contains(request.responseType) {
+            throw OAuthError(.unauthorizedClient, "the client is not registered for response_type \(request.responseType)")
+        }
+        guard client.grantTypes.contains("authorization_code") else {
+            throw OAuthError(.unauthorizedClient, "the client is not registered for the authorization_code grant")
+        }
+        if let mode = request.responseMode, !["fragment", "form_post", "jwt", "fragment.jwt", "query.jwt", "form_post.jwt"].contains(mode) {
+            throw OAuthError(.invalidRequest, "response_mode \(mode) is not supported")
+        }
+        for scope in request.scopes where !client.scopes.contains(scope) {
+            throw OAuthError(.invalidScope, "scope \(scope) is not allowed for this client")
+        }
+        let openID = request.scopes.contains("openid")
+        if request.responseType == "code id_token" {
+            guard openID else { throw OAuthError(.invalidRequest, "code id_token needs the openid scope") }
+            // FAPI 1 Baseline §5.2.2.2: nonce is required when openid is requested.
+            guard let nonce = request.nonce, !nonce.isEmpty else { throw OAuthError(.invalidRequest, "nonce is required") }
+        }
+        if !openID, request.state == nil {
+            // FAPI 1 Baseline §5.2.2.3: without openid, state protects the client.
+            throw OAuthError(.invalidRequest, "state is required when openid is not requested")
+        }
+        // Long values are refused, never truncated (conformance: return unchanged or reject).
+        if (request.state?.count ?? 0) > 1024 || (request.nonce?.count ?? 0) > 512 {
+            throw OAuthError(.invalidRequest, "state or nonce is too long")
+        }
+    }
+}

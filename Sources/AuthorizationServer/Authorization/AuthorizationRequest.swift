@@ -1,0 +1,78 @@
+public import JOSE
+
+/// The parameters of an authorization request, as they came in the signed request object (FAPI 1
+/// Advanced §5.2.2-9: only the signed parameters count).
+public struct AuthorizationRequest: Sendable, Equatable {
+    public var clientID: String
+    public var responseType: String
+    public var redirectURI: String
+    public var scopes: [String]
+    public var state: String?
+    public var nonce: String?
+    public var codeChallenge: String
+    public var responseMode: String?
+    public var maxAge: Int?
+    public var prompt: String?
+    public var acrValues: String?
+    /// The OIDC `claims` request, kept as sent (`id_token.acr`, Open Banking `openbanking_intent_id`).
+    public var claims: JSON?
+
+    /// The Open Banking intent id asked for in `claims.id_token.openbanking_intent_id.value`.
+    public var intentID: String? {
+        claims?["id_token"]?["openbanking_intent_id"]?["value"]?.stringValue ?? claims?["userinfo"]?["openbanking_intent_id"]?["value"]?.stringValue
+    }
+
+    public var json: JSON {
+        var members: [String: JSON] = [
+            "client_id": .string(clientID), "response_type": .string(responseType), "redirect_uri": .string(redirectURI),
+            "scope": .string(scopes.joined(separator: " ")), "code_challenge": .string(codeChallenge), "code_challenge_method": "S256",
+        ]
+        if let state { members["state"] = .string(state) }
+        if let nonce { members["nonce"] = .string(nonce) }
+        if let responseMode { members["response_mode"] = .string(responseMode) }
+        if let maxAge { members["max_age"] = .int(Int64(maxAge)) }
+        if let prompt { members["prompt"] = .string(prompt) }
+        if let acrValues { members["acr_values"] = .string(acrValues) }
+        if let claims { members["claims"] = claims }
+        return .object(members)
+    }
+
+    public init(json: JSON) throws(OAuthError) {
+        guard let object = json.objectValue else { throw OAuthError(.invalidRequestObject, "the request object is not a JSON object") }
+        func string(_ name: String) throws(OAuthError) -> String? {
+            guard let value = object[name] else { return nil }
+            guard let text = value.stringValue else { throw OAuthError(.invalidRequestObject, "\(name) must be a string") }
+            return text
+        }
+        func required(_ name: String) throws(OAuthError) -> String {
+            guard let text = try string(name), !text.isEmpty else { throw OAuthError(.invalidRequest, "\(name) is required in the request object") }
+            return text
+        }
+        clientID = try required("client_id")
+        responseType = try required("response_type")
+        redirectURI = try required("redirect_uri")
+        scopes = (try string("scope") ?? "").split(separator: " ").map(String.init)
+        state = try string("state")
+        nonce = try string("nonce")
+        codeChallenge = try string("code_challenge") ?? ""
+        let method = try string("code_challenge_method")
+        responseMode = try string("response_mode")
+        prompt = try string("prompt")
+        acrValues = try string("acr_values")
+        claims = object["claims"]
+        if let value = object["max_age"] {
+            guard let number = value.int64Value ?? (value.stringValue).flatMap({ Int64($0) }), number >= 0 else {
+                throw OAuthError(.invalidRequest, "max_age must be a non-negative integer")
+            }
+            maxAge = Int(number)
+        } else {
+            maxAge = nil
+        }
+        // PKCE (RFC 7636) with S256 only: FAPI 1 Advanced §5.2.2-17 for PAR, FAPI 2 always.
+        guard !codeChallenge.isEmpty else { throw OAuthError(.invalidRequest, "code_challenge is required (PKCE)") }
+        guard method == "S256" else { throw OAuthError(.invalidRequest, "code_challenge_method must be S256") }
+        guard (43...128).contains(codeChallenge.count), (try? Base64URL.decode(codeChallenge)) != nil else {
+            throw OAuthError(.invalidRequest, "code_challenge must be a base64url SHA-256 value")
+        }
+    }
+}

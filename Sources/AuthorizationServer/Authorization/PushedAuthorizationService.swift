@@ -1,0 +1,67 @@
+public import Foundation
+public import JOSE
+
+/// A pushed authorization request as stored: keyed by the hash of its `request_uri`.
+public struct PushedRequest: Sendable, Equatable {
+    public var uriHash: [UInt8]
+    public var clientID: String
+    public var request: AuthorizationRequest
+    public var expiresAt: Date
+
+    public init(uriHash: [UInt8], clientID: String, request: AuthorizationRequest, expiresAt: Date) {
+        self.uriHash = uriHash
+        self.clientID = clientID
+        self.request = request
+        self.expiresAt = expiresAt
+    }
+}
+
+public protocol PushedRequestStore: Sendable {
+    func insertPushedRequest(_ pushed: PushedRequest) async throws(StorageError)
+    /// The request, if it exists, belongs to `clientID`, has not expired and was not used.
+    func pushedRequest(uriHash: [UInt8], clientID: String, now: Date) async throws(StorageError) -> PushedRequest?
+    /// Marks it used, atomically; false when it was already used or has expired (RFC 9126 §4: one-time use).
+    func consumePushedRequest(uriHash: [UInt8], clientID: String, now: Date) async throws(StorageError) -> Bool
+}
+
+/// RFC 9126 pushed authorization requests: an authenticated client posts its signed request object and
+/// gets a short-lived, single-use `request_uri`.
+public struct PushedAuthorizationService: Sendable {
+    public static let uriPrefix = "urn:ietf:params:oauth:request_uri:"
+
+    let authenticator: ClientAuthenticator
+    let validator: RequestObjectValidator
+    let store: any PushedRequestStore
+    let clock: any Clock
+    /// `expires_in` of a request_uri: short (FAPI 2 SP §5.3.1.2-12: under 600 s).
+    public let lifetime: TimeInterval
+
+    public init(
+        authenticator: ClientAuthenticator, validator: RequestObjectValidator, store: any PushedRequestStore, clock: any Clock,
+        lifetime: TimeInterval = 90
+    ) {
+        self.authenticator = authenticator
+        self.validator = validator
+        self.store = store
+        self.clock = clock
+        self.lifetime = lifetime
+    }
+
+    public func push(parameters: [String: String], credentials: ClientCredentials) async throws(OAuthError) -> (requestURI: String, expiresIn: Int) {
+        let client = try await authenticator.authenticate(credentials)
+        // RFC 9126 §2.1: request_uri must not be pushed.
+        if parameters["request_uri"] != nil { throw OAuthError(.invalidRequest, "request_uri is not allowed at the PAR endpoint") }
+        // FAPI 1 Advanced §5.2.2-1 / FAPI 2 MS: only a signed request object; loose parameters are never used.
+        guard let requestObject = parameters["request"] else {
+            throw OAuthError(.invalidRequest, "a signed request object (request) is required")
+        }
+        let request = try await validator.validate(requestObject, client: client.client)
+        try AuthorizationChecks.check(request, client: client.client)
+        let value = Base64URL.encode(Crypto.randomBytes(32))
+        let uri = Self.uriPrefix + value
+        let now = clock.now()
+        let pushed = PushedRequest(uriHash: Crypto.sha256(uri), clientID: client.client.clientID, request: request, expiresAt: now.addingTimeInterval(lifetime))
+        do { try await store.insertPushedRequest(pushed) } catch { throw OAuthError(error) }
+        return (uri, Int(lifetime))
+    }
+}
