@@ -12,14 +12,16 @@ public struct Endpoints: Sendable {
     public let certificates: ClientCertificateSource
     let tokenServices: TokenEndpointServices?
     let registration: RegistrationService?
+    let psu: PSUServices?
     /// The discovery document, serialized once.
     let metadataDocument: [UInt8]
 
     init(
         metadata: ServerMetadata, keyRing: KeyRing, certificates: ClientCertificateSource, tokenServices: TokenEndpointServices?,
-        registration: RegistrationService?
+        registration: RegistrationService?, psu: PSUServices?
     ) {
         self.registration = registration
+        self.psu = psu
         self.metadata = metadata
         self.keyRing = keyRing
         self.certificates = certificates
@@ -37,6 +39,7 @@ public struct Endpoints: Sendable {
         router.get("/healthz") { _, _ in self.health() }
         if let tokenServices { registerTokenEndpoints(tokenServices, on: router) }
         if let registration { registerRegistrationEndpoints(registration, on: router) }
+        if let psu { registerPSUEndpoints(psu, on: router) }
     }
 
     func discovery() -> Response {

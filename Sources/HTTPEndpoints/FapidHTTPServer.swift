@@ -32,7 +32,7 @@ public struct FapidHTTPServer: Sendable {
 
     public init(
         settings: Settings, metadata: ServerMetadata, keyRing: KeyRing, clock: any Clock, tokenServices: TokenEndpointServices? = nil,
-        registration: RegistrationService? = nil
+        registration: RegistrationService? = nil, psu: PSUServices? = nil
     ) throws {
         self.settings = settings
         let certificates = ClientCertificateSource(
@@ -41,7 +41,7 @@ public struct FapidHTTPServer: Sendable {
             clock: clock
         )
         endpoints = Endpoints(
-            metadata: metadata, keyRing: keyRing, certificates: certificates, tokenServices: tokenServices, registration: registration)
+            metadata: metadata, keyRing: keyRing, certificates: certificates, tokenServices: tokenServices, registration: registration, psu: psu)
     }
 
     /// The Hummingbird application. `configureRoutes` lets tests add routes beside the real ones.

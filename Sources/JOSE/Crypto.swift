@@ -54,6 +54,9 @@ public enum Crypto {
         return out
     }
 
+    /// 256 random bits as base64url (43 characters).
+    public static func randomToken() -> String { Base64URL.encode(randomBytes(32)) }
+
     /// Compares secrets without leaking where they differ (CRYPTO_memcmp). Lengths are not secret.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         a.withUnsafeBytes { x in

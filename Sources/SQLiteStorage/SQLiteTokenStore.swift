@@ -14,12 +14,13 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore {
         try await database.write { db in
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO access_tokens (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO access_tokens (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, origin_hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
                 Data(record.tokenHash), record.clientID, record.subject, record.scope, Self.seconds(record.issuedAt),
                 Self.seconds(record.expiresAt), record.certificateThumbprint, record.format, record.revokedAt.map(Self.seconds),
+                record.originHash.map { Data($0) },
             ])
         }
     }

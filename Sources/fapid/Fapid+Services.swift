@@ -13,7 +13,7 @@ extension Fapid {
         fetcher: any JWKSFetcher,
         status: any CertificateStatusPolicy,
         clock: any Clock
-    ) -> (TokenEndpointServices, grantTypes: [String]) {
+    ) -> (TokenEndpointServices, PSUServices, grantTypes: [String]) {
         let issuer = configuration.issuer
         // FAPI 1 and CIBA accept the issuer or the endpoint URL as assertion audience.
         let audiences: Set<String> = [issuer, issuer + "/token", issuer + "/revoke", issuer + "/par", issuer + "/bc-authorize"]
@@ -31,18 +31,32 @@ extension Fapid {
             settings: AccessTokenSettings(issuer: issuer, lifetime: TimeInterval(configuration.accessTokenLifetime)),
             clock: clock
         )
-        let token = TokenService(authenticator: authenticator, handlers: [ClientCredentialsGrant(issuer: issuerService)])
+        let codes = SQLiteCodeStore(database: runtime.database)
+        let idTokens = IDTokenIssuer(keyRing: keyRing, issuer: issuer, clock: clock)
+        let token = TokenService(
+            authenticator: authenticator,
+            handlers: [
+                ClientCredentialsGrant(issuer: issuerService),
+                AuthorizationCodeGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
+                RefreshTokenGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
+            ])
         let requestObjects = RequestObjectValidator(
             keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens, issuer: issuer, clock: clock)
+        let pushedStore = SQLitePushedRequestStore(database: runtime.database)
+        let psu = PSUServices(
+            authorization: AuthorizationService(
+                clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
+                clock: clock),
+            login: LoginService(users: SQLiteUserStore(database: runtime.database), clock: clock))
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(
                 tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock, status: status),
             revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, clock: clock),
             pushedAuthorization: PushedAuthorizationService(
-                authenticator: authenticator, validator: requestObjects, store: SQLitePushedRequestStore(database: runtime.database), clock: clock)
+                authenticator: authenticator, validator: requestObjects, store: pushedStore, clock: clock)
         )
-        return (services, token.grantTypes)
+        return (services, psu, token.grantTypes)
     }
 }
 

@@ -54,7 +54,7 @@ struct Fapid: AsyncParsableCommand {
             configuration, fetcher: outbound, store: SQLiteStatusCacheStore(database: runtime.database), logger: logger)
         let restored = try await revocation.checker.restore()
         if restored > 0 { logger.info("certificate status answers restored", metadata: ["count": "\(restored)"]) }
-        let (services, grantTypes) = Self.tokenServices(
+        let (services, psu, grantTypes) = Self.tokenServices(
             configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, status: revocation, clock: clock)
         let directories = try configuration.loadDirectories(logger: logger)
         let registration = Self.registrationService(
@@ -62,6 +62,7 @@ struct Fapid: AsyncParsableCommand {
         let metadata = ServerMetadata(issuer: configuration.issuer).addingTokenEndpoints(grantTypes: grantTypes)
             .adding(["registration_endpoint": .string(configuration.issuer + "/register")])
             .addingPushedAuthorization(requirePushed: false)
+            .addingAuthorization()
         let server = try FapidHTTPServer(
             settings: .init(
                 host: configuration.listenHost,
@@ -74,7 +75,8 @@ struct Fapid: AsyncParsableCommand {
             keyRing: keyRing,
             clock: clock,
             tokenServices: services,
-            registration: registration
+            registration: registration,
+            psu: psu
         )
         let refresher = KeyRingRefresher(
             manager: runtime.signingKeys,

@@ -39,3 +39,20 @@ extension ServerMetadata {
         ])
     }
 }
+
+extension ServerMetadata {
+    /// The authorization endpoint's members (OIDC Discovery §3, RFC 9207 §3).
+    public func addingAuthorization() -> ServerMetadata {
+        adding([
+            "authorization_endpoint": .string(endpoint("/authorize")),
+            "response_types_supported": ["code id_token", "code"],
+            "response_modes_supported": ["fragment", "query"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["PS256", "ES256"],
+            "scopes_supported": ["openid", "accounts", "payments", "fundsconfirmations"],
+            "claims_parameter_supported": true,
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "openbanking_intent_id"],
+            "authorization_response_iss_parameter_supported": true,
+        ])
+    }
+}

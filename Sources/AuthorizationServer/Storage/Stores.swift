@@ -46,11 +46,14 @@ public struct AccessTokenRecord: Sendable, Equatable {
     /// "opaque" or "jwt".
     public var format: String
     public var revokedAt: Date?
+    /// Hash of the authorization code or refresh token it was issued from, to revoke it with them.
+    public var originHash: [UInt8]?
 
     public init(
         tokenHash: [UInt8], clientID: String, subject: String?, scope: String, issuedAt: Date, expiresAt: Date,
-        certificateThumbprint: String?, format: String, revokedAt: Date? = nil
+        certificateThumbprint: String?, format: String, revokedAt: Date? = nil, originHash: [UInt8]? = nil
     ) {
+        self.originHash = originHash
         self.tokenHash = tokenHash
         self.clientID = clientID
         self.subject = subject

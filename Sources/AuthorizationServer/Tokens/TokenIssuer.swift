@@ -43,9 +43,9 @@ public struct TokenIssuer: Sendable {
 
     public static func hash(_ token: String) -> [UInt8] { Crypto.sha256(token) }
 
-    public func issueAccessToken(client: Client, subject: String?, scope: String, certificate: ClientCertificate?) async throws(OAuthError)
-        -> IssuedAccessToken
-    {
+    public func issueAccessToken(
+        client: Client, subject: String?, scope: String, certificate: ClientCertificate?, origin: [UInt8]? = nil
+    ) async throws(OAuthError) -> IssuedAccessToken {
         let now = clock.now()
         let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         let expiresAt = issuedAt.addingTimeInterval(settings.lifetime)
@@ -78,7 +78,7 @@ public struct TokenIssuer: Sendable {
         }
         let record = AccessTokenRecord(
             tokenHash: Self.hash(value), clientID: client.clientID, subject: subject, scope: scope, issuedAt: issuedAt,
-            expiresAt: expiresAt, certificateThumbprint: thumbprint, format: format
+            expiresAt: expiresAt, certificateThumbprint: thumbprint, format: format, originHash: origin
         )
         do { try await store.insertAccessToken(record) } catch { throw OAuthError(error) }
         return IssuedAccessToken(value: value, expiresIn: Int(settings.lifetime), scope: scope, record: record)

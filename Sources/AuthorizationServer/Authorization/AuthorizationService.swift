@@ -1,0 +1,132 @@
+public import Foundation
+public import JOSE
+
+/// An authorization error, and whether it may go back to the client: only once the client and its
+/// redirect URI are established (RFC 6749 §4.1.2.1); before that, the PSU sees a page.
+public struct AuthorizationError: Error, Sendable {
+    public let error: OAuthError
+    /// Where to send it, when the redirect URI is trusted.
+    public let redirect: URL?
+}
+
+/// The authorization endpoint's judgement: which request is being authorized, and the redirect that
+/// answers it. The HTTP layer runs the PSU's login and consent in between.
+public struct AuthorizationService: Sendable {
+    public struct Pending: Sendable {
+        public let client: Client
+        public let request: AuthorizationRequest
+        /// Hash of the PAR `request_uri`, consumed at completion (single use); nil for a request by value.
+        public let requestURIHash: [UInt8]?
+    }
+
+    let clients: any ClientStore
+    let pushed: any PushedRequestStore
+    let codes: any AuthorizationCodeStore
+    let validator: RequestObjectValidator
+    let idTokens: IDTokenIssuer
+    let issuer: String
+    let clock: any Clock
+    /// FAPI 2 SP §5.3.1.1-12: at most 60 s.
+    let codeLifetime: TimeInterval
+
+    public init(
+        clients: any ClientStore, pushed: any PushedRequestStore, codes: any AuthorizationCodeStore, validator: RequestObjectValidator,
+        idTokens: IDTokenIssuer, issuer: String, clock: any Clock, codeLifetime: TimeInterval = 60
+    ) {
+        self.clients = clients
+        self.pushed = pushed
+        self.codes = codes
+        self.validator = validator
+        self.idTokens = idTokens
+        self.issuer = issuer
+        self.clock = clock
+        self.codeLifetime = codeLifetime
+    }
+
+    /// Resolves `client_id` + `request_uri` (PAR), or `client_id` + `request` for clients that do not require PAR.
+    public func begin(parameters: [String: String]) async throws(AuthorizationError) -> Pending {
+        func page(_ error: OAuthError) -> AuthorizationError { AuthorizationError(error: error, redirect: nil) }
+        guard let clientID = parameters["client_id"] else { throw page(OAuthError(.invalidRequest, "client_id is required")) }
+        let client: Client?
+        do { client = try await clients.client(id: clientID) } catch { throw page(OAuthError(error)) }
+        guard let client else { throw page(OAuthError(.invalidRequest, "unknown client")) }
+        if let uri = parameters["request_uri"] {
+            guard parameters["request"] == nil else { throw page(OAuthError(.invalidRequest, "request and request_uri are exclusive")) }
+            let hash = Crypto.sha256(uri)
+            let found: PushedRequest?
+            do { found = try await pushed.pushedRequest(uriHash: hash, clientID: clientID, now: clock.now()) } catch { throw page(OAuthError(error)) }
+            guard let found else { throw page(OAuthError(.invalidRequestURI, "request_uri is unknown, expired, used, or not this client's")) }
+            return Pending(client: client, request: found.request, requestURIHash: hash)
+        }
+        // RFC 9126 §6: PAR is required unless the client registered require_pushed_authorization_requests: false.
+        guard client.metadata["require_pushed_authorization_requests"]?.boolValue == false else {
+            throw page(OAuthError(.invalidRequest, "this client must use pushed authorization requests"))
+        }
+        guard let requestObject = parameters["request"] else {
+            throw page(OAuthError(.invalidRequest, "a signed request object is required; unsigned parameters are not accepted"))
+        }
+        let request: AuthorizationRequest
+        do {
+            request = try await validator.validate(requestObject, client: client)
+            try AuthorizationChecks.check(request, client: client)
+        } catch {
+            throw page(error)
+        }
+        return Pending(client: client, request: request, requestURIHash: nil)
+    }
+
+    /// The PSU approved: consume the request (single use), issue the code and, for the hybrid flow, the
+    /// detached-signature ID Token; returns the redirect.
+    public func approve(_ pending: Pending, subject: String, authTime: Date) async throws(AuthorizationError) -> URL {
+        let request = pending.request
+        if let hash = pending.requestURIHash {
+            let fresh: Bool
+            do { fresh = try await pushed.consumePushedRequest(uriHash: hash, clientID: pending.client.clientID, now: clock.now()) } catch {
+                throw AuthorizationError(error: OAuthError(error), redirect: nil)
+            }
+            guard fresh else { throw AuthorizationError(error: OAuthError(.invalidRequestURI, "request_uri was already used or has expired"), redirect: nil) }
+        }
+        let code = TokenIssuer.randomToken()
+        let now = clock.now()
+        let record = AuthorizationCodeRecord(
+            codeHash: Crypto.sha256(code), clientID: pending.client.clientID, subject: subject, redirectURI: request.redirectURI,
+            scope: request.scopes.joined(separator: " "), codeChallenge: request.codeChallenge, nonce: request.nonce, authTime: authTime,
+            acr: nil, claims: request.claims, expiresAt: now.addingTimeInterval(codeLifetime))
+        do { try await codes.insertCode(record) } catch { throw AuthorizationError(error: OAuthError(error), redirect: nil) }
+        var members: [(String, String)] = [("code", code)]
+        if request.responseType == "code id_token" {
+            do {
+                let idToken = try idTokens.issue(
+                    client: pending.client, subject: subject, nonce: request.nonce, authTime: authTime, acr: nil,
+                    hashed: .init(code: code, state: request.state), extra: IntentClaims.from(request.claims))
+                members.append(("id_token", idToken))
+            } catch {
+                throw AuthorizationError(error: error, redirect: nil)
+            }
+        }
+        return respond(request, members)
+    }
+
+    /// The PSU refused (or an error after the redirect URI is trusted): `access_denied` back to the client.
+    public func deny(_ pending: Pending, error: OAuthError = OAuthError(.accessDenied, "the user denied the request")) async -> URL {
+        if let hash = pending.requestURIHash { _ = try? await pushed.consumePushedRequest(uriHash: hash, clientID: pending.client.clientID, now: clock.now()) }
+        return respond(pending.request, [("error", error.code.rawValue), ("error_description", error.description)])
+    }
+
+    /// Fragment for the hybrid flow (OIDC Core §3.3.2.5), query for code; `state` echoed unchanged and `iss` (RFC 9207) added.
+    func respond(_ request: AuthorizationRequest, _ members: [(String, String)]) -> URL {
+        var all = members
+        if let state = request.state { all.append(("state", state)) }
+        all.append(("iss", issuer))
+        let encoded = all.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
+        let useFragment = request.responseType == "code id_token" || request.responseMode == "fragment"
+        let separator = useFragment ? "#" : (request.redirectURI.contains("?") ? "&" : "?")
+        return URL(string: request.redirectURI + separator + encoded)!
+    }
+
+    static func encode(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+}

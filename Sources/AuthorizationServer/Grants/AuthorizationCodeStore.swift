@@ -1,0 +1,81 @@
+public import Foundation
+public import JOSE
+
+/// An issued authorization code as stored (by hash), with everything the token request must match.
+public struct AuthorizationCodeRecord: Sendable, Equatable {
+    public var codeHash: [UInt8]
+    public var clientID: String
+    public var subject: String
+    public var redirectURI: String
+    public var scope: String
+    public var codeChallenge: String
+    public var nonce: String?
+    public var authTime: Date
+    public var acr: String?
+    public var claims: JSON?
+    public var expiresAt: Date
+
+    public init(
+        codeHash: [UInt8], clientID: String, subject: String, redirectURI: String, scope: String, codeChallenge: String, nonce: String?,
+        authTime: Date, acr: String?, claims: JSON?, expiresAt: Date
+    ) {
+        self.codeHash = codeHash
+        self.clientID = clientID
+        self.subject = subject
+        self.redirectURI = redirectURI
+        self.scope = scope
+        self.codeChallenge = codeChallenge
+        self.nonce = nonce
+        self.authTime = authTime
+        self.acr = acr
+        self.claims = claims
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A refresh token as stored (by hash): bound to its client and, when issued over mTLS, its certificate.
+public struct RefreshTokenRecord: Sendable, Equatable {
+    public var tokenHash: [UInt8]
+    public var clientID: String
+    public var subject: String
+    public var scope: String
+    public var authTime: Date
+    public var nonce: String?
+    public var certificateThumbprint: String?
+    public var codeHash: [UInt8]?
+    public var issuedAt: Date
+    public var expiresAt: Date
+    public var revokedAt: Date?
+
+    public init(
+        tokenHash: [UInt8], clientID: String, subject: String, scope: String, authTime: Date, nonce: String?, certificateThumbprint: String?,
+        codeHash: [UInt8]?, issuedAt: Date, expiresAt: Date, revokedAt: Date? = nil
+    ) {
+        self.tokenHash = tokenHash
+        self.clientID = clientID
+        self.subject = subject
+        self.scope = scope
+        self.authTime = authTime
+        self.nonce = nonce
+        self.certificateThumbprint = certificateThumbprint
+        self.codeHash = codeHash
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+    }
+}
+
+public enum CodeRedemption: Sendable, Equatable {
+    case redeemed(AuthorizationCodeRecord)
+    /// Already used: everything issued from it has just been revoked (RFC 6749 §4.1.2, FAPI).
+    case reused
+    case unknownOrExpired
+}
+
+public protocol AuthorizationCodeStore: Sendable {
+    func insertCode(_ code: AuthorizationCodeRecord) async throws(StorageError)
+    /// Marks the code used, atomically. A second redemption revokes the tokens issued from the first.
+    func redeemCode(hash: [UInt8], now: Date) async throws(StorageError) -> CodeRedemption
+    func insertRefreshToken(_ token: RefreshTokenRecord) async throws(StorageError)
+    func refreshToken(hash: [UInt8]) async throws(StorageError) -> RefreshTokenRecord?
+}

@@ -1,0 +1,128 @@
+public import AuthorizationServer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JOSE
+import Logging
+import Mustache
+import NIOCore
+
+/// The services the browser-facing endpoints need.
+public struct PSUServices: Sendable {
+    public let authorization: AuthorizationService
+    public let login: LoginService
+    let interactions = Interactions()
+
+    public init(authorization: AuthorizationService, login: LoginService) {
+        self.authorization = authorization
+        self.login = login
+    }
+}
+
+extension Endpoints {
+    static let sessionCookie = "fapid_session"
+
+    func registerPSUEndpoints(_ services: PSUServices, on router: Router<FapidRequestContext>) {
+        router.get("/authorize") { request, context in
+            let parameters = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
+            do throws(AuthorizationError) {
+                let pending = try await services.authorization.begin(parameters: parameters)
+                let (id, interaction) = services.interactions.start(pending, now: Date())
+                if let session = services.interactions.session(Self.cookie(request, Self.sessionCookie), now: Date()) {
+                    // A signed-in PSU goes straight to consent.
+                    services.interactions.signIn(id, username: session.username, authTime: session.authTime)
+                    return Self.page(Pages.consent, Self.consentValues(pending, id: id, csrf: interaction.csrf, username: session.username))
+                }
+                return Self.page(Pages.login, ["clientName": pending.client.name ?? pending.client.clientID, "interaction": id, "csrf": interaction.csrf])
+            } catch {
+                context.logger.info("authorization request refused", metadata: ["detail": "\(error.error.detail)"])
+                return Self.page(Pages.error, ["message": error.error.description], status: .badRequest)
+            }
+        }
+        router.post("/authorize/login") { request, context in
+            guard let form = try? await FormBody.read(request),
+                let interaction = services.interactions.get(form["interaction"], csrf: form["csrf"] ?? "", now: Date()),
+                let id = form["interaction"]
+            else { return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest) }
+            let username = form["username"] ?? ""
+            do throws(LoginService.Failure) {
+                let user = try await services.login.authenticate(username: username, password: form["password"] ?? "", address: context.remoteAddress)
+                let now = Date()
+                services.interactions.signIn(id, username: user.username, authTime: now)
+                let session = services.interactions.newSession(username: user.username, authTime: now)
+                var response = Self.page(Pages.consent, Self.consentValues(interaction.pending, id: id, csrf: interaction.csrf, username: user.username))
+                response.headers[.setCookie] = "\(Self.sessionCookie)=\(session); Path=/authorize; Secure; HttpOnly; SameSite=Lax; Max-Age=\(Int(Interactions.sessionLifetime))"
+                return response
+            } catch {
+                let message = error == .throttled ? "Too many attempts. Please wait a few minutes." : "The username or password is not right."
+                context.logger.info("PSU sign-in failed", metadata: ["reason": "\(error)"])
+                return Self.page(
+                    Pages.login,
+                    ["clientName": interaction.pending.client.name ?? interaction.pending.client.clientID, "interaction": id, "csrf": interaction.csrf,
+                     "error": message, "username": username],
+                    status: .unauthorized)
+            }
+        }
+        router.post("/authorize/consent") { request, context in
+            guard let form = try? await FormBody.read(request), let id = form["interaction"],
+                let interaction = services.interactions.get(id, csrf: form["csrf"] ?? "", now: Date()),
+                let username = interaction.username, let authTime = interaction.authTime
+            else { return Self.page(Pages.error, ["message": "This consent form has expired."], status: .badRequest) }
+            _ = services.interactions.finish(id)
+            let target: URL
+            if form["decision"] == "approve" {
+                do throws(AuthorizationError) {
+                    target = try await services.authorization.approve(interaction.pending, subject: username, authTime: authTime)
+                } catch {
+                    return Self.page(Pages.error, ["message": error.error.description], status: .badRequest)
+                }
+                context.logger.notice("consent given", metadata: ["client_id": "\(interaction.pending.client.clientID)", "user": "\(username)"])
+            } else {
+                target = await services.authorization.deny(interaction.pending)
+                context.logger.notice("consent denied", metadata: ["client_id": "\(interaction.pending.client.clientID)", "user": "\(username)"])
+            }
+            // 303, never 307: the form's credentials must not be re-posted to the client (FAPI 2 SP §5.3.1.2-10).
+            var response = Response(status: .seeOther)
+            response.headers[.location] = target.absoluteString
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
+    }
+
+    static func consentValues(_ pending: AuthorizationService.Pending, id: String, csrf: String, username: String) -> [String: Any] {
+        var values: [String: Any] = [
+            "clientName": pending.client.name ?? pending.client.clientID, "interaction": id, "csrf": csrf, "username": username,
+            "permissions": pending.request.scopes.compactMap(Pages.permission),
+        ]
+        if let organisation = pending.client.metadata["org_name"]?.stringValue ?? pending.client.metadata["org_id"]?.stringValue {
+            values["organisation"] = organisation
+        }
+        return values
+    }
+
+    /// An HTML page with the headers browser-facing pages need: no caching, no framing, no scripts.
+    static func page(_ template: MustacheTemplate, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        var values = values
+        values["title"] = "Your bank"
+        let html = template.render(values)
+        var response = Response(status: status, body: .init(byteBuffer: ByteBuffer(string: html)))
+        response.headers[.contentType] = "text/html; charset=utf-8"
+        response.headers[.cacheControl] = "no-store"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        response.headers[HTTPField.Name("Strict-Transport-Security")!] = "max-age=31536000"
+        response.headers[HTTPField.Name("Content-Security-Policy")!] =
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'"
+        return response
+    }
+
+    static func cookie(_ request: Request, _ name: String) -> String? {
+        guard let header = request.headers[.cookie] else { return nil }
+        for part in header.split(separator: ";") {
+            let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            if pair.count == 2, pair[0] == name { return String(pair[1]) }
+        }
+        return nil
+    }
+}

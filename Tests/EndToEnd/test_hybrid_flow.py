@@ -1,0 +1,174 @@
+"""The FAPI 1 Advanced hybrid flow end to end: PAR with a signed request object, the PSU's login and
+consent forms, the fragment with a detached-signature id_token, the code exchanged with PKCE over mTLS,
+refresh; and the negative cases. The client side is requests + joserfc."""
+import base64
+import hashlib
+import re
+import secrets
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+from tpp import TokenClient, register, thumbprint
+
+REDIRECT = "https://tpp.example.com/callback"
+TPP_DN = "CN=example-tpp-client,OU=0015800001041RbAAI,O=Example TPP Ltd,C=GB"
+PASSWORD = "correct horse battery staple"
+
+
+def half_hash(value):
+    return base64.urlsafe_b64encode(hashlib.sha256(value.encode()).digest()[:16]).rstrip(b"=").decode()
+
+
+class Flow:
+    def __init__(self, daemon, pki):
+        self.daemon = daemon
+        self.pki = pki
+        self.key = ECKey.generate_key("P-256")
+        self.client_id = register(daemon, {
+            "client_name": "Example TPP", "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN,
+            "redirect_uris": [REDIRECT], "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code id_token"],
+            "scope": "openid accounts", "jwks": {"keys": [self.key.as_dict(private=False)]},
+        })
+        self.tpp = TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
+        self.verifier = secrets.token_urlsafe(48)
+        self.state = "state-" + uuid.uuid4().hex
+        self.nonce = "nonce-" + uuid.uuid4().hex
+        self.browser = requests.Session()
+        self.browser.trust_env = False
+        self.browser.verify = str(daemon.keys / "ca.pem")
+
+    def par(self):
+        now = int(time.time())
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(self.verifier.encode()).digest()).rstrip(b"=").decode()
+        claims = {"iss": self.client_id, "aud": self.daemon.issuer, "exp": now + 300, "nbf": now, "jti": str(uuid.uuid4()),
+                  "client_id": self.client_id, "response_type": "code id_token", "redirect_uri": REDIRECT, "scope": "openid accounts",
+                  "state": self.state, "nonce": self.nonce, "code_challenge": challenge, "code_challenge_method": "S256"}
+        response = self.tpp.post("/par", {"client_id": self.client_id, "request": jwt.encode({"alg": "ES256"}, claims, self.key, algorithms=["ES256"])})
+        assert response.status_code == 201, response.text
+        return response.json()["request_uri"]
+
+    def authorize(self, request_uri):
+        return self.browser.get(self.daemon.base + "/authorize", params={"client_id": self.client_id, "request_uri": request_uri}, timeout=10)
+
+    @staticmethod
+    def hidden(page, name):
+        match = re.search(rf'name="{name}" value="([^"]+)"', page)
+        assert match, page
+        return match.group(1)
+
+    def login(self, page, password=PASSWORD):
+        return self.browser.post(self.daemon.base + "/authorize/login", data={
+            "interaction": self.hidden(page, "interaction"), "csrf": self.hidden(page, "csrf"), "username": "alice", "password": password}, timeout=30)
+
+    def consent(self, page, decision="approve"):
+        response = self.browser.post(self.daemon.base + "/authorize/consent", data={
+            "interaction": self.hidden(page, "interaction"), "csrf": self.hidden(page, "csrf"), "decision": decision},
+            allow_redirects=False, timeout=10)
+        assert response.status_code == 303, response.text
+        location = response.headers["Location"]
+        assert location.startswith(REDIRECT + "#")
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).fragment))
+
+    def run_to_fragment(self):
+        page = self.authorize(self.par())
+        assert page.status_code == 200 and "Sign in" in page.text, page.text
+        consent = self.login(page.text)
+        assert consent.status_code == 200 and "Approve" in consent.text, consent.text
+        return self.consent(consent.text)
+
+    def exchange(self, code, verifier=None, client=None):
+        return (client or self.tpp).post("/token", {"grant_type": "authorization_code", "client_id": self.client_id, "code": code,
+                                                   "redirect_uri": REDIRECT, "code_verifier": verifier or self.verifier})
+
+
+@pytest.fixture
+def flow(daemon, pki):
+    daemon.fapictl("users", "add", "alice", input_text=PASSWORD + "\n")
+    daemon.fapictl("resource-servers", "add", "--name", "rs", "--subject-dn", TPP_DN)
+    return Flow(daemon, pki)
+
+
+def test_hybrid_flow_with_par_pkce_and_refresh(flow, daemon, pki):
+    fragment = flow.run_to_fragment()
+    assert fragment["state"] == flow.state and fragment["iss"] == daemon.issuer
+    keys = KeySet.import_key_set(daemon.get("/jwks").json())
+    front = jwt.decode(fragment["id_token"], keys, algorithms=["PS256", "ES256"])
+    assert front.header["alg"] == "PS256" and "kid" in front.header
+    claims = front.claims
+    assert claims["iss"] == daemon.issuer and claims["aud"] == flow.client_id and claims["nonce"] == flow.nonce
+    assert claims["c_hash"] == half_hash(fragment["code"]) and claims["s_hash"] == half_hash(flow.state)
+    assert claims["sub"] == "alice" and claims["exp"] > time.time()
+
+    response = flow.exchange(fragment["code"])
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    assert response.headers["Cache-Control"] == "no-store"
+    back = jwt.decode(tokens["id_token"], keys, algorithms=["PS256"]).claims
+    assert back["sub"] == claims["sub"] and back["at_hash"] == half_hash(tokens["access_token"])
+    info = flow.tpp.post("/introspect", {"token": tokens["access_token"]}).json()
+    assert info["active"] and info["sub"] == "alice" and info["cnf"]["x5t#S256"] == thumbprint(pki / "tpp.pem")
+
+    refreshed = flow.tpp.post("/token", {"grant_type": "refresh_token", "client_id": flow.client_id, "refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["access_token"] != tokens["access_token"]
+    assert jwt.decode(refreshed.json()["id_token"], keys, algorithms=["PS256"]).claims["sub"] == "alice"
+    no_cert = TokenClient(daemon, None).post("/token", {"grant_type": "refresh_token", "client_id": flow.client_id,
+                                                        "refresh_token": tokens["refresh_token"]})
+    assert no_cert.status_code == 401 and no_cert.json()["error"] == "invalid_client"
+
+    # Reusing the code fails and revokes what it produced.
+    reuse = flow.exchange(fragment["code"])
+    assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+    assert flow.tpp.post("/introspect", {"token": tokens["access_token"]}).json() == {"active": False}
+    again = flow.tpp.post("/token", {"grant_type": "refresh_token", "client_id": flow.client_id, "refresh_token": tokens["refresh_token"]})
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+
+def test_wrong_verifier_and_request_uri_reuse(flow):
+    request_uri = flow.par()
+    page = flow.authorize(request_uri)
+    fragment = flow.consent(flow.login(page.text).text)
+    wrong = flow.exchange(fragment["code"], verifier=secrets.token_urlsafe(48))
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    reused = flow.authorize(request_uri)
+    assert reused.status_code == 400 and "cannot go on" in reused.text
+
+
+def test_login_errors_deny_and_page_headers(flow):
+    page = flow.authorize(flow.par())
+    assert page.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store" and "<script" not in page.text
+    wrong = flow.login(page.text, password="not the password")
+    assert wrong.status_code == 401 and "not right" in wrong.text
+    consent = flow.login(wrong.text)
+    fragment = flow.consent(consent.text, decision="deny")
+    assert fragment["error"] == "access_denied" and fragment["state"] == flow.state and "code" not in fragment
+
+
+def test_authorize_refuses_unpushed_or_unknown_requests(flow, daemon):
+    response = flow.browser.get(daemon.base + "/authorize", params={"client_id": flow.client_id, "response_type": "code id_token",
+                                                                    "redirect_uri": REDIRECT, "scope": "openid"}, timeout=10)
+    assert response.status_code == 400 and "pushed authorization" in response.text
+    response = flow.browser.get(daemon.base + "/authorize", params={"client_id": flow.client_id,
+                                                                    "request_uri": "urn:ietf:params:oauth:request_uri:nope"}, timeout=10)
+    assert response.status_code == 400
+    response = flow.browser.get(daemon.base + "/authorize", params={"client_id": "unknown", "request_uri": "x"}, timeout=10)
+    assert response.status_code == 400
+
+
+def test_code_of_another_client_is_refused(flow, daemon, pki, tmp_path):
+    fragment = flow.run_to_fragment()
+    other_key = ECKey.generate_key("P-256")
+    other = register(daemon, {"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [other_key.as_dict(private=False)]},
+                              "redirect_uris": [REDIRECT], "grant_types": ["authorization_code"], "scope": "openid accounts"})
+    from tpp import JWT_BEARER, assertion
+    response = flow.tpp.post("/token", {"grant_type": "authorization_code", "code": fragment["code"], "redirect_uri": REDIRECT,
+                                        "code_verifier": flow.verifier, "client_assertion_type": JWT_BEARER,
+                                        "client_assertion": assertion(other_key, "ES256", other, daemon.issuer)})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
