@@ -13,7 +13,7 @@ extension FapidConfiguration {
         "tls_certificate", "tls_private_key", "client_ca", "trusted_proxies", "key_refresh_seconds", "retired_key_publish_seconds",
         "access_token_lifetime", "outbound_ca", "certificate_status", "certificate_status_soft_fail_anchors",
         "certificate_status_require_pointers", "ocsp_responder", "ocsp_timeout_seconds", "certificate_status_cache_seconds",
-        "certificate_status_skew_seconds", "certificate_status_refresh_seconds", "directories",
+        "certificate_status_skew_seconds", "certificate_status_refresh_seconds", "directories", "require_pushed_authorization_requests",
     ]
 
     /// Defaults, then `file` (a JSON object) when given, then `environment`; then checks everything.
@@ -115,6 +115,12 @@ extension FapidConfiguration {
         config.certificateStatusSkewSeconds = try integer("certificate_status_skew_seconds", in: 0...3600) ?? config.certificateStatusSkewSeconds
         config.certificateStatusRefreshSeconds =
             try integer("certificate_status_refresh_seconds", in: 1...3600) ?? config.certificateStatusRefreshSeconds
+        if let value = values["require_pushed_authorization_requests"] {
+            guard let flag = value.boolValue else {
+                throw ConfigurationError(key: "require_pushed_authorization_requests", reason: "must be true or false")
+            }
+            config.requirePushedAuthorizationRequests = flag
+        }
         if let list = values["directories"] {
             guard let entries = list.arrayValue else { throw ConfigurationError(key: "directories", reason: "must be an array of objects") }
             config.directories = []

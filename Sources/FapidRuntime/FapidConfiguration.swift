@@ -72,6 +72,10 @@ public struct FapidConfiguration: Sendable, Equatable {
         public var roles: [String: [String]]
     }
 
+    /// `require_pushed_authorization_requests`: PAR for every client (FAPI 2). Default false: clients decide
+    /// with their own metadata of that name (which defaults to true).
+    public var requirePushedAuthorizationRequests: Bool = false
+
     /// `directories`: default one development directory from `<keys_dir>/directory.jwks.json` and `<keys_dir>/ca.pem`.
     public var directories: [Directory]
 

@@ -27,8 +27,17 @@ extension Endpoints {
             let parameters = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
             do throws(AuthorizationError) {
                 let pending = try await services.authorization.begin(parameters: parameters)
+                let prompts = Set((pending.request.prompt ?? "").split(separator: " ").map(String.init))
+                let session = services.interactions.session(Self.cookie(request, Self.sessionCookie), now: Date())
+                if prompts.contains("none") {
+                    // OIDC Core §3.1.2.6: no page may be shown; consent is always asked here, so it is needed.
+                    let error = session == nil ? OAuthError(.loginRequired, "the user is not signed in") : OAuthError(.consentRequired, "consent is needed")
+                    var response = Response(status: .seeOther)
+                    response.headers[.location] = await services.authorization.deny(pending, error: error).absoluteString
+                    return response
+                }
                 let (id, interaction) = services.interactions.start(pending, now: Date())
-                if let session = services.interactions.session(Self.cookie(request, Self.sessionCookie), now: Date()) {
+                if !prompts.contains("login"), let session {
                     // A signed-in PSU goes straight to consent.
                     services.interactions.signIn(id, username: session.username, authTime: session.authTime)
                     return Self.page(Pages.consent, Self.consentValues(pending, id: id, csrf: interaction.csrf, username: session.username))

@@ -9,11 +9,13 @@ public struct TokenEndpointServices: Sendable {
     public let introspection: IntrospectionService
     public let revocation: RevocationService
     public let pushedAuthorization: PushedAuthorizationService?
+    public let userinfo: UserinfoService?
 
     public init(
         token: TokenService, introspection: IntrospectionService, revocation: RevocationService,
-        pushedAuthorization: PushedAuthorizationService? = nil
+        pushedAuthorization: PushedAuthorizationService? = nil, userinfo: UserinfoService? = nil
     ) {
+        self.userinfo = userinfo
         self.token = token
         self.introspection = introspection
         self.revocation = revocation
@@ -24,6 +26,20 @@ public struct TokenEndpointServices: Sendable {
 extension Endpoints {
     func registerTokenEndpoints(_ services: TokenEndpointServices, on router: Router<FapidRequestContext>) {
         if let par = services.pushedAuthorization { registerPushedAuthorization(par, on: router) }
+        if let userinfo = services.userinfo {
+            // OIDC Core §5.3.1: GET and POST; the token only in the Authorization header (RFC 6750 §2.1), never the query.
+            let handler: @Sendable (Request, FapidRequestContext) async -> Response = { request, context in
+                await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
+                    if request.uri.queryParameters["access_token"] != nil {
+                        throw OAuthError(.invalidRequest, "access tokens are not accepted in the query")
+                    }
+                    let certificate = await self.clientCertificate(request, context: context)
+                    return OAuthResponse.json(try await userinfo.userinfo(accessToken: Self.bearer(request), certificate: certificate))
+                }
+            }
+            router.get("/userinfo", use: handler)
+            router.post("/userinfo", use: handler)
+        }
         router.post("/token") { request, context in
             await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
                 let parameters = try await FormBody.read(request)

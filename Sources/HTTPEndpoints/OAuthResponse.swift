@@ -28,6 +28,8 @@ enum OAuthResponse {
         )
         if error.code == .invalidClient {
             response.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="invalid_client""#
+        } else if error.code == .invalidToken {
+            response.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="invalid_token""#
         }
         return response
     }

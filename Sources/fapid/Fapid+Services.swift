@@ -46,7 +46,7 @@ extension Fapid {
         let psu = PSUServices(
             authorization: AuthorizationService(
                 clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
-                clock: clock),
+                clock: clock, keyRing: keyRing, requirePushed: configuration.requirePushedAuthorizationRequests),
             login: LoginService(users: SQLiteUserStore(database: runtime.database), clock: clock))
         let services = TokenEndpointServices(
             token: token,
@@ -54,7 +54,8 @@ extension Fapid {
                 tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock, status: status),
             revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, clock: clock),
             pushedAuthorization: PushedAuthorizationService(
-                authenticator: authenticator, validator: requestObjects, store: pushedStore, clock: clock)
+                authenticator: authenticator, validator: requestObjects, store: pushedStore, clock: clock),
+            userinfo: UserinfoService(tokens: runtime.tokens, clock: clock)
         )
         return (services, psu, token.grantTypes)
     }

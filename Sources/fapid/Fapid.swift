@@ -61,7 +61,7 @@ struct Fapid: AsyncParsableCommand {
             configuration, runtime: runtime, directories: directories, fetcher: outbound, status: revocation, clock: clock)
         let metadata = ServerMetadata(issuer: configuration.issuer).addingTokenEndpoints(grantTypes: grantTypes)
             .adding(["registration_endpoint": .string(configuration.issuer + "/register")])
-            .addingPushedAuthorization(requirePushed: false)
+            .addingPushedAuthorization(requirePushed: configuration.requirePushedAuthorizationRequests)
             .addingAuthorization()
         let server = try FapidHTTPServer(
             settings: .init(

@@ -43,12 +43,13 @@ class Flow:
         self.browser.trust_env = False
         self.browser.verify = str(daemon.keys / "ca.pem")
 
-    def par(self):
+    def par(self, **overrides):
         now = int(time.time())
         challenge = base64.urlsafe_b64encode(hashlib.sha256(self.verifier.encode()).digest()).rstrip(b"=").decode()
         claims = {"iss": self.client_id, "aud": self.daemon.issuer, "exp": now + 300, "nbf": now, "jti": str(uuid.uuid4()),
                   "client_id": self.client_id, "response_type": "code id_token", "redirect_uri": REDIRECT, "scope": "openid accounts",
                   "state": self.state, "nonce": self.nonce, "code_challenge": challenge, "code_challenge_method": "S256"}
+        claims.update(overrides)
         response = self.tpp.post("/par", {"client_id": self.client_id, "request": jwt.encode({"alg": "ES256"}, claims, self.key, algorithms=["ES256"])})
         assert response.status_code == 201, response.text
         return response.json()["request_uri"]
@@ -172,3 +173,50 @@ def test_code_of_another_client_is_refused(flow, daemon, pki, tmp_path):
                                         "code_verifier": flow.verifier, "client_assertion_type": JWT_BEARER,
                                         "client_assertion": assertion(other_key, "ES256", other, daemon.issuer)})
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_userinfo_is_bound_to_the_certificate(flow, daemon, pki, tmp_path):
+    tokens = flow.exchange(flow.run_to_fragment()["code"]).json()
+    bearer = {"Authorization": "Bearer " + tokens["access_token"]}
+    response = flow.tpp.session.get(daemon.base + "/userinfo", headers=bearer, timeout=10)
+    assert response.status_code == 200 and response.json() == {"sub": "alice"}
+    assert "Date" in response.headers and "x-fapi-interaction-id" in response.headers
+    assert flow.tpp.session.post(daemon.base + "/userinfo", headers={"authorization": "bearer " + tokens["access_token"]}, timeout=10).status_code == 200
+    query = flow.tpp.session.get(daemon.base + "/userinfo", params={"access_token": tokens["access_token"]}, timeout=10)
+    assert query.status_code == 400
+    from tpp import issue_certificate
+    other = TokenClient(daemon, issue_certificate(tmp_path, "other", "/CN=other", pki / "ca.pem", pki / "ca.key"))
+    stolen = other.session.get(daemon.base + "/userinfo", headers=bearer, timeout=10)
+    assert stolen.status_code == 401 and stolen.json()["error"] == "invalid_token" and "WWW-Authenticate" in stolen.headers
+    assert flow.tpp.session.get(daemon.base + "/userinfo", timeout=10).status_code == 401
+
+
+def test_jarm_response(flow, daemon):
+    page = flow.authorize(flow.par(response_mode="jwt"))
+    consent = flow.login(page.text)
+    response = flow.browser.post(daemon.base + "/authorize/consent", data={
+        "interaction": Flow.hidden(consent.text, "interaction"), "csrf": Flow.hidden(consent.text, "csrf"), "decision": "approve"},
+        allow_redirects=False, timeout=10)
+    fragment = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(response.headers["Location"]).fragment))
+    assert set(fragment) == {"response"}
+    keys = KeySet.import_key_set(daemon.get("/jwks").json())
+    claims = jwt.decode(fragment["response"], keys, algorithms=["PS256"]).claims
+    assert claims["iss"] == daemon.issuer and claims["aud"] == flow.client_id and claims["state"] == flow.state
+    assert claims["exp"] > time.time() and "code" in claims and "id_token" in claims
+    assert flow.exchange(claims["code"]).status_code == 200
+
+
+def test_prompt_none_without_a_session(flow, daemon):
+    response = flow.browser.get(daemon.base + "/authorize", params={"client_id": flow.client_id, "request_uri": flow.par(prompt="none")},
+                                allow_redirects=False, timeout=10)
+    assert response.status_code == 303
+    fragment = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(response.headers["Location"]).fragment))
+    assert fragment["error"] == "login_required" and fragment["state"] == flow.state
+
+
+def test_a_signed_in_psu_skips_the_login(flow, daemon):
+    flow.run_to_fragment()
+    flow.state = "second-" + uuid.uuid4().hex
+    page = flow.authorize(flow.par())
+    assert page.status_code == 200 and "Approve" in page.text and "Sign in" not in page.text
+    assert flow.consent(page.text)["state"] == flow.state

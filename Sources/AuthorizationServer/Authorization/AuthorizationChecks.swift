@@ -20,8 +20,12 @@ public enum AuthorizationChecks {
         guard client.grantTypes.contains("authorization_code") else {
             throw OAuthError(.unauthorizedClient, "the client is not registered for the authorization_code grant")
         }
-        if let mode = request.responseMode, !["fragment", "form_post", "jwt", "fragment.jwt", "query.jwt", "form_post.jwt"].contains(mode) {
+        if let mode = request.responseMode, !["fragment", "query", "jwt", "fragment.jwt", "query.jwt"].contains(mode) {
             throw OAuthError(.invalidRequest, "response_mode \(mode) is not supported")
+        }
+        // OIDC Core §3.3.2.5: the hybrid flow never returns tokens in the query.
+        if request.responseType == "code id_token", request.responseMode == "query" || request.responseMode == "query.jwt" {
+            throw OAuthError(.invalidRequest, "code id_token cannot use a query response mode")
         }
         for scope in request.scopes where !client.scopes.contains(scope) {
             throw OAuthError(.invalidScope, "scope \(scope) is not allowed for this client")

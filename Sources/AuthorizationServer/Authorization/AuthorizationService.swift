@@ -28,11 +28,17 @@ public struct AuthorizationService: Sendable {
     let clock: any Clock
     /// FAPI 2 SP §5.3.1.1-12: at most 60 s.
     let codeLifetime: TimeInterval
+    let keyRing: KeyRing?
+    /// Server-wide PAR requirement (RFC 9126 §5 `require_pushed_authorization_requests`).
+    let requirePushed: Bool
 
     public init(
         clients: any ClientStore, pushed: any PushedRequestStore, codes: any AuthorizationCodeStore, validator: RequestObjectValidator,
-        idTokens: IDTokenIssuer, issuer: String, clock: any Clock, codeLifetime: TimeInterval = 60
+        idTokens: IDTokenIssuer, issuer: String, clock: any Clock, codeLifetime: TimeInterval = 60, keyRing: KeyRing? = nil,
+        requirePushed: Bool = false
     ) {
+        self.keyRing = keyRing
+        self.requirePushed = requirePushed
         self.clients = clients
         self.pushed = pushed
         self.codes = codes
@@ -59,7 +65,7 @@ public struct AuthorizationService: Sendable {
             return Pending(client: client, request: found.request, requestURIHash: hash)
         }
         // RFC 9126 §6: PAR is required unless the client registered require_pushed_authorization_requests: false.
-        guard client.metadata["require_pushed_authorization_requests"]?.boolValue == false else {
+        guard !requirePushed, client.metadata["require_pushed_authorization_requests"]?.boolValue == false else {
             throw page(OAuthError(.invalidRequest, "this client must use pushed authorization requests"))
         }
         guard let requestObject = parameters["request"] else {
@@ -104,24 +110,46 @@ public struct AuthorizationService: Sendable {
                 throw AuthorizationError(error: error, redirect: nil)
             }
         }
-        return respond(request, members)
+        return try respond(request, members, client: pending.client)
     }
 
     /// The PSU refused (or an error after the redirect URI is trusted): `access_denied` back to the client.
     public func deny(_ pending: Pending, error: OAuthError = OAuthError(.accessDenied, "the user denied the request")) async -> URL {
         if let hash = pending.requestURIHash { _ = try? await pushed.consumePushedRequest(uriHash: hash, clientID: pending.client.clientID, now: clock.now()) }
-        return respond(pending.request, [("error", error.code.rawValue), ("error_description", error.description)])
+        let members = [("error", error.code.rawValue), ("error_description", error.description)]
+        if let url = try? respond(pending.request, members, client: pending.client) { return url }
+        return URL(string: pending.request.redirectURI)!
     }
 
     /// Fragment for the hybrid flow (OIDC Core §3.3.2.5), query for code; `state` echoed unchanged and `iss` (RFC 9207) added.
-    func respond(_ request: AuthorizationRequest, _ members: [(String, String)]) -> URL {
+    /// With a JARM response mode (`jwt`, `query.jwt`, `fragment.jwt`) the members travel inside one signed JWT, `response`.
+    func respond(_ request: AuthorizationRequest, _ members: [(String, String)], client: Client) throws(AuthorizationError) -> URL {
         var all = members
         if let state = request.state { all.append(("state", state)) }
-        all.append(("iss", issuer))
+        let mode = request.responseMode ?? (request.responseType == "code" ? "query" : "fragment")
+        let jarm = mode == "jwt" || mode.hasSuffix(".jwt")
+        if jarm {
+            all = [("response", try jarmResponse(all, client: client))]
+        } else {
+            all.append(("iss", issuer))
+        }
         let encoded = all.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
-        let useFragment = request.responseType == "code id_token" || request.responseMode == "fragment"
+        let useFragment = mode.hasPrefix("fragment") || (mode == "jwt" && request.responseType != "code")
         let separator = useFragment ? "#" : (request.redirectURI.contains("?") ? "&" : "?")
         return URL(string: request.redirectURI + separator + encoded)!
+    }
+
+    /// JARM §4.1: the response parameters plus `iss`, `aud` and a short `exp`, signed with the client's
+    /// `authorization_signed_response_alg` (PS256 by default).
+    func jarmResponse(_ members: [(String, String)], client: Client) throws(AuthorizationError) -> String {
+        let algorithm = client.metadata["authorization_signed_response_alg"]?.stringValue.flatMap(JWSAlgorithm.init(rawValue:)) ?? .PS256
+        guard let signer = keyRing?.signer(for: algorithm) else {
+            throw AuthorizationError(error: OAuthError.server("no \(algorithm) key for JARM"), redirect: nil)
+        }
+        let now = Int64(clock.now().timeIntervalSince1970)
+        var claims: [String: JSON] = ["iss": .string(issuer), "aud": .string(client.clientID), "exp": .int(now + 300), "iat": .int(now)]
+        for (name, value) in members { claims[name] = .string(value) }
+        do { return try signer.sign(claims: claims) } catch { throw AuthorizationError(error: OAuthError.server("JARM signing failed: \(error)"), redirect: nil) }
     }
 
     static func encode(_ value: String) -> String {

@@ -10,6 +10,11 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
         case invalidScope = "invalid_scope"
         case unsupportedTokenType = "unsupported_token_type"
         case accessDenied = "access_denied"
+        /// OIDC Core §3.1.2.6, for `prompt=none`.
+        case loginRequired = "login_required"
+        case consentRequired = "consent_required"
+        /// RFC 6750 §3.1, at resource endpoints (userinfo).
+        case invalidToken = "invalid_token"
         /// RFC 9101 §6.2: the request object is invalid.
         case invalidRequestObject = "invalid_request_object"
         /// RFC 9101 §6.2: `request_uri` is invalid, expired or already used.
@@ -33,7 +38,7 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
     /// 401 for `invalid_client` (RFC 6749 §5.2), 500/503 for server trouble, 400 otherwise.
     public var status: Int {
         switch code {
-        case .invalidClient: 401
+        case .invalidClient, .invalidToken: 401
         case .serverError: 500
         case .temporarilyUnavailable: 503
         default: 400
