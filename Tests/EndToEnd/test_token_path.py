@@ -321,7 +321,10 @@ def test_token_endpoint_errors(rs_daemon, pki):
     error(client.token(client_id, scope="accounts admin"), 400, "invalid_scope")
     error(client.post("/token", {"grant_type": "password", "client_id": client_id, "username": "u", "password": "p"}),
           400, "unsupported_grant_type")
-    error(client.post("/token", {"grant_type": "authorization_code", "client_id": client_id, "code": "x"}), 400, "unsupported_grant_type")
+    error(client.post("/token", {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "client_id": client_id, "device_code": "x"}),
+          400, "unsupported_grant_type")
+    # a supported grant the client is not registered for
+    error(client.post("/token", {"grant_type": "authorization_code", "client_id": client_id, "code": "x"}), 400, "unauthorized_client")
     error(client.session.post(rs_daemon.base + "/token", data="grant_type=client_credentials&grant_type=client_credentials&client_id=" + client_id,
                               headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10), 400, "invalid_request")
     error(client.session.post(rs_daemon.base + "/token", json={"grant_type": "client_credentials"}, timeout=10), 400, "invalid_request")
