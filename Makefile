@@ -9,7 +9,7 @@ PYTHON     := $(VENV)/bin/python3
 # Pinned so a test run is the same everywhere.
 BENCH_SECONDS     ?= 10
 BENCH_CONNECTIONS ?= 32
-PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest==9.0.3
+PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest==9.0.3 selenium==4.38.0
 
 .PHONY: run test keys bench deps test-deps build release swift-test e2e clean
 
@@ -34,6 +34,12 @@ test-deps: deps
 	    if [ "$$(id -u)" = 0 ]; then \
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null; \
 	    else echo "python3 with venv is required" >&2; exit 1; fi; \
+	fi
+	@# The PSU pages are tested in a real headless browser (Debian's chromium and chromedriver).
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	    else echo "chromium and chromium-driver are required for the browser tests" >&2; exit 1; fi; \
 	fi
 	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
 	@$(PYTHON) -m pip install -q --disable-pip-version-check $(PY_TEST_PACKAGES)

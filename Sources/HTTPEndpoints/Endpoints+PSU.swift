@@ -28,7 +28,11 @@ extension Endpoints {
             do throws(AuthorizationError) {
                 let pending = try await services.authorization.begin(parameters: parameters)
                 let prompts = Set((pending.request.prompt ?? "").split(separator: " ").map(String.init))
-                let session = services.interactions.session(Self.cookie(request, Self.sessionCookie), now: Date())
+                var session = services.interactions.session(Self.cookie(request, Self.sessionCookie), now: Date())
+                // OIDC Core §3.1.2.1 max_age: an older sign-in must be repeated.
+                if let maxAge = pending.request.maxAge, let current = session, Date().timeIntervalSince(current.authTime) > TimeInterval(maxAge) {
+                    session = nil
+                }
                 if prompts.contains("none") {
                     // OIDC Core §3.1.2.6: no page may be shown; consent is always asked here, so it is needed.
                     let error = session == nil ? OAuthError(.loginRequired, "the user is not signed in") : OAuthError(.consentRequired, "consent is needed")

@@ -220,3 +220,15 @@ def test_a_signed_in_psu_skips_the_login(flow, daemon):
     page = flow.authorize(flow.par())
     assert page.status_code == 200 and "Approve" in page.text and "Sign in" not in page.text
     assert flow.consent(page.text)["state"] == flow.state
+
+
+def test_acr_and_openbanking_intent_reach_the_id_token(flow, daemon):
+    claims_request = {"id_token": {"acr": {"essential": True, "values": ["urn:openbanking:psd2:ca"]},
+                                   "openbanking_intent_id": {"value": "urn:bank:intent:42", "essential": True}}}
+    page = flow.authorize(flow.par(claims=claims_request))
+    fragment = flow.consent(flow.login(page.text).text)
+    keys = KeySet.import_key_set(daemon.get("/jwks").json())
+    front = jwt.decode(fragment["id_token"], keys, algorithms=["PS256"]).claims
+    assert front["acr"] == "urn:openbanking:psd2:ca" and front["openbanking_intent_id"] == "urn:bank:intent:42"
+    back = jwt.decode(flow.exchange(fragment["code"]).json()["id_token"], keys, algorithms=["PS256"]).claims
+    assert back["openbanking_intent_id"] == "urn:bank:intent:42" and back["sub"] == front["sub"]

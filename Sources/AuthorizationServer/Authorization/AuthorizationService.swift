@@ -97,13 +97,13 @@ public struct AuthorizationService: Sendable {
         let record = AuthorizationCodeRecord(
             codeHash: Crypto.sha256(code), clientID: pending.client.clientID, subject: subject, redirectURI: request.redirectURI,
             scope: request.scopes.joined(separator: " "), codeChallenge: request.codeChallenge, nonce: request.nonce, authTime: authTime,
-            acr: nil, claims: request.claims, expiresAt: now.addingTimeInterval(codeLifetime))
+            acr: Self.acr(for: request), claims: request.claims, expiresAt: now.addingTimeInterval(codeLifetime))
         do { try await codes.insertCode(record) } catch { throw AuthorizationError(error: OAuthError(error), redirect: nil) }
         var members: [(String, String)] = [("code", code)]
         if request.responseType == "code id_token" {
             do {
                 let idToken = try idTokens.issue(
-                    client: pending.client, subject: subject, nonce: request.nonce, authTime: authTime, acr: nil,
+                    client: pending.client, subject: subject, nonce: request.nonce, authTime: authTime, acr: Self.acr(for: request),
                     hashed: .init(code: code, state: request.state), extra: IntentClaims.from(request.claims))
                 members.append(("id_token", idToken))
             } catch {
@@ -111,6 +111,21 @@ public struct AuthorizationService: Sendable {
             }
         }
         return try respond(request, members, client: pending.client)
+    }
+
+    /// The authentication context reached by a password sign-in: Open Banking "CA" (not SCA).
+    public static let passwordACR = "urn:openbanking:psd2:ca"
+
+    /// `acr` goes into the ID Token when the client asked for it (`acr_values` or `claims.id_token.acr`)
+    /// and the value is among those it accepts (FAPI-CIBA AS-7, OIDC Core §5.5.1.1).
+    static func acr(for request: AuthorizationRequest) -> String? {
+        var accepted = Set((request.acrValues ?? "").split(separator: " ").map(String.init))
+        if let asked = request.claims?["id_token"]?["acr"] {
+            if let value = asked["value"]?.stringValue { accepted.insert(value) }
+            for value in asked["values"]?.arrayValue ?? [] { if let text = value.stringValue { accepted.insert(text) } }
+            if asked["value"] == nil && asked["values"] == nil { accepted.insert(passwordACR) }
+        }
+        return accepted.contains(passwordACR) ? passwordACR : nil
     }
 
     /// The PSU refused (or an error after the redirect URI is trusted): `access_denied` back to the client.

@@ -55,6 +55,7 @@ extension ServerMetadata {
             "claims_parameter_supported": true,
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "openbanking_intent_id"],
             "authorization_response_iss_parameter_supported": true,
+            "acr_values_supported": ["urn:openbanking:psd2:ca"],
         ])
     }
 }
