@@ -36,9 +36,7 @@ extension Endpoints {
                 if prompts.contains("none") {
                     // OIDC Core §3.1.2.6: no page may be shown; consent is always asked here, so it is needed.
                     let error = session == nil ? OAuthError(.loginRequired, "the user is not signed in") : OAuthError(.consentRequired, "consent is needed")
-                    var response = Response(status: .seeOther)
-                    response.headers[.location] = await services.authorization.deny(pending, error: error).absoluteString
-                    return response
+                    return Self.deliver(await services.authorization.deny(pending, error: error))
                 }
                 let (id, interaction) = services.interactions.start(pending, now: Date())
                 if !prompts.contains("login"), let session {
@@ -82,7 +80,7 @@ extension Endpoints {
                 let username = interaction.username, let authTime = interaction.authTime
             else { return Self.page(Pages.error, ["message": "This consent form has expired."], status: .badRequest) }
             _ = services.interactions.finish(id)
-            let target: URL
+            let target: AuthorizationResponse
             if form["decision"] == "approve" {
                 do throws(AuthorizationError) {
                     target = try await services.authorization.approve(interaction.pending, subject: username, authTime: authTime)
@@ -94,11 +92,22 @@ extension Endpoints {
                 target = await services.authorization.deny(interaction.pending)
                 context.logger.notice("consent denied", metadata: ["client_id": "\(interaction.pending.client.clientID)", "user": "\(username)"])
             }
-            // 303, never 307: the form's credentials must not be re-posted to the client (FAPI 2 SP §5.3.1.2-10).
-            var response = Response(status: .seeOther)
-            response.headers[.location] = target.absoluteString
-            response.headers[.cacheControl] = "no-store"
-            return response
+            return Self.deliver(target)
+        }
+    }
+
+    /// A redirect (303, never 307: the sign-in form must not be re-posted to the client, FAPI 2 SP §5.3.1.2-10),
+    /// or the form-post page.
+    static func deliver(_ response: AuthorizationResponse) -> Response {
+        switch response {
+        case .redirect(let url):
+            var redirect = Response(status: .seeOther)
+            redirect.headers[.location] = url.absoluteString
+            redirect.headers[.cacheControl] = "no-store"
+            return redirect
+        case .formPost(let action, let fields):
+            let values: [String: Any] = ["action": action, "fields": fields.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] }]
+            return page(Pages.formPost, values)
         }
     }
 

@@ -46,6 +46,16 @@ enum Pages {
             </form>
             """ + layoutTail)
 
+    /// OAuth 2.0 Form Post Response Mode, without JavaScript: the PSU presses Continue.
+    static let formPost = try! MustacheTemplate(
+        string: layoutHead + """
+            <h1>Returning you to the app</h1>
+            <form method="post" action="{{action}}">
+            {{#fields}}<input type="hidden" name="{{name}}" value="{{value}}">{{/fields}}
+            <button class="primary" type="submit">Continue</button>
+            </form>
+            """ + layoutTail)
+
     static let error = try! MustacheTemplate(
         string: layoutHead + """
             <h1>This request cannot go on</h1>

@@ -232,3 +232,17 @@ def test_acr_and_openbanking_intent_reach_the_id_token(flow, daemon):
     assert front["acr"] == "urn:openbanking:psd2:ca" and front["openbanking_intent_id"] == "urn:bank:intent:42"
     back = jwt.decode(flow.exchange(fragment["code"]).json()["id_token"], keys, algorithms=["PS256"]).claims
     assert back["openbanking_intent_id"] == "urn:bank:intent:42" and back["sub"] == front["sub"]
+
+
+def test_form_post_response_mode(flow, daemon):
+    import html
+    page = flow.authorize(flow.par(response_mode="form_post"))
+    consent = flow.login(page.text)
+    response = flow.browser.post(daemon.base + "/authorize/consent", data={
+        "interaction": Flow.hidden(consent.text, "interaction"), "csrf": Flow.hidden(consent.text, "csrf"), "decision": "approve"},
+        allow_redirects=False, timeout=10)
+    assert response.status_code == 200 and "<script" not in response.text
+    assert f'action="{REDIRECT}"' in response.text and 'method="post"' in response.text
+    fields = {name: html.unescape(value) for name, value in re.findall(r'name="([a-z_]+)" value="([^"]*)"', response.text)}
+    assert fields["state"] == flow.state and fields["iss"] == daemon.issuer and "id_token" in fields
+    assert flow.exchange(fields["code"]).status_code == 200

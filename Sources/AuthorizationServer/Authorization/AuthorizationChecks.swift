@@ -20,7 +20,7 @@ public enum AuthorizationChecks {
         guard client.grantTypes.contains("authorization_code") else {
             throw OAuthError(.unauthorizedClient, "the client is not registered for the authorization_code grant")
         }
-        if let mode = request.responseMode, !["fragment", "query", "jwt", "fragment.jwt", "query.jwt"].contains(mode) {
+        if let mode = request.responseMode, !["fragment", "query", "form_post", "jwt", "fragment.jwt", "query.jwt", "form_post.jwt"].contains(mode) {
             throw OAuthError(.invalidRequest, "response_mode \(mode) is not supported")
         }
         // OIDC Core §3.3.2.5: the hybrid flow never returns tokens in the query.

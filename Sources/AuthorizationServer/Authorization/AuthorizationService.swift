@@ -3,6 +3,13 @@ public import JOSE
 
 /// An authorization error, and whether it may go back to the client: only once the client and its
 /// redirect URI are established (RFC 6749 §4.1.2.1); before that, the PSU sees a page.
+/// How the authorization response reaches the client: a redirect (query or fragment), or an HTML form
+/// the browser posts to the redirect URI (OAuth 2.0 Form Post Response Mode).
+public enum AuthorizationResponse: Sendable, Equatable {
+    case redirect(URL)
+    case formPost(action: String, fields: [String: String])
+}
+
 public struct AuthorizationError: Error, Sendable {
     public let error: OAuthError
     /// Where to send it, when the redirect URI is trusted.
@@ -83,7 +90,7 @@ public struct AuthorizationService: Sendable {
 
     /// The PSU approved: consume the request (single use), issue the code and, for the hybrid flow, the
     /// detached-signature ID Token; returns the redirect.
-    public func approve(_ pending: Pending, subject: String, authTime: Date) async throws(AuthorizationError) -> URL {
+    public func approve(_ pending: Pending, subject: String, authTime: Date) async throws(AuthorizationError) -> AuthorizationResponse {
         let request = pending.request
         if let hash = pending.requestURIHash {
             let fresh: Bool
@@ -129,16 +136,16 @@ public struct AuthorizationService: Sendable {
     }
 
     /// The PSU refused (or an error after the redirect URI is trusted): `access_denied` back to the client.
-    public func deny(_ pending: Pending, error: OAuthError = OAuthError(.accessDenied, "the user denied the request")) async -> URL {
+    public func deny(_ pending: Pending, error: OAuthError = OAuthError(.accessDenied, "the user denied the request")) async -> AuthorizationResponse {
         if let hash = pending.requestURIHash { _ = try? await pushed.consumePushedRequest(uriHash: hash, clientID: pending.client.clientID, now: clock.now()) }
         let members = [("error", error.code.rawValue), ("error_description", error.description)]
-        if let url = try? respond(pending.request, members, client: pending.client) { return url }
-        return URL(string: pending.request.redirectURI)!
+        if let response = try? respond(pending.request, members, client: pending.client) { return response }
+        return .redirect(URL(string: pending.request.redirectURI)!)
     }
 
     /// Fragment for the hybrid flow (OIDC Core §3.3.2.5), query for code; `state` echoed unchanged and `iss` (RFC 9207) added.
     /// With a JARM response mode (`jwt`, `query.jwt`, `fragment.jwt`) the members travel inside one signed JWT, `response`.
-    func respond(_ request: AuthorizationRequest, _ members: [(String, String)], client: Client) throws(AuthorizationError) -> URL {
+    func respond(_ request: AuthorizationRequest, _ members: [(String, String)], client: Client) throws(AuthorizationError) -> AuthorizationResponse {
         var all = members
         if let state = request.state { all.append(("state", state)) }
         let mode = request.responseMode ?? (request.responseType == "code" ? "query" : "fragment")
@@ -148,10 +155,13 @@ public struct AuthorizationService: Sendable {
         } else {
             all.append(("iss", issuer))
         }
+        if mode.hasPrefix("form_post") {
+            return .formPost(action: request.redirectURI, fields: Dictionary(all, uniquingKeysWith: { first, _ in first }))
+        }
         let encoded = all.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
         let useFragment = mode.hasPrefix("fragment") || (mode == "jwt" && request.responseType != "code")
         let separator = useFragment ? "#" : (request.redirectURI.contains("?") ? "&" : "?")
-        return URL(string: request.redirectURI + separator + encoded)!
+        return .redirect(URL(string: request.redirectURI + separator + encoded)!)
     }
 
     /// JARM §4.1: the response parameters plus `iss`, `aud` and a short `exp`, signed with the client's

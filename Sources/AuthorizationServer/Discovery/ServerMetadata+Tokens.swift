@@ -46,7 +46,7 @@ extension ServerMetadata {
         adding([
             "authorization_endpoint": .string(endpoint("/authorize")),
             "response_types_supported": ["code id_token", "code"],
-            "response_modes_supported": ["fragment", "query", "jwt", "query.jwt", "fragment.jwt"],
+            "response_modes_supported": ["fragment", "query", "form_post", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt"],
             "authorization_signing_alg_values_supported": ["PS256", "ES256"],
             "userinfo_endpoint": .string(endpoint("/userinfo")),
             "subject_types_supported": ["public"],
