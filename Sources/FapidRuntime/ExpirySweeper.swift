@@ -19,12 +19,7 @@ public struct ExpirySweeper: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
+        await runPeriodically(every: interval) {
             do {
                 let removed = try await tokens.sweepExpired(now: clock.now())
                 if removed > 0 { logger.debug("expired rows removed", metadata: ["count": "\(removed)"]) }

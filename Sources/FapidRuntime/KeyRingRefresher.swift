@@ -21,13 +21,7 @@ public struct KeyRingRefresher: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                // Graceful shutdown cancels the wait at once rather than after the interval.
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
+        await runPeriodically(every: interval) {
             do {
                 try await manager.reload(ring, now: clock.now())
             } catch {

@@ -78,13 +78,6 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
 
     /// Keeps cached answers and CRLs fresh in the background.
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: self.refreshInterval) }
-            } catch {
-                return
-            }
-            await checker.refresh(window: 60)
-        }
+        await runPeriodically(every: refreshInterval) { await checker.refresh(window: 60) }
     }
 }

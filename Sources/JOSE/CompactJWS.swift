@@ -84,13 +84,7 @@ public struct CompactJWS: Sendable {
     /// The `x5c` header chain, leaf first (RFC 7515 §4.1.6), or nil.
     public func certificateChain() throws(JOSEError) -> [X509Certificate]? {
         guard let value = header["x5c"] else { return nil }
-        guard let entries = value.arrayValue, !entries.isEmpty else { throw JOSEError(.malformed, "x5c must be a non-empty array") }
-        var chain: [X509Certificate] = []
-        for entry in entries {
-            guard let text = entry.stringValue else { throw JOSEError(.malformed, "x5c entries must be strings") }
-            chain.append(try X509Certificate(der: try Base64URL.decodeStandard(text)))
-        }
-        return chain
+        return try X509Certificate.chain(x5c: value)
     }
 }
 

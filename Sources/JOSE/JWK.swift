@@ -75,13 +75,7 @@ public struct JWK: Sendable {
     /// The `x5c` chain (standard base64 DER, leaf first), or nil when the JWK has none.
     public func certificateChain() throws(JOSEError) -> [X509Certificate]? {
         guard let value = members["x5c"] else { return nil }
-        guard let entries = value.arrayValue, !entries.isEmpty else { throw JOSEError(.malformed, "x5c must be a non-empty array") }
-        var chain: [X509Certificate] = []
-        for entry in entries {
-            guard let text = entry.stringValue else { throw JOSEError(.malformed, "x5c entries must be strings") }
-            chain.append(try X509Certificate(der: try Base64URL.decodeStandard(text)))
-        }
-        return chain
+        return try X509Certificate.chain(x5c: value)
     }
 }
 
