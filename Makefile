@@ -9,7 +9,7 @@ PYTHON     := $(VENV)/bin/python3
 # Pinned so a test run is the same everywhere.
 BENCH_SECONDS     ?= 10
 BENCH_CONNECTIONS ?= 32
-PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest==9.0.3 selenium==4.38.0
+PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest==9.0.3 selenium==4.38.0 pexpect==4.9.0
 
 .PHONY: run test keys bench deps test-deps build release swift-test e2e clean
 

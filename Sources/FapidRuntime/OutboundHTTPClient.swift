@@ -72,6 +72,19 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
         }
     }
 
+    /// POSTs a JSON notification with a bearer token; returns the status, or nil when nothing came back.
+    public func notify(_ url: String, bearer: String, body: String) async -> Int? {
+        guard url.hasPrefix("https://") else { return nil }
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+        request.body = .bytes(ByteBuffer(string: body))
+        guard let response = try? await client.execute(request, timeout: timeout) else { return nil }
+        _ = try? await response.body.collect(upTo: 64 * 1024)
+        return Int(response.status.code)
+    }
+
     /// Closes the connections; for one-shot use outside a service group (`fapictl`).
     public func shutdown() async {
         try? await client.shutdown()

@@ -10,11 +10,14 @@ public struct TokenEndpointServices: Sendable {
     public let revocation: RevocationService
     public let pushedAuthorization: PushedAuthorizationService?
     public let userinfo: UserinfoService?
+    public let backchannel: BackchannelAuthenticationService?
 
     public init(
         token: TokenService, introspection: IntrospectionService, revocation: RevocationService,
-        pushedAuthorization: PushedAuthorizationService? = nil, userinfo: UserinfoService? = nil
+        pushedAuthorization: PushedAuthorizationService? = nil, userinfo: UserinfoService? = nil,
+        backchannel: BackchannelAuthenticationService? = nil
     ) {
+        self.backchannel = backchannel
         self.userinfo = userinfo
         self.token = token
         self.introspection = introspection
@@ -26,6 +29,7 @@ public struct TokenEndpointServices: Sendable {
 extension Endpoints {
     func registerTokenEndpoints(_ services: TokenEndpointServices, on router: Router<FapidRequestContext>) {
         if let par = services.pushedAuthorization { registerPushedAuthorization(par, on: router) }
+        if let backchannel = services.backchannel { registerBackchannelAuthentication(backchannel, on: router) }
         if let userinfo = services.userinfo {
             // OIDC Core §5.3.1: GET and POST; the token only in the Authorization header (RFC 6750 §2.1), never the query.
             let handler: @Sendable (Request, FapidRequestContext) async -> Response = { request, context in

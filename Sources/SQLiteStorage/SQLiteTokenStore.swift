@@ -66,14 +66,18 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore {
         }
     }
 
-    /// Deletes assertion `jti`s past their expiry and access tokens expired more than `retention` ago.
+    /// Deletes assertion `jti`s past their expiry, and tokens, codes, pushed and CIBA requests expired more
+    /// than `retention` ago.
     /// Returns how many rows went.
     public func sweepExpired(now: Date, retention: TimeInterval = 3600) async throws(StorageError) -> Int {
         try await database.write { db in
             try db.execute(sql: "DELETE FROM client_assertion_jtis WHERE expires_at < ?", arguments: [Self.seconds(now)])
             var removed = db.changesCount
-            try db.execute(sql: "DELETE FROM access_tokens WHERE expires_at < ?", arguments: [Self.seconds(now.addingTimeInterval(-retention))])
-            removed += db.changesCount
+            let horizon = Self.seconds(now.addingTimeInterval(-retention))
+            for table in ["access_tokens", "refresh_tokens", "authorization_codes", "pushed_requests", "ciba_requests"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE expires_at < ?", arguments: [horizon])
+                removed += db.changesCount
+            }
             return removed
         }
     }

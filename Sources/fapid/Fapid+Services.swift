@@ -32,6 +32,7 @@ extension Fapid {
             clock: clock
         )
         let codes = SQLiteCodeStore(database: runtime.database)
+        let ciba = SQLiteCIBAStore(database: runtime.database)
         let idTokens = IDTokenIssuer(keyRing: keyRing, issuer: issuer, clock: clock)
         let token = TokenService(
             authenticator: authenticator,
@@ -39,6 +40,7 @@ extension Fapid {
                 ClientCredentialsGrant(issuer: issuerService),
                 AuthorizationCodeGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
                 RefreshTokenGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
+                CIBAGrant(store: ciba, codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
             ])
         let requestObjects = RequestObjectValidator(
             keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens, issuer: issuer, clock: clock)
@@ -55,7 +57,10 @@ extension Fapid {
             revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, clock: clock),
             pushedAuthorization: PushedAuthorizationService(
                 authenticator: authenticator, validator: requestObjects, store: pushedStore, clock: clock),
-            userinfo: UserinfoService(tokens: runtime.tokens, clock: clock)
+            userinfo: UserinfoService(tokens: runtime.tokens, clock: clock),
+            backchannel: BackchannelAuthenticationService(
+                authenticator: authenticator, keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens,
+                users: SQLiteUserStore(database: runtime.database), store: ciba, keyRing: keyRing, issuer: issuer, clock: clock)
         )
         return (services, psu, token.grantTypes)
     }

@@ -63,6 +63,7 @@ struct Fapid: AsyncParsableCommand {
             .adding(["registration_endpoint": .string(configuration.issuer + "/register")])
             .addingPushedAuthorization(requirePushed: configuration.requirePushedAuthorizationRequests)
             .addingAuthorization()
+            .addingBackchannelAuthentication()
         let server = try FapidHTTPServer(
             settings: .init(
                 host: configuration.listenHost,
@@ -87,7 +88,10 @@ struct Fapid: AsyncParsableCommand {
         )
         let listen = configuration.listen
         let issuer = configuration.issuer
-        let app = try server.makeApplication(logger: logger, services: [refresher, outbound, revocation, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger)], onServerRunning: { _ in
+        let app = try server.makeApplication(logger: logger, services: [
+                refresher, outbound, revocation, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger),
+                CIBANotifier(store: SQLiteCIBAStore(database: runtime.database), clients: runtime.clients, http: outbound, clock: clock, logger: logger),
+            ], onServerRunning: { _ in
             // Logged once the socket is bound, so a supervisor can wait for this line.
             logger.notice("fapid listening", metadata: ["listen": "\(listen)", "issuer": "\(issuer)"])
         })

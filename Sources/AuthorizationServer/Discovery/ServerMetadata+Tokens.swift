@@ -20,6 +20,7 @@ extension ServerMetadata {
             "revocation_endpoint_auth_signing_alg_values_supported": algorithms,
             "tls_client_certificate_bound_access_tokens": true,
             "mtls_endpoint_aliases": [
+                "backchannel_authentication_endpoint": .string(endpoint("/bc-authorize")),
                 "token_endpoint": .string(token),
                 "introspection_endpoint": .string(introspection),
                 "revocation_endpoint": .string(revocation),
@@ -56,6 +57,18 @@ extension ServerMetadata {
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "openbanking_intent_id"],
             "authorization_response_iss_parameter_supported": true,
             "acr_values_supported": ["urn:openbanking:psd2:ca"],
+        ])
+    }
+}
+
+extension ServerMetadata {
+    /// CIBA Core §4 metadata.
+    public func addingBackchannelAuthentication() -> ServerMetadata {
+        adding([
+            "backchannel_authentication_endpoint": .string(endpoint("/bc-authorize")),
+            "backchannel_token_delivery_modes_supported": ["poll", "ping"],
+            "backchannel_authentication_request_signing_alg_values_supported": ["PS256", "ES256"],
+            "backchannel_user_code_parameter_supported": false,
         ])
     }
 }

@@ -10,6 +10,10 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
         case invalidScope = "invalid_scope"
         case unsupportedTokenType = "unsupported_token_type"
         case accessDenied = "access_denied"
+        /// CIBA Core §11.
+        case authorizationPending = "authorization_pending"
+        case slowDown = "slow_down"
+        case expiredToken = "expired_token"
         /// OIDC Core §3.1.2.6, for `prompt=none`.
         case loginRequired = "login_required"
         case consentRequired = "consent_required"

@@ -1,0 +1,54 @@
+public import Foundation
+public import JOSE
+
+/// CIBA Core §10.1 token requests (`urn:openid:params:grant-type:ciba`), answered per §11.
+public struct CIBAGrant: GrantHandler {
+    public static let grantTypeURN = "urn:openid:params:grant-type:ciba"
+    public let grantType = CIBAGrant.grantTypeURN
+    let store: any CIBAStore
+    let codes: any AuthorizationCodeStore
+    let tokens: TokenIssuer
+    let idTokens: IDTokenIssuer
+    let clock: any Clock
+
+    public init(store: any CIBAStore, codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock) {
+        self.store = store
+        self.codes = codes
+        self.tokens = tokens
+        self.idTokens = idTokens
+        self.clock = clock
+    }
+
+    public func handle(_ request: TokenRequest) async throws(OAuthError) -> TokenResponse {
+        guard let authReqID = request.parameters["auth_req_id"] else { throw OAuthError(.invalidRequest, "auth_req_id is required") }
+        let client = request.client.client
+        let poll: CIBAPoll
+        do { poll = try await store.pollCIBARequest(authReqIDHash: TokenIssuer.hash(authReqID), clientID: client.clientID, now: clock.now()) } catch {
+            throw OAuthError(error)
+        }
+        switch poll {
+        case .pending: throw OAuthError(.authorizationPending, "the user has not decided yet")
+        case .slowDown: throw OAuthError(.slowDown, "polling too fast; the interval grew by 5 seconds")
+        case .denied: throw OAuthError(.accessDenied, "the request was denied")
+        case .expired: throw OAuthError(.expiredToken, "the request expired")
+        case .invalid: throw OAuthError(.invalidGrant, "auth_req_id is unknown, another client's, or already used")
+        case .approved(let approved):
+            let access = try await tokens.issueAccessToken(
+                client: client, subject: approved.username, scope: approved.scope, certificate: request.client.certificate, origin: approved.authReqIDHash)
+            let refreshValue = TokenIssuer.randomToken()
+            let now = clock.now()
+            let refresh = RefreshTokenRecord(
+                tokenHash: TokenIssuer.hash(refreshValue), clientID: client.clientID, subject: approved.username, scope: approved.scope,
+                authTime: approved.decidedAt ?? now, nonce: nil, certificateThumbprint: request.client.certificate?.thumbprint, codeHash: nil,
+                issuedAt: now, expiresAt: now.addingTimeInterval(90 * 86_400))
+            do { try await codes.insertRefreshToken(refresh) } catch { throw OAuthError(error) }
+            var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: approved.scope)
+            response.refreshToken = refreshValue
+            // CIBA Core §10.3.1 / FAPI-CIBA: the ID Token names the request; no c_hash or s_hash.
+            response.idToken = try idTokens.issue(
+                client: client, subject: approved.username, nonce: nil, authTime: approved.decidedAt ?? now, acr: nil,
+                hashed: .init(accessToken: access.value), extra: ["urn:openid:params:jwt:claim:auth_req_id": .string(authReqID)])
+            return response
+        }
+    }
+}

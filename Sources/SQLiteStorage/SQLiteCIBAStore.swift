@@ -1,0 +1,105 @@
+public import AuthorizationServer
+public import Foundation
+import GRDB
+
+/// `CIBAStore` over `ciba_requests`; every state change is one transaction.
+public struct SQLiteCIBAStore: CIBAStore {
+    let database: SQLiteDatabase
+
+    public init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+    static func date(_ value: Int64?) -> Date? { value.map { Date(timeIntervalSince1970: TimeInterval($0)) } }
+    static let columns = """
+        id, auth_req_id_hash, client_id, username, scope, binding_message, acr, delivery_mode, notification_token, created_at, expires_at,
+        poll_interval, last_polled_at, status, decided_by, decided_at, ping_auth_req_id
+        """
+
+    static func decode(_ row: Row) -> CIBARequest {
+        CIBARequest(
+            id: row[0], authReqIDHash: [UInt8](row[1] as Data), clientID: row[2], username: row[3], scope: row[4], bindingMessage: row[5], acr: row[6],
+            deliveryMode: row[7], notificationToken: row[8], createdAt: date(row[9])!, expiresAt: date(row[10])!, interval: row[11],
+            lastPolledAt: date(row[12]), status: CIBARequest.Status(rawValue: row[13]) ?? .pending, decidedBy: row[14], decidedAt: date(row[15]),
+            pingAuthReqID: row[16])
+    }
+
+    public func insertCIBARequest(_ request: CIBARequest) async throws(StorageError) {
+        try await database.write { db in
+            try db.execute(
+                sql: "INSERT INTO ciba_requests (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    request.id, Data(request.authReqIDHash), request.clientID, request.username, request.scope, request.bindingMessage, request.acr,
+                    request.deliveryMode, request.notificationToken, Self.seconds(request.createdAt), Self.seconds(request.expiresAt), request.interval,
+                    request.lastPolledAt.map(Self.seconds), request.status.rawValue, request.decidedBy, request.decidedAt.map(Self.seconds),
+                    request.pingAuthReqID,
+                ])
+        }
+    }
+
+    public func pollCIBARequest(authReqIDHash: [UInt8], clientID: String, now: Date) async throws(StorageError) -> CIBAPoll {
+        let current = Self.seconds(now)
+        return try await database.write { db -> CIBAPoll in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM ciba_requests WHERE auth_req_id_hash = ?", arguments: [Data(authReqIDHash)])
+            else { return .invalid }
+            let request = Self.decode(row)
+            guard request.clientID == clientID, request.status != .redeemed else { return .invalid }
+            if request.expiresAt <= now { return .expired }
+            switch request.status {
+            case .denied: return .denied
+            case .approved:
+                try db.execute(sql: "UPDATE ciba_requests SET status = 'redeemed' WHERE id = ?", arguments: [request.id])
+                return .approved(request)
+            default:
+                if let last = request.lastPolledAt, now.timeIntervalSince(last) < TimeInterval(request.interval) {
+                    // CIBA Core §11: slow_down, and the client must add 5 s to its interval.
+                    try db.execute(
+                        sql: "UPDATE ciba_requests SET poll_interval = poll_interval + 5, last_polled_at = ? WHERE id = ?",
+                        arguments: [current, request.id])
+                    return .slowDown
+                }
+                try db.execute(sql: "UPDATE ciba_requests SET last_polled_at = ? WHERE id = ?", arguments: [current, request.id])
+                return .pending
+            }
+        }
+    }
+
+    public func pendingCIBARequests(now: Date) async throws(StorageError) -> [CIBARequest] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.columns) FROM ciba_requests WHERE status = 'pending' AND expires_at > ? ORDER BY created_at, id",
+                arguments: [Self.seconds(now)]
+            ).map(Self.decode)
+        }
+    }
+
+    public func decideCIBARequest(id: String, approve: Bool, by: String, now: Date) async throws(StorageError) -> Bool {
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE ciba_requests SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
+                arguments: [approve ? "approved" : "denied", by, Self.seconds(now), id, Self.seconds(now)])
+            return db.changesCount == 1
+        }
+    }
+
+    public func unnotifiedCIBADecisions(now: Date) async throws(StorageError) -> [CIBARequest] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.columns) FROM ciba_requests
+                    WHERE delivery_mode = 'ping' AND status IN ('approved', 'denied') AND notified_at IS NULL AND expires_at > ?
+                    ORDER BY decided_at
+                    """,
+                arguments: [Self.seconds(now)]
+            ).map(Self.decode)
+        }
+    }
+
+    public func markCIBANotified(id: String, now: Date) async throws(StorageError) {
+        try await database.write { db in
+            try db.execute(sql: "UPDATE ciba_requests SET notified_at = ?, ping_auth_req_id = NULL WHERE id = ?", arguments: [Self.seconds(now), id])
+        }
+    }
+}
