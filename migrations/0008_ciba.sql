@@ -18,7 +18,7 @@ CREATE TABLE ciba_requests (
     decided_by                TEXT,
     decided_at                INTEGER,
     notified_at               INTEGER,
-    -- ping mode only: the auth_req_id the notification must carry, erased once the client is notified
+    -- ping and push modes only: the auth_req_id the notification must carry, erased once the client is notified
     ping_auth_req_id          TEXT
 );
 CREATE INDEX ciba_requests_status ON ciba_requests (status, expires_at);

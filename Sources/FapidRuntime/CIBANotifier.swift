@@ -15,14 +15,39 @@ public struct CIBANotifier: Service {
     let clock: any Clock
     let logger: Logger
     let interval: Duration
+    /// Issues tokens for push delivery.
+    let tokens: CIBATokens
 
-    public init(store: any CIBAStore, clients: any ClientStore, http: OutboundHTTPClient, clock: any Clock, logger: Logger, interval: Duration = .milliseconds(250)) {
+    public init(
+        store: any CIBAStore, clients: any ClientStore, http: OutboundHTTPClient, tokens: CIBATokens, clock: any Clock, logger: Logger,
+        interval: Duration = .milliseconds(250)
+    ) {
+        self.tokens = tokens
         self.store = store
         self.clients = clients
         self.http = http
         self.clock = clock
         self.logger = logger
         self.interval = interval
+    }
+
+    /// CIBA Core §10.3 (tokens) and §12 (errors) push bodies; the request is redeemed first, atomically.
+    func pushBody(_ request: CIBARequest, client: Client, authReqID: String) async -> String? {
+        guard request.status == .approved else {
+            return JSON.object([
+                "auth_req_id": .string(authReqID), "error": "access_denied", "error_description": "the request was denied",
+            ]).serialized()
+        }
+        guard (try? await store.redeemCIBARequest(id: request.id)) == true,
+            let response = try? await tokens.issue(request, client: client, certificate: nil, authReqID: authReqID)
+        else { return nil }
+        var members: [String: JSON] = [
+            "auth_req_id": .string(authReqID), "access_token": .string(response.accessToken), "token_type": .string(response.tokenType),
+            "expires_in": .int(Int64(response.expiresIn)),
+        ]
+        if let refresh = response.refreshToken { members["refresh_token"] = .string(refresh) }
+        if let idToken = response.idToken { members["id_token"] = .string(idToken) }
+        return JSON.object(members).serialized()
     }
 
     public func run() async throws {
@@ -36,9 +61,17 @@ public struct CIBANotifier: Service {
                     try? await store.markCIBANotified(id: request.id, now: clock.now())
                     continue
                 }
-                let status = await http.notify(endpoint, bearer: token, body: #"{"auth_req_id":"\#(authReqID)"}"#)
-                // CIBA Core §10.2: any 2xx is success; 401/403 will not improve by retrying.
-                if let status, (200..<300).contains(status) || status == 401 || status == 403 {
+                let body: String
+                if request.deliveryMode == "push" {
+                    guard let pushed = await pushBody(request, client: client, authReqID: authReqID) else { continue }
+                    body = pushed
+                } else {
+                    body = JSON.object(["auth_req_id": .string(authReqID)]).serialized()
+                }
+                let status = await http.notify(endpoint, bearer: token, body: body)
+                // CIBA Core §10.2: any 2xx is success; 401/403 will not improve by retrying. Push answers are
+                // delivered once: their tokens were issued when the request was redeemed.
+                if request.deliveryMode == "push" || status.map({ (200..<300).contains($0) || $0 == 401 || $0 == 403 }) == true {
                     try? await store.markCIBANotified(id: request.id, now: clock.now())
                 }
                 logger.info("CIBA ping", metadata: ["client_id": "\(request.clientID)", "request": "\(request.id)", "status": "\(status.map(String.init) ?? "failed")"])

@@ -89,11 +89,18 @@ public struct SQLiteCIBAStore: CIBAStore {
                 db,
                 sql: """
                     SELECT \(Self.columns) FROM ciba_requests
-                    WHERE delivery_mode = 'ping' AND status IN ('approved', 'denied') AND notified_at IS NULL AND expires_at > ?
+                    WHERE delivery_mode IN ('ping', 'push') AND status IN ('approved', 'denied') AND notified_at IS NULL AND expires_at > ?
                     ORDER BY decided_at
                     """,
                 arguments: [Self.seconds(now)]
             ).map(Self.decode)
+        }
+    }
+
+    public func redeemCIBARequest(id: String) async throws(StorageError) -> Bool {
+        try await database.write { db in
+            try db.execute(sql: "UPDATE ciba_requests SET status = 'redeemed' WHERE id = ? AND status = 'approved'", arguments: [id])
+            return db.changesCount == 1
         }
     }
 

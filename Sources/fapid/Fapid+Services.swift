@@ -13,7 +13,7 @@ extension Fapid {
         fetcher: any JWKSFetcher,
         status: any CertificateStatusPolicy,
         clock: any Clock
-    ) -> (TokenEndpointServices, PSUServices, grantTypes: [String]) {
+    ) -> (TokenEndpointServices, PSUServices, CIBATokens, grantTypes: [String]) {
         let issuer = configuration.issuer
         // FAPI 1 and CIBA accept the issuer or the endpoint URL as assertion audience.
         let audiences: Set<String> = [issuer, issuer + "/token", issuer + "/revoke", issuer + "/par", issuer + "/bc-authorize"]
@@ -62,7 +62,7 @@ extension Fapid {
                 authenticator: authenticator, keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens,
                 users: SQLiteUserStore(database: runtime.database), store: ciba, keyRing: keyRing, issuer: issuer, clock: clock)
         )
-        return (services, psu, token.grantTypes)
+        return (services, psu, CIBATokens(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock), token.grantTypes)
     }
 }
 

@@ -54,7 +54,7 @@ struct Fapid: AsyncParsableCommand {
             configuration, fetcher: outbound, store: SQLiteStatusCacheStore(database: runtime.database), logger: logger)
         let restored = try await revocation.checker.restore()
         if restored > 0 { logger.info("certificate status answers restored", metadata: ["count": "\(restored)"]) }
-        let (services, psu, grantTypes) = Self.tokenServices(
+        let (services, psu, cibaTokens, grantTypes) = Self.tokenServices(
             configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, status: revocation, clock: clock)
         let directories = try configuration.loadDirectories(logger: logger)
         let registration = Self.registrationService(
@@ -90,7 +90,9 @@ struct Fapid: AsyncParsableCommand {
         let issuer = configuration.issuer
         let app = try server.makeApplication(logger: logger, services: [
                 refresher, outbound, revocation, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger),
-                CIBANotifier(store: SQLiteCIBAStore(database: runtime.database), clients: runtime.clients, http: outbound, clock: clock, logger: logger),
+                CIBANotifier(
+                    store: SQLiteCIBAStore(database: runtime.database), clients: runtime.clients, http: outbound, tokens: cibaTokens, clock: clock,
+                    logger: logger),
             ], onServerRunning: { _ in
             // Logged once the socket is bound, so a supervisor can wait for this line.
             logger.notice("fapid listening", metadata: ["listen": "\(listen)", "issuer": "\(issuer)"])

@@ -189,3 +189,41 @@ def test_a_restart_loses_nothing(ciba, daemon):
     daemon.start()
     daemon.fapictl("ciba", "approve", pending_id(daemon, "Across a restart"))
     assert ciba.poll(ack["auth_req_id"]).status_code == 200
+
+
+def test_push_mode_for_a_non_fapi_client(daemon, pki):
+    daemon.fapictl("users", "add", "alice", input_text="correct horse battery staple\n")
+    Listener.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"https://localhost:{server.server_address[1]}/cb"
+        client_id = register(daemon, {"fapi": False, "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN,
+                                      "grant_types": [CIBA_GRANT], "scope": "openid accounts", "backchannel_token_delivery_mode": "push",
+                                      "backchannel_client_notification_endpoint": endpoint})
+        # FAPI clients cannot register for push at all.
+        refused = daemon.fapictl("clients", "add", check=False, input_text=json.dumps({
+            "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN, "grant_types": [CIBA_GRANT],
+            "backchannel_token_delivery_mode": "push", "backchannel_client_notification_endpoint": endpoint}))
+        assert refused.returncode != 0 and "push" in refused.stderr
+        tpp = TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
+        ack = tpp.post("/bc-authorize", {"client_id": client_id, "scope": "openid accounts", "login_hint": "alice",
+                                         "binding_message": "Push me", "client_notification_token": "push-token"}).json()
+        assert "interval" not in ack
+        daemon.fapictl("ciba", "approve", pending_id(daemon, "Push me"))
+        deadline = time.time() + 10
+        while time.time() < deadline and not Listener.received:
+            time.sleep(0.1)
+        authorization, body = Listener.received[0]
+        assert authorization == "Bearer push-token" and body["auth_req_id"] == ack["auth_req_id"]
+        claims = jwt.decode(body["id_token"], KeySet.import_key_set(daemon.get("/jwks").json()), algorithms=["PS256"]).claims
+        assert claims["urn:openid:params:jwt:claim:auth_req_id"] == ack["auth_req_id"]
+        assert "urn:openid:params:jwt:claim:rt_hash" in claims and "at_hash" in claims
+        # Delivered by push: the auth_req_id cannot be redeemed again.
+        poll = tpp.post("/token", {"grant_type": CIBA_GRANT, "client_id": client_id, "auth_req_id": ack["auth_req_id"]})
+        assert poll.status_code == 400 and poll.json()["error"] == "invalid_grant"
+    finally:
+        server.shutdown()

@@ -85,7 +85,6 @@ public struct BackchannelAuthenticationService: Sendable {
             expiry = min(seconds, maximumExpiry)
         }
         let token = parameters["client_notification_token"]
-        if mode == "push" { throw CIBAError(.invalidRequest, "push delivery is not offered; register poll or ping") }
         if mode != "poll" {
             guard let token, !token.isEmpty, token.count <= 1024 else {
                 throw CIBAError(.invalidRequest, "client_notification_token is required for \(mode) mode")
@@ -96,7 +95,7 @@ public struct BackchannelAuthenticationService: Sendable {
             id: Base64URL.encode(Crypto.randomBytes(9)), authReqIDHash: TokenIssuer.hash(authReqID), clientID: client.client.clientID,
             username: username, scope: scopes.joined(separator: " "), bindingMessage: binding, acr: parameters["acr_values"],
             deliveryMode: mode, notificationToken: token, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(expiry)), interval: interval,
-            pingAuthReqID: mode == "ping" ? authReqID : nil)
+            pingAuthReqID: mode == "poll" ? nil : authReqID)
         do { try await store.insertCIBARequest(request) } catch { throw CIBAError(OAuthError(error)) }
         return Acknowledgement(authReqID: authReqID, expiresIn: expiry, interval: mode == "push" ? nil : interval)
     }

@@ -23,7 +23,7 @@ public struct CIBARequest: Sendable, Equatable {
     public var status: Status
     public var decidedBy: String?
     public var decidedAt: Date?
-    /// Ping mode only, until the client is notified (CIBA Core §10.2 sends it in the notification).
+    /// Ping and push modes only, until the client is notified (CIBA Core §10.2 and §10.3 send it).
     public var pingAuthReqID: String?
 
     public init(
@@ -75,4 +75,6 @@ public protocol CIBAStore: Sendable {
     /// Decided ping/push requests whose client has not been notified yet.
     func unnotifiedCIBADecisions(now: Date) async throws(StorageError) -> [CIBARequest]
     func markCIBANotified(id: String, now: Date) async throws(StorageError)
+    /// Push mode: moves an approved request to redeemed, atomically; false if it was not approved.
+    func redeemCIBARequest(id: String) async throws(StorageError) -> Bool
 }

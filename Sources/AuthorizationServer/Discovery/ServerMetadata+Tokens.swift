@@ -66,7 +66,7 @@ extension ServerMetadata {
     public func addingBackchannelAuthentication() -> ServerMetadata {
         adding([
             "backchannel_authentication_endpoint": .string(endpoint("/bc-authorize")),
-            "backchannel_token_delivery_modes_supported": ["poll", "ping"],
+            "backchannel_token_delivery_modes_supported": ["poll", "ping", "push"],
             "backchannel_authentication_request_signing_alg_values_supported": ["PS256", "ES256"],
             "backchannel_user_code_parameter_supported": false,
         ])

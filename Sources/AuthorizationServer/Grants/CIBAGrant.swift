@@ -33,22 +33,50 @@ public struct CIBAGrant: GrantHandler {
         case .expired: throw OAuthError(.expiredToken, "the request expired")
         case .invalid: throw OAuthError(.invalidGrant, "auth_req_id is unknown, another client's, or already used")
         case .approved(let approved):
-            let access = try await tokens.issueAccessToken(
-                client: client, subject: approved.username, scope: approved.scope, certificate: request.client.certificate, origin: approved.authReqIDHash)
-            let refreshValue = TokenIssuer.randomToken()
-            let now = clock.now()
-            let refresh = RefreshTokenRecord(
-                tokenHash: TokenIssuer.hash(refreshValue), clientID: client.clientID, subject: approved.username, scope: approved.scope,
-                authTime: approved.decidedAt ?? now, nonce: nil, certificateThumbprint: request.client.certificate?.thumbprint, codeHash: nil,
-                issuedAt: now, expiresAt: now.addingTimeInterval(90 * 86_400))
-            do { try await codes.insertRefreshToken(refresh) } catch { throw OAuthError(error) }
-            var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: approved.scope)
-            response.refreshToken = refreshValue
-            // CIBA Core §10.3.1 / FAPI-CIBA: the ID Token names the request; no c_hash or s_hash.
-            response.idToken = try idTokens.issue(
-                client: client, subject: approved.username, nonce: nil, authTime: approved.decidedAt ?? now, acr: nil,
-                hashed: .init(accessToken: access.value), extra: ["urn:openid:params:jwt:claim:auth_req_id": .string(authReqID)])
-            return response
+            return try await CIBATokens(codes: codes, tokens: tokens, idTokens: idTokens, clock: clock)
+                .issue(approved, client: client, certificate: request.client.certificate, authReqID: authReqID)
         }
+    }
+}
+
+/// Issues what an approved CIBA request yields: a (certificate-bound) access token, a refresh token and an
+/// ID Token naming the request (CIBA Core §10.3.1: `urn:openid:params:jwt:claim:auth_req_id`, `at_hash`,
+/// `urn:openid:params:jwt:claim:rt_hash`). Shared by the poll/ping token request and push delivery.
+public struct CIBATokens: Sendable {
+    let codes: any AuthorizationCodeStore
+    let tokens: TokenIssuer
+    let idTokens: IDTokenIssuer
+    let clock: any Clock
+
+    public init(codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock) {
+        self.codes = codes
+        self.tokens = tokens
+        self.idTokens = idTokens
+        self.clock = clock
+    }
+
+    public func issue(_ approved: CIBARequest, client: Client, certificate: ClientCertificate?, authReqID: String) async throws(OAuthError)
+        -> TokenResponse
+    {
+        let access = try await tokens.issueAccessToken(
+            client: client, subject: approved.username, scope: approved.scope, certificate: certificate, origin: approved.authReqIDHash)
+        let refreshValue = TokenIssuer.randomToken()
+        let now = clock.now()
+        let refresh = RefreshTokenRecord(
+            tokenHash: TokenIssuer.hash(refreshValue), clientID: client.clientID, subject: approved.username, scope: approved.scope,
+            authTime: approved.decidedAt ?? now, nonce: nil, certificateThumbprint: certificate?.thumbprint, codeHash: nil,
+            issuedAt: now, expiresAt: now.addingTimeInterval(90 * 86_400))
+        do { try await codes.insertRefreshToken(refresh) } catch { throw OAuthError(error) }
+        var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: approved.scope)
+        response.refreshToken = refreshValue
+        // FAPI-CIBA: no c_hash or s_hash.
+        response.idToken = try idTokens.issue(
+            client: client, subject: approved.username, nonce: nil, authTime: approved.decidedAt ?? now, acr: nil,
+            hashed: .init(accessToken: access.value),
+            extra: [
+                "urn:openid:params:jwt:claim:auth_req_id": .string(authReqID),
+                "urn:openid:params:jwt:claim:rt_hash": .string(IDTokenIssuer.halfHash(refreshValue)),
+            ])
+        return response
     }
 }
