@@ -57,7 +57,9 @@ extension Endpoints {
             else { return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest) }
             let username = form["username"] ?? ""
             do throws(LoginService.Failure) {
-                let user = try await services.login.authenticate(username: username, password: form["password"] ?? "", address: context.remoteAddress)
+                // Behind a trusted proxy every PSU shares the proxy's address: throttle by username only there.
+                let address = self.certificates.isTrustedProxy(context.remoteAddress) ? nil : context.remoteAddress
+                let user = try await services.login.authenticate(username: username, password: form["password"] ?? "", address: address)
                 let now = Date()
                 services.interactions.signIn(id, username: user.username, authTime: now)
                 let session = services.interactions.newSession(username: user.username, authTime: now)
@@ -76,10 +78,9 @@ extension Endpoints {
         }
         router.post("/authorize/consent") { request, context in
             guard let form = try? await FormBody.read(request), let id = form["interaction"],
-                let interaction = services.interactions.get(id, csrf: form["csrf"] ?? "", now: Date()),
+                let interaction = services.interactions.finish(id, csrf: form["csrf"] ?? "", now: Date()),
                 let username = interaction.username, let authTime = interaction.authTime
             else { return Self.page(Pages.error, ["message": "This consent form has expired."], status: .badRequest) }
-            _ = services.interactions.finish(id)
             let target: AuthorizationResponse
             if form["decision"] == "approve" {
                 do throws(AuthorizationError) {

@@ -50,8 +50,14 @@ final class Interactions: Sendable {
         }
     }
 
-    func finish(_ id: String) -> Interaction? {
-        interactions.withLock { $0.removeValue(forKey: id) }
+    /// Takes the interaction out, in one critical section with the CSRF check, so a consent form works once.
+    func finish(_ id: String, csrf: String, now: Date) -> Interaction? {
+        interactions.withLock { all -> Interaction? in
+            guard let interaction = all[id], now.timeIntervalSince(interaction.created) < Self.lifetime,
+                Crypto.constantTimeEqual(csrf, interaction.csrf)
+            else { return nil }
+            return all.removeValue(forKey: id)
+        }
     }
 
     func newSession(username: String, authTime: Date) -> String {

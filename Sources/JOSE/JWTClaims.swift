@@ -87,10 +87,10 @@ public struct JWTValidator: Sendable {
         if let nbf, nbf > now + clockSkew { throw JOSEError(.notYetValid, "not valid before \(nbf)") }
         if let iat, iat > now + clockSkew { throw JOSEError(.issuedInFuture, "issued in the future at \(iat)") }
         if let maximumLifetime, let exp, let start = nbf ?? iat, exp - start > maximumLifetime {
-            throw JOSEError(.lifetimeTooLong, "lifetime \(Int(exp - start)) s exceeds \(Int(maximumLifetime)) s")
+            throw JOSEError(.lifetimeTooLong, "lifetime \(exp - start) s exceeds \(maximumLifetime) s")
         }
         if let maximumAge, let start = nbf ?? iat, start < now - maximumAge {
-            throw JOSEError(.lifetimeTooLong, "nbf/iat lies more than \(Int(maximumAge)) s in the past")
+            throw JOSEError(.lifetimeTooLong, "nbf/iat lies more than \(maximumAge) s in the past")
         }
         if let issuer {
             guard let actual = try claims.string("iss") else { throw JOSEError(.missingClaim, "claim iss is required") }

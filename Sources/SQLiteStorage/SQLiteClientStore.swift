@@ -46,6 +46,7 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
             let removed = db.changesCount > 0
             // Tokens of a removed client stop working at once.
             try db.execute(sql: "UPDATE access_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL", arguments: [now, id])
+            try db.execute(sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL", arguments: [now, id])
             return removed
         }
     }

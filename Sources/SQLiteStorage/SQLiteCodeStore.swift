@@ -11,7 +11,7 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
         self.database = database
     }
 
-    static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+    static func seconds(_ date: Date) -> Int64 { SQLiteDatabase.seconds(date) }
     static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 
     public func insertCode(_ code: AuthorizationCodeRecord) async throws(StorageError) {
@@ -77,6 +77,20 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
                     token.certificateThumbprint, token.codeHash.map { Data($0) }, Self.seconds(token.issuedAt), Self.seconds(token.expiresAt),
                     token.revokedAt.map(Self.seconds),
                 ])
+        }
+    }
+
+    public func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date) async throws(StorageError) -> Bool {
+        let now = Self.seconds(at)
+        return try await database.write { db in
+            try db.execute(
+                sql: "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ? AND client_id = ?",
+                arguments: [now, Data(hash), clientID])
+            guard db.changesCount > 0 else { return false }
+            try db.execute(
+                sql: "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE origin_hash = ? AND client_id = ?",
+                arguments: [now, Data(hash), clientID])
+            return true
         }
     }
 

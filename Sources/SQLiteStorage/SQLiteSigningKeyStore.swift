@@ -59,6 +59,6 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
         )
     }
 
-    static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+    static func seconds(_ date: Date) -> Int64 { SQLiteDatabase.seconds(date) }
     static func date(_ seconds: Int64?) -> Date? { seconds.map { Date(timeIntervalSince1970: TimeInterval($0)) } }
 }

@@ -82,6 +82,6 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore {
         }
     }
 
-    static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+    static func seconds(_ date: Date) -> Int64 { SQLiteDatabase.seconds(date) }
     static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 }

@@ -14,19 +14,32 @@ struct CIBA: AsyncParsableCommand {
         defaultSubcommand: Prompt.self
     )
 
-    /// Who decides: the operating-system user running fapictl.
+    /// Who decides: the operating-system user running fapictl (the socket is 0600, so only users who may
+    /// administer the daemon reach it).
     static var staffUser: String {
         ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? String(cString: getlogin() ?? strdup("unknown"))
     }
 
-    static func store(_ options: GlobalOptions) throws -> (SQLiteCIBAStore, Runtime) {
-        let (_, runtime) = try options.runtime()
-        return (SQLiteCIBAStore(database: runtime.database), runtime)
+    /// The running daemon's admin socket (live operations go through the daemon, never around it).
+    static func admin(_ options: GlobalOptions) throws -> AdminClient {
+        AdminClient(path: try options.load().adminSocket)
     }
 
-    static func describe(_ request: CIBARequest, clientName: String, now: Date) -> String {
-        let left = max(0, Int(request.expiresAt.timeIntervalSince(now)))
-        let permissions = request.scope.split(separator: " ").compactMap { scope -> String? in
+    static func pending(_ admin: AdminClient) throws -> [[String: JSON]] {
+        (try admin.call(["op": "ciba.list"])["requests"]?.arrayValue ?? []).compactMap(\.objectValue)
+    }
+
+    static func decide(_ admin: AdminClient, id: String, approve: Bool) throws {
+        _ = try admin.call(["op": "ciba.decide", "id": .string(id), "approve": .bool(approve), "by": .string(staffUser)])
+    }
+
+    static func describe(_ request: [String: JSON], now: Date) -> String {
+        let expires = Double(request["expires_at"]?.int64Value ?? 0)
+        let left = max(0, Int(expires - now.timeIntervalSince1970))
+        let name = request["client_name"]?.stringValue ?? request["client_id"]?.stringValue ?? "?"
+        let organisation = request["org"]?.stringValue.map { " (\($0))" } ?? ""
+        let scope = request["scope"]?.stringValue ?? ""
+        let permissions = scope.split(separator: " ").compactMap { scope -> String? in
             switch scope {
             case "openid": nil
             case "accounts": "see account details, balances and transactions"
@@ -36,11 +49,11 @@ struct CIBA: AsyncParsableCommand {
             }
         }
         return """
-            Request \(request.id)
-              TPP:      \(clientName)
-              Customer: \(request.username)
+            Request \(request["id"]?.stringValue ?? "?")
+              TPP:      \(name)\(organisation)
+              Customer: \(request["user"]?.stringValue ?? "?")
               Wants to: \(permissions.isEmpty ? "confirm the customer's identity" : permissions.joined(separator: "; "))
-              Message:  \(request.bindingMessage ?? "-")
+              Message:  \(request["binding_message"]?.stringValue ?? "-")
               Expires:  in \(left) s
             """
     }
@@ -52,24 +65,28 @@ struct CIBA: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (store, runtime) = try CIBA.store(options)
+                let admin = try CIBA.admin(options)
                 var seen = Set<String>()
                 let deadline = seconds.map { Date().addingTimeInterval(TimeInterval($0)) }
                 print("Waiting for backchannel requests (Ctrl-D to stop)…")
                 while deadline.map({ Date() < $0 }) ?? true {
-                    for request in try await store.pendingCIBARequests(now: Date()) where !seen.contains(request.id) {
-                        seen.insert(request.id)
-                        let name = (try? await runtime.clients.client(id: request.clientID))?.flatMap { $0.name } ?? request.clientID
-                        print("\n" + CIBA.describe(request, clientName: name, now: Date()))
+                    for request in try CIBA.pending(admin) {
+                        guard let id = request["id"]?.stringValue, !seen.contains(id) else { continue }
+                        seen.insert(id)
+                        print("\n" + CIBA.describe(request, now: Date()))
                         print("Approve? [y/N] ", terminator: "")
                         guard let answer = readLine() else { return }
                         var approve = answer.lowercased().hasPrefix("y")
-                        if approve && request.scope.split(separator: " ").contains("payments") {
+                        if approve && (request["scope"]?.stringValue ?? "").split(separator: " ").contains("payments") {
                             print("This is a payment. Approve it? Type yes to confirm: ", terminator: "")
                             approve = readLine()?.lowercased() == "yes"
                         }
-                        let recorded = try await store.decideCIBARequest(id: request.id, approve: approve, by: CIBA.staffUser, now: Date())
-                        print(recorded ? (approve ? "Approved." : "Denied.") : "Too late: the request expired or was decided elsewhere.")
+                        do {
+                            try CIBA.decide(admin, id: id, approve: approve)
+                            print(approve ? "Approved." : "Denied.")
+                        } catch {
+                            print("Not recorded: \(error)")
+                        }
                     }
                     try await Task.sleep(for: .milliseconds(250))
                 }
@@ -84,23 +101,17 @@ struct CIBA: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (store, runtime) = try CIBA.store(options)
                 let now = Date()
-                var rows: [JSON] = []
-                for request in try await store.pendingCIBARequests(now: now) {
-                    let name = (try? await runtime.clients.client(id: request.clientID))?.flatMap { $0.name }
-                    if json {
-                        rows.append([
-                            "id": .string(request.id), "client_id": .string(request.clientID), "client_name": name.map { .string($0) } ?? .null,
-                            "user": .string(request.username), "scope": .string(request.scope),
-                            "binding_message": request.bindingMessage.map { .string($0) } ?? .null,
-                            "expires_at": .int(Int64(request.expiresAt.timeIntervalSince1970)),
-                        ])
-                    } else {
-                        print(CIBA.describe(request, clientName: name ?? request.clientID, now: now) + "\n")
-                    }
+                let requests = try CIBA.pending(try CIBA.admin(options))
+                if json {
+                    printJSON(.array(requests.map { request in
+                        var row = request
+                        row["org"] = nil
+                        return .object(row)
+                    }))
+                } else {
+                    for request in requests { print(CIBA.describe(request, now: now) + "\n") }
                 }
-                if json { printJSON(.array(rows)) }
             }
         }
     }
@@ -112,10 +123,7 @@ struct CIBA: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (store, _) = try CIBA.store(options)
-                guard try await store.decideCIBARequest(id: id, approve: true, by: CIBA.staffUser, now: Date()) else {
-                    throw Failure(message: "no pending request \(id)")
-                }
+                try CIBA.decide(try CIBA.admin(options), id: id, approve: true)
                 print("approved \(id)")
             }
         }
@@ -128,10 +136,7 @@ struct CIBA: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (store, _) = try CIBA.store(options)
-                guard try await store.decideCIBARequest(id: id, approve: false, by: CIBA.staffUser, now: Date()) else {
-                    throw Failure(message: "no pending request \(id)")
-                }
+                try CIBA.decide(try CIBA.admin(options), id: id, approve: false)
                 print("denied \(id)")
             }
         }

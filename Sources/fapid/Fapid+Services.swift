@@ -54,10 +54,10 @@ extension Fapid {
             token: token,
             introspection: IntrospectionService(
                 tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock, status: status),
-            revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, clock: clock),
+            revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, refreshTokens: codes, clock: clock),
             pushedAuthorization: PushedAuthorizationService(
                 authenticator: authenticator, validator: requestObjects, store: pushedStore, clock: clock),
-            userinfo: UserinfoService(tokens: runtime.tokens, clock: clock),
+            userinfo: UserinfoService(tokens: runtime.tokens, clock: clock, status: status),
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens,
                 users: SQLiteUserStore(database: runtime.database), store: ciba, keyRing: keyRing, issuer: issuer, clock: clock)

@@ -90,6 +90,9 @@ struct Fapid: AsyncParsableCommand {
         let issuer = configuration.issuer
         let app = try server.makeApplication(logger: logger, services: [
                 refresher, outbound, revocation, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger),
+                AdminSocket(
+                    path: configuration.adminSocket, ciba: SQLiteCIBAStore(database: runtime.database), clients: runtime.clients, clock: clock,
+                    logger: logger),
                 CIBANotifier(
                     store: SQLiteCIBAStore(database: runtime.database), clients: runtime.clients, http: outbound, tokens: cibaTokens, clock: clock,
                     logger: logger),

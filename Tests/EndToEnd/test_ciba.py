@@ -227,3 +227,12 @@ def test_push_mode_for_a_non_fapi_client(daemon, pki):
         assert poll.status_code == 400 and poll.json()["error"] == "invalid_grant"
     finally:
         server.shutdown()
+
+
+def test_admin_socket_is_private_and_required(ciba, daemon):
+    socket_path = daemon.workdir / "fapid.sock"
+    assert socket_path.exists() and socket_path.stat().st_mode & 0o777 == 0o600
+    assert daemon.stop() == 0
+    assert not socket_path.exists()
+    result = daemon.fapictl("ciba", "list", check=False)
+    assert result.returncode != 0 and "is fapid running" in result.stderr

@@ -246,3 +246,14 @@ def test_form_post_response_mode(flow, daemon):
     fields = {name: html.unescape(value) for name, value in re.findall(r'name="([a-z_]+)" value="([^"]*)"', response.text)}
     assert fields["state"] == flow.state and fields["iss"] == daemon.issuer and "id_token" in fields
     assert flow.exchange(fields["code"]).status_code == 200
+
+
+def test_revoking_a_refresh_token_revokes_what_came_from_it(flow, daemon):
+    tokens = flow.exchange(flow.run_to_fragment()["code"]).json()
+    refreshed = flow.tpp.post("/token", {"grant_type": "refresh_token", "client_id": flow.client_id,
+                                         "refresh_token": tokens["refresh_token"]}).json()
+    assert flow.tpp.post("/revoke", {"client_id": flow.client_id, "token": tokens["refresh_token"],
+                                     "token_type_hint": "refresh_token"}).status_code == 200
+    again = flow.tpp.post("/token", {"grant_type": "refresh_token", "client_id": flow.client_id, "refresh_token": tokens["refresh_token"]})
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert flow.tpp.post("/introspect", {"token": refreshed["access_token"]}).json() == {"active": False}

@@ -129,8 +129,9 @@ public struct Client: Sendable {
             guard ["poll", "ping", "push"].contains(mode) else {
                 throw ClientMetadataError("backchannel_token_delivery_mode", "must be poll, ping or push")
             }
-            if mode == "push" && isFAPI {
-                throw ClientMetadataError("backchannel_token_delivery_mode", "push is not allowed for FAPI clients (FAPI-CIBA)")
+            if mode == "push" && (isFAPI || metadata["tls_client_certificate_bound_access_tokens"]?.boolValue == true) {
+                // Pushed tokens travel without the client's TLS connection, so they cannot be bound (FAPI-CIBA forbids push).
+                throw ClientMetadataError("backchannel_token_delivery_mode", "push is not allowed for FAPI clients or clients with bound tokens")
             }
             if mode != "poll" {
                 guard let endpoint = try string("backchannel_client_notification_endpoint"), let url = URL(string: endpoint), url.scheme == "https",

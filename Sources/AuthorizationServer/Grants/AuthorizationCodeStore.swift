@@ -78,4 +78,6 @@ public protocol AuthorizationCodeStore: Sendable {
     func redeemCode(hash: [UInt8], now: Date) async throws(StorageError) -> CodeRedemption
     func insertRefreshToken(_ token: RefreshTokenRecord) async throws(StorageError)
     func refreshToken(hash: [UInt8]) async throws(StorageError) -> RefreshTokenRecord?
+    /// RFC 7009 §2.1: revokes the refresh token if it is `clientID`'s, with the access tokens issued from it.
+    func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date) async throws(StorageError) -> Bool
 }

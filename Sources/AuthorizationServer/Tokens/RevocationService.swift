@@ -2,11 +2,13 @@
 public struct RevocationService: Sendable {
     let authenticator: ClientAuthenticator
     let tokens: any TokenStore
+    let refreshTokens: (any AuthorizationCodeStore)?
     let clock: any Clock
 
-    public init(authenticator: ClientAuthenticator, tokens: any TokenStore, clock: any Clock) {
+    public init(authenticator: ClientAuthenticator, tokens: any TokenStore, refreshTokens: (any AuthorizationCodeStore)? = nil, clock: any Clock) {
         self.authenticator = authenticator
         self.tokens = tokens
+        self.refreshTokens = refreshTokens
         self.clock = clock
     }
 
@@ -18,8 +20,14 @@ public struct RevocationService: Sendable {
         }
         // RFC 7009 §2.2: an unknown token, or one of another client, answers 200 all the same;
         // only the owner's tokens are ever revoked.
+        // Both kinds are tried, whatever the hint says (RFC 7009 §2.1: the hint is only an optimisation);
+        // revoking a refresh token also revokes the access tokens issued from it.
+        let hash = TokenIssuer.hash(token)
         do {
-            _ = try await tokens.revokeAccessToken(hash: TokenIssuer.hash(token), clientID: client.client.clientID, at: clock.now())
+            let revoked = try await tokens.revokeAccessToken(hash: hash, clientID: client.client.clientID, at: clock.now())
+            if !revoked, let refreshTokens {
+                _ = try await refreshTokens.revokeRefreshToken(hash: hash, clientID: client.client.clientID, at: clock.now())
+            }
         } catch {
             throw OAuthError(error)
         }

@@ -4,10 +4,12 @@ public import JOSE
 public struct UserinfoService: Sendable {
     let tokens: any TokenStore
     let clock: any Clock
+    let status: (any CertificateStatusPolicy)?
 
-    public init(tokens: any TokenStore, clock: any Clock) {
+    public init(tokens: any TokenStore, clock: any Clock, status: (any CertificateStatusPolicy)? = nil) {
         self.tokens = tokens
         self.clock = clock
+        self.status = status
     }
 
     public func userinfo(accessToken: String?, certificate: ClientCertificate?) async throws(OAuthError) -> [String: JSON] {
@@ -17,8 +19,10 @@ public struct UserinfoService: Sendable {
         guard let record, record.isActive(at: clock.now()), let subject = record.subject,
             record.scope.split(separator: " ").contains("openid")
         else { throw OAuthError(.invalidToken, "the access token is not valid here") }
-        if let bound = record.certificateThumbprint, bound != certificate?.thumbprint {
-            throw OAuthError(.invalidToken, "the access token is bound to another certificate")
+        if let bound = record.certificateThumbprint {
+            guard bound == certificate?.thumbprint else { throw OAuthError(.invalidToken, "the access token is bound to another certificate") }
+            // The same answer introspection gives: a token bound to a revoked certificate is no longer valid.
+            if status?.isRevoked(thumbprint: bound) == true { throw OAuthError(.invalidToken, "the bound certificate is revoked") }
         }
         return ["sub": .string(subject)]
     }

@@ -29,17 +29,23 @@ public final class LoginService: Sendable {
     public func authenticate(username: String, password: String, address: String?) async throws(Failure) -> User {
         let now = clock.now()
         let keys = ["user:" + username.lowercased(), "address:" + (address ?? "-")]
-        let blocked = failures.withLock { all in
-            keys.contains { key in (all[key] ?? []).filter { now.timeIntervalSince($0) < window }.count >= maximumFailures }
+        // The attempt counts as a failure before the (slow) hash, in the same critical section as the check,
+        // so parallel attempts cannot all pass the limit; a success takes it back.
+        let allowed = failures.withLock { all -> Bool in
+            if all.count > 100_000 { all = all.filter { $0.value.contains { now.timeIntervalSince($0) < window } } }
+            let blocked = keys.contains { key in (all[key] ?? []).filter { now.timeIntervalSince($0) < window }.count >= maximumFailures }
+            if blocked { return false }
+            for key in keys { all[key] = (all[key] ?? []).filter { now.timeIntervalSince($0) < window } + [now] }
+            return true
         }
-        guard !blocked else { throw .throttled }
+        guard allowed else { throw .throttled }
         let user = (try? await users.user(named: username)) ?? nil
         let valid = PasswordHash.verify(password, against: user?.passwordHash ?? dummyHash) && user != nil
-        guard valid, let user else {
-            failures.withLock { all in
-                for key in keys { all[key] = (all[key] ?? []).filter { now.timeIntervalSince($0) < window } + [now] }
+        guard valid, let user else { throw .invalidCredentials }
+        failures.withLock { all in
+            for key in keys {
+                if let index = all[key]?.lastIndex(of: now) { all[key]?.remove(at: index) }
             }
-            throw .invalidCredentials
         }
         return user
     }
