@@ -38,13 +38,16 @@ public struct SQLiteRegistrationStore: RegistrationStore {
         }
     }
 
-    public func updateRegistration(_ client: Client, _ record: RegistrationRecord) async throws(StorageError) {
+    public func updateRegistration(_ client: Client, _ record: RegistrationRecord, previousTokenHash: [UInt8]) async throws(StorageError) -> Bool {
         let metadata = JSON.object(client.metadata).serialized()
-        try await database.write { db in
+        return try await database.write { db in
+            // The token is rotated only by the request that still holds the current one.
+            try db.execute(
+                sql: "UPDATE registrations SET access_token_hash = ? WHERE client_id = ? AND access_token_hash = ?",
+                arguments: [Data(record.accessTokenHash), client.clientID, Data(previousTokenHash)])
+            guard db.changesCount == 1 else { return false }
             try db.execute(sql: "UPDATE clients SET metadata = ? WHERE client_id = ?", arguments: [metadata, client.clientID])
-            guard db.changesCount == 1 else { throw StorageError(.notFound, "client \(client.clientID) vanished during the update") }
-            try db.execute(sql: "DELETE FROM registrations WHERE client_id = ?", arguments: [client.clientID])
-            try Self.insert(record, db)
+            return true
         }
     }
 

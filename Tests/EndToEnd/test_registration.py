@@ -153,6 +153,7 @@ def test_metadata_rules(daemon, tpp_cert, directory_key, software_key):
     refused(attempt(scope="accounts fundsconfirmations"), "invalid_client_metadata")
     refused(attempt(response_types=["token"]), "invalid_client_metadata")
     refused(attempt(tls_client_auth_subject_dn="CN=someone-else,O=Example TPP Ltd,C=GB"), "invalid_client_metadata")
+    refused(attempt(tls_client_auth_san_dns="bank.example.com"), "invalid_client_metadata")
     # a registration cannot switch off FAPI rules
     response = attempt(fapi=False, token_endpoint_auth_method="private_key_jwt", token_endpoint_auth_signing_alg="RS256")
     refused(response, "invalid_client_metadata")

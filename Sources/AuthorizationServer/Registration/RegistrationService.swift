@@ -109,6 +109,11 @@ public struct RegistrationService: Sendable {
         guard let certificate, certificate.thumbprint == record.certificateThumbprint else {
             throw RegistrationError(.invalidToken, "management needs the certificate the client was registered with")
         }
+        if certificate.isChainVerified {
+            do { try await status?.check(certificate) } catch {
+                throw RegistrationError(.invalidToken, "the registration certificate is revoked or its status unknown", detail: error.detail)
+            }
+        }
         return (client, record)
     }
 
@@ -128,7 +133,11 @@ public struct RegistrationService: Sendable {
         let token = TokenIssuer.randomToken()
         var updated = record
         updated.accessTokenHash = TokenIssuer.hash(token)
-        do { try await registrations.updateRegistration(client, updated) } catch { throw RegistrationError(error) }
+        let stored: Bool
+        do { stored = try await registrations.updateRegistration(client, updated, previousTokenHash: record.accessTokenHash) } catch {
+            throw RegistrationError(error)
+        }
+        guard stored else { throw RegistrationError(.invalidToken, "the registration access token is not valid for this client") }
         return Registered(client: client, registration: updated, registrationAccessToken: token)
     }
 
@@ -370,7 +379,21 @@ public struct RegistrationService: Sendable {
                 guard (try? DistinguishedName(rfc4514: registered)) == subject else {
                     throw RegistrationError(.invalidClientMetadata, "tls_client_auth_subject_dn must be the subject of the presented certificate")
                 }
-            } else if !Client.TLSClientAuthSAN.allCases.contains(where: { metadata[$0.rawValue] != nil }) {
+            } else if let kind = Client.TLSClientAuthSAN.allCases.first(where: { metadata[$0.rawValue] != nil }) {
+                // A SAN registered for tls_client_auth must be one the registration certificate carries.
+                let names = certificate.certificate.subjectAlternativeNames
+                let value = metadata[kind.rawValue]?.stringValue ?? ""
+                let carried: Bool =
+                    switch kind {
+                    case .dns: names.dns.contains { $0.lowercased() == value.lowercased() }
+                    case .uri: names.uris.contains(value)
+                    case .ip: names.ipAddresses.contains(value)
+                    case .email: names.emails.contains { $0.lowercased() == value.lowercased() }
+                    }
+                guard carried else {
+                    throw RegistrationError(.invalidClientMetadata, "\(kind.rawValue) must be a subject alternative name of the presented certificate")
+                }
+            } else {
                 metadata["tls_client_auth_subject_dn"] = .string(certificate.certificate.subjectDN)
             }
         } else if metadata["jwks"] == nil && metadata["jwks_uri"] == nil {
