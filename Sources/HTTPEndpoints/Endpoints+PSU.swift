@@ -51,6 +51,11 @@ extension Endpoints {
             }
         }
         router.post("/authorize/login") { request, context in
+            guard self.isSameOrigin(request) else {
+                context.logger.info("cross-site form refused", metadata: ["origin": "\(request.headers[HTTPField.Name("Origin")!] ?? "-")",
+                    "site": "\(request.headers[HTTPField.Name("Sec-Fetch-Site")!] ?? "-")"])
+                return Self.page(Pages.error, ["message": "This form was not sent from this site."], status: .forbidden)
+            }
             guard let form = try? await FormBody.read(request),
                 let interaction = services.interactions.get(form["interaction"], csrf: form["csrf"] ?? "", now: Date()),
                 let id = form["interaction"]
@@ -77,6 +82,7 @@ extension Endpoints {
             }
         }
         router.post("/authorize/consent") { request, context in
+            guard self.isSameOrigin(request) else { return Self.page(Pages.error, ["message": "This form was not sent from this site."], status: .forbidden) }
             guard let form = try? await FormBody.read(request), let id = form["interaction"],
                 let interaction = services.interactions.finish(id, csrf: form["csrf"] ?? "", now: Date()),
                 let username = interaction.username, let authTime = interaction.authTime
@@ -110,6 +116,16 @@ extension Endpoints {
             let values: [String: Any] = ["action": action, "fields": fields.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] }]
             return page(Pages.formPost, values)
         }
+    }
+
+    /// Forms must come from our own pages: a cross-site `Origin` (or `Sec-Fetch-Site`) is refused, which
+    /// stops login CSRF (planting an attacker's session) on top of the per-form token.
+    /// Browsers that send `Sec-Fetch-Site` are judged by it (our `Referrer-Policy: no-referrer` makes them send
+    /// `Origin: null` even for our own forms); older ones by `Origin`.
+    func isSameOrigin(_ request: Request) -> Bool {
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!] { return site == "same-origin" || site == "none" }
+        guard let origin = request.headers[HTTPField.Name("Origin")!] else { return true }
+        return origin == metadata.issuer || metadata.issuer.hasPrefix(origin + "/")
     }
 
     static func consentValues(_ pending: AuthorizationService.Pending, id: String, csrf: String, username: String) -> [String: Any] {

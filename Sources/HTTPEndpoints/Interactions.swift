@@ -23,6 +23,7 @@ final class Interactions: Sendable {
 
     static let lifetime: TimeInterval = 600
     static let sessionLifetime: TimeInterval = 900
+    static let maximumInteractions = 100_000
     private let interactions = Mutex<[String: Interaction]>([:])
     private let sessions = Mutex<[String: Session]>([:])
 
@@ -30,7 +31,9 @@ final class Interactions: Sendable {
         let id = Crypto.randomToken()
         let interaction = Interaction(pending: pending, csrf: Crypto.randomToken(), created: now)
         interactions.withLock { all in
-            all = all.filter { now.timeIntervalSince($0.value.created) < Self.lifetime }
+            // Pruned only when large, and bounded, so page loads cannot grow memory or cost without limit.
+            if all.count >= 10_000 { all = all.filter { now.timeIntervalSince($0.value.created) < Self.lifetime } }
+            if all.count >= Self.maximumInteractions { all.removeAll(keepingCapacity: true) }
             all[id] = interaction
         }
         return (id, interaction)
@@ -63,7 +66,7 @@ final class Interactions: Sendable {
     func newSession(username: String, authTime: Date) -> String {
         let id = Crypto.randomToken()
         sessions.withLock { all in
-            all = all.filter { $0.value.expires > authTime }
+            if all.count >= 10_000 { all = all.filter { $0.value.expires > authTime } }
             all[id] = Session(username: username, authTime: authTime, expires: authTime.addingTimeInterval(Self.sessionLifetime))
         }
         return id

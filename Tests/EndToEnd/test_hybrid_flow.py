@@ -257,3 +257,13 @@ def test_revoking_a_refresh_token_revokes_what_came_from_it(flow, daemon):
     again = flow.tpp.post("/token", {"grant_type": "refresh_token", "client_id": flow.client_id, "refresh_token": tokens["refresh_token"]})
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     assert flow.tpp.post("/introspect", {"token": refreshed["access_token"]}).json() == {"active": False}
+
+
+def test_cross_site_form_posts_are_refused(flow, daemon):
+    page = flow.authorize(flow.par())
+    data = {"interaction": Flow.hidden(page.text, "interaction"), "csrf": Flow.hidden(page.text, "csrf"), "username": "alice", "password": PASSWORD}
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+        response = flow.browser.post(daemon.base + "/authorize/login", data=data, headers=headers, timeout=10)
+        assert response.status_code == 403, headers
+    same = flow.browser.post(daemon.base + "/authorize/login", data=data, headers={"Origin": daemon.issuer, "Sec-Fetch-Site": "same-origin"}, timeout=30)
+    assert same.status_code == 200 and "Approve" in same.text

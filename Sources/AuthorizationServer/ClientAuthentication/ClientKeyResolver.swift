@@ -23,6 +23,8 @@ public final class ClientKeyResolver: Sendable {
     let cacheLifetime: TimeInterval
     let refetchInterval: TimeInterval
     private let cache = Mutex<[String: (keys: JWKSet, fetchedAt: Date)]>([:])
+    /// How long a cached set may stand in for an unreachable `jwks_uri`.
+    static let staleLimit: TimeInterval = 3600
 
     public init(fetcher: any JWKSFetcher, clock: any Clock, cacheLifetime: TimeInterval = 300, refetchInterval: TimeInterval = 60) {
         self.fetcher = fetcher
@@ -48,7 +50,8 @@ public final class ClientKeyResolver: Sendable {
             cache.withLock { $0[url] = (keys, now) }
             return keys
         } catch {
-            if let cached { return cached.keys }
+            // While the client's endpoint is down, its last set stays usable for a bounded time only.
+            if let cached, now.timeIntervalSince(cached.fetchedAt) < Self.staleLimit { return cached.keys }
             throw OAuthError.invalidClient("jwks_uri \(url) of client \(client.clientID) could not be used: \(error)")
         }
     }
