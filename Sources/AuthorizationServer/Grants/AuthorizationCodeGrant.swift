@@ -42,13 +42,9 @@ public struct AuthorizationCodeGrant: GrantHandler {
 
         let access = try await tokens.issueAccessToken(
             client: client, subject: record.subject, scope: record.scope, certificate: request.client.certificate, origin: hash)
-        let refreshValue = TokenIssuer.randomToken()
-        let now = clock.now()
-        let refresh = RefreshTokenRecord(
-            tokenHash: TokenIssuer.hash(refreshValue), clientID: client.clientID, subject: record.subject, scope: record.scope,
-            authTime: record.authTime, nonce: record.nonce, certificateThumbprint: request.client.certificate?.thumbprint, codeHash: hash,
-            issuedAt: now, expiresAt: now.addingTimeInterval(refreshLifetime))
-        do { try await codes.insertRefreshToken(refresh) } catch { throw OAuthError(error) }
+        let refreshValue = try await codes.issueRefreshToken(
+            client: client, subject: record.subject, scope: record.scope, authTime: record.authTime, nonce: record.nonce,
+            certificate: request.client.certificate, codeHash: hash, now: clock.now(), lifetime: refreshLifetime)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: record.scope)
         response.refreshToken = refreshValue
         if record.scope.split(separator: " ").contains("openid") {

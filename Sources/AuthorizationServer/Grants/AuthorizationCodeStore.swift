@@ -81,3 +81,19 @@ public protocol AuthorizationCodeStore: Sendable {
     /// RFC 7009 §2.1: revokes the refresh token if it is `clientID`'s, with the access tokens issued from it.
     func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date) async throws(StorageError) -> Bool
 }
+
+extension AuthorizationCodeStore {
+    /// Creates and stores a refresh token (256 random bits, kept as a hash), bound to the client and, when
+    /// issued over mTLS, its certificate; returns the value for the token response.
+    func issueRefreshToken(
+        client: Client, subject: String, scope: String, authTime: Date, nonce: String?, certificate: ClientCertificate?, codeHash: [UInt8]?,
+        now: Date, lifetime: TimeInterval = 90 * 86_400
+    ) async throws(OAuthError) -> String {
+        let value = TokenIssuer.randomToken()
+        let record = RefreshTokenRecord(
+            tokenHash: TokenIssuer.hash(value), clientID: client.clientID, subject: subject, scope: scope, authTime: authTime, nonce: nonce,
+            certificateThumbprint: certificate?.thumbprint, codeHash: codeHash, issuedAt: now, expiresAt: now.addingTimeInterval(lifetime))
+        do { try await insertRefreshToken(record) } catch { throw OAuthError(error) }
+        return value
+    }
+}

@@ -60,13 +60,10 @@ public struct CIBATokens: Sendable {
     {
         let access = try await tokens.issueAccessToken(
             client: client, subject: approved.username, scope: approved.scope, certificate: certificate, origin: approved.authReqIDHash)
-        let refreshValue = TokenIssuer.randomToken()
         let now = clock.now()
-        let refresh = RefreshTokenRecord(
-            tokenHash: TokenIssuer.hash(refreshValue), clientID: client.clientID, subject: approved.username, scope: approved.scope,
-            authTime: approved.decidedAt ?? now, nonce: nil, certificateThumbprint: certificate?.thumbprint, codeHash: nil,
-            issuedAt: now, expiresAt: now.addingTimeInterval(90 * 86_400))
-        do { try await codes.insertRefreshToken(refresh) } catch { throw OAuthError(error) }
+        let refreshValue = try await codes.issueRefreshToken(
+            client: client, subject: approved.username, scope: approved.scope, authTime: approved.decidedAt ?? now, nonce: nil,
+            certificate: certificate, codeHash: nil, now: now)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: approved.scope)
         response.refreshToken = refreshValue
         // FAPI-CIBA: no c_hash or s_hash.
