@@ -1,11 +1,15 @@
 public import AuthorizationServer
 public import Foundation
 import GRDB
+import Synchronization
 import JOSE
 
 /// `ClientStore` and `ResourceServerStore` over the `clients` and `resource_servers` tables.
 public struct SQLiteClientStore: ClientStore, ResourceServerStore {
     let database: SQLiteDatabase
+    /// Parsed clients by id, reused while the stored metadata text is unchanged: every request still reads
+    /// the row (so updates and removals by any instance count at once), but keys are not re-parsed.
+    private let parsed = ParsedClients()
 
     public init(database: SQLiteDatabase) {
         self.database = database
@@ -26,7 +30,10 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
                 .map { row -> (String, Int64) in (row[0], row[1]) }
         }
         guard let (metadata, created) = row else { return nil }
-        return try Self.decode(id: id, metadata: metadata, created: created)
+        if let cached = parsed.get(id, metadata: metadata) { return cached }
+        let client = try Self.decode(id: id, metadata: metadata, created: created)
+        parsed.set(id, metadata: metadata, client: client)
+        return client
     }
 
     public func clients() async throws(StorageError) -> [Client] {
@@ -81,6 +88,23 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
         try await database.write { db in
             try db.execute(sql: "DELETE FROM resource_servers WHERE id = ? OR name = ?", arguments: [id, id])
             return db.changesCount > 0
+        }
+    }
+}
+
+/// The cache behind `SQLiteClientStore.client(id:)`, keyed by id and checked against the metadata text.
+final class ParsedClients: Sendable {
+    private let entries = Mutex<[String: (metadata: String, client: Client)]>([:])
+    static let limit = 10_000
+
+    func get(_ id: String, metadata: String) -> Client? {
+        entries.withLock { $0[id] }.flatMap { $0.metadata == metadata ? $0.client : nil }
+    }
+
+    func set(_ id: String, metadata: String, client: Client) {
+        entries.withLock { all in
+            if all.count >= Self.limit { all.removeAll(keepingCapacity: true) }
+            all[id] = (metadata, client)
         }
     }
 }

@@ -34,13 +34,14 @@ extension Fapid {
         let codes = SQLiteCodeStore(database: runtime.database)
         let ciba = SQLiteCIBAStore(database: runtime.database)
         let idTokens = IDTokenIssuer(keyRing: keyRing, issuer: issuer, clock: clock)
+        let cibaTokens = CIBATokens(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock)
         let token = TokenService(
             authenticator: authenticator,
             handlers: [
                 ClientCredentialsGrant(issuer: issuerService),
                 AuthorizationCodeGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
                 RefreshTokenGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
-                CIBAGrant(store: ciba, codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
+                CIBAGrant(store: ciba, tokens: cibaTokens, clock: clock),
             ])
         let requestObjects = RequestObjectValidator(
             keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens, issuer: issuer, clock: clock)
@@ -62,7 +63,7 @@ extension Fapid {
                 authenticator: authenticator, keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens,
                 users: SQLiteUserStore(database: runtime.database), store: ciba, keyRing: keyRing, issuer: issuer, clock: clock)
         )
-        return (services, psu, CIBATokens(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock), token.grantTypes)
+        return (services, psu, cibaTokens, token.grantTypes)
     }
 }
 

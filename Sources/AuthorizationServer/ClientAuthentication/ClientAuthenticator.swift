@@ -123,14 +123,7 @@ public struct ClientAuthenticator: Sendable {
             return
         }
         guard let (kind, value) = client.tlsClientAuthSAN else { throw OAuthError.invalidClient("client \(client.clientID): no subject registered") }
-        let names = certificate.certificate.subjectAlternativeNames
-        let matched: Bool =
-            switch kind {
-            case .dns: names.dns.contains { $0.lowercased() == value.lowercased() }
-            case .uri: names.uris.contains(value)
-            case .ip: names.ipAddresses.contains(value)
-            case .email: names.emails.contains { $0.lowercased() == value.lowercased() }
-            }
+        let matched = kind.matches(value, in: certificate.certificate.subjectAlternativeNames)
         guard matched else { throw OAuthError.invalidClient("client \(client.clientID): no \(kind.rawValue) SAN equal to \(value)") }
     }
 

@@ -262,3 +262,15 @@ public struct ClientMetadataError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(field): \(reason)" }
 }
+
+extension Client.TLSClientAuthSAN {
+    /// RFC 8705 §2.1.2: whether `names` holds `value` for this kind (DNS names and e-mail addresses without case).
+    public func matches(_ value: String, in names: X509Certificate.SubjectAlternativeNames) -> Bool {
+        switch self {
+        case .dns: names.dns.contains { $0.lowercased() == value.lowercased() }
+        case .uri: names.uris.contains(value)
+        case .ip: names.ipAddresses.contains(value)
+        case .email: names.emails.contains { $0.lowercased() == value.lowercased() }
+        }
+    }
+}

@@ -6,16 +6,12 @@ public struct CIBAGrant: GrantHandler {
     public static let grantTypeURN = "urn:openid:params:grant-type:ciba"
     public let grantType = CIBAGrant.grantTypeURN
     let store: any CIBAStore
-    let codes: any AuthorizationCodeStore
-    let tokens: TokenIssuer
-    let idTokens: IDTokenIssuer
+    let tokens: CIBATokens
     let clock: any Clock
 
-    public init(store: any CIBAStore, codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock) {
+    public init(store: any CIBAStore, tokens: CIBATokens, clock: any Clock) {
         self.store = store
-        self.codes = codes
         self.tokens = tokens
-        self.idTokens = idTokens
         self.clock = clock
     }
 
@@ -33,8 +29,7 @@ public struct CIBAGrant: GrantHandler {
         case .expired: throw OAuthError(.expiredToken, "the request expired")
         case .invalid: throw OAuthError(.invalidGrant, "auth_req_id is unknown, another client's, or already used")
         case .approved(let approved):
-            return try await CIBATokens(codes: codes, tokens: tokens, idTokens: idTokens, clock: clock)
-                .issue(approved, client: client, certificate: request.client.certificate, authReqID: authReqID)
+            return try await tokens.issue(approved, client: client, certificate: request.client.certificate, authReqID: authReqID)
         }
     }
 }

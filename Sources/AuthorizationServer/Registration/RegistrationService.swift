@@ -381,15 +381,7 @@ public struct RegistrationService: Sendable {
                 }
             } else if let kind = Client.TLSClientAuthSAN.allCases.first(where: { metadata[$0.rawValue] != nil }) {
                 // A SAN registered for tls_client_auth must be one the registration certificate carries.
-                let names = certificate.certificate.subjectAlternativeNames
-                let value = metadata[kind.rawValue]?.stringValue ?? ""
-                let carried: Bool =
-                    switch kind {
-                    case .dns: names.dns.contains { $0.lowercased() == value.lowercased() }
-                    case .uri: names.uris.contains(value)
-                    case .ip: names.ipAddresses.contains(value)
-                    case .email: names.emails.contains { $0.lowercased() == value.lowercased() }
-                    }
+                let carried = kind.matches(metadata[kind.rawValue]?.stringValue ?? "", in: certificate.certificate.subjectAlternativeNames)
                 guard carried else {
                     throw RegistrationError(.invalidClientMetadata, "\(kind.rawValue) must be a subject alternative name of the presented certificate")
                 }
