@@ -50,6 +50,8 @@ public final class CertificateStatusChecker: Sendable {
         public var crlFetches = 0
         public var crlFailures = 0
         public var fallbacks = 0
+
+        public init() {}
     }
 
     public init(

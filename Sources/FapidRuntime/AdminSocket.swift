@@ -92,7 +92,10 @@ public struct AdminSocket: Service {
                     return ["ok": false, "error": "ciba.decide needs id, approve and by"]
                 }
                 let recorded = try await ciba.decideCIBARequest(id: id, approve: approve, by: by, now: clock.now())
-                if recorded { logger.notice("CIBA decision", metadata: ["request": "\(id)", "approved": "\(approve)", "by": "\(by)"]) }
+                if recorded {
+                    ServerMetrics.cibaDecisions.increment(approve ? "approved" : "denied")
+                    logger.notice("CIBA decision", metadata: ["request": "\(id)", "approved": "\(approve)", "by": "\(by)"])
+                }
                 return recorded ? ["ok": true] : ["ok": false, "error": .string("no pending request \(id)")]
             default:
                 return ["ok": false, "error": .string("unknown op \(op)")]

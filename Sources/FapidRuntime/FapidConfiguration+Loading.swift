@@ -5,7 +5,10 @@ extension FapidConfiguration {
     static let environmentKeys: [(variable: String, key: String)] = [
         ("FAPID_LISTEN", "listen"), ("FAPID_ISSUER", "issuer"), ("FAPID_DATABASE", "database"),
         ("FAPID_ADMIN_SOCKET", "admin_socket"), ("FAPID_KEYS_DIR", "keys_dir"), ("FAPID_LOG_LEVEL", "log_level"),
-        ("FAPID_MIGRATIONS_DIR", "migrations_dir"),
+        ("FAPID_MIGRATIONS_DIR", "migrations_dir"), ("FAPID_LOG_FORMAT", "log_format"), ("FAPID_METRICS_LISTEN", "metrics_listen"),
+        ("FAPID_AUDIT_CHECKPOINT_SECONDS", "audit_checkpoint_seconds"),
+        ("FAPID_RATE_LIMIT_CLIENT_PER_SECOND", "rate_limit_client_per_second"), ("FAPID_RATE_LIMIT_CLIENT_BURST", "rate_limit_client_burst"),
+        ("FAPID_RATE_LIMIT_ADDRESS_PER_SECOND", "rate_limit_address_per_second"), ("FAPID_RATE_LIMIT_ADDRESS_BURST", "rate_limit_address_burst"),
     ]
 
     static let fileKeys: Set<String> = [
@@ -14,6 +17,9 @@ extension FapidConfiguration {
         "access_token_lifetime", "outbound_ca", "certificate_status", "certificate_status_soft_fail_anchors",
         "certificate_status_require_pointers", "ocsp_responder", "ocsp_timeout_seconds", "certificate_status_cache_seconds",
         "certificate_status_skew_seconds", "certificate_status_refresh_seconds", "directories", "require_pushed_authorization_requests",
+        "log_format", "metrics_listen", "audit_checkpoint_seconds", "rate_limit_client_per_second", "rate_limit_client_burst",
+        "rate_limit_address_per_second", "rate_limit_address_burst", "idle_timeout_seconds", "request_timeout_seconds", "max_header_bytes",
+        "max_body_bytes",
     ]
 
     /// Defaults, then `file` (a JSON object) when given, then `environment`; then checks everything.
@@ -50,7 +56,8 @@ extension FapidConfiguration {
         }
         func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
             guard let value = values[key] else { return nil }
-            guard let number = value.int64Value, range.contains(Int(number)) else {
+            // Environment variables arrive as text.
+            guard let number = value.int64Value ?? value.stringValue.flatMap({ Int64($0) }), range.contains(Int(number)) else {
                 throw ConfigurationError(key: key, reason: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
             }
             return Int(number)
@@ -121,6 +128,28 @@ extension FapidConfiguration {
             }
             config.requirePushedAuthorizationRequests = flag
         }
+        if let format = try string("log_format") {
+            guard format == "text" || format == "json" else { throw ConfigurationError(key: "log_format", reason: "must be text or json") }
+            config.logFormat = format
+        }
+        if let metrics = try string("metrics_listen") {
+            if metrics != "main" && metrics != "off" {
+                let (host, _) = try parseListen(metrics)
+                if !(values["allow_non_loopback"]?.boolValue ?? false) && !isLoopback(host) {
+                    throw ConfigurationError(key: "metrics_listen", reason: "\(host) is not a loopback address; set allow_non_loopback to true")
+                }
+            }
+            config.metricsListen = metrics
+        }
+        config.auditCheckpointSeconds = try integer("audit_checkpoint_seconds", in: 1...86_400) ?? config.auditCheckpointSeconds
+        config.rateLimitClientPerSecond = try integer("rate_limit_client_per_second", in: 0...1_000_000) ?? config.rateLimitClientPerSecond
+        config.rateLimitClientBurst = try integer("rate_limit_client_burst", in: 1...1_000_000) ?? config.rateLimitClientBurst
+        config.rateLimitAddressPerSecond = try integer("rate_limit_address_per_second", in: 0...1_000_000) ?? config.rateLimitAddressPerSecond
+        config.rateLimitAddressBurst = try integer("rate_limit_address_burst", in: 1...1_000_000) ?? config.rateLimitAddressBurst
+        config.idleTimeoutSeconds = try integer("idle_timeout_seconds", in: 1...3600) ?? config.idleTimeoutSeconds
+        config.requestTimeoutSeconds = try integer("request_timeout_seconds", in: 1...600) ?? config.requestTimeoutSeconds
+        config.maxHeaderBytes = try integer("max_header_bytes", in: 1024...1_048_576) ?? config.maxHeaderBytes
+        config.maxBodyBytes = try integer("max_body_bytes", in: 1024...16_777_216) ?? config.maxBodyBytes
         if let list = values["directories"] {
             guard let entries = list.arrayValue else { throw ConfigurationError(key: "directories", reason: "must be an array of objects") }
             config.directories = []

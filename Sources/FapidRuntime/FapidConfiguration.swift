@@ -76,6 +76,31 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// with their own metadata of that name (which defaults to true).
     public var requirePushedAuthorizationRequests: Bool = false
 
+    /// `log_format`, `FAPID_LOG_FORMAT`: `text` (default) or `json` (one JSON object per line).
+    public var logFormat: String = "text"
+    /// `metrics_listen`, `FAPID_METRICS_LISTEN`: `main` (default: `/metrics` on the main port, to loopback
+    /// peers only), `off`, or `host:port` for a plain-HTTP listener of its own (loopback unless allowed).
+    public var metricsListen: String = "main"
+    /// `audit_checkpoint_seconds`: how often the chain head is signed when it moved. Default 300.
+    public var auditCheckpointSeconds: Int = 300
+    /// `rate_limit_client_per_second` and `rate_limit_client_burst`: token bucket per client and endpoint
+    /// on /token, /par, /bc-authorize, /register, /introspect, /revoke. Defaults 50 and 100; 0 turns it off.
+    public var rateLimitClientPerSecond: Int = 50
+    public var rateLimitClientBurst: Int = 100
+    /// `rate_limit_address_per_second` and `rate_limit_address_burst`: the same per source address.
+    /// Defaults 100 and 200; 0 turns it off.
+    public var rateLimitAddressPerSecond: Int = 100
+    public var rateLimitAddressBurst: Int = 200
+    /// `idle_timeout_seconds`: a connection with no request in progress is closed after this long. Default 60.
+    public var idleTimeoutSeconds: Int = 60
+    /// `request_timeout_seconds`: the longest a client may take to send one whole request (head and body)
+    /// once it started; slow senders are cut off. Default 10.
+    public var requestTimeoutSeconds: Int = 10
+    /// `max_header_bytes`: the largest request head accepted. Default 16384.
+    public var maxHeaderBytes: Int = 16_384
+    /// `max_body_bytes`: the largest request body accepted (413 beyond). Default 65536.
+    public var maxBodyBytes: Int = 65_536
+
     /// `directories`: default one development directory from `<keys_dir>/directory.jwks.json` and `<keys_dir>/ca.pem`.
     public var directories: [Directory]
 
@@ -131,4 +156,17 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String { "configuration \(key): \(reason)" }
+}
+
+extension FapidConfiguration {
+    /// What the audit event `configuration.loaded` records: the settings that decide who gets access, no secrets.
+    public var summary: String {
+        [
+            "listen=\(listen)", "issuer=\(issuer)", "database=\(database)", "certificate_status=\(certificateStatusMode)",
+            "trusted_proxies=\(trustedProxies.joined(separator: ","))", "directories=\(directories.map(\.name).joined(separator: ","))",
+            "access_token_lifetime=\(accessTokenLifetime)", "require_par=\(requirePushedAuthorizationRequests)",
+            "rate_limits=client:\(rateLimitClientPerSecond)/\(rateLimitClientBurst),address:\(rateLimitAddressPerSecond)/\(rateLimitAddressBurst)",
+            "metrics=\(metricsListen)",
+        ].joined(separator: " ")
+    }
 }

@@ -14,8 +14,14 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
     let logger: Logger
     let refreshInterval: Duration
     private let softFails = Mutex(0)
+    /// Where revoked certificates met are recorded (once per certificate and process).
+    public let audit: (any AuditLog)?
+    private let recordedRevoked = Mutex<Set<String>>([])
 
-    public init(checker: CertificateStatusChecker, policy: StatusPolicy, logger: Logger, refreshInterval: Duration = .seconds(30)) {
+    public init(
+        checker: CertificateStatusChecker, policy: StatusPolicy, logger: Logger, refreshInterval: Duration = .seconds(30), audit: (any AuditLog)? = nil
+    ) {
+        self.audit = audit
         self.checker = checker
         self.policy = policy
         self.logger = logger
@@ -24,7 +30,8 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
 
     /// Builds the checker and policy from the configuration.
     public static func make(
-        _ configuration: FapidConfiguration, fetcher: any StatusFetcher, store: (any StatusCacheStore)? = nil, logger: Logger
+        _ configuration: FapidConfiguration, fetcher: any StatusFetcher, store: (any StatusCacheStore)? = nil, logger: Logger,
+        audit: (any AuditLog)? = nil
     ) throws -> RevocationPolicy {
         let trust = try CertificateTrustStore(pemFile: configuration.clientCA)
         var settings = CertificateStatusChecker.Settings()
@@ -47,7 +54,8 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
         return RevocationPolicy(
             checker: CertificateStatusChecker(fetcher: fetcher, trustStore: trust, settings: settings, store: store), policy: policy,
             logger: logger,
-            refreshInterval: .seconds(configuration.certificateStatusRefreshSeconds)
+            refreshInterval: .seconds(configuration.certificateStatusRefreshSeconds),
+            audit: audit
         )
     }
 
@@ -68,8 +76,24 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
                 logger.warning("certificate accepted without a verified status", metadata: ["subject": "\(certificate.certificate.subjectDN)", "reason": "\(reason)"])
             }
         case .reject(let reason):
-            throw OAuthError.invalidClient("certificate \(certificate.certificate.subjectDN): \(reason)")
+            if case .known(.revoked, _) = outcome { await recordRevoked(certificate, reason: reason) }
+            throw OAuthError.invalidClient(.certificateStatus, "certificate \(certificate.certificate.subjectDN): \(reason)")
         }
+    }
+
+    private func recordRevoked(_ certificate: ClientCertificate, reason: String) async {
+        guard let audit else { return }
+        let thumbprint = certificate.thumbprint
+        let first = recordedRevoked.withLock { seen in
+            if seen.count >= 10_000 { seen.removeAll(keepingCapacity: true) }
+            return seen.insert(thumbprint).inserted
+        }
+        guard first else { return }
+        await audit.record(
+            AuditEvent(
+                .certificateRevoked, at: Date(), certificateThumbprint: thumbprint, outcome: .failure,
+                reason: "\(certificate.certificate.subjectDN): \(reason)")
+        ) { error in logger.error("audit append failed", metadata: ["reason": "\(error)"]) }
     }
 
     public func isRevoked(thumbprint: String) -> Bool {

@@ -34,3 +34,11 @@ public struct Runtime: Sendable {
         return logger
     }
 }
+
+/// The operating-system user running this process, named in audit events of admin commands.
+public enum OperatingSystemUser {
+    public static var name: String {
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+        return "uid \(geteuid())"
+    }
+}

@@ -54,7 +54,10 @@ public struct SigningKeyManager: Sendable {
             } else {
                 throw PrivateKeyFile.Failure(description: "no active \(algorithm) signing key; run: fapictl keys generate")
             }
-            try await store.insertSigningKey(record)
+            try await store.insertSigningKey(
+                record,
+                audit: AuditEvent(
+                    .keyAdded, at: now, user: OperatingSystemUser.name, reason: "\(algorithm.rawValue) key \(record.kid) (\(record.keyFile))"))
             added.append(record)
         }
         return added
@@ -64,7 +67,11 @@ public struct SigningKeyManager: Sendable {
     /// which stays published for `retiredPublishSeconds`.
     public func rotate(_ algorithm: JWSAlgorithm, now: Date) async throws -> SigningKeyRecord {
         let record = try newKey(algorithm, now: now)
-        try await store.rotateSigningKey(to: record, at: now, publishUntil: now.addingTimeInterval(TimeInterval(retiredPublishSeconds)))
+        try await store.rotateSigningKey(
+            to: record, at: now, publishUntil: now.addingTimeInterval(TimeInterval(retiredPublishSeconds)),
+            audit: AuditEvent(
+                .keyRotated, at: now, user: OperatingSystemUser.name,
+                reason: "\(algorithm.rawValue) key \(record.kid) active; the previous one is published for \(retiredPublishSeconds) s"))
         return record
     }
 

@@ -96,7 +96,7 @@ extension Endpoints {
                 }
                 context.logger.notice("consent given", metadata: ["client_id": "\(interaction.pending.client.clientID)", "user": "\(username)"])
             } else {
-                target = await services.authorization.deny(interaction.pending)
+                target = await services.authorization.deny(interaction.pending, user: username)
                 context.logger.notice("consent denied", metadata: ["client_id": "\(interaction.pending.client.clientID)", "user": "\(username)"])
             }
             return Self.deliver(target)

@@ -13,13 +13,16 @@ public struct Endpoints: Sendable {
     let tokenServices: TokenEndpointServices?
     let registration: RegistrationService?
     let psu: PSUServices?
+    /// Whether the database answers (nil: not checked).
+    let databaseProbe: (@Sendable () async -> Bool)?
     /// The discovery document, serialized once.
     let metadataDocument: [UInt8]
 
     init(
         metadata: ServerMetadata, keyRing: KeyRing, certificates: ClientCertificateSource, tokenServices: TokenEndpointServices?,
-        registration: RegistrationService?, psu: PSUServices?
+        registration: RegistrationService?, psu: PSUServices?, databaseProbe: (@Sendable () async -> Bool)? = nil
     ) {
+        self.databaseProbe = databaseProbe
         self.registration = registration
         self.psu = psu
         self.metadata = metadata
@@ -36,7 +39,7 @@ public struct Endpoints: Sendable {
         router.get("/jwks") { _, _ in
             JSONResponse.make(bytes: self.keyRing.snapshot.jwksDocument, cache: "public, max-age=60")
         }
-        router.get("/healthz") { _, _ in self.health() }
+        router.get("/healthz") { _, _ in await self.health() }
         if let tokenServices { registerTokenEndpoints(tokenServices, on: router) }
         if let registration { registerRegistrationEndpoints(registration, on: router) }
         if let psu { registerPSUEndpoints(psu, on: router) }
@@ -46,12 +49,17 @@ public struct Endpoints: Sendable {
         JSONResponse.make(bytes: metadataDocument, cache: "public, max-age=300")
     }
 
-    func health() -> Response {
+    /// Ready when every required signing key is loaded and the database answers; 503 naming what is not.
+    func health() async -> Response {
         let signers = keyRing.snapshot.signers
-        guard SigningAlgorithmsReady.required.allSatisfy({ signers[$0] != nil }) else {
-            return JSONResponse.make(status: .serviceUnavailable, ["status": "unavailable", "reason": "signing keys not loaded"])
-        }
-        return JSONResponse.make(["status": "ok"])
+        let keysReady = SigningAlgorithmsReady.required.allSatisfy { signers[$0] != nil }
+        let databaseReady = await databaseProbe?() ?? true
+        let body: JSON = [
+            "status": .string(keysReady && databaseReady ? "ok" : "unavailable"),
+            "signing_keys": .string(keysReady ? "ok" : "not loaded"),
+            "database": .string(databaseReady ? "ok" : "not answering"),
+        ]
+        return JSONResponse.make(status: keysReady && databaseReady ? .ok : .serviceUnavailable, body)
     }
 
     /// The client certificate of this request, if the client presented one (or a trusted proxy passed it on).

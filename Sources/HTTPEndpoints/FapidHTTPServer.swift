@@ -6,6 +6,7 @@ public import Logging
 public import NIOCore
 import NIOSSL
 public import ServiceLifecycle
+import Synchronization
 
 /// Assembles the HTTPS application: TLS with client certificates, the interaction-id wrapper,
 /// and the routes of every endpoint.
@@ -17,13 +18,28 @@ public struct FapidHTTPServer: Sendable {
         /// PEM file of the CAs trusted for `tls_client_auth`.
         public var clientCAPath: String
         public var trustedProxies: [String]
+        public var deadlines: ConnectionDeadlines
+        public var maxHeaderBytes: Int
+        public var maxBodyBytes: Int
+        public var limits: RateLimits
+        /// `/metrics` on the main port when set.
+        public var metrics: MetricsEndpoint?
 
-        public init(host: String, port: Int, tls: TLSSettings, clientCAPath: String, trustedProxies: [String]) {
+        public init(
+            host: String, port: Int, tls: TLSSettings, clientCAPath: String, trustedProxies: [String],
+            deadlines: ConnectionDeadlines = .init(idle: .seconds(60), request: .seconds(10)), maxHeaderBytes: Int = 16_384,
+            maxBodyBytes: Int = 65_536, limits: RateLimits = .none, metrics: MetricsEndpoint? = nil
+        ) {
             self.host = host
             self.port = port
             self.tls = tls
             self.clientCAPath = clientCAPath
             self.trustedProxies = trustedProxies
+            self.deadlines = deadlines
+            self.maxHeaderBytes = maxHeaderBytes
+            self.maxBodyBytes = maxBodyBytes
+            self.limits = limits
+            self.metrics = metrics
         }
     }
 
@@ -32,7 +48,7 @@ public struct FapidHTTPServer: Sendable {
 
     public init(
         settings: Settings, metadata: ServerMetadata, keyRing: KeyRing, clock: any Clock, tokenServices: TokenEndpointServices? = nil,
-        registration: RegistrationService? = nil, psu: PSUServices? = nil
+        registration: RegistrationService? = nil, psu: PSUServices? = nil, databaseProbe: (@Sendable () async -> Bool)? = nil
     ) throws {
         self.settings = settings
         let certificates = ClientCertificateSource(
@@ -41,7 +57,8 @@ public struct FapidHTTPServer: Sendable {
             clock: clock
         )
         endpoints = Endpoints(
-            metadata: metadata, keyRing: keyRing, certificates: certificates, tokenServices: tokenServices, registration: registration, psu: psu)
+            metadata: metadata, keyRing: keyRing, certificates: certificates, tokenServices: tokenServices, registration: registration, psu: psu,
+            databaseProbe: databaseProbe)
     }
 
     /// The Hummingbird application. `configureRoutes` lets tests add routes beside the real ones.
@@ -55,9 +72,11 @@ public struct FapidHTTPServer: Sendable {
         endpoints.register(on: router)
         configureRoutes(router, endpoints)
         let sslContext = try NIOSSLContext(configuration: try settings.tls.makeConfiguration())
+        HTTPLimits.maximumBodySize.store(settings.maxBodyBytes, ordering: .relaxed)
         return Application(
-            responder: InteractionIDResponder(base: router.buildResponder(), certificates: endpoints.certificates),
-            server: .mtls(context: sslContext, configuration: .init(idleTimeout: .seconds(120))),
+            responder: InteractionIDResponder(
+                base: router.buildResponder(), certificates: endpoints.certificates, limits: settings.limits, metrics: settings.metrics),
+            server: .mtls(context: sslContext, deadlines: settings.deadlines, maxHeaderBytes: settings.maxHeaderBytes),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             services: services,
             onServerRunning: onServerRunning,

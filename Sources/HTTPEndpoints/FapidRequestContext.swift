@@ -2,6 +2,7 @@ public import AuthorizationServer
 public import Hummingbird
 public import Logging
 public import NIOCore
+import Synchronization
 
 /// The request context: Hummingbird's core storage plus the connection, so handlers can ask
 /// for the client certificate when, and only when, an endpoint needs it.
@@ -20,5 +21,5 @@ public struct FapidRequestContext: RequestContext {
     }
 
     /// Request bodies of this server are small forms and JWTs.
-    public var maxUploadSize: Int { 64 * 1024 }
+    public var maxUploadSize: Int { HTTPLimits.maximumBodySize.load(ordering: .relaxed) }
 }

@@ -3,12 +3,20 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+public import Synchronization
+
+/// Limits the server sets once at start.
+public enum HTTPLimits {
+    /// The largest request body accepted (413 beyond, or `invalid_request` for a form).
+    public static let maximumBodySize = Atomic<Int>(64 * 1024)
+}
 
 /// Reads an `application/x-www-form-urlencoded` body strictly (RFC 6749 §3.2, Appendix B):
 /// wrong content type, bodies over the limit, bad percent-encoding, invalid UTF-8 and repeated
 /// parameters are all `invalid_request`. Parameters without a value count as omitted (§3.1).
 enum FormBody {
-    static let maximumSize = 64 * 1024
+    /// `max_body_bytes`, set once at start.
+    static var maximumSize: Int { HTTPLimits.maximumBodySize.load(ordering: .relaxed) }
 
     static func read(_ request: Request) async throws(OAuthError) -> [String: String] {
         guard let contentType = request.headers[.contentType],

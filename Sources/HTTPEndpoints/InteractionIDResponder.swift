@@ -1,21 +1,30 @@
+import AuthorizationServer
+import CoreMetrics
 public import Foundation
 public import HTTPTypes
 public import Hummingbird
 import JOSE
 import Logging
+import NIOCore
+import Synchronization
 
-/// Wraps the whole router so that every response, errors and 404s included, carries
-/// `x-fapi-interaction-id` (FAPI 1 Baseline §6.2.1-11): the client's value when it sent a valid
-/// UUID, a fresh UUID otherwise. It also strips RFC 9440 certificate headers that did not come
-/// from a trusted proxy, before any handler can see them.
+/// Wraps the whole router, so that every request, whichever route answers it (errors and 404s too):
+/// - carries `x-fapi-interaction-id` (FAPI 1 Baseline §6.2.1-11): the client's value when it sent a valid
+///   UUID, a fresh UUID otherwise; it is also put on every log line and audit event of the request;
+/// - loses RFC 9440 certificate headers that did not come from a trusted proxy, before any handler sees them;
+/// - is throttled on the endpoints that take client authentication (429 and `Retry-After`);
+/// - is counted and timed for `/metrics`, which this wrapper also answers (loopback peers only).
 public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where Base.Context == FapidRequestContext {
     public typealias Context = FapidRequestContext
     public static var header: HTTPField.Name { HTTPField.Name("x-fapi-interaction-id")! }
 
     let base: Base
     let certificates: ClientCertificateSource
+    let limits: RateLimits
+    let metrics: MetricsEndpoint?
 
     public func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
         var request = request
         if !certificates.isTrustedProxy(context.remoteAddress),
             request.headers[ClientCertificateSource.clientCertHeader] != nil
@@ -27,9 +36,16 @@ public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where B
             request = Request(head: head, body: request.body)
         }
         let interactionID = request.headers[Self.header].flatMap { UUID(uuidString: $0) != nil ? $0 : nil } ?? UUID().uuidString.lowercased()
+        let endpoint = RequestMetrics.endpoint(request.uri.path)
+        let source = sourceAddress(request, context: context)
         var response: Response
+        let audit = AuditContext(interactionID: interactionID, source: source)
         do {
-            response = try await base.respond(to: request, context: context)
+            response = try await AuditContext.$current.withValue(audit) { () async throws -> Response in
+                if let throttled = await throttle(request, context: context, endpoint: endpoint, source: source) { return throttled }
+                if endpoint == "/metrics", let metrics { return await metrics.respond(request, context: context) }
+                return try await base.respond(to: request, context: context)
+            }
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         } catch {
@@ -37,6 +53,120 @@ public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where B
             response = JSONResponse.make(status: .internalServerError, ["error": "server_error"])
         }
         response.headers[Self.header] = interactionID
+        RequestMetrics.record(endpoint: endpoint, status: response.status.code, duration: ContinuousClock.now - started)
         return response
+    }
+
+    /// The client's address: the socket peer, or for a trusted proxy the last `X-Forwarded-For` hop it added.
+    func sourceAddress(_ request: Request, context: Context) -> String? {
+        guard certificates.isTrustedProxy(context.remoteAddress), let forwarded = request.headers[.forwardedFor] else {
+            return context.remoteAddress
+        }
+        let last = forwarded.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) }
+        return (last?.isEmpty ?? true) ? context.remoteAddress : last
+    }
+
+    /// 429 when the source address or the client (its TLS certificate) has used up its bucket.
+    func throttle(_ request: Request, context: Context, endpoint: String, source: String?) async -> Response? {
+        guard request.method == .post, RateLimits.paths.contains(endpoint) else { return nil }
+        if let perAddress = limits.perAddress, let source, let wait = perAddress.take(endpoint + " " + source) {
+            RequestMetrics.throttled(endpoint: endpoint, limit: "address")
+            return Self.tooManyRequests(wait)
+        }
+        // A client is known by its certificate: keying on an unauthenticated client_id would let anyone
+        // drain another client's bucket.
+        if let perClient = limits.perClient,
+            let certificate = await certificates.certificate(channel: context.channel, headers: request.headers, remoteAddress: context.remoteAddress),
+            let wait = perClient.take(endpoint + " " + certificate.thumbprint)
+        {
+            RequestMetrics.throttled(endpoint: endpoint, limit: "client")
+            return Self.tooManyRequests(wait)
+        }
+        return nil
+    }
+
+    static func tooManyRequests(_ seconds: Int) -> Response {
+        var response = JSONResponse.make(
+            status: .tooManyRequests,
+            ["error": "temporarily_unavailable", "error_description": .string("too many requests; retry after \(seconds) s")])
+        response.headers[.retryAfter] = String(seconds)
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+}
+
+/// Request counts by endpoint and status, and latency histograms by endpoint. Label values come from a
+/// closed set of paths; anything else is `other`.
+enum RequestMetrics {
+    static let paths: Set<String> = [
+        "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks", "/healthz", "/metrics", "/par", "/authorize",
+        "/authorize/login", "/authorize/consent", "/token", "/introspect", "/revoke", "/bc-authorize", "/register", "/userinfo",
+    ]
+
+    static func endpoint(_ path: String) -> String {
+        if paths.contains(path) { return path }
+        if path.hasPrefix("/register/") { return "/register/{client_id}" }
+        return "other"
+    }
+
+    private static let counters = Mutex<[String: Counter]>([:])
+    private static let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+    private static let throttles = Mutex<[String: Counter]>([:])
+
+    static func record(endpoint: String, status: Int, duration: Duration) {
+        let key = "\(endpoint) \(status)"
+        let counter = counters.withLock { all in
+            if let existing = all[key] { return existing }
+            let made = Counter(label: "fapid_http_requests_total", dimensions: [("endpoint", endpoint), ("status", String(status))])
+            all[key] = made
+            return made
+        }
+        counter.increment()
+        let timer = timers.withLock { all in
+            if let existing = all[endpoint] { return existing }
+            let made = CoreMetrics.Timer(label: "fapid_http_request_duration_seconds", dimensions: [("endpoint", endpoint)])
+            all[endpoint] = made
+            return made
+        }
+        timer.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
+    static func throttled(endpoint: String, limit: String) {
+        let key = "\(endpoint) \(limit)"
+        let counter = throttles.withLock { all in
+            if let existing = all[key] { return existing }
+            let made = Counter(label: "fapid_throttled_requests_total", dimensions: [("endpoint", endpoint), ("limit", limit)])
+            all[key] = made
+            return made
+        }
+        counter.increment()
+    }
+}
+
+/// `/metrics` on the main port: the Prometheus text, to loopback peers only.
+public struct MetricsEndpoint: Sendable {
+    let render: @Sendable () async -> [UInt8]
+
+    public init(render: @escaping @Sendable () async -> [UInt8]) {
+        self.render = render
+    }
+
+    func respond(_ request: Request, context: FapidRequestContext) async -> Response {
+        guard request.method == .get else { return JSONResponse.make(status: .methodNotAllowed, ["error": "invalid_request"]) }
+        guard let peer = context.remoteAddress, peer.hasPrefix("127.") || peer == "::1" else {
+            return JSONResponse.make(status: .notFound, ["error": "not_found"])
+        }
+        return Self.response(await render())
+    }
+
+    public static func response(_ body: [UInt8]) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

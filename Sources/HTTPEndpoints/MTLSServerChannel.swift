@@ -15,10 +15,12 @@ struct MTLSServerChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     let base: Base
     let context: NIOSSLContext
+    let deadlines: ConnectionDeadlines
 
-    init(_ base: Base, context: NIOSSLContext) {
+    init(_ base: Base, context: NIOSSLContext, deadlines: ConnectionDeadlines) {
         self.base = base
         self.context = context
+        self.deadlines = deadlines
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -31,6 +33,7 @@ struct MTLSServerChannel<Base: ServerChildChannel>: ServerChildChannel {
                 }
             )
             try channel.pipeline.syncOperations.addHandler(handler)
+            try channel.pipeline.syncOperations.addHandler(ByteDeadlineHandler(deadlines: deadlines))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
         }
@@ -47,9 +50,14 @@ extension MTLSServerChannel: HTTPChannelHandler where Base: HTTPChannelHandler {
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 over TLS with the client's presented chain kept for handlers.
-    static func mtls(context: NIOSSLContext, configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
-        .init { responder in
-            MTLSServerChannel(HTTP1Channel(responder: responder, configuration: configuration), context: context)
+    /// `deadlines` close idle connections and cut off requests sent too slowly; `maxHeaderBytes` bounds the request head.
+    static func mtls(context: NIOSSLContext, deadlines: ConnectionDeadlines, maxHeaderBytes: Int) -> HTTPServerBuilder {
+        let configuration = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [RequestDeadlineHandler()],
+            idleTimeout: deadlines.idle,
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes, maxHeaderFieldCount: 200))
+        return .init { responder in
+            MTLSServerChannel(HTTP1Channel(responder: responder, configuration: configuration), context: context, deadlines: deadlines)
         }
     }
 }

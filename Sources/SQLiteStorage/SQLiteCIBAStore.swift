@@ -25,7 +25,7 @@ public struct SQLiteCIBAStore: CIBAStore {
             pingAuthReqID: row[16])
     }
 
-    public func insertCIBARequest(_ request: CIBARequest) async throws(StorageError) {
+    public func insertCIBARequest(_ request: CIBARequest, audit: AuditEvent?) async throws(StorageError) {
         try await database.write { db in
             try db.execute(
                 sql: "INSERT INTO ciba_requests (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -35,6 +35,7 @@ public struct SQLiteCIBAStore: CIBAStore {
                     request.lastPolledAt.map(Self.seconds), request.status.rawValue, request.decidedBy, request.decidedAt.map(Self.seconds),
                     request.pingAuthReqID,
                 ])
+            try SQLiteAuditLog.append(audit, to: db)
         }
     }
 
@@ -79,7 +80,23 @@ public struct SQLiteCIBAStore: CIBAStore {
             try db.execute(
                 sql: "UPDATE ciba_requests SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
                 arguments: [approve ? "approved" : "denied", by, Self.seconds(now), id, Self.seconds(now)])
-            return db.changesCount == 1
+            guard db.changesCount == 1,
+                let row = try Row.fetchOne(db, sql: "SELECT client_id, username FROM ciba_requests WHERE id = ?", arguments: [id])
+            else { return false }
+            let psu: String = row[1]
+            try SQLiteAuditLog.append(
+                AuditEvent(
+                    .cibaDecided, at: now, clientID: row[0], user: by, outcome: approve ? .success : .failure,
+                    reason: "request \(id) \(approve ? "approved" : "denied") for PSU \(psu)"),
+                to: db)
+            return true
+        }
+    }
+
+    /// How many requests await a decision (for the `fapid_ciba_pending_requests` gauge).
+    public func pendingCount(now: Date) async throws(StorageError) -> Int {
+        try await database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ciba_requests WHERE status = 'pending' AND expires_at > ?", arguments: [Self.seconds(now)]) ?? 0
         }
     }
 

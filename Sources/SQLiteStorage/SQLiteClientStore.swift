@@ -15,12 +15,13 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
         self.database = database
     }
 
-    public func insertClient(_ client: Client) async throws(StorageError) {
+    public func insertClient(_ client: Client, audit: AuditEvent?) async throws(StorageError) {
         let json = JSON.object(client.metadata).serialized()
         let id = client.clientID
         let created = Int64(client.createdAt.timeIntervalSince1970)
         try await database.write { db in
             try db.execute(sql: "INSERT INTO clients (client_id, metadata, created_at) VALUES (?, ?, ?)", arguments: [id, json, created])
+            try SQLiteAuditLog.append(audit, to: db)
         }
     }
 
@@ -46,15 +47,16 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
         return clients
     }
 
-    public func removeClient(id: String, at: Date) async throws(StorageError) -> Bool {
+    public func removeClient(id: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool {
         let now = Int64(at.timeIntervalSince1970)
         return try await database.write { db in
             try db.execute(sql: "DELETE FROM clients WHERE client_id = ?", arguments: [id])
-            let removed = db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
             // Tokens of a removed client stop working at once.
             try db.execute(sql: "UPDATE access_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL", arguments: [now, id])
             try db.execute(sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL", arguments: [now, id])
-            return removed
+            try SQLiteAuditLog.append(audit, to: db)
+            return true
         }
     }
 
@@ -67,12 +69,13 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
         }
     }
 
-    public func insertResourceServer(_ server: ResourceServer) async throws(StorageError) {
+    public func insertResourceServer(_ server: ResourceServer, audit: AuditEvent?) async throws(StorageError) {
         try await database.write { db in
             try db.execute(
                 sql: "INSERT INTO resource_servers (id, name, subject_dn, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [server.id, server.name, server.subjectDN, Int64(server.createdAt.timeIntervalSince1970)]
             )
+            try SQLiteAuditLog.append(audit, to: db)
         }
     }
 
@@ -84,10 +87,12 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
         }
     }
 
-    public func removeResourceServer(id: String) async throws(StorageError) -> Bool {
+    public func removeResourceServer(id: String, audit: AuditEvent?) async throws(StorageError) -> Bool {
         try await database.write { db in
             try db.execute(sql: "DELETE FROM resource_servers WHERE id = ? OR name = ?", arguments: [id, id])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            try SQLiteAuditLog.append(audit, to: db)
+            return true
         }
     }
 }

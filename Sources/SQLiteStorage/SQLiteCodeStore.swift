@@ -14,7 +14,7 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
     static func seconds(_ date: Date) -> Int64 { SQLiteDatabase.seconds(date) }
     static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 
-    public func insertCode(_ code: AuthorizationCodeRecord) async throws(StorageError) {
+    public func insertCode(_ code: AuthorizationCodeRecord, audit: AuditEvent?) async throws(StorageError) {
         let claims = code.claims?.serialized()
         try await database.write { db in
             try db.execute(
@@ -27,6 +27,7 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
                     Data(code.codeHash), code.clientID, code.subject, code.redirectURI, code.scope, code.codeChallenge, code.nonce,
                     Self.seconds(code.authTime), code.acr, claims, Self.seconds(code.expiresAt),
                 ])
+            try SQLiteAuditLog.append(audit, to: db)
         }
     }
 
@@ -52,6 +53,11 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
                         WHERE origin_hash IN (SELECT token_hash FROM refresh_tokens WHERE code_hash = ?)
                         """,
                     arguments: [current, Data(hash)])
+                try SQLiteAuditLog.append(
+                    AuditEvent(
+                        .codeReuseDetected, at: now, clientID: row[0], user: row[1], outcome: .failure,
+                        reason: "authorization code redeemed twice: the tokens issued from it were revoked"),
+                    to: db)
                 return .reused
             }
             guard (row[9] as Int64) > current else { return .unknownOrExpired }
@@ -80,7 +86,7 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
         }
     }
 
-    public func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date) async throws(StorageError) -> Bool {
+    public func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool {
         let now = Self.seconds(at)
         return try await database.write { db in
             try db.execute(
@@ -90,6 +96,7 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
             try db.execute(
                 sql: "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE origin_hash = ? AND client_id = ?",
                 arguments: [now, Data(hash), clientID])
+            try SQLiteAuditLog.append(audit, to: db)
             return true
         }
     }

@@ -37,6 +37,11 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
+    /// Whether a trivial read succeeds (readiness probe).
+    public func isAnswering() async -> Bool {
+        (try? await read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+    }
+
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
         try await translating { try await self.pool.read(body) }
     }

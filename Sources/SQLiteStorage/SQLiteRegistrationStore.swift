@@ -11,13 +11,14 @@ public struct SQLiteRegistrationStore: RegistrationStore {
         self.database = database
     }
 
-    public func insertRegistration(_ client: Client, _ record: RegistrationRecord) async throws(StorageError) {
+    public func insertRegistration(_ client: Client, _ record: RegistrationRecord, audit: AuditEvent?) async throws(StorageError) {
         let metadata = JSON.object(client.metadata).serialized()
         let created = Int64(client.createdAt.timeIntervalSince1970)
         try await database.write { db in
             try db.execute(
                 sql: "INSERT INTO clients (client_id, metadata, created_at) VALUES (?, ?, ?)", arguments: [client.clientID, metadata, created])
             try Self.insert(record, db)
+            try SQLiteAuditLog.append(audit, to: db)
         }
     }
 
@@ -38,7 +39,9 @@ public struct SQLiteRegistrationStore: RegistrationStore {
         }
     }
 
-    public func updateRegistration(_ client: Client, _ record: RegistrationRecord, previousTokenHash: [UInt8]) async throws(StorageError) -> Bool {
+    public func updateRegistration(
+        _ client: Client, _ record: RegistrationRecord, previousTokenHash: [UInt8], audit: AuditEvent?
+    ) async throws(StorageError) -> Bool {
         let metadata = JSON.object(client.metadata).serialized()
         return try await database.write { db in
             // The token is rotated only by the request that still holds the current one.
@@ -47,6 +50,7 @@ public struct SQLiteRegistrationStore: RegistrationStore {
                 arguments: [Data(record.accessTokenHash), client.clientID, Data(previousTokenHash)])
             guard db.changesCount == 1 else { return false }
             try db.execute(sql: "UPDATE clients SET metadata = ? WHERE client_id = ?", arguments: [metadata, client.clientID])
+            try SQLiteAuditLog.append(audit, to: db)
             return true
         }
     }

@@ -35,17 +35,21 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
         return records
     }
 
-    public func insertSigningKey(_ record: SigningKeyRecord) async throws(StorageError) {
-        try await database.write { db in try Self.insert(record, into: db) }
+    public func insertSigningKey(_ record: SigningKeyRecord, audit: AuditEvent?) async throws(StorageError) {
+        try await database.write { db in
+            try Self.insert(record, into: db)
+            try SQLiteAuditLog.append(audit, to: db)
+        }
     }
 
-    public func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date) async throws(StorageError) {
+    public func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date, audit: AuditEvent?) async throws(StorageError) {
         try await database.write { db in
             try db.execute(
                 sql: "UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE alg = ? AND retired_at IS NULL",
                 arguments: [Self.seconds(at), Self.seconds(publishUntil), newKey.algorithm.rawValue]
             )
             try Self.insert(newKey, into: db)
+            try SQLiteAuditLog.append(audit, to: db)
         }
     }
 

@@ -10,7 +10,7 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore {
         self.database = database
     }
 
-    public func insertAccessToken(_ record: AccessTokenRecord) async throws(StorageError) {
+    public func insertAccessToken(_ record: AccessTokenRecord, audit: AuditEvent?) async throws(StorageError) {
         try await database.write { db in
             try db.cachedStatement(
                 sql: """
@@ -22,6 +22,7 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore {
                 Self.seconds(record.expiresAt), record.certificateThumbprint, record.format, record.revokedAt.map(Self.seconds),
                 record.originHash.map { Data($0) },
             ])
+            try SQLiteAuditLog.append(audit, to: db)
         }
     }
 
@@ -45,13 +46,15 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore {
         }
     }
 
-    public func revokeAccessToken(hash: [UInt8], clientID: String, at: Date) async throws(StorageError) -> Bool {
+    public func revokeAccessToken(hash: [UInt8], clientID: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool {
         try await database.write { db in
             try db.execute(
                 sql: "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ? AND client_id = ?",
                 arguments: [Self.seconds(at), Data(hash), clientID]
             )
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            try SQLiteAuditLog.append(audit, to: db)
+            return true
         }
     }
 

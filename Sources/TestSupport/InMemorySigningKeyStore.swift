@@ -13,14 +13,14 @@ public final class InMemorySigningKeyStore: SigningKeyStore {
         records.withLock { $0.sorted { ($0.createdAt, $0.kid) < ($1.createdAt, $1.kid) } }
     }
 
-    public func insertSigningKey(_ record: SigningKeyRecord) async throws(StorageError) {
+    public func insertSigningKey(_ record: SigningKeyRecord, audit: AuditEvent?) async throws(StorageError) {
         try records.withLock { (all: inout [SigningKeyRecord]) throws(StorageError) in
             try Self.checkInsert(record, into: all)
             all.append(record)
         }
     }
 
-    public func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date) async throws(StorageError) {
+    public func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date, audit: AuditEvent?) async throws(StorageError) {
         try records.withLock { (all: inout [SigningKeyRecord]) throws(StorageError) in
             var updated = all
             for index in updated.indices where updated[index].algorithm == newKey.algorithm && updated[index].retiredAt == nil {

@@ -40,7 +40,9 @@ struct Clients: AsyncParsableCommand {
                 } catch {
                     throw Failure(message: "invalid client metadata: \(error)")
                 }
-                try await runtime.clients.insertClient(client)
+                try await runtime.clients.insertClient(
+                    client,
+                    audit: AuditEvent(.clientRegistered, at: client.createdAt, client: client, user: OperatingSystemUser.name, reason: "fapictl clients add"))
                 printJSON(client.registeredJSON)
             }
         }
@@ -91,7 +93,9 @@ struct Clients: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 let (_, runtime) = try options.runtime()
-                guard try await runtime.clients.removeClient(id: id, at: Date()) else { throw Failure(message: "no client \(id)") }
+                let now = Date()
+                let event = AuditEvent(.clientDeleted, at: now, clientID: id, user: OperatingSystemUser.name, reason: "fapictl clients remove")
+                guard try await runtime.clients.removeClient(id: id, at: now, audit: event) else { throw Failure(message: "no client \(id)") }
                 print("removed \(id)")
             }
         }
@@ -117,7 +121,11 @@ struct ResourceServers: AsyncParsableCommand {
                 let (_, runtime) = try options.runtime()
                 let server = ResourceServer(id: Base64URL.encode(Crypto.randomBytes(12)), name: name, subjectDN: subjectDn, createdAt: Date())
                 do {
-                    try await runtime.clients.insertResourceServer(server)
+                    try await runtime.clients.insertResourceServer(
+                        server,
+                        audit: AuditEvent(
+                            .resourceServerAdded, at: server.createdAt, clientID: server.id, user: OperatingSystemUser.name,
+                            reason: "resource server \(name), subject \(subjectDn)"))
                 } catch let error as StorageError where error.code == .conflict {
                     throw Failure(message: "--name: a resource server named \(name) exists")
                 }
@@ -152,7 +160,9 @@ struct ResourceServers: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 let (_, runtime) = try options.runtime()
-                guard try await runtime.clients.removeResourceServer(id: id) else { throw Failure(message: "no resource server \(id)") }
+                let event = AuditEvent(
+                    .resourceServerRemoved, at: Date(), clientID: id, user: OperatingSystemUser.name, reason: "fapictl resource-servers remove")
+                guard try await runtime.clients.removeResourceServer(id: id, audit: event) else { throw Failure(message: "no resource server \(id)") }
                 print("removed \(id)")
             }
         }

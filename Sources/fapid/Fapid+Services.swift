@@ -23,7 +23,8 @@ extension Fapid {
             keys: ClientKeyResolver(fetcher: fetcher, clock: clock),
             settings: ClientAuthenticationSettings(audiences: audiences),
             clock: clock,
-            status: status
+            status: status,
+            audit: SQLiteAuditLog(database: runtime.database)
         )
         let issuerService = TokenIssuer(
             store: runtime.tokens,
@@ -49,7 +50,8 @@ extension Fapid {
         let psu = PSUServices(
             authorization: AuthorizationService(
                 clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
-                clock: clock, keyRing: keyRing, requirePushed: configuration.requirePushedAuthorizationRequests),
+                clock: clock, keyRing: keyRing, requirePushed: configuration.requirePushedAuthorizationRequests,
+                audit: SQLiteAuditLog(database: runtime.database)),
             login: LoginService(users: SQLiteUserStore(database: runtime.database), clock: clock))
         let services = TokenEndpointServices(
             token: token,

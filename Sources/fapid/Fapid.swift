@@ -28,7 +28,7 @@ struct Fapid: AsyncParsableCommand {
             FileHandle.standardError.write(Data("fapid: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        FapidLogging.bootstrap(format: configuration.logFormat)
         let logger = Runtime.logger("fapid", level: configuration.logLevel)
         do {
             try await serve(configuration, logger: logger)
@@ -45,13 +45,19 @@ struct Fapid: AsyncParsableCommand {
         let clock = SystemClock()
         try PrivateKeyFile.checkPermissions(configuration.tlsPrivateKey)
         let runtime = try Runtime.open(configuration, logger: logger)
+        let audit = SQLiteAuditLog(database: runtime.database)
+        try await audit.append(
+            AuditEvent(
+                .configurationLoaded, at: clock.now(), user: OperatingSystemUser.name,
+                reason: "fapid \(ProcessInfo.processInfo.processIdentifier) started: \(configuration.summary)"))
         try await runtime.signingKeys.ensureActiveKeys(generate: false, now: clock.now())
         let keyRing = KeyRing()
         try await runtime.signingKeys.reload(keyRing, now: clock.now())
 
         let outbound = OutboundHTTPClient(extraRootsFile: configuration.outboundCA, timeoutSeconds: Int64(configuration.ocspTimeoutSeconds))
         let revocation = try RevocationPolicy.make(
-            configuration, fetcher: outbound, store: SQLiteStatusCacheStore(database: runtime.database), logger: logger)
+            configuration, fetcher: outbound, store: SQLiteStatusCacheStore(database: runtime.database), logger: logger, audit: audit)
+        let metrics = PrometheusMetrics(checker: revocation.checker, ciba: SQLiteCIBAStore(database: runtime.database))
         let restored = try await revocation.checker.restore()
         if restored > 0 { logger.info("certificate status answers restored", metadata: ["count": "\(restored)"]) }
         let (services, psu, cibaTokens, grantTypes) = Self.tokenServices(
@@ -70,14 +76,23 @@ struct Fapid: AsyncParsableCommand {
                 port: configuration.listenPort,
                 tls: TLSSettings(certificateChainPath: configuration.tlsCertificate, privateKeyPath: configuration.tlsPrivateKey),
                 clientCAPath: configuration.clientCA,
-                trustedProxies: configuration.trustedProxies
+                trustedProxies: configuration.trustedProxies,
+                deadlines: ConnectionDeadlines(
+                    idle: .seconds(Int64(configuration.idleTimeoutSeconds)), request: .seconds(Int64(configuration.requestTimeoutSeconds))),
+                maxHeaderBytes: configuration.maxHeaderBytes,
+                maxBodyBytes: configuration.maxBodyBytes,
+                limits: RateLimits(
+                    perClient: RateLimiter(rate: configuration.rateLimitClientPerSecond, burst: configuration.rateLimitClientBurst),
+                    perAddress: RateLimiter(rate: configuration.rateLimitAddressPerSecond, burst: configuration.rateLimitAddressBurst)),
+                metrics: configuration.metricsListen == "main" ? MetricsEndpoint(render: metrics.render) : nil
             ),
             metadata: metadata,
             keyRing: keyRing,
             clock: clock,
             tokenServices: services,
             registration: registration,
-            psu: psu
+            psu: psu,
+            databaseProbe: { await runtime.database.isAnswering() }
         )
         let refresher = KeyRingRefresher(
             manager: runtime.signingKeys,
@@ -88,7 +103,14 @@ struct Fapid: AsyncParsableCommand {
         )
         let listen = configuration.listen
         let issuer = configuration.issuer
-        let app = try server.makeApplication(logger: logger, services: [
+        var background: [any Service] = [
+            AuditCheckpointer(
+                log: audit, keyRing: keyRing, issuer: issuer, clock: clock, interval: .seconds(configuration.auditCheckpointSeconds), logger: logger),
+        ]
+        if configuration.metricsListen != "main" && configuration.metricsListen != "off" {
+            background.append(try MetricsListener.make(listen: configuration.metricsListen, metrics: metrics, logger: logger))
+        }
+        let app = try server.makeApplication(logger: logger, services: background + [
                 refresher, outbound, revocation, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger),
                 AdminSocket(
                     path: configuration.adminSocket, ciba: SQLiteCIBAStore(database: runtime.database), clients: runtime.clients, clock: clock,

@@ -48,6 +48,11 @@ class Daemon:
             "FAPID_KEYS_DIR": str(keys),
             "FAPID_MIGRATIONS_DIR": str(ROOT / "migrations"),
             "FAPID_LOG_LEVEL": "info",
+            # Tests send bursts from one address; the throttling tests set their own limits.
+            "FAPID_RATE_LIMIT_CLIENT_PER_SECOND": "100000",
+            "FAPID_RATE_LIMIT_CLIENT_BURST": "100000",
+            "FAPID_RATE_LIMIT_ADDRESS_PER_SECOND": "100000",
+            "FAPID_RATE_LIMIT_ADDRESS_BURST": "100000",
         })
         self.env.update(env or {})
         self.args = [str(BIN / "fapid")]

@@ -32,8 +32,8 @@ struct SigningKeyStoreContractTests {
     func roundTrip(backend: Backend) async throws {
         let (store, keep) = try Self.makeStore(backend)
         _ = keep
-        try await store.insertSigningKey(record("ps", .PS256, at: t0))
-        try await store.insertSigningKey(record("es", .ES256, at: t0.addingTimeInterval(1)))
+        try await store.insertSigningKey(record("ps", .PS256, at: t0), audit: nil)
+        try await store.insertSigningKey(record("es", .ES256, at: t0.addingTimeInterval(1)), audit: nil)
         let records = try await store.signingKeys()
         #expect(records == [record("ps", .PS256, at: t0), record("es", .ES256, at: t0.addingTimeInterval(1))])
     }
@@ -42,10 +42,10 @@ struct SigningKeyStoreContractTests {
     func conflicts(backend: Backend) async throws {
         let (store, keep) = try Self.makeStore(backend)
         _ = keep
-        try await store.insertSigningKey(record("ps", .PS256, at: t0))
-        let duplicate = await #expect(throws: StorageError.self) { try await store.insertSigningKey(record("ps", .ES256, at: t0)) }
+        try await store.insertSigningKey(record("ps", .PS256, at: t0), audit: nil)
+        let duplicate = await #expect(throws: StorageError.self) { try await store.insertSigningKey(record("ps", .ES256, at: t0), audit: nil) }
         #expect(duplicate?.code == .conflict)
-        let secondActive = await #expect(throws: StorageError.self) { try await store.insertSigningKey(record("ps2", .PS256, at: t0)) }
+        let secondActive = await #expect(throws: StorageError.self) { try await store.insertSigningKey(record("ps2", .PS256, at: t0), audit: nil) }
         #expect(secondActive?.code == .conflict)
     }
 
@@ -53,10 +53,10 @@ struct SigningKeyStoreContractTests {
     func rotation(backend: Backend) async throws {
         let (store, keep) = try Self.makeStore(backend)
         _ = keep
-        try await store.insertSigningKey(record("ps", .PS256, at: t0))
-        try await store.insertSigningKey(record("es", .ES256, at: t0))
+        try await store.insertSigningKey(record("ps", .PS256, at: t0), audit: nil)
+        try await store.insertSigningKey(record("es", .ES256, at: t0), audit: nil)
         let later = t0.addingTimeInterval(100)
-        try await store.rotateSigningKey(to: record("es2", .ES256, at: later), at: later, publishUntil: later.addingTimeInterval(3600))
+        try await store.rotateSigningKey(to: record("es2", .ES256, at: later), at: later, publishUntil: later.addingTimeInterval(3600), audit: nil)
         let records = try await store.signingKeys()
         let byKid = Dictionary(uniqueKeysWithValues: records.map { ($0.kid, $0) })
         #expect(byKid["ps"]?.state(at: later) == .active)
@@ -67,7 +67,7 @@ struct SigningKeyStoreContractTests {
 
         // A rotation whose insert fails (duplicate kid) must not leave the old key retired.
         let failed = await #expect(throws: StorageError.self) {
-            try await store.rotateSigningKey(to: record("ps", .PS256, at: later), at: later, publishUntil: later)
+            try await store.rotateSigningKey(to: record("ps", .PS256, at: later), at: later, publishUntil: later, audit: nil)
         }
         #expect(failed?.code == .conflict)
         #expect(try await store.signingKeys().first { $0.kid == "ps" }?.retiredAt == nil)

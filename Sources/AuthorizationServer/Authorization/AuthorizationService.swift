@@ -38,12 +38,14 @@ public struct AuthorizationService: Sendable {
     let keyRing: KeyRing?
     /// Server-wide PAR requirement (RFC 9126 §5 `require_pushed_authorization_requests`).
     let requirePushed: Bool
+    let audit: (any AuditLog)?
 
     public init(
         clients: any ClientStore, pushed: any PushedRequestStore, codes: any AuthorizationCodeStore, validator: RequestObjectValidator,
         idTokens: IDTokenIssuer, issuer: String, clock: any Clock, codeLifetime: TimeInterval = 60, keyRing: KeyRing? = nil,
-        requirePushed: Bool = false
+        requirePushed: Bool = false, audit: (any AuditLog)? = nil
     ) {
+        self.audit = audit
         self.keyRing = keyRing
         self.requirePushed = requirePushed
         self.clients = clients
@@ -105,7 +107,9 @@ public struct AuthorizationService: Sendable {
             codeHash: Crypto.sha256(code), clientID: pending.client.clientID, subject: subject, redirectURI: request.redirectURI,
             scope: request.scopes.joined(separator: " "), codeChallenge: request.codeChallenge, nonce: request.nonce, authTime: authTime,
             acr: Self.acr(for: request), claims: request.claims, expiresAt: now.addingTimeInterval(codeLifetime))
-        do { try await codes.insertCode(record) } catch { throw AuthorizationError(error: OAuthError(error), redirect: nil) }
+        let event = AuditEvent(
+            .consentGiven, at: now, client: pending.client, user: subject, reason: "scope \(record.scope)" + (IntentClaims.from(request.claims)["openbanking_intent_id"]?.stringValue.map { " intent \($0)" } ?? ""))
+        do { try await codes.insertCode(record, audit: event) } catch { throw AuthorizationError(error: OAuthError(error), redirect: nil) }
         var members: [(String, String)] = [("code", code)]
         if request.responseType == "code id_token" {
             do {
@@ -136,7 +140,14 @@ public struct AuthorizationService: Sendable {
     }
 
     /// The PSU refused (or an error after the redirect URI is trusted): `access_denied` back to the client.
-    public func deny(_ pending: Pending, error: OAuthError = OAuthError(.accessDenied, "the user denied the request")) async -> AuthorizationResponse {
+    /// A refusal by the PSU (`user` given) is recorded in the audit log.
+    public func deny(
+        _ pending: Pending, error: OAuthError = OAuthError(.accessDenied, "the user denied the request"), user: String? = nil
+    ) async -> AuthorizationResponse {
+        if let user, let audit {
+            await audit.record(
+                AuditEvent(.consentDenied, at: clock.now(), client: pending.client, user: user, outcome: .failure, reason: error.description))
+        }
         if let hash = pending.requestURIHash { _ = try? await pushed.consumePushedRequest(uriHash: hash, clientID: pending.client.clientID, now: clock.now()) }
         let members = [("error", error.code.rawValue), ("error_description", error.description)]
         if let response = try? respond(pending.request, members, client: pending.client) { return response }

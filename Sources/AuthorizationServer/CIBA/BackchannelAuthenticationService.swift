@@ -96,7 +96,10 @@ public struct BackchannelAuthenticationService: Sendable {
             username: username, scope: scopes.joined(separator: " "), bindingMessage: binding, acr: parameters["acr_values"],
             deliveryMode: mode, notificationToken: token, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(expiry)), interval: interval,
             pingAuthReqID: mode == "poll" ? nil : authReqID)
-        do { try await store.insertCIBARequest(request) } catch { throw CIBAError(OAuthError(error)) }
+        let event = AuditEvent(
+            .cibaRequested, at: now, client: client.client, user: username, certificateThumbprint: client.certificate?.thumbprint,
+            reason: "mode \(mode), scope \(request.scope)")
+        do { try await store.insertCIBARequest(request, audit: event) } catch { throw CIBAError(OAuthError(error)) }
         return Acknowledgement(authReqID: authReqID, expiresIn: expiry, interval: mode == "push" ? nil : interval)
     }
 

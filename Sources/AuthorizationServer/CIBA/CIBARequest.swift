@@ -65,12 +65,14 @@ public enum CIBAPoll: Sendable, Equatable {
 }
 
 public protocol CIBAStore: Sendable {
-    func insertCIBARequest(_ request: CIBARequest) async throws(StorageError)
+    /// Stores the request and appends `audit` in one transaction.
+    func insertCIBARequest(_ request: CIBARequest, audit: AuditEvent?) async throws(StorageError)
     /// One poll: updates `last_polled_at`, grows the interval on `slow_down`, and moves approved to redeemed.
     func pollCIBARequest(authReqIDHash: [UInt8], clientID: String, now: Date) async throws(StorageError) -> CIBAPoll
     /// Pending requests, oldest first, for the staff terminal.
     func pendingCIBARequests(now: Date) async throws(StorageError) -> [CIBARequest]
-    /// Records the decision of a pending, unexpired request; false otherwise.
+    /// Records the decision of a pending, unexpired request, with a `ciba.decided` audit event naming the
+    /// staff member `by`, in one transaction; false otherwise.
     func decideCIBARequest(id: String, approve: Bool, by: String, now: Date) async throws(StorageError) -> Bool
     /// Decided ping/push requests whose client has not been notified yet.
     func unnotifiedCIBADecisions(now: Date) async throws(StorageError) -> [CIBARequest]

@@ -54,6 +54,7 @@ public struct ClientAuthenticator: Sendable {
     let settings: ClientAuthenticationSettings
     let clock: any Clock
     let status: (any CertificateStatusPolicy)?
+    let audit: (any AuditLog)?
 
     public init(
         clients: any ClientStore,
@@ -61,8 +62,10 @@ public struct ClientAuthenticator: Sendable {
         keys: ClientKeyResolver,
         settings: ClientAuthenticationSettings,
         clock: any Clock,
-        status: (any CertificateStatusPolicy)? = nil
+        status: (any CertificateStatusPolicy)? = nil,
+        audit: (any AuditLog)? = nil
     ) {
+        self.audit = audit
         self.clients = clients
         self.replay = replay
         self.keys = keys
@@ -71,19 +74,38 @@ public struct ClientAuthenticator: Sendable {
         self.status = status
     }
 
+    /// Authenticates the client; a failure is counted by reason and appended to the audit log.
     public func authenticate(_ credentials: ClientCredentials) async throws(OAuthError) -> AuthenticatedClient {
+        do {
+            return try await authenticateOnce(credentials)
+        } catch {
+            guard error.code == .invalidClient else { throw error }
+            let reason = error.failure ?? .unknownClient
+            ServerMetrics.clientAuthenticationFailures.increment(reason.rawValue)
+            if let audit {
+                // The client id as claimed (unauthenticated, bounded); the detail names no secret.
+                await audit.record(
+                    AuditEvent(
+                        .clientAuthenticationFailed, at: clock.now(), clientID: credentials.clientID, certificateThumbprint: credentials.certificate?.thumbprint,
+                        outcome: .failure, reason: "\(reason.rawValue): \(error.detail)"))
+            }
+            throw error
+        }
+    }
+
+    private func authenticateOnce(_ credentials: ClientCredentials) async throws(OAuthError) -> AuthenticatedClient {
         if credentials.hasAuthorizationHeader {
-            throw OAuthError.invalidClient("Authorization header: shared-secret client authentication is not supported")
+            throw OAuthError.invalidClient(.sharedSecret, "Authorization header: shared-secret client authentication is not supported")
         }
         if credentials.assertion != nil || credentials.assertionType != nil {
             return try await authenticateAssertion(credentials)
         }
         guard let clientID = credentials.clientID else {
-            throw OAuthError.invalidClient("no client_id and no client assertion")
+            throw OAuthError.invalidClient(.noCredentials, "no client_id and no client assertion")
         }
         let client = try await load(clientID)
         guard let certificate = credentials.certificate else {
-            throw OAuthError.invalidClient("client \(clientID) (\(client.authMethod.rawValue)) presented no certificate")
+            throw OAuthError.invalidClient(.noCertificate, "client \(clientID) (\(client.authMethod.rawValue)) presented no certificate")
         }
         switch client.authMethod {
         case .tlsClientAuth:
@@ -95,11 +117,11 @@ public struct ClientAuthenticator: Sendable {
             guard let presented = try? certificate.certificate.publicKey(),
                 candidates.keys.contains(where: { $0.key.hasSamePublicKey(as: presented) && ($0.use == nil || $0.use == "sig") })
             else {
-                throw OAuthError.invalidClient("client \(clientID): certificate key is not among the registered keys")
+                throw OAuthError.invalidClient(.certificateMismatch, "client \(clientID): certificate key is not among the registered keys")
             }
             try Self.checkValidity(certificate, at: clock.now(), clientID: clientID)
         case .privateKeyJWT:
-            throw OAuthError.invalidClient("client \(clientID) is registered for private_key_jwt but sent no assertion")
+            throw OAuthError.invalidClient(.wrongMethod, "client \(clientID) is registered for private_key_jwt but sent no assertion")
         }
         return AuthenticatedClient(client: client, method: client.authMethod, certificate: certificate)
     }
@@ -107,59 +129,59 @@ public struct ClientAuthenticator: Sendable {
     private func load(_ clientID: String) async throws(OAuthError) -> Client {
         let client: Client?
         do { client = try await clients.client(id: clientID) } catch { throw OAuthError(error) }
-        guard let client else { throw OAuthError.invalidClient("unknown client \(clientID)") }
+        guard let client else { throw OAuthError.invalidClient(.unknownClient, "unknown client \(clientID)") }
         return client
     }
 
     /// RFC 8705 §2.1: a chain-verified certificate whose subject DN or registered SAN matches.
     static func matchPKI(_ certificate: ClientCertificate, client: Client) throws(OAuthError) {
         guard certificate.isChainVerified else {
-            throw OAuthError.invalidClient("client \(client.clientID): certificate does not chain to a trusted CA (\(certificate.trust))")
+            throw OAuthError.invalidClient(.certificateUntrusted, "client \(client.clientID): certificate does not chain to a trusted CA (\(certificate.trust))")
         }
         if let expected = client.tlsClientAuthSubjectDN {
             guard DistinguishedName(subjectOf: certificate.certificate) == expected else {
-                throw OAuthError.invalidClient("client \(client.clientID): subject \(certificate.certificate.subjectDN) does not match \(expected)")
+                throw OAuthError.invalidClient(.certificateMismatch, "client \(client.clientID): subject \(certificate.certificate.subjectDN) does not match \(expected)")
             }
             return
         }
-        guard let (kind, value) = client.tlsClientAuthSAN else { throw OAuthError.invalidClient("client \(client.clientID): no subject registered") }
+        guard let (kind, value) = client.tlsClientAuthSAN else { throw OAuthError.invalidClient(.certificateMismatch, "client \(client.clientID): no subject registered") }
         let matched = kind.matches(value, in: certificate.certificate.subjectAlternativeNames)
-        guard matched else { throw OAuthError.invalidClient("client \(client.clientID): no \(kind.rawValue) SAN equal to \(value)") }
+        guard matched else { throw OAuthError.invalidClient(.certificateMismatch, "client \(client.clientID): no \(kind.rawValue) SAN equal to \(value)") }
     }
 
     /// Self-signed certificates skip chain validation but must still be within their validity period.
     static func checkValidity(_ certificate: ClientCertificate, at now: Date, clientID: String) throws(OAuthError) {
         if let notBefore = certificate.certificate.notBefore, notBefore > now {
-            throw OAuthError.invalidClient("client \(clientID): certificate not yet valid")
+            throw OAuthError.invalidClient(.certificateExpired, "client \(clientID): certificate not yet valid")
         }
         if let notAfter = certificate.certificate.notAfter, notAfter < now {
-            throw OAuthError.invalidClient("client \(clientID): certificate expired")
+            throw OAuthError.invalidClient(.certificateExpired, "client \(clientID): certificate expired")
         }
     }
 
     /// RFC 7523 §2.2 and §3, with FAPI's algorithm rules.
     private func authenticateAssertion(_ credentials: ClientCredentials) async throws(OAuthError) -> AuthenticatedClient {
         guard credentials.assertionType == Self.jwtBearerAssertionType else {
-            throw OAuthError.invalidClient("client_assertion_type must be \(Self.jwtBearerAssertionType)")
+            throw OAuthError.invalidClient(.assertionInvalid, "client_assertion_type must be \(Self.jwtBearerAssertionType)")
         }
-        guard let assertion = credentials.assertion else { throw OAuthError.invalidClient("client_assertion missing") }
+        guard let assertion = credentials.assertion else { throw OAuthError.invalidClient(.assertionInvalid, "client_assertion missing") }
         let jws: CompactJWS
         let claims: JWTClaims
         do {
             jws = try CompactJWS(assertion, maximumLength: 16 * 1024)
             claims = try jws.claims()
         } catch {
-            throw OAuthError.invalidClient("client assertion rejected: \(error)")
+            throw OAuthError.invalidClient(.assertionInvalid, "client assertion rejected: \(error)")
         }
-        guard let issuer = claims.issuer else { throw OAuthError.invalidClient("client assertion has no iss") }
-        guard claims.subject == issuer else { throw OAuthError.invalidClient("client assertion sub must equal iss") }
+        guard let issuer = claims.issuer else { throw OAuthError.invalidClient(.assertionInvalid, "client assertion has no iss") }
+        guard claims.subject == issuer else { throw OAuthError.invalidClient(.assertionInvalid, "client assertion sub must equal iss") }
         if let clientID = credentials.clientID, clientID != issuer {
             // FAPI 1 Baseline §5.2.2-19: inconsistent identification is invalid_client.
-            throw OAuthError.invalidClient("client_id \(clientID) differs from the assertion's iss \(issuer)")
+            throw OAuthError.invalidClient(.assertionInvalid, "client_id \(clientID) differs from the assertion's iss \(issuer)")
         }
         let client = try await load(issuer)
         guard client.authMethod == .privateKeyJWT else {
-            throw OAuthError.invalidClient("client \(issuer) is registered for \(client.authMethod.rawValue), not private_key_jwt")
+            throw OAuthError.invalidClient(.wrongMethod, "client \(issuer) is registered for \(client.authMethod.rawValue), not private_key_jwt")
         }
         let now = clock.now()
         let set = try await keys.keys(for: client, kid: jws.kid)
@@ -173,12 +195,12 @@ public struct ClientAuthenticator: Sendable {
             )
             try validator.validate(claims, now: now.timeIntervalSince1970)
         } catch {
-            throw OAuthError.invalidClient("client \(issuer): assertion rejected: \(error)")
+            throw OAuthError.invalidClient(.assertionInvalid, "client \(issuer): assertion rejected: \(error)")
         }
         guard let exp = try? claims.date("exp"), exp <= now.timeIntervalSince1970 + settings.maximumAssertionLifetime else {
-            throw OAuthError.invalidClient("client \(issuer): assertion exp is too far in the future")
+            throw OAuthError.invalidClient(.assertionInvalid, "client \(issuer): assertion exp is too far in the future")
         }
-        guard let jti = claims.jwtID, !jti.isEmpty, jti.utf8.count <= 256 else { throw OAuthError.invalidClient("client \(issuer): bad jti") }
+        guard let jti = claims.jwtID, !jti.isEmpty, jti.utf8.count <= 256 else { throw OAuthError.invalidClient(.assertionInvalid, "client \(issuer): bad jti") }
         let fresh: Bool
         do {
             fresh = try await replay.consume(
@@ -186,7 +208,7 @@ public struct ClientAuthenticator: Sendable {
         } catch {
             throw OAuthError(error)
         }
-        guard fresh else { throw OAuthError.invalidClient("client \(issuer): assertion jti replayed") }
+        guard fresh else { throw OAuthError.invalidClient(.assertionReplayed, "client \(issuer): assertion jti replayed") }
         return AuthenticatedClient(client: client, method: .privateKeyJWT, certificate: credentials.certificate)
     }
 }

@@ -36,7 +36,7 @@ public final class ClientKeyResolver: Sendable {
     /// The keys to try for a JWS with `kid` from `client`.
     public func keys(for client: Client, kid: String?) async throws(OAuthError) -> JWKSet {
         if let jwks = client.jwks { return jwks }
-        guard let url = client.jwksURI else { throw OAuthError.invalidClient("client \(client.clientID) has no keys") }
+        guard let url = client.jwksURI else { throw OAuthError.invalidClient(.assertionInvalid, "client \(client.clientID) has no keys") }
         let now = clock.now()
         let cached = cache.withLock { $0[url] }
         if let cached {
@@ -52,7 +52,7 @@ public final class ClientKeyResolver: Sendable {
         } catch {
             // While the client's endpoint is down, its last set stays usable for a bounded time only.
             if let cached, now.timeIntervalSince(cached.fetchedAt) < Self.staleLimit { return cached.keys }
-            throw OAuthError.invalidClient("jwks_uri \(url) of client \(client.clientID) could not be used: \(error)")
+            throw OAuthError.invalidClient(.assertionInvalid, "jwks_uri \(url) of client \(client.clientID) could not be used: \(error)")
         }
     }
 }

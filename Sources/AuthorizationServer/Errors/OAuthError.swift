@@ -32,11 +32,14 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
     public let description: String
     /// For the log: the reason in full. Never sent.
     public let detail: String
+    /// For `invalid_client`: why, as a short code from a closed set (metrics labels, audit events).
+    public var failure: ClientAuthenticationFailure?
 
-    public init(_ code: Code, _ description: String, detail: String? = nil) {
+    public init(_ code: Code, _ description: String, detail: String? = nil, failure: ClientAuthenticationFailure? = nil) {
         self.code = code
         self.description = description
         self.detail = detail ?? description
+        self.failure = failure
     }
 
     /// 401 for `invalid_client` (RFC 6749 §5.2), 500/503 for server trouble, 400 otherwise.
@@ -54,8 +57,8 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
         OAuthError(.serverError, "the server could not complete the request", detail: detail)
     }
 
-    public static func invalidClient(_ detail: String) -> OAuthError {
-        OAuthError(.invalidClient, "client authentication failed", detail: detail)
+    public static func invalidClient(_ failure: ClientAuthenticationFailure, _ detail: String) -> OAuthError {
+        OAuthError(.invalidClient, "client authentication failed", detail: detail, failure: failure)
     }
 }
 
@@ -63,4 +66,20 @@ extension OAuthError {
     init(_ error: StorageError) {
         self = .server("storage: \(error)")
     }
+}
+
+/// Why client authentication failed, in a closed set (bounded metric labels, audit reasons).
+public enum ClientAuthenticationFailure: String, Sendable, CaseIterable {
+    case sharedSecret = "shared_secret"
+    case noCredentials = "no_credentials"
+    case unknownClient = "unknown_client"
+    case noCertificate = "no_certificate"
+    case certificateMismatch = "certificate_mismatch"
+    case certificateUntrusted = "certificate_untrusted"
+    case certificateExpired = "certificate_expired"
+    case certificateStatus = "certificate_status"
+    case assertionInvalid = "assertion_invalid"
+    case assertionReplayed = "assertion_replayed"
+    case wrongMethod = "wrong_method"
+    case resourceServer = "resource_server"
 }

@@ -41,7 +41,8 @@ public struct AuthorizationCodeGrant: GrantHandler {
         else { throw OAuthError(.invalidGrant, "code_verifier does not match the code_challenge") }
 
         let access = try await tokens.issueAccessToken(
-            client: client, subject: record.subject, scope: record.scope, certificate: request.client.certificate, origin: hash)
+            client: client, subject: record.subject, scope: record.scope, certificate: request.client.certificate, origin: hash,
+            grant: grantType)
         let refreshValue = try await codes.issueRefreshToken(
             client: client, subject: record.subject, scope: record.scope, authTime: record.authTime, nonce: record.nonce,
             certificate: request.client.certificate, codeHash: hash, now: clock.now(), lifetime: refreshLifetime)
@@ -92,7 +93,7 @@ public struct RefreshTokenGrant: GrantHandler {
             scope = narrowed.joined(separator: " ")
         }
         let access = try await tokens.issueAccessToken(
-            client: client, subject: record.subject, scope: scope, certificate: request.client.certificate, origin: hash)
+            client: client, subject: record.subject, scope: scope, certificate: request.client.certificate, origin: hash, grant: grantType)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: scope)
         if scope.split(separator: " ").contains("openid") {
             response.idToken = try idTokens.issue(

@@ -73,13 +73,16 @@ public enum CodeRedemption: Sendable, Equatable {
 }
 
 public protocol AuthorizationCodeStore: Sendable {
-    func insertCode(_ code: AuthorizationCodeRecord) async throws(StorageError)
-    /// Marks the code used, atomically. A second redemption revokes the tokens issued from the first.
+    /// Stores the code and appends `audit` (the consent it records) in one transaction.
+    func insertCode(_ code: AuthorizationCodeRecord, audit: AuditEvent?) async throws(StorageError)
+    /// Marks the code used, atomically. A second redemption revokes the tokens issued from the first and
+    /// appends a `code.reuse_detected` event in the same transaction.
     func redeemCode(hash: [UInt8], now: Date) async throws(StorageError) -> CodeRedemption
     func insertRefreshToken(_ token: RefreshTokenRecord) async throws(StorageError)
     func refreshToken(hash: [UInt8]) async throws(StorageError) -> RefreshTokenRecord?
     /// RFC 7009 §2.1: revokes the refresh token if it is `clientID`'s, with the access tokens issued from it.
-    func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date) async throws(StorageError) -> Bool
+    /// `audit` is appended in the same transaction when a token was revoked.
+    func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool
 }
 
 extension AuthorizationCodeStore {

@@ -54,7 +54,8 @@ public struct CIBATokens: Sendable {
         -> TokenResponse
     {
         let access = try await tokens.issueAccessToken(
-            client: client, subject: approved.username, scope: approved.scope, certificate: certificate, origin: approved.authReqIDHash)
+            client: client, subject: approved.username, scope: approved.scope, certificate: certificate, origin: approved.authReqIDHash,
+            grant: CIBAGrant.grantTypeURN)
         let now = clock.now()
         let refreshValue = try await codes.issueRefreshToken(
             client: client, subject: approved.username, scope: approved.scope, authTime: approved.decidedAt ?? now, nonce: nil,

@@ -43,8 +43,8 @@ public protocol SigningKeyStore: Sendable {
     /// Every record, oldest first.
     func signingKeys() async throws(StorageError) -> [SigningKeyRecord]
     /// Adds an active key. Fails with `conflict` when the kid exists.
-    func insertSigningKey(_ record: SigningKeyRecord) async throws(StorageError)
+    func insertSigningKey(_ record: SigningKeyRecord, audit: AuditEvent?) async throws(StorageError)
     /// In one transaction: adds `newKey` as the active key of its algorithm and retires every other
     /// active key of that algorithm at `at`, published until `publishUntil`.
-    func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date) async throws(StorageError)
+    func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date, audit: AuditEvent?) async throws(StorageError)
 }

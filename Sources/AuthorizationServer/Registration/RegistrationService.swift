@@ -84,7 +84,10 @@ public struct RegistrationService: Sendable {
             clientID: clientID, accessTokenHash: TokenIssuer.hash(token), directory: statement.directory.name, softwareID: statement.softwareID,
             orgID: statement.orgID, certificateThumbprint: transport.thumbprint, softwareStatement: request.softwareStatement
         )
-        do { try await registrations.insertRegistration(client, record) } catch { throw RegistrationError(error) }
+        let event = AuditEvent(
+            .clientRegistered, at: now, clientID: clientID, orgID: statement.orgID, certificateThumbprint: transport.thumbprint,
+            reason: "directory \(statement.directory.name), software \(statement.softwareID)")
+        do { try await registrations.insertRegistration(client, record, audit: event) } catch { throw RegistrationError(error) }
         return Registered(client: client, registration: record, registrationAccessToken: token)
     }
 
@@ -134,7 +137,12 @@ public struct RegistrationService: Sendable {
         var updated = record
         updated.accessTokenHash = TokenIssuer.hash(token)
         let stored: Bool
-        do { stored = try await registrations.updateRegistration(client, updated, previousTokenHash: record.accessTokenHash) } catch {
+        let event = AuditEvent(
+            .clientUpdated, at: now, clientID: clientID, orgID: record.orgID, certificateThumbprint: certificate.thumbprint,
+            reason: "RFC 7592 update; registration access token rotated")
+        do {
+            stored = try await registrations.updateRegistration(client, updated, previousTokenHash: record.accessTokenHash, audit: event)
+        } catch {
             throw RegistrationError(error)
         }
         guard stored else { throw RegistrationError(.invalidToken, "the registration access token is not valid for this client") }
@@ -143,8 +151,12 @@ public struct RegistrationService: Sendable {
 
     /// RFC 7592 §2.3: removes the client; its tokens stop working at once.
     public func delete(clientID: String, accessToken: String?, certificate: ClientCertificate?) async throws(RegistrationError) {
-        _ = try await authorize(clientID: clientID, accessToken: accessToken, certificate: certificate)
-        do { _ = try await clients.removeClient(id: clientID, at: clock.now()) } catch { throw RegistrationError(error) }
+        let (_, record) = try await authorize(clientID: clientID, accessToken: accessToken, certificate: certificate)
+        let now = clock.now()
+        let event = AuditEvent(
+            .clientDeleted, at: now, clientID: clientID, orgID: record.orgID, certificateThumbprint: certificate?.thumbprint,
+            reason: "RFC 7592 delete; its tokens were revoked")
+        do { _ = try await clients.removeClient(id: clientID, at: now, audit: event) } catch { throw RegistrationError(error) }
     }
 
     // MARK: Steps

@@ -29,9 +29,11 @@ public struct RegistrationRecord: Sendable, Equatable {
 
 public protocol RegistrationStore: Sendable {
     /// Stores the client and its registration in one transaction.
-    func insertRegistration(_ client: Client, _ record: RegistrationRecord) async throws(StorageError)
+    func insertRegistration(_ client: Client, _ record: RegistrationRecord, audit: AuditEvent?) async throws(StorageError)
     func registration(clientID: String) async throws(StorageError) -> RegistrationRecord?
     /// Replaces the client's metadata and its registration (new access token hash) in one transaction, only
     /// while the stored access token hash is still `previousTokenHash`; false when another update won.
-    func updateRegistration(_ client: Client, _ record: RegistrationRecord, previousTokenHash: [UInt8]) async throws(StorageError) -> Bool
+    func updateRegistration(
+        _ client: Client, _ record: RegistrationRecord, previousTokenHash: [UInt8], audit: AuditEvent?
+    ) async throws(StorageError) -> Bool
 }

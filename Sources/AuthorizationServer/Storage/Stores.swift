@@ -3,12 +3,13 @@ public import JOSE
 
 /// Registered clients (one aggregate).
 public protocol ClientStore: Sendable {
-    /// Fails with `conflict` when the client id exists.
-    func insertClient(_ client: Client) async throws(StorageError)
+    /// Fails with `conflict` when the client id exists. `audit` is appended in the same transaction.
+    func insertClient(_ client: Client, audit: AuditEvent?) async throws(StorageError)
     func client(id: String) async throws(StorageError) -> Client?
     func clients() async throws(StorageError) -> [Client]
-    /// Removes the client and revokes its tokens; false when there was no such client.
-    func removeClient(id: String, at: Date) async throws(StorageError) -> Bool
+    /// Removes the client and revokes its tokens; false when there was no such client. `audit` is appended
+    /// in the same transaction when the client was removed.
+    func removeClient(id: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool
 }
 
 /// A resource server allowed to introspect tokens, authenticated by its mTLS certificate.
@@ -27,9 +28,9 @@ public struct ResourceServer: Sendable, Equatable {
 }
 
 public protocol ResourceServerStore: Sendable {
-    func insertResourceServer(_ server: ResourceServer) async throws(StorageError)
+    func insertResourceServer(_ server: ResourceServer, audit: AuditEvent?) async throws(StorageError)
     func resourceServers() async throws(StorageError) -> [ResourceServer]
-    func removeResourceServer(id: String) async throws(StorageError) -> Bool
+    func removeResourceServer(id: String, audit: AuditEvent?) async throws(StorageError) -> Bool
 }
 
 /// An issued access token as stored: only the SHA-256 of the token, never the token.
@@ -69,10 +70,12 @@ public struct AccessTokenRecord: Sendable, Equatable {
 }
 
 public protocol TokenStore: Sendable {
-    func insertAccessToken(_ record: AccessTokenRecord) async throws(StorageError)
+    /// Stores the token and appends `audit` in one transaction.
+    func insertAccessToken(_ record: AccessTokenRecord, audit: AuditEvent?) async throws(StorageError)
     func accessToken(hash: [UInt8]) async throws(StorageError) -> AccessTokenRecord?
     /// Marks the token revoked if it belongs to `clientID`; returns whether a token of that client was found.
-    func revokeAccessToken(hash: [UInt8], clientID: String, at: Date) async throws(StorageError) -> Bool
+    /// `audit` is appended in the same transaction when it was.
+    func revokeAccessToken(hash: [UInt8], clientID: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool
 }
 
 /// Single-use `jti` values of client assertions (RFC 7523 §3 item 7).

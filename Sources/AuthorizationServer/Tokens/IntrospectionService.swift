@@ -26,11 +26,11 @@ public final class IntrospectionService: Sendable {
 
     /// The resource server presenting `certificate`, or `invalid_client`.
     public func authenticate(_ certificate: ClientCertificate?) async throws(OAuthError) -> ResourceServer {
-        guard let certificate else { throw OAuthError.invalidClient("introspection without a client certificate") }
-        guard certificate.isChainVerified else { throw OAuthError.invalidClient("introspection certificate not from a trusted CA") }
+        guard let certificate else { throw OAuthError.invalidClient(.resourceServer, "introspection without a client certificate") }
+        guard certificate.isChainVerified else { throw OAuthError.invalidClient(.resourceServer, "introspection certificate not from a trusted CA") }
         let subject = DistinguishedName(subjectOf: certificate.certificate)
         guard let server = try await servers().first(where: { $0.1 == subject })?.0 else {
-            throw OAuthError.invalidClient("no resource server with subject \(certificate.certificate.subjectDN)")
+            throw OAuthError.invalidClient(.resourceServer, "no resource server with subject \(certificate.certificate.subjectDN)")
         }
         try await status?.check(certificate)
         return server

@@ -23,10 +23,15 @@ public struct RevocationService: Sendable {
         // Both kinds are tried, whatever the hint says (RFC 7009 §2.1: the hint is only an optimisation);
         // revoking a refresh token also revokes the access tokens issued from it.
         let hash = TokenIssuer.hash(token)
+        let now = clock.now()
+        func event(_ kind: String) -> AuditEvent {
+            AuditEvent(.tokenRevoked, at: now, client: client.client, certificateThumbprint: client.certificate?.thumbprint, reason: "\(kind) revoked by its client")
+        }
         do {
-            let revoked = try await tokens.revokeAccessToken(hash: hash, clientID: client.client.clientID, at: clock.now())
+            let revoked = try await tokens.revokeAccessToken(hash: hash, clientID: client.client.clientID, at: now, audit: event("access token"))
             if !revoked, let refreshTokens {
-                _ = try await refreshTokens.revokeRefreshToken(hash: hash, clientID: client.client.clientID, at: clock.now())
+                _ = try await refreshTokens.revokeRefreshToken(
+                    hash: hash, clientID: client.client.clientID, at: now, audit: event("refresh token and its access tokens"))
             }
         } catch {
             throw OAuthError(error)

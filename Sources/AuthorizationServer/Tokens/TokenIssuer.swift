@@ -44,7 +44,7 @@ public struct TokenIssuer: Sendable {
     public static func hash(_ token: String) -> [UInt8] { Crypto.sha256(token) }
 
     public func issueAccessToken(
-        client: Client, subject: String?, scope: String, certificate: ClientCertificate?, origin: [UInt8]? = nil
+        client: Client, subject: String?, scope: String, certificate: ClientCertificate?, origin: [UInt8]? = nil, grant: String
     ) async throws(OAuthError) -> IssuedAccessToken {
         let now = clock.now()
         let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
@@ -80,7 +80,11 @@ public struct TokenIssuer: Sendable {
             tokenHash: Self.hash(value), clientID: client.clientID, subject: subject, scope: scope, issuedAt: issuedAt,
             expiresAt: expiresAt, certificateThumbprint: thumbprint, format: format, originHash: origin
         )
-        do { try await store.insertAccessToken(record) } catch { throw OAuthError(error) }
+        let event = AuditEvent(
+            grant == "refresh_token" ? .tokenRefreshed : .tokenIssued, at: now, client: client, user: subject, certificateThumbprint: thumbprint,
+            reason: "grant_type=\(grant) format=\(format) scope=\(scope)")
+        do { try await store.insertAccessToken(record, audit: event) } catch { throw OAuthError(error) }
+        ServerMetrics.tokensIssued.increment(grant)
         return IssuedAccessToken(value: value, expiresIn: Int(settings.lifetime), scope: scope, record: record)
     }
 }

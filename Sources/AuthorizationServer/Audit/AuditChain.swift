@@ -1,0 +1,148 @@
+public import Foundation
+import JOSE
+
+/// The hash chain of the audit log. Row `n` stores `hash(n) = SHA-256(v1 ‖ fields of row n ‖ hash(n-1))`,
+/// so editing, removing or reordering any row breaks every hash after it.
+///
+/// The hashed text (version 1) is `fapid-audit-v1\n`, then for each field in the order of `fields`
+/// either `-\n` (absent) or `<UTF-8 byte count>:<value>\n`, then the previous row's hash in lowercase hex
+/// (64 zeros before the first row). Length prefixes make the encoding unambiguous whatever a value holds.
+public enum AuditChain {
+    public static let genesis = String(repeating: "0", count: 64)
+    /// Field names in hashing order; also the keys of the exported JSON lines.
+    public static let fields = [
+        "seq", "time", "type", "client_id", "org_id", "user", "x5t#S256", "interaction_id", "source", "outcome", "reason",
+    ]
+
+    /// A stored row: the event's fields as text (the form in which they are hashed), and its links.
+    public struct Row: Sendable, Equatable {
+        public var seq: Int64
+        public var values: [String: String]
+        public var previousHash: String
+        public var hash: String
+
+        public init(seq: Int64, values: [String: String], previousHash: String, hash: String) {
+            self.seq = seq
+            self.values = values
+            self.previousHash = previousHash
+            self.hash = hash
+        }
+
+        /// The hash this row's content and link call for.
+        public var expectedHash: String { AuditChain.hash(seq: seq, values: values, previousHash: previousHash) }
+    }
+
+    /// The text values of an event, keyed as in `fields` (without `seq`).
+    public static func values(of event: AuditEvent) -> [String: String] {
+        var values: [String: String] = [
+            "time": timestamp(event.time), "type": event.kind.rawValue, "outcome": event.outcome.rawValue,
+        ]
+        values["client_id"] = event.clientID
+        values["org_id"] = event.orgID
+        values["user"] = event.user
+        values["x5t#S256"] = event.certificateThumbprint
+        values["interaction_id"] = event.interactionID
+        values["source"] = event.source
+        values["reason"] = event.reason
+        return values
+    }
+
+    public static func hash(seq: Int64, values: [String: String], previousHash: String) -> String {
+        var text = "fapid-audit-v1\n"
+        for field in fields {
+            let value = field == "seq" ? String(seq) : values[field]
+            if let value {
+                text += "\(value.utf8.count):\(value)\n"
+            } else {
+                text += "-\n"
+            }
+        }
+        text += previousHash
+        return hex(Crypto.sha256(text))
+    }
+
+    /// RFC 3339 UTC with milliseconds: `2026-11-26T09:49:35.123Z`.
+    public static func timestamp(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds % 1000), 3))Z"
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Walks rows in `seq` order (and the recorded head) and returns the first problem, if any.
+    public static func verify(rows: some Sequence<Row>, head: (seq: Int64, hash: String)?) -> AuditChainProblem? {
+        var verifier = Verifier()
+        for row in rows {
+            if let problem = verifier.feed(row) { return problem }
+        }
+        return verifier.finish(head: head)
+    }
+
+    /// Checks rows one at a time, so a large table is walked in pages.
+    public struct Verifier: Sendable {
+        public private(set) var lastSeq: Int64 = 0
+        public private(set) var lastHash = AuditChain.genesis
+
+        public init() {}
+
+        public mutating func feed(_ row: Row) -> AuditChainProblem? {
+            let expectedSeq = lastSeq + 1
+            if row.seq != expectedSeq {
+                return row.seq > expectedSeq
+                    ? AuditChainProblem(seq: expectedSeq, reason: "row \(expectedSeq) is missing (the next row is \(row.seq))")
+                    : AuditChainProblem(seq: row.seq, reason: "row \(row.seq) is out of order")
+            }
+            if row.previousHash != lastHash {
+                return AuditChainProblem(seq: row.seq, reason: "row \(row.seq) does not link to row \(row.seq - 1) (previous hash differs)")
+            }
+            if row.expectedHash != row.hash {
+                return AuditChainProblem(seq: row.seq, reason: "row \(row.seq) has been changed (its hash does not match its content)")
+            }
+            lastSeq = row.seq
+            lastHash = row.hash
+            return nil
+        }
+
+        /// Compares the end of the chain with the recorded head.
+        public func finish(head: (seq: Int64, hash: String)?) -> AuditChainProblem? {
+            guard let head else {
+                return lastSeq > 0 ? AuditChainProblem(seq: lastSeq, reason: "the chain head record is missing") : nil
+            }
+            if head.seq > lastSeq {
+                return AuditChainProblem(seq: lastSeq + 1, reason: "row \(lastSeq + 1) is missing (the head records \(head.seq) rows)")
+            }
+            if head.seq != lastSeq || head.hash != lastHash {
+                return AuditChainProblem(seq: lastSeq, reason: "row \(lastSeq) does not match the recorded head")
+            }
+            return nil
+        }
+    }
+}
+
+public struct AuditChainProblem: Sendable, Equatable, CustomStringConvertible {
+    public let seq: Int64
+    public let reason: String
+    public var description: String { reason }
+
+    public init(seq: Int64, reason: String) {
+        self.seq = seq
+        self.reason = reason
+    }
+}

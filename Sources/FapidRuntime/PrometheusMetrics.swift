@@ -1,0 +1,67 @@
+public import CertificateStatus
+import CoreMetrics
+public import Foundation
+public import Prometheus
+public import SQLiteStorage
+import Synchronization
+
+/// The daemon's metrics: swift-metrics bootstrapped onto a swift-prometheus registry, plus the values
+/// pulled at scrape time (certificate-status counters kept by the checker, pending CIBA requests).
+public final class PrometheusMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let checker: CertificateStatusChecker?
+    let ciba: SQLiteCIBAStore?
+    private let exported = Mutex(CertificateStatusChecker.Counters())
+    private let statusCounters: [String: Prometheus.Counter]
+    private let cibaPending: Prometheus.Gauge
+
+    /// Bootstraps swift-metrics: call once, before any counter is made.
+    public init(checker: CertificateStatusChecker?, ciba: SQLiteCIBAStore?) {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+        ]
+        MetricsSystem.bootstrap(factory)
+        self.registry = registry
+        self.checker = checker
+        self.ciba = ciba
+        statusCounters = [
+            "hits": registry.makeCounter(name: "fapid_certificate_status_cache_hits_total"),
+            "misses": registry.makeCounter(name: "fapid_certificate_status_cache_misses_total"),
+            "ocsp_ok": registry.makeCounter(name: "fapid_certificate_status_fetches_total", labels: [("kind", "ocsp"), ("outcome", "ok")]),
+            "ocsp_failed": registry.makeCounter(name: "fapid_certificate_status_fetches_total", labels: [("kind", "ocsp"), ("outcome", "failed")]),
+            "crl_ok": registry.makeCounter(name: "fapid_certificate_status_fetches_total", labels: [("kind", "crl"), ("outcome", "ok")]),
+            "crl_failed": registry.makeCounter(name: "fapid_certificate_status_fetches_total", labels: [("kind", "crl"), ("outcome", "failed")]),
+            "fallbacks": registry.makeCounter(name: "fapid_certificate_status_crl_fallbacks_total"),
+        ]
+        cibaPending = registry.makeGauge(name: "fapid_ciba_pending_requests")
+    }
+
+    /// The Prometheus text exposition, after pulling the values kept elsewhere.
+    public func render() async -> [UInt8] {
+        if let checker {
+            let now = checker.statistics
+            let before = exported.withLock { previous in
+                let old = previous
+                previous = now
+                return old
+            }
+            func add(_ key: String, _ delta: Int) { if delta > 0 { statusCounters[key]?.increment(by: Int64(delta)) } }
+            add("hits", now.cacheHits - before.cacheHits)
+            add("misses", now.cacheMisses - before.cacheMisses)
+            // The checker counts attempts and failures; successes are the difference.
+            add("ocsp_ok", (now.ocspFetches - now.ocspFailures) - (before.ocspFetches - before.ocspFailures))
+            add("ocsp_failed", now.ocspFailures - before.ocspFailures)
+            add("crl_ok", (now.crlFetches - now.crlFailures) - (before.crlFetches - before.crlFailures))
+            add("crl_failed", now.crlFailures - before.crlFailures)
+            add("fallbacks", now.fallbacks - before.fallbacks)
+        }
+        if let ciba, let pending = try? await ciba.pendingCount(now: Date()) { cibaPending.set(Double(pending)) }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(16 * 1024)
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import AuthorizationServer
+import FapidRuntime
+import Foundation
+import JOSE
+import SQLiteStorage
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The tamper-evident audit log: verify the chain, export it, sign a checkpoint.",
+        subcommands: [Verify.self, Export.self, Checkpoint.self]
+    )
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Walk the hash chain and every checkpoint. Exit 0 when intact, 1 naming the first bad row.")
+        @OptionGroup var options: GlobalOptions
+        @Option(name: .long, help: "A checkpoint JWS exported earlier (file path); may be repeated.") var checkpoint: [String] = []
+
+        func run() async throws {
+            try await reporting {
+                let (_, runtime) = try options.runtime()
+                let log = SQLiteAuditLog(database: runtime.database)
+                var verifier = AuditChain.Verifier()
+                var after: Int64 = 0
+                while true {
+                    let page = try await log.rows(after: after)
+                    for row in page {
+                        if let problem = verifier.feed(row) { try broken(problem) }
+                    }
+                    guard let last = page.last, page.count == 10_000 else { break }
+                    after = last.seq
+                }
+                if let problem = verifier.finish(head: try await log.head()) { try broken(problem) }
+
+                let keys = try await publicKeys(runtime)
+                var checkpoints = try await log.checkpoints().map { ("stored checkpoint \($0.seq)", $0.jws) }
+                for path in checkpoint {
+                    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw Failure(message: "--checkpoint: cannot read \(path)") }
+                    checkpoints.append(("checkpoint \(path)", text.trimmingCharacters(in: .whitespacesAndNewlines)))
+                }
+                for (name, jws) in checkpoints {
+                    let signed: (seq: Int64, hash: String)
+                    do { signed = try AuditCheckpoint.verify(jws, keys: keys) } catch {
+                        try broken(AuditChainProblem(seq: 0, reason: "\(name): signature not valid (\(error))"))
+                    }
+                    guard signed.seq <= verifier.lastSeq else {
+                        try broken(
+                            AuditChainProblem(
+                                seq: verifier.lastSeq + 1, reason: "row \(verifier.lastSeq + 1) is missing (\(name) covers \(signed.seq) rows)"))
+                    }
+                    guard try await log.hash(at: signed.seq) == signed.hash else {
+                        try broken(
+                            AuditChainProblem(
+                                seq: signed.seq, reason: "row \(signed.seq) differs from \(name): the rows up to it were rewritten"))
+                    }
+                }
+                print("audit chain intact: \(verifier.lastSeq) rows, \(checkpoints.count) checkpoints verified")
+            }
+        }
+
+        func broken(_ problem: AuditChainProblem) throws -> Never {
+            FileHandle.standardError.write(Data("fapictl: audit chain broken at row \(problem.seq): \(problem.reason)\n".utf8))
+            throw ExitCode(1)
+        }
+
+        /// The public parts of every signing key on record, retired ones included: old checkpoints stay verifiable.
+        func publicKeys(_ runtime: Runtime) async throws -> JWKSet {
+            var keys: [JWK] = []
+            for record in try await runtime.signingKeys.store.signingKeys() {
+                guard let key = try? runtime.signingKeys.load(record),
+                    let jwk = try? SigningKey(key: key, algorithm: record.algorithm, kid: record.kid).publicJWK()
+                else { continue }
+                keys.append(jwk)
+            }
+            return JWKSet(keys: keys)
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write audit rows as JSON lines (for a SIEM), oldest first.")
+        @OptionGroup var options: GlobalOptions
+        @Option(name: .long, help: "Only rows at or after this time: RFC 3339 (2026-11-26T09:00:00Z) or Unix seconds.") var since: String?
+
+        func run() async throws {
+            try await reporting {
+                let from: Date
+                if let since {
+                    guard let parsed = Self.parse(since) else { throw Failure(message: "--since: not an RFC 3339 time or Unix seconds: \(since)") }
+                    from = parsed
+                } else {
+                    from = Date(timeIntervalSince1970: 0)
+                }
+                let (_, runtime) = try options.runtime()
+                let log = SQLiteAuditLog(database: runtime.database)
+                var after: Int64 = 0
+                while true {
+                    let page = try await log.rows(since: from, after: after)
+                    var out = ""
+                    for row in page {
+                        var object: [String: JSON] = ["seq": .int(row.seq), "prev_hash": .string(row.previousHash), "hash": .string(row.hash)]
+                        for (key, value) in row.values { object[key] = .string(value) }
+                        out += JSON.object(object).serialized() + "\n"
+                    }
+                    FileHandle.standardOutput.write(Data(out.utf8))
+                    guard let last = page.last, page.count == 10_000 else { break }
+                    after = last.seq
+                }
+            }
+        }
+
+        static func parse(_ text: String) -> Date? {
+            if let seconds = Int64(text) { return Date(timeIntervalSince1970: TimeInterval(seconds)) }
+            let withFraction = ISO8601DateFormatter()
+            withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return ISO8601DateFormatter().date(from: text) ?? withFraction.date(from: text)
+        }
+    }
+
+    struct Checkpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign the current chain head now and print the checkpoint JWS, to keep off this machine.")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            try await reporting {
+                let (configuration, runtime) = try options.runtime()
+                let ring = KeyRing()
+                try await runtime.signingKeys.reload(ring, now: Date())
+                let log = SQLiteAuditLog(database: runtime.database)
+                guard let head = try await log.head(), head.seq > 0 else { throw Failure(message: "the audit log is empty") }
+                guard let signer = ring.signer(for: .PS256) else { throw Failure(message: "no active PS256 signing key") }
+                let jws = try AuditCheckpoint.sign(seq: head.seq, hash: head.hash, issuer: configuration.issuer, at: Date(), with: signer)
+                try await log.insertCheckpoint(seq: head.seq, hash: head.hash, jws: jws, at: Date())
+                print(jws)
+            }
+        }
+    }
+}
