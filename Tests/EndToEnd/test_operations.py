@@ -140,7 +140,7 @@ def tamper_cases():
         db.execute("UPDATE audit_log SET client_id = 'someone-else' WHERE seq = ?", (seq,))
 
     def change_outcome(db, seq):
-        db.execute("UPDATE audit_log SET outcome = 'success' WHERE seq = ?", (seq,))
+        db.execute("UPDATE audit_log SET outcome = CASE outcome WHEN 'success' THEN 'failure' ELSE 'success' END WHERE seq = ?", (seq,))
 
     def delete(db, seq):
         db.execute("DELETE FROM audit_log WHERE seq = ?", (seq,))
@@ -417,7 +417,12 @@ def test_slow_and_idle_clients_are_cut_off(make_daemon):
     busy = tls_socket(daemon)
     for _ in range(4):
         busy.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        assert b"200" in busy.recv(4096)
+        reply = b""
+        while not reply.endswith(b"}"):
+            chunk = busy.recv(4096)
+            assert chunk, "closed"
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200")
         time.sleep(1)
 
 
