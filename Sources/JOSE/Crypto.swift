@@ -55,6 +55,18 @@ public enum Crypto {
     }
 
     /// 256 random bits as base64url (43 characters).
+    /// Lowercase hexadecimal.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     public static func randomToken() -> String { Base64URL.encode(randomBytes(32)) }
 
     /// Compares secrets without leaking where they differ (CRYPTO_memcmp). Lengths are not secret.

@@ -35,7 +35,8 @@ public struct SQLiteAuditLog: AuditLog {
             seq, values["time"], values["type"], values["client_id"], values["org_id"], values["user"], values["x5t#S256"],
             values["interaction_id"], values["source"], values["outcome"], values["reason"], previousHash, hash,
         ])
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)").execute(arguments: [seq, hash])
+        try db.cachedStatement(sql: "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1").execute(arguments: [seq, hash])
+        guard db.changesCount == 1 else { throw StorageError(.unavailable, "the audit_head row is missing: run fapictl audit verify") }
     }
 
     /// The recorded head: the last seq and its hash.

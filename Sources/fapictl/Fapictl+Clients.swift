@@ -36,7 +36,7 @@ struct Clients: AsyncParsableCommand {
                 let client: Client
                 do {
                     // 128 random bits: client ids are not secrets, but need not be guessable either.
-                    client = try Client(clientID: Base64URL.encode(Crypto.randomBytes(16)), metadata: metadata, createdAt: Date())
+                    client = try Client(clientID: Crypto.hex(Crypto.randomBytes(16)), metadata: metadata, createdAt: Date())
                 } catch {
                     throw Failure(message: "invalid client metadata: \(error)")
                 }
@@ -119,7 +119,7 @@ struct ResourceServers: AsyncParsableCommand {
             try await reporting {
                 do { _ = try DistinguishedName(rfc4514: subjectDn) } catch { throw Failure(message: "--subject-dn: \(error)") }
                 let (_, runtime) = try options.runtime()
-                let server = ResourceServer(id: Base64URL.encode(Crypto.randomBytes(12)), name: name, subjectDN: subjectDn, createdAt: Date())
+                let server = ResourceServer(id: Crypto.hex(Crypto.randomBytes(12)), name: name, subjectDN: subjectDn, createdAt: Date())
                 do {
                     try await runtime.clients.insertResourceServer(
                         server,

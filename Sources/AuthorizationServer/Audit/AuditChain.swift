@@ -58,7 +58,7 @@ public enum AuditChain {
             }
         }
         text += previousHash
-        return hex(Crypto.sha256(text))
+        return Crypto.hex(Crypto.sha256(text))
     }
 
     /// RFC 3339 UTC with milliseconds: `2026-11-26T09:49:35.123Z`.
@@ -73,17 +73,6 @@ public enum AuditChain {
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds % 1000), 3))Z"
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Walks rows in `seq` order (and the recorded head) and returns the first problem, if any.

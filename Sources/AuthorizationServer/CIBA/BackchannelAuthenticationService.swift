@@ -92,7 +92,8 @@ public struct BackchannelAuthenticationService: Sendable {
         }
         let authReqID = TokenIssuer.randomToken()
         let request = CIBARequest(
-            id: Base64URL.encode(Crypto.randomBytes(9)), authReqIDHash: TokenIssuer.hash(authReqID), clientID: client.client.clientID,
+            // Hex: an id starting with "-" would read as an option on the fapictl command line.
+            id: Crypto.hex(Crypto.randomBytes(9)), authReqIDHash: TokenIssuer.hash(authReqID), clientID: client.client.clientID,
             username: username, scope: scopes.joined(separator: " "), bindingMessage: binding, acr: parameters["acr_values"],
             deliveryMode: mode, notificationToken: token, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(expiry)), interval: interval,
             pingAuthReqID: mode == "poll" ? nil : authReqID)

@@ -74,7 +74,7 @@ public struct RegistrationService: Sendable {
         let statement = try await verifySoftwareStatement(request.softwareStatement, now: now)
         let transport = try await checkTransportCertificate(certificate, statement: statement)
         if isJWT { try await verifyRequestSignature(request, statement: statement, now: now) }
-        let clientID = Base64URL.encode(Crypto.randomBytes(16))
+        let clientID = Crypto.hex(Crypto.randomBytes(16))  // hex: never starts with "-" on a command line
         let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: transport, now: now)
         // Single use is recorded only once everything else holds, so a refused attempt does not burn the statement.
         try await consumeStatement(statement, now: now)
