@@ -53,6 +53,11 @@ def test_ocsp_good_and_revoked(status_daemon, rpki):
     rpki.start_responder(responder)
     assert token(status_daemon, good, client_for(status_daemon, "good-client")).status_code == 200
     assert_rejected(token(status_daemon, bad, client_for(status_daemon, "revoked-client")))
+    assert_rejected(token(status_daemon, bad, client_for(status_daemon, "revoked-client")))
+    # Found revoked: one audit event for the certificate, however often it is presented.
+    rows = [json.loads(line) for line in status_daemon.fapictl("audit", "export").stdout.splitlines()]
+    revoked = [row for row in rows if row["type"] == "certificate.revoked"]
+    assert len(revoked) == 1 and "revoked-client" in revoked[0]["reason"] and revoked[0]["outcome"] == "failure"
 
 
 def test_delegated_responder_is_accepted_and_an_unauthorised_one_is_not(status_daemon, rpki, tmp_path):

@@ -94,6 +94,15 @@ def test_poll_pending_slow_down_approve_and_tokens(ciba, daemon, pki):
     assert info["active"] and info["cnf"]["x5t#S256"] == thumbprint(pki / "tpp.pem")
     error(ciba.poll(ack["auth_req_id"]), "invalid_grant")
 
+    # The request and the staff decision are in the audit log; the auth_req_id is not.
+    export = daemon.fapictl("audit", "export").stdout
+    rows = [json.loads(line) for line in export.splitlines()]
+    requested = next(row for row in rows if row["type"] == "ciba.requested")
+    decided = next(row for row in rows if row["type"] == "ciba.decided")
+    assert requested["user"] == "alice" and requested["client_id"] == decided["client_id"]
+    assert decided["user"] and entry["id"] in decided["reason"] and "approved" in decided["reason"] and decided["outcome"] == "success"
+    assert ack["auth_req_id"] not in export and body["access_token"] not in export
+
 
 def test_deny_expiry_and_other_clients(ciba, daemon, pki):
     denied = ciba.authorize(ciba.signed(binding_message="Deny me")).json()

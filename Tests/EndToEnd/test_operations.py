@@ -479,3 +479,36 @@ def test_sigkill_under_load_loses_no_issued_token(make_daemon, pki):
     assert sum(row["type"] == "token.issued" for row in rows) >= len(issued)
     result = verify(daemon)
     assert result.returncode == 0, result.stderr
+
+
+def test_sigterm_under_load_drains_and_exits_cleanly(make_daemon, pki):
+    daemon = make_daemon().start()
+    daemon.fapictl("resource-servers", "add", "--name", "rs", "--subject-dn", TPP_DN)
+    client_id = mtls_client(daemon)
+    issued, statuses, lock = [], [], threading.Lock()
+
+    def load():
+        client = TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
+        while True:
+            try:
+                response = client.token(client_id, scope="accounts")
+            except requests.RequestException:
+                return  # the listener is closed: no new connection
+            with lock:
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    issued.append(response.json()["access_token"])
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    assert daemon.stop(timeout=30) == 0
+    for thread in threads:
+        thread.join(timeout=30)
+    assert issued and set(statuses) == {200}, set(statuses)
+    assert "fapid stopped" in daemon.log.read_text()
+    daemon.start()
+    introspector = TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
+    assert all(introspector.post("/introspect", {"token": token}).json()["active"] for token in issued)
+    assert verify(daemon).returncode == 0
