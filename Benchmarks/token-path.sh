@@ -17,7 +17,9 @@ trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; [ -n "${
 "$root/keys/make-dev-pki.sh" "$work/keys" >/dev/null
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export FAPID_KEYS_DIR=$work/keys FAPID_DATABASE=$work/fapid.sqlite FAPID_LISTEN=127.0.0.1:$port \
-    FAPID_ISSUER=https://localhost:$port FAPID_LOG_LEVEL=warning FAPID_MIGRATIONS_DIR=$root/migrations
+    FAPID_ISSUER=https://localhost:$port FAPID_LOG_LEVEL=warning FAPID_MIGRATIONS_DIR=$root/migrations \
+    FAPID_RATE_LIMIT_CLIENT_PER_SECOND=1000000 FAPID_RATE_LIMIT_CLIENT_BURST=1000000 \
+    FAPID_RATE_LIMIT_ADDRESS_PER_SECOND=1000000 FAPID_RATE_LIMIT_ADDRESS_BURST=1000000
 dn="CN=example-tpp-client,OU=0015800001041RbAAI,O=Example TPP Ltd,C=GB"
 client_id=$(printf '{"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"%s","scope":"accounts"}' "$dn" \
     | "$bin/fapictl" clients add | python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')

@@ -12,8 +12,9 @@ public struct Runtime: Sendable {
     public let tokens: SQLiteTokenStore
 
     /// Opens the database and applies pending migrations (each in its own transaction).
-    public static func open(_ configuration: FapidConfiguration, logger: Logger) throws -> Runtime {
-        let database = try SQLiteDatabase(path: configuration.database)
+    /// The daemon passes `backgroundCheckpoints` and runs a `WALCheckpointer`; `fapictl` does not.
+    public static func open(_ configuration: FapidConfiguration, logger: Logger, backgroundCheckpoints: Bool = false) throws -> Runtime {
+        let database = try SQLiteDatabase(path: configuration.database, backgroundCheckpoints: backgroundCheckpoints)
         let migrator = try SQLiteMigrator(directory: URL(fileURLWithPath: configuration.migrationsDirectory))
         let applied = try migrator.migrate(database)
         for version in applied { logger.notice("applied migration", metadata: ["version": "\(version)"]) }

@@ -19,6 +19,9 @@ public final class ClientCertificateSource: Sendable {
     let trustedProxies: Set<String>
     let clock: any Clock
     private let cache = Mutex<[String: (evaluated: ClientCertificate, until: Date)]>([:])
+    /// The evaluation of each open TLS connection's chain, dropped when the connection closes: a kept-alive
+    /// client costs one dictionary lookup per request, not a trip to the event loop and a chain hash.
+    private let connections = Mutex<[ObjectIdentifier: (evaluated: ClientCertificate?, until: Date)]>([:])
     static let cacheLifetime: TimeInterval = 60
     static let cacheLimit = 10_000
 
@@ -47,13 +50,33 @@ public final class ClientCertificateSource: Sendable {
             }
             return evaluate(chain, source: .proxyHeader)
         }
-        guard let presented = try? await channel.nioSSL_peerValidatedCertificateChain().get() else { return nil }
-        var chain: [[UInt8]] = []
-        for certificate in presented {
-            guard let der = try? certificate.toDERBytes() else { return nil }
-            chain.append(der)
+        let connection = ObjectIdentifier(channel)
+        let now = clock.now()
+        if let known = connections.withLock({ $0[connection] }), known.until > now { return known.evaluated }
+        let evaluated: ClientCertificate?
+        if let presented = try? await channel.nioSSL_peerValidatedCertificateChain().get() {
+            var chain: [[UInt8]] = []
+            for certificate in presented {
+                guard let der = try? certificate.toDERBytes() else { return nil }
+                chain.append(der)
+            }
+            evaluated = evaluate(chain, source: .tls)
+        } else {
+            evaluated = nil
         }
-        return evaluate(chain, source: .tls)
+        // Re-evaluated at most every cacheLifetime (trust or expiry may change on a long-lived connection).
+        let until = min(now.addingTimeInterval(Self.cacheLifetime), evaluated?.certificate.notAfter ?? .distantFuture)
+        let isNew = connections.withLock { entries -> Bool in
+            let isNew = entries[connection] == nil
+            entries[connection] = (evaluated, until)
+            return isNew
+        }
+        if isNew {
+            channel.closeFuture.whenComplete { [weak self] _ in
+                _ = self?.connections.withLock { $0.removeValue(forKey: connection) }
+            }
+        }
+        return evaluated
     }
 
     func evaluate(_ chain: [[UInt8]], source: ClientCertificate.Source) -> ClientCertificate? {

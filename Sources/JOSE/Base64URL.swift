@@ -2,11 +2,39 @@ internal import Foundation
 
 /// base64url without padding (RFC 7515 §2, RFC 4648 §5), strict on decode.
 public enum Base64URL {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Direct table encoding: on the token path (random tokens, thumbprints, JWS) in every request.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var text = Data(bytes).base64EncodedString()
-        text = text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        while text.last == "=" { text.removeLast() }
-        return text
+        let input = Array(bytes)
+        let table = alphabet
+        let length = (input.count * 4 + 2) / 3
+        return String(unsafeUninitializedCapacity: length) { output in
+            var out = 0
+            var index = 0
+            while index + 3 <= input.count {
+                let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+                output[out] = table[Int(value >> 18)]
+                output[out + 1] = table[Int(value >> 12 & 0x3f)]
+                output[out + 2] = table[Int(value >> 6 & 0x3f)]
+                output[out + 3] = table[Int(value & 0x3f)]
+                out += 4
+                index += 3
+            }
+            let rest = input.count - index
+            if rest > 0 {
+                var value = UInt32(input[index]) << 16
+                if rest == 2 { value |= UInt32(input[index + 1]) << 8 }
+                output[out] = table[Int(value >> 18)]
+                output[out + 1] = table[Int(value >> 12 & 0x3f)]
+                out += 2
+                if rest == 2 {
+                    output[out] = table[Int(value >> 6 & 0x3f)]
+                    out += 1
+                }
+            }
+            return out
+        }
     }
 
     /// Decodes unpadded base64url; rejects padding, white space and characters outside the alphabet.

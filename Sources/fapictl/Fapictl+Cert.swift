@@ -18,7 +18,14 @@ struct Cert: AsyncParsableCommand {
 
         func run() async throws {
             var code: Int32 = 2
-            try await reporting {
+            try await reporting { code = try await check() }
+            if code != 0 { throw ExitCode(code) }
+        }
+
+        /// The exit status: 0 good, 1 revoked, 2 unknown. Not optimised: Swift 6.3.1's optimizer crashes
+        /// splitting this coroutine in release builds.
+        @_optimize(none)
+        func check() async throws -> Int32 {
                 let configuration = try options.load()
                 let chain = try X509Certificate.parsePEM(try read(file))
                 let leaf = chain[0]
@@ -37,17 +44,17 @@ struct Cert: AsyncParsableCommand {
                 switch outcome {
                 case .known(.good, .noPointers):
                     print("unknown: \(StatusSource.noPointers)")
+                    return 2
                 case .known(.good, let source):
                     print("good (\(source))")
-                    code = 0
+                    return 0
                 case .known(let revoked, let source):
                     print("\(revoked) (\(source))")
-                    code = 1
+                    return 1
                 case .unknown(let failures):
                     print("unknown: " + failures.joined(separator: "; "))
+                    return 2
                 }
-            }
-            if code != 0 { throw ExitCode(code) }
         }
 
         func read(_ path: String) throws -> String {

@@ -44,7 +44,7 @@ struct Fapid: AsyncParsableCommand {
     func serve(_ configuration: FapidConfiguration, logger: Logger) async throws {
         let clock = SystemClock()
         try PrivateKeyFile.checkPermissions(configuration.tlsPrivateKey)
-        let runtime = try Runtime.open(configuration, logger: logger)
+        let runtime = try Runtime.open(configuration, logger: logger, backgroundCheckpoints: true)
         let audit = SQLiteAuditLog(database: runtime.database)
         try await audit.append(
             AuditEvent(
@@ -104,6 +104,7 @@ struct Fapid: AsyncParsableCommand {
         let listen = configuration.listen
         let issuer = configuration.issuer
         var background: [any Service] = [
+            WALCheckpointer(database: runtime.database, logger: logger),
             AuditCheckpointer(
                 log: audit, keyRing: keyRing, issuer: issuer, clock: clock, interval: .seconds(configuration.auditCheckpointSeconds), logger: logger),
         ]

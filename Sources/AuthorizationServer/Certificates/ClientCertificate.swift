@@ -29,6 +29,17 @@ public struct ClientCertificate: Sendable {
     public let verifiedChain: [X509Certificate]
     public let trust: Trust
     public let source: Source
+    /// The leaf's subject, parsed once (compared on every `tls_client_auth` and introspection request).
+    public let subject: DistinguishedName
+
+    init(certificate: X509Certificate, presentedChain: [X509Certificate], verifiedChain: [X509Certificate], trust: Trust, source: Source) {
+        self.certificate = certificate
+        self.presentedChain = presentedChain
+        self.verifiedChain = verifiedChain
+        self.trust = trust
+        self.source = source
+        subject = DistinguishedName(subjectOf: certificate)
+    }
 
     /// `x5t#S256` of the leaf, for certificate-bound tokens (RFC 8705 §3.1).
     public var thumbprint: String { certificate.sha256Thumbprint }

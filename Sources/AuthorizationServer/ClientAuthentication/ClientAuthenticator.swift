@@ -139,7 +139,7 @@ public struct ClientAuthenticator: Sendable {
             throw OAuthError.invalidClient(.certificateUntrusted, "client \(client.clientID): certificate does not chain to a trusted CA (\(certificate.trust))")
         }
         if let expected = client.tlsClientAuthSubjectDN {
-            guard DistinguishedName(subjectOf: certificate.certificate) == expected else {
+            guard certificate.subject == expected else {
                 throw OAuthError.invalidClient(.certificateMismatch, "client \(client.clientID): subject \(certificate.certificate.subjectDN) does not match \(expected)")
             }
             return

@@ -386,7 +386,7 @@ public struct RegistrationService: Sendable {
         let method = metadata["token_endpoint_auth_method"]?.stringValue ?? ClientAuthMethod.tlsClientAuth.rawValue
         metadata["token_endpoint_auth_method"] = .string(method)
         if method == ClientAuthMethod.tlsClientAuth.rawValue {
-            let subject = DistinguishedName(subjectOf: certificate.certificate)
+            let subject = certificate.subject
             if let registered = metadata["tls_client_auth_subject_dn"]?.stringValue {
                 guard (try? DistinguishedName(rfc4514: registered)) == subject else {
                     throw RegistrationError(.invalidClientMetadata, "tls_client_auth_subject_dn must be the subject of the presented certificate")

@@ -28,7 +28,7 @@ public final class IntrospectionService: Sendable {
     public func authenticate(_ certificate: ClientCertificate?) async throws(OAuthError) -> ResourceServer {
         guard let certificate else { throw OAuthError.invalidClient(.resourceServer, "introspection without a client certificate") }
         guard certificate.isChainVerified else { throw OAuthError.invalidClient(.resourceServer, "introspection certificate not from a trusted CA") }
-        let subject = DistinguishedName(subjectOf: certificate.certificate)
+        let subject = certificate.subject
         guard let server = try await servers().first(where: { $0.1 == subject })?.0 else {
             throw OAuthError.invalidClient(.resourceServer, "no resource server with subject \(certificate.certificate.subjectDN)")
         }

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# `make bench`: fapid's scenarios side by side with this machine's ceilings, measured in the same run by the
+# same load generator (Benchmarks/fapiload, one event-loop thread on the same two cores):
+#   - nginx (Debian package) answering a fixed 280-byte JSON over TLS with `ssl_verify_client optional`,
+#     over kept-alive connections and with a new connection per request;
+#   - `openssl speed` for the RSA-2048 and ECDSA P-256 signing rates of one core.
+# Each scenario runs BENCH_SECONDS (default 10) after a 2 s warm-up, on a fresh database and PKI.
+#
+#   Benchmarks/bench.sh [seconds] [connections]
+set -euo pipefail
+
+seconds=${1:-10}
+connections=${2:-64}
+handshake_connections=8
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/.build/release
+python=${PYTHON:-$root/.venv/bin/python3}
+work=$(mktemp -d)
+pid=""
+nginx_pid=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+    [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+"$root/keys/make-dev-pki.sh" "$work/keys" >/dev/null
+port=$(free_port)
+export FAPID_KEYS_DIR=$work/keys FAPID_DATABASE=$work/fapid.sqlite FAPID_LISTEN=127.0.0.1:$port \
+    FAPID_ISSUER=https://localhost:$port FAPID_LOG_LEVEL=warning FAPID_MIGRATIONS_DIR=$root/migrations \
+    FAPID_ADMIN_SOCKET=$work/fapid.sock \
+    FAPID_RATE_LIMIT_CLIENT_PER_SECOND=0 FAPID_RATE_LIMIT_ADDRESS_PER_SECOND=0
+"$bin/fapictl" migrate >/dev/null
+
+# --- fapid: start, time to healthy, idle RSS ---------------------------------------------------------
+start=$(date +%s%N)
+"$bin/fapid" 2>"$work/fapid.log" &
+pid=$!
+until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$port/healthz" >/dev/null 2>&1; do sleep 0.005; done
+ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+sleep 1
+rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+
+"$python" "$root/Benchmarks/prepare.py" "$work" "https://localhost:$port" "$bin/fapictl" "$seconds"
+
+load() { # name url connections [extra fapiload options]
+    local name=$1 url=$2 count=$3
+    shift 3
+    "$bin/fapiload" --name "$name" --url "$url" --ca "$work/keys/ca.pem" --cert "$work/keys/tpp.pem" --key "$work/keys/tpp.key" \
+        --seconds "$seconds" --warmup 2 --connections "$count" "$@"
+}
+results=$work/results.tsv
+: > "$results"
+fapid=https://localhost:$port
+load token-mtls "$fapid/token" "$connections" --body-file "$work/token-mtls.body" >> "$results"
+rss_peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+load token-jwt-ps256 "$fapid/token" "$connections" --body-file "$work/token-jwt-ps256.body" >> "$results"
+load token-jwt-es256 "$fapid/token" "$connections" --body-file "$work/token-jwt-es256.body" >> "$results"
+load token-private-key-jwt "$fapid/token" "$connections" --bodies-file "$work/token-private-key-jwt.bodies" >> "$results"
+load introspect "$fapid/introspect" "$connections" --bodies-file "$work/introspect.bodies" >> "$results"
+load handshake "$fapid/token" "$handshake_connections" --new-connection --body-file "$work/handshake.body" >> "$results"
+load par "$fapid/par" "$connections" --bodies-file "$work/par.bodies" --expect-status 201 >> "$results"
+# Every poll is early (slow_down, 400): the cost of a client polling too fast, one write each.
+load ciba-poll "$fapid/token" "$connections" --bodies-file "$work/ciba-poll.bodies" --expect-status 400 >> "$results"
+rss_end=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+
+# --- ceilings ----------------------------------------------------------------------------------------
+nginx_port=$(free_port)
+body='{"access_token":"0123456789abcdefghijklmnopqrstuvwxyzABCDEFG","token_type":"Bearer","expires_in":300,"scope":"accounts","issued_token_type":"urn:ietf:params:oauth:token-type:access_token","note":"a fixed answer of 280 bytes, the size of a token response, for the ceiling measure....."}'
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$nginx_port ssl;
+        ssl_certificate $work/keys/server.pem;
+        ssl_certificate_key $work/keys/server.key;
+        ssl_client_certificate $work/keys/ca.pem;
+        ssl_verify_client optional;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        location / { default_type application/json; return 200 '$body'; }
+    }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr" &
+nginx_pid=$!
+until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$nginx_port/" >/dev/null 2>&1; do sleep 0.05; done
+ceiling=$(load nginx "https://localhost:$nginx_port/token" "$connections" --body-file "$work/token-mtls.body" | cut -f2)
+ceiling_handshake=$(load nginx-handshake "https://localhost:$nginx_port/token" "$handshake_connections" --new-connection \
+    --body-file "$work/token-mtls.body" | cut -f2)
+kill "$nginx_pid"; nginx_pid=""
+
+speed=$(openssl speed -seconds 2 rsa2048 ecdsap256 2>/dev/null)
+rsa_sign=$(echo "$speed" | awk '/^rsa 2048 bits/ {print int($6)}')
+ecdsa_sign=$(echo "$speed" | awk '/256 bits ecdsa \(nistp256\)/ {print int($7)}')
+
+# --- the table ---------------------------------------------------------------------------------------
+echo
+echo "fapid $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
+echo "load generator: fapiload on one thread, same cores; ${seconds} s per scenario after 2 s warm-up"
+echo "ceilings in this run: nginx ${ceiling} req/s kept-alive mTLS (${connections} connections), ${ceiling_handshake} req/s new mTLS connection per request (${handshake_connections}); openssl speed one core: RSA-2048 sign ${rsa_sign}/s, ECDSA P-256 sign ${ecdsa_sign}/s"
+echo
+printf '%-22s %10s %9s %9s %7s  %-34s %s\n' scenario "req/s" "p50 ms" "p99 ms" errors "ratio to ceiling" target
+while IFS=$'\t' read -r name rate p50 p99 errors; do
+    case $name in
+        token-mtls) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 0.15 of nginx, p99 <= 20 ms" ;;
+        introspect) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 0.30 of nginx" ;;
+        token-jwt-ps256) ratio=$(awk -v a="$rate" -v b="$rsa_sign" 'BEGIN {printf "%.2f of RSA-2048 sign/s", a / b}'); target=">= 0.7 of RSA sign rate" ;;
+        token-jwt-es256) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 10000 req/s" ;;
+        handshake) ratio=$(awk -v a="$rate" -v b="$ceiling_handshake" 'BEGIN {printf "%.2f of nginx handshakes", a / b}'); target=">= 0.7 of nginx handshakes" ;;
+        *) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target="" ;;
+    esac
+    printf '%-22s %10s %9s %9s %7s  %-34s %s\n' "$name" "$rate" "$p50" "$p99" "$errors" "$ratio" "$target"
+done < "$results"
+echo
+echo "start to healthy: ${ready_ms} ms (target <= 300); RSS idle: $((rss_idle / 1024)) MB (target <= 40); RSS peak under token-mtls: $((rss_peak / 1024)) MB, after all scenarios: $((rss_end / 1024)) MB (target <= 150)"
