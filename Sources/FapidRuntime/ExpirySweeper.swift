@@ -56,7 +56,17 @@ public struct WALCheckpointer: Service {
         let logger = logger
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Self.queue.async {
-                do { try database.checkpoint() } catch { logger.warning("WAL checkpoint failed", metadata: ["reason": "\(error)"]) }
+                do {
+                    let result = try database.checkpoint()
+                    logger.debug(
+                        "WAL checkpoint",
+                        metadata: [
+                            "busy": "\(result.busy)", "frames": "\(result.walFrames)", "copied": "\(result.checkpointed)",
+                            "commits": "\(database.commitStatistics.commits)", "writes": "\(database.commitStatistics.writes)",
+                        ])
+                } catch {
+                    logger.warning("WAL checkpoint failed", metadata: ["reason": "\(error)"])
+                }
                 continuation.resume()
             }
         }

@@ -63,6 +63,9 @@ final class GroupCommit: Sendable {
         }
     }
 
+    /// Commits and the writes they carried, since start (logged at debug level with each WAL checkpoint).
+    let statistics = Mutex<(commits: Int, writes: Int)>((0, 0))
+
     /// Runs on GRDB's writer queue until no write is pending.
     private func drain() {
         pool.asyncWriteWithoutTransaction { db in
@@ -78,6 +81,7 @@ final class GroupCommit: Sendable {
                     return batch
                 }
                 if batch.isEmpty { return }
+                self.statistics.withLock { $0 = ($0.commits + 1, $0.writes + batch.count) }
                 do {
                     try db.inTransaction(.immediate) {
                         for item in batch { item.run(db) }

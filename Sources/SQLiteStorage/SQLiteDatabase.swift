@@ -15,7 +15,7 @@ public final class SQLiteDatabase: Sendable {
     /// Opens (creating when missing) the database at `path`, creating its directory too.
     /// With `backgroundCheckpoints`, commits never copy the WAL back into the database themselves (the
     /// writer is the one serial resource of the token path); the daemon calls `checkpoint()` every second
-    /// from a connection of its own instead, which runs beside the writer.
+    /// from a connection of its own instead.
     public init(path: String, busyTimeout: TimeInterval = 5, backgroundCheckpoints: Bool = false) throws(StorageError) {
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -39,10 +39,13 @@ public final class SQLiteDatabase: Sendable {
 
     private let checkpointer = Mutex<DatabaseQueue?>(nil)
 
-    /// Copies committed WAL frames into the database (PASSIVE: never waits for, nor blocks, readers or
-    /// the writer); returns the frames in the WAL and those copied.
+    /// Copies committed WAL frames into the database and starts the WAL over (RESTART): it waits, at most
+    /// the busy timeout, for the short reads in progress to move on, and holds the writer back for the copy.
+    /// Without restarts a WAL under constant reads grows without bound (every write then lands on fresh
+    /// file pages); with them it stays at about one interval's worth of writes.
+    /// Returns the frames that were in the WAL and those copied.
     @discardableResult
-    public func checkpoint() throws(StorageError) -> (walFrames: Int, checkpointed: Int) {
+    public func checkpoint() throws(StorageError) -> (busy: Bool, walFrames: Int, checkpointed: Int) {
         do {
             let queue = try checkpointer.withLock { queue -> DatabaseQueue in
                 if let queue { return queue }
@@ -53,8 +56,8 @@ public final class SQLiteDatabase: Sendable {
                 return made
             }
             return try queue.writeWithoutTransaction { db in
-                let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
-                return (walFrames: row?[1] ?? 0, checkpointed: row?[2] ?? 0)
+                let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)")
+                return (busy: row?[0] == 1, walFrames: row?[1] ?? 0, checkpointed: row?[2] ?? 0)
             }
         } catch {
             throw Self.translate(error)
@@ -69,6 +72,9 @@ public final class SQLiteDatabase: Sendable {
             throw StorageError(.unavailable, "\(error)")
         }
     }
+
+    /// Group-commit statistics since start: commits, and the writes they carried.
+    public var commitStatistics: (commits: Int, writes: Int) { group.statistics.withLock { $0 } }
 
     /// Whether a trivial read succeeds (readiness probe).
     public func isAnswering() async -> Bool {
