@@ -1,13 +1,27 @@
 internal import COpenSSL
 
-extension AsymmetricKey {
-    /// Signs `input` (the JWS signing input) with `algorithm`; ES256 comes back as raw r‖s.
-    public func sign(_ input: [UInt8], algorithm: JWSAlgorithm) throws(JOSEError) -> [UInt8] {
-        guard isPrivate else { throw JOSEError(.invalidKey, "signing needs a private key") }
-        guard algorithm.fits(kind) else { throw JOSEError(.algorithmMismatch, "\(algorithm) does not fit a \(kind) key") }
-        guard algorithm != .RS256 else { throw JOSEError(.unsupportedAlgorithm, "RS256 is verify-only") }
+/// A digest-sign context initialised once for a key and algorithm (provider fetches, PSS parameters),
+/// copied for each signature: OpenSSL 3's per-call initialisation costs about as much as an ECDSA
+/// signature itself. The template is only ever read (copied), so threads may share it.
+final class PreparedSigner: @unchecked Sendable {
+    let template: OpaquePointer
+
+    init(key: AsymmetricKey, algorithm: JWSAlgorithm) throws(JOSEError) {
         guard let context = EVP_MD_CTX_new() else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "EVP_MD_CTX_new") }
-        defer { EVP_MD_CTX_free(context) }
+        do {
+            try key.initialiseSigning(context, algorithm: algorithm)
+        } catch {
+            EVP_MD_CTX_free(context)
+            throw error
+        }
+        template = context
+    }
+
+    deinit { EVP_MD_CTX_free(template) }
+}
+
+extension AsymmetricKey {
+    func initialiseSigning(_ context: OpaquePointer, algorithm: JWSAlgorithm) throws(JOSEError) {
         try withPKey { pkey throws(JOSEError) in
             var keyContext: OpaquePointer?
             let md = algorithm == .EdDSA ? nil : Crypto.sha256
@@ -15,6 +29,24 @@ extension AsymmetricKey {
                 throw OpenSSLErrorQueue.failure(.cryptoFailure, "EVP_DigestSignInit")
             }
             if algorithm == .PS256 { try Self.configurePSS(keyContext) }
+        }
+    }
+
+    /// Signs `input` (the JWS signing input) with `algorithm`; ES256 comes back as raw r‖s.
+    public func sign(_ input: [UInt8], algorithm: JWSAlgorithm) throws(JOSEError) -> [UInt8] {
+        try sign(input, algorithm: algorithm, prepared: nil)
+    }
+
+    func sign(_ input: [UInt8], algorithm: JWSAlgorithm, prepared: PreparedSigner?) throws(JOSEError) -> [UInt8] {
+        guard isPrivate else { throw JOSEError(.invalidKey, "signing needs a private key") }
+        guard algorithm.fits(kind) else { throw JOSEError(.algorithmMismatch, "\(algorithm) does not fit a \(kind) key") }
+        guard algorithm != .RS256 else { throw JOSEError(.unsupportedAlgorithm, "RS256 is verify-only") }
+        guard let context = EVP_MD_CTX_new() else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "EVP_MD_CTX_new") }
+        defer { EVP_MD_CTX_free(context) }
+        if let prepared, EVP_MD_CTX_copy_ex(context, prepared.template) == 1 {
+            // Ready to sign: the copy carries the key, digest and padding.
+        } else {
+            try initialiseSigning(context, algorithm: algorithm)
         }
         var length = 0
         guard input.withUnsafeBufferPointer({ EVP_DigestSign(context, nil, &length, $0.baseAddress, $0.count) }) == 1 else {
@@ -64,7 +96,7 @@ extension AsymmetricKey {
     }
 
     /// RFC 7518 §3.5: PSS with MGF1 over the same hash and a salt as long as the hash (32 bytes).
-    private static func configurePSS(_ keyContext: OpaquePointer?) throws(JOSEError) {
+    static func configurePSS(_ keyContext: OpaquePointer?) throws(JOSEError) {
         guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
             EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, 32) == 1,
             EVP_PKEY_CTX_set_rsa_mgf1_md(keyContext, Crypto.sha256) == 1

@@ -93,6 +93,8 @@ public struct SigningKey: Sendable {
     public let key: AsymmetricKey
     public let algorithm: JWSAlgorithm
     public let kid: String
+    /// Initialised once; EdDSA (one-shot signing, not copyable) signs without one.
+    let prepared: PreparedSigner?
 
     public init(key: AsymmetricKey, algorithm: JWSAlgorithm, kid: String) throws(JOSEError) {
         guard key.isPrivate else { throw JOSEError(.invalidKey, "signing key \(kid) has no private part") }
@@ -102,6 +104,7 @@ public struct SigningKey: Sendable {
         self.key = key
         self.algorithm = algorithm
         self.kid = kid
+        prepared = algorithm == .EdDSA ? nil : try PreparedSigner(key: key, algorithm: algorithm)
     }
 
     /// Signs `payload` as a compact JWS with `alg`, `kid` and any `extraHeader` members (`typ`, …).
@@ -110,7 +113,7 @@ public struct SigningKey: Sendable {
         header["alg"] = .string(algorithm.rawValue)
         header["kid"] = .string(kid)
         let signingInput = Base64URL.encode(JSON.object(header).bytes) + "." + Base64URL.encode(payload)
-        let signature = try key.sign(Array(signingInput.utf8), algorithm: algorithm)
+        let signature = try key.sign(Array(signingInput.utf8), algorithm: algorithm, prepared: prepared)
         return signingInput + "." + Base64URL.encode(signature)
     }
 

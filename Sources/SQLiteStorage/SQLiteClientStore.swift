@@ -26,7 +26,7 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
     }
 
     public func client(id: String) async throws(StorageError) -> Client? {
-        let row = try await database.read { db in
+        let row = try await database.readStatement { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT metadata, created_at FROM clients WHERE client_id = ?"), arguments: [id])
                 .map { row -> (String, Int64) in (row[0], row[1]) }
         }

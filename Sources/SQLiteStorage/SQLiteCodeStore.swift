@@ -102,7 +102,7 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
     }
 
     public func refreshToken(hash: [UInt8]) async throws(StorageError) -> RefreshTokenRecord? {
-        try await database.read { db in
+        try await database.readStatement { db in
             try Row.fetchOne(
                 db,
                 sql: """

@@ -87,6 +87,12 @@ public final class SQLiteDatabase: Sendable {
         try await translating { try self.pool.read(body) }
     }
 
+    /// A read of one statement, which SQLite runs atomically anyway: without the BEGIN/COMMIT pair that
+    /// `read` wraps around several statements for a consistent snapshot.
+    func readStatement<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
+        try await translating { try self.pool.unsafeRead(body) }
+    }
+
     /// Writes are group-committed (`GroupCommit`): each in a savepoint of a shared transaction.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
         try await translating { try await self.group.write(body) }

@@ -27,7 +27,7 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore {
     }
 
     public func accessToken(hash: [UInt8]) async throws(StorageError) -> AccessTokenRecord? {
-        try await database.read { db in
+        try await database.readStatement { db in
             try Row.fetchOne(
                 db.cachedStatement(
                     sql: """
