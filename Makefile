@@ -8,10 +8,10 @@ VENV       ?= .venv
 PYTHON     := $(VENV)/bin/python3
 # Pinned so a test run is the same everywhere.
 BENCH_SECONDS     ?= 10
-BENCH_CONNECTIONS ?= 32
+BENCH_CONNECTIONS ?= 64
 PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest==9.0.3 selenium==4.38.0 pexpect==4.9.0
 
-.PHONY: run test keys bench deps test-deps build release swift-test e2e clean
+.PHONY: run test keys bench bench-deps deps test-deps build release swift-test e2e clean
 
 ## System packages the build needs; installed when missing and we are root.
 deps:
@@ -70,15 +70,22 @@ test: test-deps
 	$(MAKE) swift-test
 	$(MAKE) e2e
 
-bench: release
-	$(SWIFT) build -c release --product fapibench
-	$(SWIFT) build -c release --product fapiload
+## nginx (the ceiling measured beside fapid) and the Python clients that prepare the benchmark's requests.
+bench-deps: test-deps
+	@if ! command -v nginx >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	    else echo "nginx is required for the ceiling measure (apt-get install nginx-light)" >&2; exit 1; fi; \
+	fi
+
+## Release build, JOSE and certificate-status micro-benchmarks, then every scenario against a fresh daemon
+## beside nginx and openssl speed measured in the same run (docs/performance.md).
+bench: bench-deps release
 	.build/release/fapibench
 	@echo
-	Benchmarks/token-path.sh $(BENCH_SECONDS) $(BENCH_CONNECTIONS)
+	$(SWIFT) package --package-path Benchmarks/CertStatus benchmark --format markdown --no-progress
 	@echo
-	@echo "openssl speed on this machine, for comparison (single thread):"
-	@openssl speed -seconds 2 rsa2048 ecdsap256 ed25519 2>/dev/null | tail -n 9
+	Benchmarks/bench.sh $(BENCH_SECONDS) $(BENCH_CONNECTIONS)
 
 clean:
 	rm -rf .build $(VENV)

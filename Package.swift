@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .executable(name: "fapid", targets: ["fapid"]),
         .executable(name: "fapictl", targets: ["fapictl"]),
+        // For the micro-benchmark package in Benchmarks/CertStatus only.
+        .library(name: "FapidBenchmarkSupport", targets: ["FapidBenchmarkSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
@@ -142,6 +144,10 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Benchmarks/fapiload",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FapidBenchmarkSupport", dependencies: ["CertificateStatus", "JOSE", "TestSupport"], path: "Benchmarks/Support",
             swiftSettings: swiftSettings
         ),
         // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.
