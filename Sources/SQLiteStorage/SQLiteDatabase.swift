@@ -56,6 +56,9 @@ public final class SQLiteDatabase: Sendable {
                 return made
             }
             return try queue.writeWithoutTransaction { db in
+                // PASSIVE first copies the bulk beside the writer; RESTART then only has the frames since to
+                // copy while it holds the writer back, so writes stall for a moment, not for the whole copy.
+                _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
                 let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)")
                 return (busy: row?[0] == 1, walFrames: row?[1] ?? 0, checkpointed: row?[2] ?? 0)
             }
