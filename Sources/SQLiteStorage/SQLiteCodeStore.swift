@@ -44,7 +44,10 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
                     arguments: [Data(hash)])
             else { return .unknownOrExpired }
             if (row[10] as Int64?) != nil {
-                // Reuse: revoke what the first redemption produced (refresh tokens and access tokens).
+                // Reuse: revoke what the first redemption produced (refresh tokens and access tokens), and mark
+                // the code, so that anything of it still to be stored is stored revoked.
+                try db.execute(
+                    sql: "UPDATE authorization_codes SET reused_at = COALESCE(reused_at, ?) WHERE code_hash = ?", arguments: [current, Data(hash)])
                 try db.execute(sql: "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE code_hash = ?", arguments: [current, Data(hash)])
                 try db.execute(sql: "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE origin_hash = ?", arguments: [current, Data(hash)])
                 try db.execute(
@@ -83,6 +86,15 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
                     token.certificateThumbprint, token.codeHash.map { Data($0) }, Self.seconds(token.issuedAt), Self.seconds(token.expiresAt),
                     token.revokedAt.map(Self.seconds),
                 ])
+            if let code = token.codeHash {
+                // Its code was reused meanwhile: the reuse's revocation could not see this row yet.
+                try db.execute(
+                    sql: """
+                        UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ?
+                        AND EXISTS (SELECT 1 FROM authorization_codes WHERE code_hash = ? AND reused_at IS NOT NULL)
+                        """,
+                    arguments: [Self.seconds(token.issuedAt), Data(token.tokenHash), Data(code)])
+            }
         }
     }
 

@@ -22,6 +22,17 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore {
                 Self.seconds(record.expiresAt), record.certificateThumbprint, record.format, record.revokedAt.map(Self.seconds),
                 record.originHash.map { Data($0) },
             ])
+            if let origin = record.originHash {
+                // Issued from a code reused meanwhile, or a refresh token revoked meanwhile (or whose code was
+                // reused): stored revoked, as the revocation would have made it had the row existed then.
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?1) WHERE token_hash = ?2 AND (
+                            EXISTS (SELECT 1 FROM authorization_codes WHERE code_hash = ?3 AND reused_at IS NOT NULL)
+                            OR EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?3 AND revoked_at IS NOT NULL))
+                        """
+                ).execute(arguments: [Self.seconds(record.issuedAt), Data(record.tokenHash), Data(origin)])
+            }
             try SQLiteAuditLog.append(audit, to: db)
         }
     }
