@@ -6,7 +6,7 @@ extension FapidConfiguration {
         ("FAPID_LISTEN", "listen"), ("FAPID_ISSUER", "issuer"), ("FAPID_DATABASE", "database"),
         ("FAPID_ADMIN_SOCKET", "admin_socket"), ("FAPID_KEYS_DIR", "keys_dir"), ("FAPID_LOG_LEVEL", "log_level"),
         ("FAPID_MIGRATIONS_DIR", "migrations_dir"), ("FAPID_LOG_FORMAT", "log_format"), ("FAPID_METRICS_LISTEN", "metrics_listen"),
-        ("FAPID_AUDIT_CHECKPOINT_SECONDS", "audit_checkpoint_seconds"),
+        ("FAPID_AUDIT_CHECKPOINT_SECONDS", "audit_checkpoint_seconds"), ("FAPID_OUTBOUND_ALLOW_PRIVATE_NETWORKS", "outbound_allow_private_networks"),
         ("FAPID_RATE_LIMIT_CLIENT_PER_SECOND", "rate_limit_client_per_second"), ("FAPID_RATE_LIMIT_CLIENT_BURST", "rate_limit_client_burst"),
         ("FAPID_RATE_LIMIT_ADDRESS_PER_SECOND", "rate_limit_address_per_second"), ("FAPID_RATE_LIMIT_ADDRESS_BURST", "rate_limit_address_burst"),
     ]
@@ -19,7 +19,7 @@ extension FapidConfiguration {
         "certificate_status_skew_seconds", "certificate_status_refresh_seconds", "directories", "require_pushed_authorization_requests",
         "log_format", "metrics_listen", "audit_checkpoint_seconds", "rate_limit_client_per_second", "rate_limit_client_burst",
         "rate_limit_address_per_second", "rate_limit_address_burst", "idle_timeout_seconds", "request_timeout_seconds", "max_header_bytes",
-        "max_body_bytes",
+        "max_body_bytes", "outbound_allow_private_networks",
     ]
 
     /// Defaults, then `file` (a JSON object) when given, then `environment`; then checks everything.
@@ -150,6 +150,13 @@ extension FapidConfiguration {
         config.requestTimeoutSeconds = try integer("request_timeout_seconds", in: 1...600) ?? config.requestTimeoutSeconds
         config.maxHeaderBytes = try integer("max_header_bytes", in: 1024...1_048_576) ?? config.maxHeaderBytes
         config.maxBodyBytes = try integer("max_body_bytes", in: 1024...16_777_216) ?? config.maxBodyBytes
+        if let value = values["outbound_allow_private_networks"] {
+            // From the environment the flag arrives as text.
+            guard let flag = value.boolValue ?? (value.stringValue == "true" ? true : value.stringValue == "false" ? false : nil) else {
+                throw ConfigurationError(key: "outbound_allow_private_networks", reason: "must be true or false")
+            }
+            config.outboundAllowPrivateNetworks = flag
+        }
         if let list = values["directories"] {
             guard let entries = list.arrayValue else { throw ConfigurationError(key: "directories", reason: "must be an array of objects") }
             config.directories = []

@@ -100,6 +100,9 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var maxHeaderBytes: Int = 16_384
     /// `max_body_bytes`: the largest request body accepted (413 beyond). Default 65536.
     public var maxBodyBytes: Int = 65_536
+    /// `outbound_allow_private_networks`, `FAPID_OUTBOUND_ALLOW_PRIVATE_NETWORKS`: let client-given URLs
+    /// (`jwks_uri`, CIBA notification endpoints) reach loopback and private addresses. Default false.
+    public var outboundAllowPrivateNetworks: Bool = false
 
     /// `directories`: default one development directory from `<keys_dir>/directory.jwks.json` and `<keys_dir>/ca.pem`.
     public var directories: [Directory]

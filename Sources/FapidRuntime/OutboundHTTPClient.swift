@@ -14,8 +14,15 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
     let client: HTTPClient
     let timeout: TimeAmount
     let maximumBody: Int
+    /// Applied to the URLs clients give (`jwks_uri`, notification endpoints); not to OCSP and CRL URLs,
+    /// which come from certificates of the configured CAs.
+    let addresses: OutboundAddressPolicy
 
-    public init(extraRootsFile: String?, timeoutSeconds: Int64 = 2, maximumBody: Int = 256 * 1024) {
+    public init(
+        extraRootsFile: String?, timeoutSeconds: Int64 = 2, maximumBody: Int = 256 * 1024,
+        addresses: OutboundAddressPolicy = OutboundAddressPolicy(allowPrivateNetworks: false)
+    ) {
+        self.addresses = addresses
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         if let extraRootsFile, FileManager.default.fileExists(atPath: extraRootsFile) {
@@ -34,6 +41,7 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
 
     public func fetch(_ url: String) async throws(JWKSFetchError) -> [UInt8] {
         guard url.hasPrefix("https://") else { throw JWKSFetchError("only https URLs are fetched") }
+        if let refusal = await addresses.refusal(for: url) { throw JWKSFetchError(refusal) }
         do {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "Accept", value: "application/json, application/jwk-set+json")
@@ -75,6 +83,7 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
     /// POSTs a JSON notification with a bearer token; returns the status, or nil when nothing came back.
     public func notify(_ url: String, bearer: String, body: String) async -> Int? {
         guard url.hasPrefix("https://") else { return nil }
+        guard await addresses.refusal(for: url) == nil else { return nil }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

@@ -54,7 +54,9 @@ struct Fapid: AsyncParsableCommand {
         let keyRing = KeyRing()
         try await runtime.signingKeys.reload(keyRing, now: clock.now())
 
-        let outbound = OutboundHTTPClient(extraRootsFile: configuration.outboundCA, timeoutSeconds: Int64(configuration.ocspTimeoutSeconds))
+        let outbound = OutboundHTTPClient(
+            extraRootsFile: configuration.outboundCA, timeoutSeconds: Int64(configuration.ocspTimeoutSeconds),
+            addresses: OutboundAddressPolicy(allowPrivateNetworks: configuration.outboundAllowPrivateNetworks))
         let revocation = try RevocationPolicy.make(
             configuration, fetcher: outbound, store: SQLiteStatusCacheStore(database: runtime.database), logger: logger, audit: audit)
         let metrics = PrometheusMetrics(checker: revocation.checker, ciba: SQLiteCIBAStore(database: runtime.database))

@@ -378,3 +378,28 @@ def test_fapictl_client_registration_rules(make_daemon, pki):
     assert client_id in [c["client_id"] for c in json.loads(daemon.fapictl("clients", "list", "--json").stdout)]
     daemon.fapictl("clients", "remove", client_id)
     assert daemon.fapictl("clients", "show", client_id, check=False).returncode != 0
+
+
+def test_jwks_uri_on_a_private_address_is_not_fetched(make_daemon, pki):
+    """SSRF: with outbound_allow_private_networks off (the default), a client's jwks_uri that resolves to
+    loopback is never requested, and its assertions fail as invalid_client."""
+    daemon = make_daemon(env={"FAPID_OUTBOUND_ALLOW_PRIVATE_NETWORKS": "false"}).start()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), JWKSHandler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        key = fresh_key("PS256")
+        JWKSHandler.body = json.dumps({"keys": [{**key.as_dict(private=False), "kid": "k1"}]}).encode()
+        JWKSHandler.hits = 0
+        url = f"https://localhost:{server.server_address[1]}/jwks.json"
+        client_id = register(daemon, {"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": url})
+        client = TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
+        response = client.token(client_assertion_type=JWT_BEARER, client_assertion=assertion(key, "PS256", client_id, daemon.issuer, kid="k1"))
+        assert_invalid_client(response)
+        assert JWKSHandler.hits == 0
+        daemon.stop()
+        assert "not a public address" in daemon.log.read_text()
+    finally:
+        server.shutdown()
