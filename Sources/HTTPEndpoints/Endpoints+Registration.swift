@@ -62,7 +62,7 @@ extension Endpoints {
     }
 
     static func registrationBody(_ request: Request) async throws(RegistrationError) -> ([UInt8], isJWT: Bool) {
-        let type = request.headers[.contentType]?.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces) ?? ""
+        let type = MediaType.essence(request.headers[.contentType])
         guard type == "application/json" || type == "application/jwt" else {
             throw RegistrationError(.invalidRequest, "Content-Type must be application/json or application/jwt")
         }

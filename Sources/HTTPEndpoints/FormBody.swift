@@ -19,9 +19,7 @@ enum FormBody {
     static var maximumSize: Int { HTTPLimits.maximumBodySize.load(ordering: .relaxed) }
 
     static func read(_ request: Request) async throws(OAuthError) -> [String: String] {
-        guard let contentType = request.headers[.contentType],
-            contentType.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces) == "application/x-www-form-urlencoded"
-        else {
+        guard MediaType.essence(request.headers[.contentType]) == "application/x-www-form-urlencoded" else {
             throw OAuthError(.invalidRequest, "Content-Type must be application/x-www-form-urlencoded")
         }
         let buffer: ByteBuffer

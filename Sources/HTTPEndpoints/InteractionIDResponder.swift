@@ -35,7 +35,7 @@ public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where B
             head.headerFields[ClientCertificateSource.clientCertChainHeader] = nil
             request = Request(head: head, body: request.body)
         }
-        let interactionID = request.headers[Self.header].flatMap { UUID(uuidString: $0) != nil ? $0 : nil } ?? UUID().uuidString.lowercased()
+        let interactionID = request.headers[Self.header].flatMap { InteractionID.isValid($0) ? $0 : nil } ?? InteractionID.make()
         let endpoint = RequestMetrics.endpoint(request.uri.path)
         let source = sourceAddress(request, context: context)
         var response: Response
@@ -168,5 +168,55 @@ public struct MetricsEndpoint: Sendable {
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         headers[.cacheControl] = "no-store"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// `x-fapi-interaction-id` values: RFC 4122 UUIDs. Made from OpenSSL's generator (Foundation's `UUID()`
+/// opens and reads `/dev/urandom` on every call, a measurable share of a request here).
+enum InteractionID {
+    static let digits = Array("0123456789abcdef".utf8)
+
+    /// A fresh version-4 UUID, lowercase.
+    static func make() -> String {
+        var bytes = Crypto.randomBytes(16)
+        bytes[6] = bytes[6] & 0x0f | 0x40
+        bytes[8] = bytes[8] & 0x3f | 0x80
+        var text = [UInt8]()
+        text.reserveCapacity(36)
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Whether `value` is a UUID in its 8-4-4-4-12 hexadecimal form (either case).
+    static func isValid(_ value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        guard bytes.count == 36 else { return false }
+        for (index, byte) in bytes.enumerated() {
+            if index == 8 || index == 13 || index == 18 || index == 23 {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): continue
+                default: return false
+                }
+            }
+        }
+        return true
+    }
+}
+
+/// The essence of a `Content-Type` (RFC 9110 §8.3.1): type/subtype, lowercased, without parameters or
+/// surrounding white space, in ASCII without Foundation.
+enum MediaType {
+    static func essence(_ value: String?) -> String {
+        guard let value else { return "" }
+        var bytes = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.endIndex
+        return String(decoding: bytes[start...].map { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 }

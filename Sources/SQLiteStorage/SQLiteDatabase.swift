@@ -10,6 +10,7 @@ import Synchronization
 public final class SQLiteDatabase: Sendable {
     let pool: DatabasePool
     let group: GroupCommit
+    let pointReaders: PointReaders
     public let path: String
 
     /// Opens (creating when missing) the database at `path`, creating its directory too.
@@ -32,6 +33,7 @@ public final class SQLiteDatabase: Sendable {
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             group = GroupCommit(pool: pool)
+            pointReaders = PointReaders(path: path, busyTimeout: busyTimeout)
         } catch {
             throw StorageError(.unavailable, "cannot open SQLite database \(path): \(error)")
         }
@@ -91,9 +93,11 @@ public final class SQLiteDatabase: Sendable {
     }
 
     /// A read of one statement, which SQLite runs atomically anyway: without the BEGIN/COMMIT pair that
-    /// `read` wraps around several statements for a consistent snapshot.
+    /// `read` wraps around several statements for a consistent snapshot, and on a read-only connection
+    /// taken from a plain free list (the point reads of every token request: checking a connection out of
+    /// GRDB's pool costs a barrier on a concurrent queue and a key path built per call).
     func readStatement<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
-        try await translating { try self.pool.unsafeRead(body) }
+        try await translating { try self.pointReaders.read(body) }
     }
 
     /// Writes are group-committed (`GroupCommit`): each in a savepoint of a shared transaction.
@@ -126,5 +130,33 @@ public final class SQLiteDatabase: Sendable {
             return StorageError(.conflict, error.message ?? "constraint violated")
         }
         return StorageError(.unavailable, "\(error)")
+    }
+}
+
+/// Read-only connections for single-statement reads, kept in a free list: taking one is a lock and an
+/// array pop. At most `keep` stay open; a burst beyond that opens extra ones and closes them after use.
+final class PointReaders: Sendable {
+    let path: String
+    let configuration: Configuration
+    private let idle = Mutex<[DatabaseQueue]>([])
+    static let keep = 8
+
+    init(path: String, busyTimeout: TimeInterval) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 268435456") }
+        self.configuration = configuration
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        let queue = try idle.withLock { $0.popLast() } ?? DatabaseQueue(path: path, configuration: configuration)
+        defer {
+            idle.withLock { list in
+                if list.count < Self.keep { list.append(queue) }
+            }
+        }
+        return try queue.unsafeRead(body)
     }
 }
