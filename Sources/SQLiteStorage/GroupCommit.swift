@@ -10,9 +10,10 @@ import Synchronization
 /// the writes that arrive queue up and form the next batch: under load many token inserts (and their
 /// audit rows) cost one commit and one WAL append, and at low load a batch is a single write.
 final class GroupCommit: Sendable {
-    /// One queued write: runs in its savepoint, then learns whether the batch committed.
+    /// One queued write: runs in its savepoint, then learns whether the batch committed. `run` throws
+    /// only when its savepoint could not be undone: then the whole batch is rolled back.
     struct Item: Sendable {
-        let run: @Sendable (Database) -> Void
+        let run: @Sendable (Database) throws -> Void
         let finish: @Sendable ((any Error)?) -> Void
     }
 
@@ -30,20 +31,17 @@ final class GroupCommit: Sendable {
             let outcome = Mutex<Result<T, any Error>?>(nil)
             let item = Item(
                 run: { db in
+                    // Prepared once per connection: a savepoint per write costs two cached statements.
+                    try db.cachedStatement(sql: "SAVEPOINT fapid_write").execute()
                     do {
-                        // Prepared once per connection: a savepoint per write costs two cached statements.
-                        try db.cachedStatement(sql: "SAVEPOINT fapid_write").execute()
-                        do {
-                            let value = try body(db)
-                            try db.cachedStatement(sql: "RELEASE SAVEPOINT fapid_write").execute()
-                            outcome.withLock { $0 = .success(value) }
-                        } catch {
-                            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT fapid_write").execute()
-                            try db.cachedStatement(sql: "RELEASE SAVEPOINT fapid_write").execute()
-                            throw error
-                        }
+                        let value = try body(db)
+                        try db.cachedStatement(sql: "RELEASE SAVEPOINT fapid_write").execute()
+                        outcome.withLock { $0 = .success(value) }
                     } catch {
                         outcome.withLock { $0 = .failure(error) }
+                        // Undo this write alone; if even that fails, the caller rolls the whole batch back.
+                        try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT fapid_write").execute()
+                        try db.cachedStatement(sql: "RELEASE SAVEPOINT fapid_write").execute()
                     }
                 },
                 finish: { commitError in
@@ -84,7 +82,7 @@ final class GroupCommit: Sendable {
                 self.statistics.withLock { $0 = ($0.commits + 1, $0.writes + batch.count) }
                 do {
                     try db.inTransaction(.immediate) {
-                        for item in batch { item.run(db) }
+                        for item in batch { try item.run(db) }
                         return .commit
                     }
                     for item in batch { item.finish(nil) }

@@ -155,3 +155,47 @@ struct CodeReuseRaceTests {
         #expect(try await tokens.accessToken(hash: Crypto.sha256("fine"))?.revokedAt == nil)
     }
 }
+
+@Suite("Group commit")
+struct GroupCommitTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test("concurrent writes share transactions, a failing one is undone alone, and the audit chain stays whole")
+    func concurrentWrites() async throws {
+        let (database, keep) = try AuditLogTests.open()
+        _ = keep
+        let clients = SQLiteClientStore(database: database)
+        let log = SQLiteAuditLog(database: database)
+        let ids = (0..<40).map { "client-\($0 % 39)" }  // one id twice: exactly one of its inserts must fail
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for id in ids {
+                group.addTask {
+                    guard let client = try? Client(
+                        clientID: id,
+                        metadata: [
+                            "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "CN=tpp,O=TPP,C=GB",
+                            "grant_types": ["client_credentials"], "scope": "accounts",
+                        ],
+                        createdAt: self.t0)
+                    else { return false }
+                    do {
+                        try await clients.insertClient(client, audit: AuditEvent(.clientRegistered, at: self.t0, client: client))
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            var results: [Bool] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        #expect(outcomes.filter { $0 }.count == 39)
+        #expect(try await clients.clients().count == 39)
+        let rows = try await log.rows(after: 0)
+        #expect(rows.count == 39)
+        #expect(AuditChain.verify(rows: rows, head: try await log.head()) == nil)
+        let statistics = database.commitStatistics
+        #expect(statistics.writes == 40 && statistics.commits <= 40)
+    }
+}
