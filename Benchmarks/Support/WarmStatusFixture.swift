@@ -30,40 +30,11 @@ public final class WarmStatusFixture: Sendable {
 
     public static func make() async throws -> WarmStatusFixture {
         let pki = try TestPKI(name: "cert-status-bench")
-        let dir = pki.path("")
-        try FileManager.default.createDirectory(atPath: pki.path("issued"), withIntermediateDirectories: true)
-        try "".write(toFile: pki.path("index.txt"), atomically: true, encoding: .utf8)
-        try "01\n".write(toFile: pki.path("serial"), atomically: true, encoding: .utf8)
-        try "01\n".write(toFile: pki.path("crlnumber"), atomically: true, encoding: .utf8)
-        let config = """
-            [ca]
-            default_ca = t
-            [t]
-            dir = \(dir)
-            database = $dir/index.txt
-            new_certs_dir = $dir/issued
-            serial = $dir/serial
-            crlnumber = $dir/crlnumber
-            certificate = $dir/ca.pem
-            private_key = $dir/ca.key
-            default_md = sha256
-            default_days = 30
-            default_crl_days = 1
-            policy = p
-            [p]
-            commonName = supplied
-            [leaf]
-            basicConstraints = CA:FALSE
-            extendedKeyUsage = clientAuth
-            crlDistributionPoints = URI:http://127.0.0.1:9/ca.crl
-
-            """
-        try config.write(toFile: pki.path("ca.cnf"), atomically: true, encoding: .utf8)
-        try pki.makeCA("ca")
-        _ = try pki.openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=leaf"])
-        _ = try pki.openssl(["ca", "-batch", "-config", "ca.cnf", "-extensions", "leaf", "-in", "leaf.csr", "-out", "leaf.pem", "-notext"])
-        _ = try pki.openssl(["ca", "-config", "ca.cnf", "-gencrl", "-out", "ca.crl.pem"])
-        _ = try pki.openssl(["crl", "-in", "ca.crl.pem", "-outform", "DER", "-out", "ca.crl"])
+        try pki.makeStatefulCA(leafExtensions: [
+            "basicConstraints = CA:FALSE", "extendedKeyUsage = clientAuth", "crlDistributionPoints = URI:http://127.0.0.1:9/ca.crl",
+        ])
+        try pki.issueWithCA("leaf")
+        try pki.makeCRL()
         let ca = try X509Certificate.parsePEM(try pki.read("ca.pem"))[0]
         let leaf = try X509Certificate.parsePEM(try pki.read("leaf.pem"))[0]
         let crl = [UInt8](try Data(contentsOf: URL(fileURLWithPath: pki.path("ca.crl"))))

@@ -23,6 +23,51 @@ public final class TestPKI: @unchecked Sendable {
         try Shell.run(["openssl"] + arguments, directory: directory)
     }
 
+    /// A CA `ca.pem`/`ca.key` with `openssl ca` state (index, serial, CRL number) and a config `ca.cnf`
+    /// whose `[leaf]` section carries `leafExtensions` (status pointers, usages), for issuing with
+    /// `issueWithCA`, revoking and making CRLs.
+    public func makeStatefulCA(leafExtensions: [String]) throws {
+        try FileManager.default.createDirectory(atPath: path("issued"), withIntermediateDirectories: true)
+        try "".write(toFile: path("index.txt"), atomically: true, encoding: .utf8)
+        try "1000\n".write(toFile: path("serial"), atomically: true, encoding: .utf8)
+        try "1000\n".write(toFile: path("crlnumber"), atomically: true, encoding: .utf8)
+        let config = """
+            [ca]
+            default_ca = t
+            [t]
+            dir = \(directory.path)
+            database = $dir/index.txt
+            new_certs_dir = $dir/issued
+            serial = $dir/serial
+            crlnumber = $dir/crlnumber
+            certificate = $dir/ca.pem
+            private_key = $dir/ca.key
+            default_md = sha256
+            default_days = 30
+            default_crl_days = 1
+            policy = p
+            [p]
+            commonName = supplied
+            [leaf]
+            \(leafExtensions.joined(separator: "\n"))
+
+            """
+        try config.write(toFile: path("ca.cnf"), atomically: true, encoding: .utf8)
+        try makeCA("ca")
+    }
+
+    /// `NAME.pem` and `NAME.key` for `/CN=NAME`, issued by `makeStatefulCA`'s CA with its `[leaf]` extensions.
+    public func issueWithCA(_ name: String) throws {
+        try openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"])
+        try openssl(["ca", "-batch", "-config", "ca.cnf", "-extensions", "leaf", "-in", "\(name).csr", "-out", "\(name).pem", "-notext"])
+    }
+
+    /// The CA's current CRL, DER, in `ca.crl`.
+    public func makeCRL() throws {
+        try openssl(["ca", "-config", "ca.cnf", "-gencrl", "-out", "ca.crl.pem"])
+        try openssl(["crl", "-in", "ca.crl.pem", "-outform", "DER", "-out", "ca.crl"])
+    }
+
     /// A self-signed CA certificate and key: `NAME.pem`, `NAME.key`.
     public func makeCA(_ name: String, subject: String? = nil) throws {
         try openssl([

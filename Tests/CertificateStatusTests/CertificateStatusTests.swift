@@ -46,44 +46,13 @@ struct StatusFixture {
 
     init(revoked: Bool = false) throws {
         pki = try TestPKI(name: "status")
-        let dir = pki.directory.path
-        try FileManager.default.createDirectory(atPath: pki.path("issued"), withIntermediateDirectories: true)
-        try "".write(toFile: pki.path("index.txt"), atomically: true, encoding: .utf8)
-        try "1000\n".write(toFile: pki.path("serial"), atomically: true, encoding: .utf8)
-        try "1000\n".write(toFile: pki.path("crlnumber"), atomically: true, encoding: .utf8)
-        let config = """
-            [ca]
-            default_ca = t
-            [t]
-            dir = \(dir)
-            database = $dir/index.txt
-            new_certs_dir = $dir/issued
-            serial = $dir/serial
-            crlnumber = $dir/crlnumber
-            certificate = $dir/ca.pem
-            private_key = $dir/ca.key
-            default_md = sha256
-            default_days = 30
-            default_crl_days = 1
-            policy = p
-            [p]
-            commonName = supplied
-            [leaf]
-            basicConstraints = CA:FALSE
-            extendedKeyUsage = clientAuth
-            authorityInfoAccess = OCSP;URI:http://127.0.0.1:9/ocsp
-            crlDistributionPoints = URI:http://127.0.0.1:9/ca.crl
-
-            """
-        try config.write(toFile: pki.path("ca.cnf"), atomically: true, encoding: .utf8)
-        try pki.makeCA("ca")
-        for name in ["leaf", "other"] {
-            try pki.openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"])
-            try pki.openssl(["ca", "-batch", "-config", "ca.cnf", "-extensions", "leaf", "-in", "\(name).csr", "-out", "\(name).pem", "-notext"])
-        }
+        try pki.makeStatefulCA(leafExtensions: [
+            "basicConstraints = CA:FALSE", "extendedKeyUsage = clientAuth", "authorityInfoAccess = OCSP;URI:http://127.0.0.1:9/ocsp",
+            "crlDistributionPoints = URI:http://127.0.0.1:9/ca.crl",
+        ])
+        for name in ["leaf", "other"] { try pki.issueWithCA(name) }
         if revoked { try pki.openssl(["ca", "-config", "ca.cnf", "-revoke", "leaf.pem", "-crl_reason", "keyCompromise"]) }
-        try pki.openssl(["ca", "-config", "ca.cnf", "-gencrl", "-out", "ca.crl.pem"])
-        try pki.openssl(["crl", "-in", "ca.crl.pem", "-outform", "DER", "-out", "ca.crl"])
+        try pki.makeCRL()
         try pki.openssl(["ocsp", "-issuer", "ca.pem", "-cert", "leaf.pem", "-no_nonce", "-reqout", "leaf.req"])
         try pki.openssl(["ocsp", "-index", "index.txt", "-rsigner", "ca.pem", "-rkey", "ca.key", "-CA", "ca.pem", "-reqin", "leaf.req",
             "-respout", "leaf.resp", "-nmin", "5"])
