@@ -82,6 +82,11 @@ public struct OutboundAddressPolicy: Sendable {
         case .v6(let b):
             guard b.count == 16 else { return false }
             if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xff && b[11] == 0xff { return isPublic(.v4(Array(b[12..<16]))) }
+            // NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16) carry an IPv4 address a gateway reaches.
+            if b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b { return isPublic(.v4(Array(b[12..<16]))) }
+            if b[0] == 0x20 && b[1] == 0x02 { return isPublic(.v4(Array(b[2..<6]))) }
+            if b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00 { return false }  // Teredo: an IPv4 tunnel
+            if b[0] == 0xfe && b[1] & 0xc0 == 0xc0 { return false }  // deprecated site-local fec0::/10
             if b[0..<15].allSatisfy({ $0 == 0 }) { return false }  // :: and ::1
             if b[0] & 0xfe == 0xfc { return false }  // unique local fc00::/7
             if b[0] == 0xfe && b[1] & 0xc0 == 0x80 { return false }  // link-local fe80::/10

@@ -107,8 +107,14 @@ enum RequestMetrics {
         "/authorize/login", "/authorize/consent", "/token", "/introspect", "/revoke", "/bc-authorize", "/register", "/userinfo",
     ]
 
+    /// The route a path reaches. The router ignores empty segments (`//token`, `/token/`), so they are
+    /// dropped here too: a respelled path must not escape throttling.
     static func endpoint(_ path: String) -> String {
         if paths.contains(path) { return path }
+        if path.contains("//") || (path.count > 1 && path.hasSuffix("/")) {
+            let normalised = "/" + path.split(separator: "/").joined(separator: "/")
+            if normalised != path { return endpoint(normalised) }
+        }
         if path.hasPrefix("/register/") { return "/register/{client_id}" }
         return "other"
     }
@@ -150,14 +156,18 @@ enum RequestMetrics {
 /// `/metrics` on the main port: the Prometheus text, to loopback peers only.
 public struct MetricsEndpoint: Sendable {
     let render: @Sendable () async -> [UInt8]
+    let trustedProxy: @Sendable (String) -> Bool
 
-    public init(render: @escaping @Sendable () async -> [UInt8]) {
+    public init(render: @escaping @Sendable () async -> [UInt8], trustedProxies: [String] = []) {
         self.render = render
+        let proxies = Set(trustedProxies)
+        trustedProxy = { proxies.contains($0) }
     }
 
     func respond(_ request: Request, context: FapidRequestContext) async -> Response {
         guard request.method == .get else { return JSONResponse.make(status: .methodNotAllowed, ["error": "invalid_request"]) }
-        guard let peer = context.remoteAddress, peer.hasPrefix("127.") || peer == "::1" else {
+        // A trusted proxy's connections come from loopback too, on behalf of anyone: not for metrics.
+        guard let peer = context.remoteAddress, peer.hasPrefix("127.") || peer == "::1", !trustedProxy(peer) else {
             return JSONResponse.make(status: .notFound, ["error": "not_found"])
         }
         return Self.response(await render())

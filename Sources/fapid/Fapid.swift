@@ -86,7 +86,8 @@ struct Fapid: AsyncParsableCommand {
                 limits: RateLimits(
                     perClient: RateLimiter(rate: configuration.rateLimitClientPerSecond, burst: configuration.rateLimitClientBurst),
                     perAddress: RateLimiter(rate: configuration.rateLimitAddressPerSecond, burst: configuration.rateLimitAddressBurst)),
-                metrics: configuration.metricsListen == "main" ? MetricsEndpoint(render: metrics.render) : nil
+                metrics: configuration.metricsListen == "main"
+                    ? MetricsEndpoint(render: metrics.render, trustedProxies: configuration.trustedProxies) : nil
             ),
             metadata: metadata,
             keyRing: keyRing,

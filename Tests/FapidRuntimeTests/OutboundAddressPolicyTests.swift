@@ -19,6 +19,12 @@ struct OutboundAddressPolicyTests {
         let mapped: [UInt8] = [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1]
         #expect(!OutboundAddressPolicy.isPublic(.v6(mapped)))
         #expect(OutboundAddressPolicy.isPublic(.v6([0x20, 0x01, 0x0d, 0xb9] + [UInt8](repeating: 0, count: 11) + [1])))
+        // IPv6 forms that carry a private IPv4 address, and site-local.
+        #expect(!OutboundAddressPolicy.isPublic(.v6([0x00, 0x64, 0xff, 0x9b] + [UInt8](repeating: 0, count: 8) + [10, 0, 0, 5])))
+        #expect(OutboundAddressPolicy.isPublic(.v6([0x00, 0x64, 0xff, 0x9b] + [UInt8](repeating: 0, count: 8) + [8, 8, 8, 8])))
+        #expect(!OutboundAddressPolicy.isPublic(.v6([0x20, 0x02, 192, 168, 0, 1] + [UInt8](repeating: 0, count: 10))))
+        #expect(!OutboundAddressPolicy.isPublic(.v6([0x20, 0x01, 0x00, 0x00] + [UInt8](repeating: 1, count: 12))))
+        #expect(!OutboundAddressPolicy.isPublic(.v6([0xfe, 0xc0] + [UInt8](repeating: 0, count: 14))))
     }
 
     @Test("a name resolving to loopback is refused unless private networks are allowed")

@@ -28,7 +28,8 @@ public final class LoginService: Sendable {
 
     public func authenticate(username: String, password: String, address: String?) async throws(Failure) -> User {
         let now = clock.now()
-        let keys = ["user:" + username.lowercased(), "address:" + (address ?? "-")]
+        // No address (behind a shared proxy): by user only, never under one shared key all PSUs would fill.
+        let keys = ["user:" + username.lowercased()] + (address.map { ["address:" + $0] } ?? [])
         // The attempt counts as a failure before the (slow) hash, in the same critical section as the check,
         // so parallel attempts cannot all pass the limit; a success takes it back.
         let allowed = failures.withLock { all -> Bool in
