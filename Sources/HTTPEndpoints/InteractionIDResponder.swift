@@ -119,12 +119,17 @@ enum RequestMetrics {
         return "other"
     }
 
-    private static let counters = Mutex<[String: Counter]>([:])
+    struct Key: Hashable {
+        let endpoint: String
+        let status: Int
+    }
+
+    private static let counters = Mutex<[Key: Counter]>([:])
     private static let timers = Mutex<[String: CoreMetrics.Timer]>([:])
     private static let throttles = Mutex<[String: Counter]>([:])
 
     static func record(endpoint: String, status: Int, duration: Duration) {
-        let key = "\(endpoint) \(status)"
+        let key = Key(endpoint: endpoint, status: status)
         let counter = counters.withLock { all in
             if let existing = all[key] { return existing }
             let made = Counter(label: "fapid_http_requests_total", dimensions: [("endpoint", endpoint), ("status", String(status))])
@@ -184,20 +189,13 @@ public struct MetricsEndpoint: Sendable {
 /// `x-fapi-interaction-id` values: RFC 4122 UUIDs. Made from OpenSSL's generator (Foundation's `UUID()`
 /// opens and reads `/dev/urandom` on every call, a measurable share of a request here).
 enum InteractionID {
-    static let digits = Array("0123456789abcdef".utf8)
-
     /// A fresh version-4 UUID, lowercase.
     static func make() -> String {
         var bytes = Crypto.randomBytes(16)
         bytes[6] = bytes[6] & 0x0f | 0x40
         bytes[8] = bytes[8] & 0x3f | 0x80
-        var text = [UInt8]()
-        text.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
+        var text = Array(Crypto.hex(bytes).utf8)
+        for position in [20, 16, 12, 8] { text.insert(UInt8(ascii: "-"), at: position) }
         return String(decoding: text, as: UTF8.self)
     }
 

@@ -95,8 +95,6 @@ public enum JSON: Sendable, Equatable, Hashable {
         }
     }
 
-    static let hexDigits = Array("0123456789abcdef".utf8)
-
     /// RFC 8259 §7: quote, backslash and control characters escaped; everything else as its UTF-8.
     private static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
@@ -108,9 +106,7 @@ public enum JSON: Sendable, Equatable, Hashable {
             case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
             case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
             case 0..<0x20:
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0f)])
+                out.append(contentsOf: Array("\\u00\(Crypto.hex([byte]))".utf8))
             default: out.append(byte)
             }
         }

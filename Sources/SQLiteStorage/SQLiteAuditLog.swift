@@ -1,6 +1,7 @@
 public import AuthorizationServer
 public import Foundation
 import GRDB
+import JOSE
 
 /// The audit log over `audit_log`, `audit_head` and `audit_checkpoints`.
 ///
@@ -51,10 +52,7 @@ public struct SQLiteAuditLog: AuditLog {
         try await database.read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT seq, time, type, client_id, org_id, user, cnf_x5t, interaction_id, source, outcome, reason, prev_hash, hash
-                    FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?
-                    """,
+                sql: "SELECT \(Self.columns) FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
                 arguments: [after, limit]
             ).map(Self.decode)
         }
@@ -66,14 +64,13 @@ public struct SQLiteAuditLog: AuditLog {
         return try await database.read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT seq, time, type, client_id, org_id, user, cnf_x5t, interaction_id, source, outcome, reason, prev_hash, hash
-                    FROM audit_log WHERE time >= ? AND seq > ? ORDER BY seq LIMIT ?
-                    """,
+                sql: "SELECT \(Self.columns) FROM audit_log WHERE time >= ? AND seq > ? ORDER BY seq LIMIT ?",
                 arguments: [from, after, limit]
             ).map(Self.decode)
         }
     }
+
+    static let columns = "seq, time, type, client_id, org_id, user, cnf_x5t, interaction_id, source, outcome, reason, prev_hash, hash"
 
     static func decode(_ row: Row) -> AuditChain.Row {
         var values: [String: String] = [:]
@@ -94,7 +91,7 @@ public struct SQLiteAuditLog: AuditLog {
         case .int64(let number): String(number)
         case .double(let number): String(number)
         case .string(let string): string
-        case .blob(let data): data.map { String(format: "%02x", $0) }.joined()
+        case .blob(let data): Crypto.hex([UInt8](data))
         }
     }
 
