@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", exact: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // System OpenSSL 3 (libssl-dev): every signature, digest, X.509 and random byte goes through it.
@@ -64,6 +65,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The same store protocols on PostgreSQL, for several daemon instances sharing one database.
+        .target(
+            name: "PostgresStorage",
+            dependencies: [
+                "AuthorizationServer",
+                "CertificateStatus",
+                "JOSE",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HTTPEndpoints",
             dependencies: [
@@ -88,6 +103,7 @@ let package = Package(
                 "CertificateStatus",
                 "JOSE",
                 "SQLiteStorage",
+                "PostgresStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

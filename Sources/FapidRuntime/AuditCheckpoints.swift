@@ -2,7 +2,6 @@ public import AuthorizationServer
 public import Foundation
 public import JOSE
 public import Logging
-public import SQLiteStorage
 public import ServiceLifecycle
 
 /// Signed checkpoints of the audit chain head: a JWS (PS256, by the daemon's signing key) over
@@ -39,14 +38,14 @@ public enum AuditCheckpoint {
 /// Writes a checkpoint of the chain head every `interval` when rows were appended since the last one,
 /// and a last one at graceful shutdown.
 public struct AuditCheckpointer: Service {
-    let log: SQLiteAuditLog
+    let log: any AuditLogReader
     let keyRing: KeyRing
     let issuer: String
     let clock: any AuthorizationServer.Clock
     let interval: Duration
     let logger: Logger
 
-    public init(log: SQLiteAuditLog, keyRing: KeyRing, issuer: String, clock: any AuthorizationServer.Clock, interval: Duration, logger: Logger) {
+    public init(log: any AuditLogReader, keyRing: KeyRing, issuer: String, clock: any AuthorizationServer.Clock, interval: Duration, logger: Logger) {
         self.log = log
         self.keyRing = keyRing
         self.issuer = issuer

@@ -2,11 +2,13 @@ public import AuthorizationServer
 public import Logging
 public import ServiceLifecycle
 import JOSE
+import Foundation
 
 /// Delivers CIBA ping notifications (CIBA Core §10.2): once a decision is recorded (by `fapictl ciba`, from
 /// any host sharing the database), POSTs `{"auth_req_id": …}` to the client's notification endpoint with
 /// `Authorization: Bearer <client_notification_token>`. No redirects are followed; an endpoint that does
-/// not answer 2xx is retried on the next rounds until the request expires. The decision is never lost:
+/// not answer 2xx is retried after the claim's lease (10 s) until the request expires; instances sharing the
+/// database claim each notification before sending it, so it is sent by one of them. The decision is never lost:
 /// the client can always poll.
 public struct CIBANotifier: Service {
     let store: any CIBAStore
@@ -17,6 +19,8 @@ public struct CIBANotifier: Service {
     let interval: Duration
     /// Issues tokens for push delivery.
     let tokens: CIBATokens
+    /// How long a claimed notification is this instance's to send; a failed one is retried after it.
+    let claimLease: TimeInterval = 10
 
     public init(
         store: any CIBAStore, clients: any ClientStore, http: OutboundHTTPClient, tokens: CIBATokens, clock: any Clock, logger: Logger,
@@ -52,7 +56,8 @@ public struct CIBANotifier: Service {
 
     public func run() async throws {
         await runPeriodically(every: interval) {
-            guard let decided = try? await store.unnotifiedCIBADecisions(now: clock.now()) else { return }
+            // Claimed for a lease longer than one delivery attempt: of several instances only one sends it.
+            guard let decided = try? await store.claimCIBANotifications(now: clock.now(), lease: claimLease) else { return }
             for request in decided {
                 guard let authReqID = request.pingAuthReqID, let token = request.notificationToken,
                     let client = try? await clients.client(id: request.clientID),

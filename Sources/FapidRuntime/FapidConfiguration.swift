@@ -12,13 +12,22 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var allowNonLoopback: Bool
     /// `issuer`, `FAPID_ISSUER`: the https issuer identifier, no trailing slash. Default `https://localhost:8443`.
     public var issuer: String
-    /// `database`, `FAPID_DATABASE`: SQLite file path (or, later, a postgres:// URL). Default `var/fapid.sqlite`.
+    /// `database`, `FAPID_DATABASE`: SQLite file path. Default `var/fapid.sqlite`.
     public var database: String
+    /// `storage`, `FAPID_STORAGE`: `sqlite` (the default, one instance) or `postgres` (several instances
+    /// sharing `database_url`).
+    public var storage: String
+    /// `database_url`, `FAPID_DATABASE_URL`: with `storage: postgres`,
+    /// `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
+    public var databaseURL: String?
+    /// `database_max_connections`: PostgreSQL connections this instance may open. Default 20.
+    public var databaseMaxConnections: Int
     /// `admin_socket`, `FAPID_ADMIN_SOCKET`: Unix socket for `fapictl` live operations. Default `var/fapid.sock`.
     public var adminSocket: String
     /// `keys_dir`, `FAPID_KEYS_DIR`: where the dev-layout key files are read from. Default `keys/dev`.
     public var keysDirectory: String
-    /// `migrations_dir`, `FAPID_MIGRATIONS_DIR`: the numbered SQL files. Default `migrations`.
+    /// `migrations_dir`, `FAPID_MIGRATIONS_DIR`: holds `sqlite/` and `postgres/`, the numbered SQL files of
+    /// each backend. Default `migrations`.
     public var migrationsDirectory: String
     /// `log_level`, `FAPID_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. Default `info`.
     public var logLevel: String
@@ -113,6 +122,9 @@ public struct FapidConfiguration: Sendable, Equatable {
         allowNonLoopback: false,
         issuer: "https://localhost:8443",
         database: "var/fapid.sqlite",
+        storage: "sqlite",
+        databaseURL: nil,
+        databaseMaxConnections: 20,
         adminSocket: "var/fapid.sock",
         keysDirectory: "keys/dev",
         migrationsDirectory: "migrations",

@@ -2,7 +2,7 @@ public import CertificateStatus
 import CoreMetrics
 public import Foundation
 public import Prometheus
-public import SQLiteStorage
+public import AuthorizationServer
 import Synchronization
 
 /// The daemon's metrics: swift-metrics bootstrapped onto a swift-prometheus registry, plus the values
@@ -10,13 +10,13 @@ import Synchronization
 public final class PrometheusMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let checker: CertificateStatusChecker?
-    let ciba: SQLiteCIBAStore?
+    let ciba: (any CIBAStore)?
     private let exported = Mutex(CertificateStatusChecker.Counters())
     private let statusCounters: [String: Prometheus.Counter]
     private let cibaPending: Prometheus.Gauge
 
     /// Bootstraps swift-metrics: call once, before any counter is made.
-    public init(checker: CertificateStatusChecker?, ciba: SQLiteCIBAStore?) {
+    public init(checker: CertificateStatusChecker?, ciba: (any CIBAStore)?) {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -58,7 +58,7 @@ public final class PrometheusMetrics: Sendable {
             add("crl_failed", now.crlFailures - before.crlFailures)
             add("fallbacks", now.fallbacks - before.fallbacks)
         }
-        if let ciba, let pending = try? await ciba.pendingCount(now: Date()) { cibaPending.set(Double(pending)) }
+        if let ciba, let pending = try? await ciba.pendingCIBACount(now: Date()) { cibaPending.set(Double(pending)) }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(16 * 1024)
         registry.emit(into: &buffer)

@@ -1,32 +1,117 @@
 public import AuthorizationServer
+public import CertificateStatus
 public import Foundation
 public import Logging
+public import PostgresStorage
 public import SQLiteStorage
 
-/// What both executables open first: the configuration's database, migrated, and the signing-key manager.
+/// Every store of the core on one backend: the embedded SQLite file (one instance), or a PostgreSQL
+/// database shared by several instances.
+public struct Storage: Sendable {
+    public enum Backend: Sendable {
+        case sqlite(SQLiteDatabase)
+        case postgres(PostgresDatabase)
+    }
+
+    public let backend: Backend
+    public let clients: any ClientStore & ResourceServerStore
+    public let tokens: any TokenStore & ReplayStore & ExpiredRowSweeper
+    public let codes: any AuthorizationCodeStore
+    public let pushed: any PushedRequestStore
+    public let ciba: any CIBAStore
+    public let registrations: any RegistrationStore
+    public let users: any UserStore
+    public let signingKeys: any SigningKeyStore
+    public let statusCache: any StatusCacheStore
+    public let audit: any AuditLogReader
+
+    public init(sqlite database: SQLiteDatabase) {
+        backend = .sqlite(database)
+        clients = SQLiteClientStore(database: database)
+        tokens = SQLiteTokenStore(database: database)
+        codes = SQLiteCodeStore(database: database)
+        pushed = SQLitePushedRequestStore(database: database)
+        ciba = SQLiteCIBAStore(database: database)
+        registrations = SQLiteRegistrationStore(database: database)
+        users = SQLiteUserStore(database: database)
+        signingKeys = SQLiteSigningKeyStore(database: database)
+        statusCache = SQLiteStatusCacheStore(database: database)
+        audit = SQLiteAuditLog(database: database)
+    }
+
+    public init(postgres database: PostgresDatabase) {
+        backend = .postgres(database)
+        let clientStore = PostgresClientStore(database: database)
+        let tokenStore = PostgresTokenStore(database: database)
+        let keyStore = PostgresKeyStore(database: database)
+        clients = clientStore
+        tokens = tokenStore
+        codes = tokenStore
+        pushed = tokenStore
+        ciba = PostgresCIBAStore(database: database)
+        registrations = clientStore
+        users = clientStore
+        signingKeys = keyStore
+        statusCache = keyStore
+        audit = PostgresAuditLog(database: database)
+    }
+
+    /// Opens the configured backend and applies pending migrations from `migrations_dir/<backend>/`, each in
+    /// its own transaction; with PostgreSQL under an advisory lock, so instances starting at once take turns.
+    public static func open(_ configuration: FapidConfiguration, logger: Logger, backgroundCheckpoints: Bool = false) async throws -> Storage {
+        let directory = URL(fileURLWithPath: configuration.migrationsDirectory).appendingPathComponent(configuration.storage)
+        let applied: [String]
+        let storage: Storage
+        switch configuration.storage {
+        case "postgres":
+            guard let url = configuration.databaseURL else { throw StorageError(.unavailable, "storage postgres needs database_url") }
+            let database = try PostgresDatabase(url: url, maximumConnections: configuration.databaseMaxConnections, logger: logger)
+            applied = try await PostgresMigrator(directory: directory).migrate(database)
+            storage = Storage(postgres: database)
+        default:
+            let database = try SQLiteDatabase(path: configuration.database, backgroundCheckpoints: backgroundCheckpoints)
+            applied = try SQLiteMigrator(directory: directory).migrate(database)
+            storage = Storage(sqlite: database)
+        }
+        for version in applied { logger.notice("applied migration", metadata: ["version": "\(version)"]) }
+        return storage
+    }
+
+    /// Whether the database answers a trivial query (for `/healthz`).
+    public func isAnswering() async -> Bool {
+        switch backend {
+        case .sqlite(let database): await database.isAnswering()
+        case .postgres(let database): await database.isAnswering()
+        }
+    }
+
+    /// Where the data lives, for logs: the SQLite path or the URL without its password.
+    public var location: String {
+        switch backend {
+        case .sqlite(let database): database.path
+        case .postgres(let database): database.redactedURL
+        }
+    }
+}
+
+/// What both executables open first: the configuration's storage, migrated, and the signing-key manager.
 public struct Runtime: Sendable {
     public let configuration: FapidConfiguration
-    public let database: SQLiteDatabase
+    public let storage: Storage
     public let signingKeys: SigningKeyManager
-    public let clients: SQLiteClientStore
-    public let tokens: SQLiteTokenStore
 
-    /// Opens the database and applies pending migrations (each in its own transaction).
-    /// The daemon passes `backgroundCheckpoints` and runs a `WALCheckpointer`; `fapictl` does not.
-    public static func open(_ configuration: FapidConfiguration, logger: Logger, backgroundCheckpoints: Bool = false) throws -> Runtime {
-        let database = try SQLiteDatabase(path: configuration.database, backgroundCheckpoints: backgroundCheckpoints)
-        let migrator = try SQLiteMigrator(directory: URL(fileURLWithPath: configuration.migrationsDirectory))
-        let applied = try migrator.migrate(database)
-        for version in applied { logger.notice("applied migration", metadata: ["version": "\(version)"]) }
+    public var clients: any ClientStore & ResourceServerStore { storage.clients }
+    public var tokens: any TokenStore & ReplayStore & ExpiredRowSweeper { storage.tokens }
+
+    /// The daemon passes `backgroundCheckpoints` and runs a `WALCheckpointer` (SQLite); `fapictl` does not.
+    public static func open(_ configuration: FapidConfiguration, logger: Logger, backgroundCheckpoints: Bool = false) async throws -> Runtime {
+        let storage = try await Storage.open(configuration, logger: logger, backgroundCheckpoints: backgroundCheckpoints)
         let manager = SigningKeyManager(
-            store: SQLiteSigningKeyStore(database: database),
+            store: storage.signingKeys,
             keysDirectory: configuration.keysDirectory,
             retiredPublishSeconds: configuration.retiredKeyPublishSeconds
         )
-        return Runtime(
-            configuration: configuration, database: database, signingKeys: manager,
-            clients: SQLiteClientStore(database: database), tokens: SQLiteTokenStore(database: database)
-        )
+        return Runtime(configuration: configuration, storage: storage, signingKeys: manager)
     }
 
     public static func logger(_ label: String, level: String) -> Logger {

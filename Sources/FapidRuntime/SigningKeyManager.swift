@@ -54,13 +54,28 @@ public struct SigningKeyManager: Sendable {
             } else {
                 throw PrivateKeyFile.Failure(description: "no active \(algorithm) signing key; run: fapictl keys generate")
             }
-            try await store.insertSigningKey(
-                record,
-                audit: AuditEvent(
-                    .keyAdded, at: now, user: OperatingSystemUser.name, reason: "\(algorithm.rawValue) key \(record.kid) (\(record.keyFile))"))
+            guard try await register(record, devFile: devFile, now: now) else { continue }
             added.append(record)
         }
         return added
+    }
+
+    /// Stores `record` as its algorithm's active key; false when another instance sharing the database
+    /// registered one first (that one is used, and a file generated for this one is removed).
+    private func register(_ record: SigningKeyRecord, devFile: String, now: Date) async throws -> Bool {
+        let event = AuditEvent(
+            .keyAdded, at: now, user: OperatingSystemUser.name, reason: "\(record.algorithm.rawValue) key \(record.kid) (\(record.keyFile))")
+        let failure: StorageError
+        do {
+            try await store.insertSigningKey(record, audit: event)
+            return true
+        } catch {
+            failure = error
+        }
+        let records = try await store.signingKeys()
+        guard failure.code == .conflict, records.contains(where: { $0.algorithm == record.algorithm && $0.retiredAt == nil }) else { throw failure }
+        if record.keyFile != devFile { try? FileManager.default.removeItem(atPath: path(record.keyFile)) }
+        return false
     }
 
     /// Generates a new key for `algorithm`, makes it the active one and retires the previous active key,

@@ -8,7 +8,7 @@ import JOSE
 /// Stores call `SQLiteAuditLog.append(_:to:)` inside the write transaction of the change an event
 /// records, so the change and its audit row commit or vanish together. SQLite has one writer at a time
 /// (GRDB opens write transactions IMMEDIATE), which serialises appends across threads and processes.
-public struct SQLiteAuditLog: AuditLog {
+public struct SQLiteAuditLog: AuditLogReader {
     let database: SQLiteDatabase
 
     public init(database: SQLiteDatabase) {
@@ -48,7 +48,7 @@ public struct SQLiteAuditLog: AuditLog {
     }
 
     /// Rows with `seq` above `after`, at most `limit`, in order.
-    public func rows(after: Int64, limit: Int = 10_000) async throws(StorageError) -> [AuditChain.Row] {
+    public func rows(after: Int64, limit: Int) async throws(StorageError) -> [AuditChain.Row] {
         try await database.read { db in
             try Row.fetchAll(
                 db,
@@ -59,7 +59,7 @@ public struct SQLiteAuditLog: AuditLog {
     }
 
     /// Rows recorded at or after `since` (RFC 3339 text compares in time order), in order.
-    public func rows(since: Date, after: Int64, limit: Int = 10_000) async throws(StorageError) -> [AuditChain.Row] {
+    public func rows(since: Date, after: Int64, limit: Int) async throws(StorageError) -> [AuditChain.Row] {
         let from = AuditChain.timestamp(since)
         return try await database.read { db in
             try Row.fetchAll(
@@ -97,12 +97,7 @@ public struct SQLiteAuditLog: AuditLog {
 
     // MARK: Checkpoints
 
-    public struct Checkpoint: Sendable, Equatable {
-        public var seq: Int64
-        public var hash: String
-        public var jws: String
-        public var createdAt: Date
-    }
+    public typealias Checkpoint = AuditCheckpointRecord
 
     public func insertCheckpoint(seq: Int64, hash: String, jws: String, at: Date) async throws(StorageError) {
         try await database.write { db in

@@ -93,24 +93,30 @@ public struct SQLiteCIBAStore: CIBAStore {
         }
     }
 
-    /// How many requests await a decision (for the `fapid_ciba_pending_requests` gauge).
-    public func pendingCount(now: Date) async throws(StorageError) -> Int {
+    public func pendingCIBACount(now: Date) async throws(StorageError) -> Int {
         try await database.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ciba_requests WHERE status = 'pending' AND expires_at > ?", arguments: [Self.seconds(now)]) ?? 0
         }
     }
 
-    public func unnotifiedCIBADecisions(now: Date) async throws(StorageError) -> [CIBARequest] {
-        try await database.read { db in
-            try Row.fetchAll(
+    public func claimCIBANotifications(now: Date, lease: TimeInterval) async throws(StorageError) -> [CIBARequest] {
+        let current = Self.seconds(now)
+        return try await database.write { db in
+            let requests = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT \(Self.columns) FROM ciba_requests
                     WHERE delivery_mode IN ('ping', 'push') AND status IN ('approved', 'denied') AND notified_at IS NULL AND expires_at > ?
+                        AND (notify_claimed_until IS NULL OR notify_claimed_until <= ?)
                     ORDER BY decided_at
                     """,
-                arguments: [Self.seconds(now)]
+                arguments: [current, current]
             ).map(Self.decode)
+            for request in requests {
+                try db.execute(
+                    sql: "UPDATE ciba_requests SET notify_claimed_until = ? WHERE id = ?", arguments: [Self.seconds(now.addingTimeInterval(lease)), request.id])
+            }
+            return requests
         }
     }
 

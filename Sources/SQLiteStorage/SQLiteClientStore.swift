@@ -1,7 +1,6 @@
 public import AuthorizationServer
 public import Foundation
 import GRDB
-import Synchronization
 import JOSE
 
 /// `ClientStore` and `ResourceServerStore` over the `clients` and `resource_servers` tables.
@@ -61,12 +60,7 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
     }
 
     static func decode(id: String, metadata: String, created: Int64) throws(StorageError) -> Client {
-        do {
-            let object = try JSON.parseObject(Array(metadata.utf8))
-            return try Client(clientID: id, metadata: object, createdAt: Date(timeIntervalSince1970: TimeInterval(created)))
-        } catch {
-            throw StorageError(.conflict, "stored metadata of client \(id) no longer validates: \(error)")
-        }
+        try Client(storedID: id, metadata: metadata, createdAt: created)
     }
 
     public func insertResourceServer(_ server: ResourceServer, audit: AuditEvent?) async throws(StorageError) {
@@ -93,23 +87,6 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
             guard db.changesCount > 0 else { return false }
             try SQLiteAuditLog.append(audit, to: db)
             return true
-        }
-    }
-}
-
-/// The cache behind `SQLiteClientStore.client(id:)`, keyed by id and checked against the metadata text.
-final class ParsedClients: Sendable {
-    private let entries = Mutex<[String: (metadata: String, client: Client)]>([:])
-    static let limit = 10_000
-
-    func get(_ id: String, metadata: String) -> Client? {
-        entries.withLock { $0[id] }.flatMap { $0.metadata == metadata ? $0.client : nil }
-    }
-
-    func set(_ id: String, metadata: String, client: Client) {
-        entries.withLock { all in
-            if all.count >= Self.limit { all.removeAll(keepingCapacity: true) }
-            all[id] = (metadata, client)
         }
     }
 }

@@ -117,13 +117,7 @@ public final class SQLiteDatabase: Sendable {
 
     /// Whole seconds since the epoch for an INTEGER column, clamped so no date (however far off an
     /// attacker-chosen `exp` puts it) can trap the conversion.
-    static func seconds(_ date: Date) -> Int64 {
-        let value = date.timeIntervalSince1970.rounded(.down)
-        guard value.isFinite else { return value > 0 ? .max : .min }
-        if value >= 9.0e18 { return .max }
-        if value <= -9.0e18 { return .min }
-        return Int64(value)
-    }
+    static func seconds(_ date: Date) -> Int64 { StoredTime.seconds(date) }
 
     static func translate(_ error: any Error) -> StorageError {
         if let error = error as? DatabaseError, error.resultCode == .SQLITE_CONSTRAINT {

@@ -3,7 +3,7 @@ public import Foundation
 import GRDB
 
 /// `TokenStore` and `ReplayStore` over `access_tokens` and `client_assertion_jtis`, with cached statements.
-public struct SQLiteTokenStore: TokenStore, ReplayStore {
+public struct SQLiteTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
     let database: SQLiteDatabase
 
     public init(database: SQLiteDatabase) {

@@ -19,8 +19,8 @@ struct Audit: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try options.runtime()
-                let log = SQLiteAuditLog(database: runtime.database)
+                let (_, runtime) = try await options.runtime()
+                let log = runtime.storage.audit
                 var verifier = AuditChain.Verifier()
                 var after: Int64 = 0
                 while true {
@@ -91,8 +91,8 @@ struct Audit: AsyncParsableCommand {
                 } else {
                     from = Date(timeIntervalSince1970: 0)
                 }
-                let (_, runtime) = try options.runtime()
-                let log = SQLiteAuditLog(database: runtime.database)
+                let (_, runtime) = try await options.runtime()
+                let log = runtime.storage.audit
                 var after: Int64 = 0
                 while true {
                     let page = try await log.rows(since: from, after: after)
@@ -124,10 +124,10 @@ struct Audit: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (configuration, runtime) = try options.runtime()
+                let (configuration, runtime) = try await options.runtime()
                 let ring = KeyRing()
                 try await runtime.signingKeys.reload(ring, now: Date())
-                let log = SQLiteAuditLog(database: runtime.database)
+                let log = runtime.storage.audit
                 guard let head = try await log.head(), head.seq > 0 else { throw Failure(message: "the audit log is empty") }
                 guard let signer = ring.signer(for: .PS256) else { throw Failure(message: "no active PS256 signing key") }
                 let jws = try AuditCheckpoint.sign(seq: head.seq, hash: head.hash, issuer: configuration.issuer, at: Date(), with: signer)

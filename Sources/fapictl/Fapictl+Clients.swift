@@ -32,7 +32,7 @@ struct Clients: AsyncParsableCommand {
                 for field in ["client_id", "client_secret"] where metadata[field] != nil {
                     throw Failure(message: "\(field): assigned by the server, must not be given")
                 }
-                let (_, runtime) = try options.runtime()
+                let (_, runtime) = try await options.runtime()
                 let client: Client
                 do {
                     // 128 random bits: client ids are not secrets, but need not be guessable either.
@@ -55,7 +55,7 @@ struct Clients: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try options.runtime()
+                let (_, runtime) = try await options.runtime()
                 let clients = try await runtime.clients.clients()
                 if json {
                     printJSON(.array(clients.map(\.registeredJSON)))
@@ -78,7 +78,7 @@ struct Clients: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try options.runtime()
+                let (_, runtime) = try await options.runtime()
                 guard let client = try await runtime.clients.client(id: id) else { throw Failure(message: "no client \(id)") }
                 printJSON(client.registeredJSON)
             }
@@ -92,7 +92,7 @@ struct Clients: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try options.runtime()
+                let (_, runtime) = try await options.runtime()
                 let now = Date()
                 let event = AuditEvent(.clientDeleted, at: now, clientID: id, user: OperatingSystemUser.name, reason: "fapictl clients remove")
                 guard try await runtime.clients.removeClient(id: id, at: now, audit: event) else { throw Failure(message: "no client \(id)") }
@@ -118,7 +118,7 @@ struct ResourceServers: AsyncParsableCommand {
         func run() async throws {
             try await reporting {
                 do { _ = try DistinguishedName(rfc4514: subjectDn) } catch { throw Failure(message: "--subject-dn: \(error)") }
-                let (_, runtime) = try options.runtime()
+                let (_, runtime) = try await options.runtime()
                 let server = ResourceServer(id: Crypto.hex(Crypto.randomBytes(12)), name: name, subjectDN: subjectDn, createdAt: Date())
                 do {
                     try await runtime.clients.insertResourceServer(
@@ -141,7 +141,7 @@ struct ResourceServers: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try options.runtime()
+                let (_, runtime) = try await options.runtime()
                 let servers = try await runtime.clients.resourceServers()
                 if json {
                     printJSON(.array(servers.map { ["id": .string($0.id), "name": .string($0.name), "subject_dn": .string($0.subjectDN)] }))
@@ -159,7 +159,7 @@ struct ResourceServers: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try options.runtime()
+                let (_, runtime) = try await options.runtime()
                 let event = AuditEvent(
                     .resourceServerRemoved, at: Date(), clientID: id, user: OperatingSystemUser.name, reason: "fapictl resource-servers remove")
                 guard try await runtime.clients.removeResourceServer(id: id, audit: event) else { throw Failure(message: "no resource server \(id)") }

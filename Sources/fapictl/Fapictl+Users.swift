@@ -20,8 +20,8 @@ struct Users: AsyncParsableCommand {
                     throw Failure(message: "the password is read as one line from stdin, and must not be empty")
                 }
                 guard line.count >= 8 else { throw Failure(message: "the password must have at least 8 characters") }
-                let (_, runtime) = try options.runtime()
-                let store = SQLiteUserStore(database: runtime.database)
+                let (_, runtime) = try await options.runtime()
+                let store = runtime.storage.users
                 do {
                     try await store.insertUser(User(username: username, passwordHash: try PasswordHash.make(line), createdAt: Date()))
                 } catch let error as StorageError where error.code == .conflict {
@@ -39,8 +39,8 @@ struct Users: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try options.runtime()
-                let users = try await SQLiteUserStore(database: runtime.database).users()
+                let (_, runtime) = try await options.runtime()
+                let users = try await runtime.storage.users.users()
                 if json {
                     printJSON(.array(users.map { ["username": .string($0.username), "created_at": .int(Int64($0.createdAt.timeIntervalSince1970))] }))
                 } else {

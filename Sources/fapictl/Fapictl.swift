@@ -27,10 +27,10 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    func runtime() throws -> (FapidConfiguration, Runtime) {
+    func runtime() async throws -> (FapidConfiguration, Runtime) {
         let configuration = try load()
         do {
-            return (configuration, try Runtime.open(configuration, logger: Runtime.logger("fapictl", level: "warning")))
+            return (configuration, try await Runtime.open(configuration, logger: Runtime.logger("fapictl", level: "warning")))
         } catch {
             throw Failure(message: "\(error)")
         }
@@ -67,9 +67,9 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let (configuration, runtime) = try options.runtime()
+            let (configuration, runtime) = try await options.runtime()
             _ = runtime
-            print("database \(configuration.database) is up to date")
+            print("database \(runtime.storage.location) is up to date")
         }
     }
 }
@@ -87,7 +87,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try options.runtime()
+                let (_, runtime) = try await options.runtime()
                 let now = Date()
                 let records = try await runtime.signingKeys.store.signingKeys()
                 if json {
@@ -124,7 +124,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (algorithms, manager) = try keyOptions.manager(options)
+                let (algorithms, manager) = try await keyOptions.manager(options)
                 let added = try await manager.ensureActiveKeys(for: algorithms, generate: true, now: Date())
                 if added.isEmpty { print("every requested algorithm already has an active key") }
                 for record in added { print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)") }
@@ -141,7 +141,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (algorithms, manager) = try keyOptions.manager(options)
+                let (algorithms, manager) = try await keyOptions.manager(options)
                 for algorithm in algorithms {
                     let record = try await manager.rotate(algorithm, now: Date())
                     print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)")
@@ -157,12 +157,12 @@ struct KeyOptions: ParsableArguments {
     @Option(name: .long, help: "RSA modulus size for PS256 keys.") var rsaBits = 2048
 
     /// The requested algorithms and a key manager over the configured database and keys directory.
-    func manager(_ options: GlobalOptions) throws -> ([JWSAlgorithm], SigningKeyManager) {
+    func manager(_ options: GlobalOptions) async throws -> ([JWSAlgorithm], SigningKeyManager) {
         let algorithms = try parseAlgorithms(alg)
         guard (2048...8192).contains(rsaBits), rsaBits % 8 == 0 else {
             throw Failure(message: "--rsa-bits must be a multiple of 8 from 2048 to 8192")
         }
-        let (configuration, runtime) = try options.runtime()
+        let (configuration, runtime) = try await options.runtime()
         let manager = SigningKeyManager(
             store: runtime.signingKeys.store,
             keysDirectory: configuration.keysDirectory,

@@ -2,7 +2,6 @@ import AuthorizationServer
 import FapidRuntime
 import Foundation
 import HTTPEndpoints
-import SQLiteStorage
 
 extension Fapid {
     /// The core services of the token path, wired to the runtime's stores.
@@ -24,7 +23,7 @@ extension Fapid {
             settings: ClientAuthenticationSettings(audiences: audiences),
             clock: clock,
             status: status,
-            audit: SQLiteAuditLog(database: runtime.database)
+            audit: runtime.storage.audit
         )
         let issuerService = TokenIssuer(
             store: runtime.tokens,
@@ -32,8 +31,8 @@ extension Fapid {
             settings: AccessTokenSettings(issuer: issuer, lifetime: TimeInterval(configuration.accessTokenLifetime)),
             clock: clock
         )
-        let codes = SQLiteCodeStore(database: runtime.database)
-        let ciba = SQLiteCIBAStore(database: runtime.database)
+        let codes = runtime.storage.codes
+        let ciba = runtime.storage.ciba
         let idTokens = IDTokenIssuer(keyRing: keyRing, issuer: issuer, clock: clock)
         let cibaTokens = CIBATokens(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock)
         let token = TokenService(
@@ -46,13 +45,13 @@ extension Fapid {
             ])
         let requestObjects = RequestObjectValidator(
             keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens, issuer: issuer, clock: clock)
-        let pushedStore = SQLitePushedRequestStore(database: runtime.database)
+        let pushedStore = runtime.storage.pushed
         let psu = PSUServices(
             authorization: AuthorizationService(
                 clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
                 clock: clock, keyRing: keyRing, requirePushed: configuration.requirePushedAuthorizationRequests,
-                audit: SQLiteAuditLog(database: runtime.database)),
-            login: LoginService(users: SQLiteUserStore(database: runtime.database), clock: clock))
+                audit: runtime.storage.audit),
+            login: LoginService(users: runtime.storage.users, clock: clock))
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(
@@ -63,7 +62,7 @@ extension Fapid {
             userinfo: UserinfoService(tokens: runtime.tokens, clock: clock, status: status),
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens,
-                users: SQLiteUserStore(database: runtime.database), store: ciba, keyRing: keyRing, issuer: issuer, clock: clock)
+                users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock)
         )
         return (services, psu, cibaTokens, token.grantTypes)
     }
@@ -75,7 +74,7 @@ extension Fapid {
         status: any CertificateStatusPolicy, clock: any Clock
     ) -> RegistrationService {
         RegistrationService(
-            directories: directories, clients: runtime.clients, registrations: SQLiteRegistrationStore(database: runtime.database),
+            directories: directories, clients: runtime.clients, registrations: runtime.storage.registrations,
             replay: runtime.tokens, fetcher: fetcher, status: status, settings: .init(issuer: configuration.issuer), clock: clock)
     }
 }

@@ -5,7 +5,6 @@ import Foundation
 import HTTPEndpoints
 import Hummingbird
 import Logging
-import SQLiteStorage
 import CertificateStatus
 import JOSE
 import ServiceLifecycle
@@ -44,8 +43,8 @@ struct Fapid: AsyncParsableCommand {
     func serve(_ configuration: FapidConfiguration, logger: Logger) async throws {
         let clock = SystemClock()
         try PrivateKeyFile.checkPermissions(configuration.tlsPrivateKey)
-        let runtime = try Runtime.open(configuration, logger: logger, backgroundCheckpoints: true)
-        let audit = SQLiteAuditLog(database: runtime.database)
+        let runtime = try await Runtime.open(configuration, logger: logger, backgroundCheckpoints: true)
+        let audit = runtime.storage.audit
         try await audit.append(
             AuditEvent(
                 .configurationLoaded, at: clock.now(), user: OperatingSystemUser.name,
@@ -58,8 +57,8 @@ struct Fapid: AsyncParsableCommand {
             extraRootsFile: configuration.outboundCA, timeoutSeconds: Int64(configuration.ocspTimeoutSeconds),
             addresses: OutboundAddressPolicy(allowPrivateNetworks: configuration.outboundAllowPrivateNetworks))
         let revocation = try RevocationPolicy.make(
-            configuration, fetcher: outbound, store: SQLiteStatusCacheStore(database: runtime.database), logger: logger, audit: audit)
-        let metrics = PrometheusMetrics(checker: revocation.checker, ciba: SQLiteCIBAStore(database: runtime.database))
+            configuration, fetcher: outbound, store: runtime.storage.statusCache, logger: logger, audit: audit)
+        let metrics = PrometheusMetrics(checker: revocation.checker, ciba: runtime.storage.ciba)
         let restored = try await revocation.checker.restore()
         if restored > 0 { logger.info("certificate status answers restored", metadata: ["count": "\(restored)"]) }
         let (services, psu, cibaTokens, grantTypes) = Self.tokenServices(
@@ -95,7 +94,7 @@ struct Fapid: AsyncParsableCommand {
             tokenServices: services,
             registration: registration,
             psu: psu,
-            databaseProbe: { await runtime.database.isAnswering() }
+            databaseProbe: { await runtime.storage.isAnswering() }
         )
         let refresher = KeyRingRefresher(
             manager: runtime.signingKeys,
@@ -107,20 +106,20 @@ struct Fapid: AsyncParsableCommand {
         let listen = configuration.listen
         let issuer = configuration.issuer
         var background: [any Service] = [
-            WALCheckpointer(database: runtime.database, logger: logger),
             AuditCheckpointer(
                 log: audit, keyRing: keyRing, issuer: issuer, clock: clock, interval: .seconds(configuration.auditCheckpointSeconds), logger: logger),
         ]
+        if case .sqlite(let database) = runtime.storage.backend { background.append(WALCheckpointer(database: database, logger: logger)) }
         if configuration.metricsListen != "main" && configuration.metricsListen != "off" {
             background.append(try MetricsListener.make(listen: configuration.metricsListen, metrics: metrics, logger: logger))
         }
         let app = try server.makeApplication(logger: logger, services: background + [
                 refresher, outbound, revocation, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger),
                 AdminSocket(
-                    path: configuration.adminSocket, ciba: SQLiteCIBAStore(database: runtime.database), clients: runtime.clients, clock: clock,
+                    path: configuration.adminSocket, ciba: runtime.storage.ciba, clients: runtime.clients, clock: clock,
                     logger: logger),
                 CIBANotifier(
-                    store: SQLiteCIBAStore(database: runtime.database), clients: runtime.clients, http: outbound, tokens: cibaTokens, clock: clock,
+                    store: runtime.storage.ciba, clients: runtime.clients, http: outbound, tokens: cibaTokens, clock: clock,
                     logger: logger),
             ], onServerRunning: { _ in
             // Logged once the socket is bound, so a supervisor can wait for this line.

@@ -123,10 +123,10 @@ def test_bad_configuration_names_the_key(make_daemon):
 def test_failed_migration_leaves_database_unchanged(make_daemon, tmp_path):
     from conftest import ROOT
     migrations = tmp_path / "migrations"
-    migrations.mkdir()
-    for source in (ROOT / "migrations").glob("*.sql"):
-        (migrations / source.name).write_text(source.read_text())
-    (migrations / "9999_broken.sql").write_text("CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n")
+    (migrations / "sqlite").mkdir(parents=True)
+    for source in (ROOT / "migrations" / "sqlite").glob("*.sql"):
+        (migrations / "sqlite" / source.name).write_text(source.read_text())
+    (migrations / "sqlite" / "9999_broken.sql").write_text("CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n")
     daemon = make_daemon(env={"FAPID_MIGRATIONS_DIR": str(migrations)})
     code, log = daemon.run_to_exit()
     assert code != 0 and "9999_broken" in log

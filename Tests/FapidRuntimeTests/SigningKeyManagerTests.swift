@@ -15,7 +15,7 @@ struct SigningKeyManagerTests {
     init() throws {
         directory = try TestPKI(name: "signing")
         let database = try SQLiteDatabase(path: directory.path("fapid.sqlite"))
-        try SQLiteMigrator(directory: Shell.repositoryRoot.appendingPathComponent("migrations")).migrate(database)
+        try SQLiteMigrator(directory: Shell.repositoryRoot.appendingPathComponent("migrations/sqlite")).migrate(database)
         manager = SigningKeyManager(store: SQLiteSigningKeyStore(database: database), keysDirectory: directory.path("keys"), retiredPublishSeconds: 600)
     }
 

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("SQLiteMigrator")
 struct SQLiteMigratorTests {
-    static let repositoryMigrations = Shell.repositoryRoot.appendingPathComponent("migrations")
+    static let repositoryMigrations = Shell.repositoryRoot.appendingPathComponent("migrations/sqlite")
 
     func freshDatabase() throws -> (SQLiteDatabase, TestPKI) {
         let directory = try TestPKI(name: "db")

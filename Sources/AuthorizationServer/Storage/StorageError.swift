@@ -1,3 +1,5 @@
+public import Foundation
+
 /// A failure of a storage backend. It never reaches HTTP: the core turns it into `server_error`.
 public struct StorageError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
@@ -20,4 +22,17 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "storage \(code.rawValue): \(detail)" }
+}
+
+/// Times as both backends store them: whole seconds since 1970, clamped to `Int64`.
+public enum StoredTime {
+    public static func seconds(_ date: Date) -> Int64 {
+        let value = date.timeIntervalSince1970.rounded(.down)
+        guard value.isFinite else { return value > 0 ? .max : .min }
+        if value >= 9.0e18 { return .max }
+        if value <= -9.0e18 { return .min }
+        return Int64(value)
+    }
+
+    public static func date(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 }

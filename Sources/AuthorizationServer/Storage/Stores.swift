@@ -83,3 +83,46 @@ public protocol ReplayStore: Sendable {
     /// Records `jti` for `clientID` until `expiresAt`, atomically; false when it was already recorded.
     func consume(jti: String, clientID: String, expiresAt: Date, now: Date) async throws(StorageError) -> Bool
 }
+
+/// Removes what has expired: assertion `jti`s past their expiry, and tokens, codes, pushed and CIBA requests
+/// expired more than `retention` ago. Returns how many rows went.
+public protocol ExpiredRowSweeper: Sendable {
+    func sweepExpired(now: Date, retention: TimeInterval) async throws(StorageError) -> Int
+}
+
+/// The audit log as `fapictl audit` and the checkpointer read it.
+public protocol AuditLogReader: AuditLog {
+    /// The recorded head: the last seq and its hash.
+    func head() async throws(StorageError) -> (seq: Int64, hash: String)?
+    /// Rows with `seq` above `after`, at most `limit`, in order.
+    func rows(after: Int64, limit: Int) async throws(StorageError) -> [AuditChain.Row]
+    /// Rows recorded at or after `since`, with `seq` above `after`, in order.
+    func rows(since: Date, after: Int64, limit: Int) async throws(StorageError) -> [AuditChain.Row]
+    /// The row's hash at `seq`, if the row exists.
+    func hash(at seq: Int64) async throws(StorageError) -> String?
+    /// Stores a signed checkpoint; a second one of the same `seq` is ignored.
+    func insertCheckpoint(seq: Int64, hash: String, jws: String, at: Date) async throws(StorageError)
+    func checkpoints() async throws(StorageError) -> [AuditCheckpointRecord]
+}
+
+/// A signed checkpoint of the audit chain as stored.
+public struct AuditCheckpointRecord: Sendable, Equatable {
+    public var seq: Int64
+    public var hash: String
+    public var jws: String
+    public var createdAt: Date
+
+    public init(seq: Int64, hash: String, jws: String, createdAt: Date) {
+        self.seq = seq
+        self.hash = hash
+        self.jws = jws
+        self.createdAt = createdAt
+    }
+}
+
+extension AuditLogReader {
+    public func rows(after: Int64) async throws(StorageError) -> [AuditChain.Row] { try await rows(after: after, limit: 10_000) }
+    public func rows(since: Date, after: Int64) async throws(StorageError) -> [AuditChain.Row] {
+        try await rows(since: since, after: after, limit: 10_000)
+    }
+}

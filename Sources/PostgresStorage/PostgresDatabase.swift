@@ -1,0 +1,181 @@
+public import AuthorizationServer
+public import Foundation
+public import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+
+/// A PostgreSQL database shared by every store, and by every fapid instance pointed at it.
+///
+/// Each store operation is one transaction on a pooled connection. Whatever must happen once across
+/// instances is decided by the database: conditional `UPDATE … RETURNING`, `INSERT … ON CONFLICT DO NOTHING`,
+/// unique constraints, and row locks (`SELECT … FOR UPDATE`) taken in a fixed order, the audit head last.
+/// A transaction that loses a deadlock or a serialization check is retried a few times.
+public final class PostgresDatabase: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+    /// The URL without its password, for logs.
+    public let redactedURL: String
+
+    /// Connects lazily to `url` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`),
+    /// keeping at most `maximumConnections` open.
+    public init(url: String, maximumConnections: Int = 20, logger: Logger) throws(StorageError) {
+        let parsed = try ConnectionURL(url)
+        var configuration = PostgresClient.Configuration(
+            host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password, database: parsed.database, tls: parsed.tls)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.minimumConnections = 0
+        configuration.options.connectTimeout = .seconds(5)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        self.redactedURL = parsed.redacted
+        let client = self.client
+        // The client leases connections only while its run() is active: it lives as long as this object.
+        self.runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Closes the pool; queries fail afterwards.
+    public func close() {
+        runner.cancel()
+    }
+
+    public func isAnswering() async -> Bool {
+        (try? await transaction { tx in try await tx.rows("SELECT 1").count }) == 1
+    }
+
+    /// Runs `body` in one transaction (READ COMMITTED), committing when it returns, rolling back when it
+    /// throws. A deadlock or serialization failure retries the whole body, at most three times.
+    func transaction<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws(StorageError) -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withConnection { connection in
+                    try await Self.run(on: connection, logger: logger, body)
+                }
+            } catch {
+                let translated = Self.translate(error)
+                if translated.retryable, attempt < 3 { continue }
+                throw translated.error
+            }
+        }
+    }
+
+    private static func run<T: Sendable>(on connection: PostgresConnection, logger: Logger, _ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+        let tx = Transaction(connection: connection, logger: logger)
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            let result = try await body(tx)
+            try await connection.query("COMMIT", logger: logger)
+            return result
+        } catch {
+            // A broken connection is closed by the pool; otherwise the transaction is undone before reuse.
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    /// A single statement outside an explicit transaction (its own implicit one): one round trip.
+    func rows(_ query: PostgresQuery) async throws(StorageError) -> [PostgresRandomAccessRow] {
+        do {
+            var result: [PostgresRandomAccessRow] = []
+            for try await row in try await client.query(query, logger: logger) { result.append(row.makeRandomAccess()) }
+            return result
+        } catch {
+            throw Self.translate(error).error
+        }
+    }
+
+    /// A single-statement read, each row decoded by `decode`.
+    func map<T>(_ query: PostgresQuery, _ decode: (PostgresRandomAccessRow) throws -> T) async throws(StorageError) -> [T] {
+        let rows = try await self.rows(query)
+        do {
+            return try rows.map(decode)
+        } catch {
+            throw Self.translate(error).error
+        }
+    }
+
+    static func translate(_ error: any Error) -> (error: StorageError, retryable: Bool) {
+        if let error = error as? StorageError { return (error, false) }
+        if let error = error as? PSQLError {
+            let state = error.serverInfo?[.sqlState] ?? ""
+            let message = error.serverInfo?[.message] ?? "\(error.code)"
+            switch state {
+            case "23505", "23503", "23514", "23502": return (StorageError(.conflict, message), false)
+            case "40001", "40P01": return (StorageError(.unavailable, message), true)
+            default: return (StorageError(.unavailable, "postgres \(state): \(message)"), false)
+            }
+        }
+        return (StorageError(.unavailable, "\(error)"), false)
+    }
+}
+
+/// One open transaction's connection.
+struct Transaction {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// Runs the statement and returns its rows (use `RETURNING` to learn what a write changed).
+    @discardableResult
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        var result: [PostgresRandomAccessRow] = []
+        for try await row in try await connection.query(query, logger: logger) { result.append(row.makeRandomAccess()) }
+        return result
+    }
+
+    func execute(_ query: PostgresQuery) async throws {
+        _ = try await rows(query)
+    }
+}
+
+extension PostgresRandomAccessRow {
+    /// Column `index` as `T`; a NULL or a value of another type fails as a storage error, never a trap.
+    func value<T: PostgresDecodable>(_ index: Int, as type: T.Type = T.self) throws -> T {
+        try self[index].decode(T.self)
+    }
+
+    func bytes(_ index: Int) throws -> [UInt8] { [UInt8](try value(index, as: Data.self)) }
+    func optionalBytes(_ index: Int) throws -> [UInt8]? { try value(index, as: Data?.self).map { [UInt8]($0) } }
+    func date(_ index: Int) throws -> Date { StoredTime.date(try value(index, as: Int64.self)) }
+    func optionalDate(_ index: Int) throws -> Date? { try value(index, as: Int64?.self).map(StoredTime.date) }
+}
+
+/// `postgres://user[:password]@host[:port]/database[?sslmode=…]`, as libpq spells it.
+struct ConnectionURL {
+    let host: String
+    let port: Int
+    let user: String
+    let password: String?
+    let database: String
+    let tls: PostgresClient.Configuration.TLS
+    let redacted: String
+
+    init(_ text: String) throws(StorageError) {
+        guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, !host.isEmpty, let user = components.user, !user.isEmpty
+        else { throw StorageError(.unavailable, "database_url must look like postgres://user[:password]@host[:port]/database") }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty, !database.contains("/") else { throw StorageError(.unavailable, "database_url names no database") }
+        self.host = host
+        self.port = components.port ?? 5432
+        self.user = user.removingPercentEncoding ?? user
+        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        self.database = database
+        let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        tlsConfiguration.minimumTLSVersion = .tlsv12
+        switch mode {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(tlsConfiguration)
+        case "require", "verify-ca", "verify-full": tls = .require(tlsConfiguration)
+        default: throw StorageError(.unavailable, "database_url sslmode must be disable, prefer or require")
+        }
+        var shown = components
+        if shown.password != nil { shown.password = "***" }
+        redacted = shown.string ?? "postgres://\(host)"
+    }
+}

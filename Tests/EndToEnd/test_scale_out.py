@@ -1,0 +1,373 @@
+"""Scale-out end to end: two fapid instances on one PostgreSQL database, each on its own port with its own
+admin socket, sharing the issuer and the signing keys. Single-use artefacts (codes, request_uri, client
+assertion jti, auth_req_id) raced across both instances are used exactly once; tokens, revocations and key
+rotations are seen by both; a killed instance loses nothing a client received.
+
+Needs FAPID_TEST_POSTGRES_URL (an admin URL of a throwaway cluster, as `make test` exports it): skipped
+without it, and failed without it when CI is set. Every test gets fresh databases, dropped afterwards."""
+import http.server
+import json
+import os
+import signal
+import ssl
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from test_ciba import CIBA_GRANT, CIBAClient, pending_id
+from test_hybrid_flow import PASSWORD, REDIRECT, Flow
+from tpp import JWT_BEARER, TokenClient, assertion, fresh_key, register, thumbprint
+
+TPP_DN = "CN=example-tpp-client,OU=0015800001041RbAAI,O=Example TPP Ltd,C=GB"
+ADMIN_URL = os.environ.get("FAPID_TEST_POSTGRES_URL")
+
+
+class SharedDatabase:
+    """Fresh PostgreSQL databases, and fapid instances on them: the first instance's URL is everyone's issuer."""
+
+    def __init__(self, make_daemon, admin_url):
+        self.make_daemon = make_daemon
+        self.admin_url = admin_url
+        self.names = []
+        self.daemons = []
+
+    def psql(self, sql):
+        result = subprocess.run(["psql", self.admin_url, "-qAtc", sql], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def database(self):
+        name = "fapid_e2e_" + uuid.uuid4().hex[:16]
+        self.psql(f"CREATE DATABASE {name}")
+        self.names.append(name)
+        return urllib.parse.urlsplit(self.admin_url)._replace(path="/" + name).geturl()
+
+    def instances(self, count=2, url=None, config=None, keys=None, start=True):
+        env = {"FAPID_STORAGE": "postgres", "FAPID_DATABASE_URL": url or self.database()}
+        first = self.make_daemon(config=config, env=env, keys=keys)
+        group = [first]
+        for _ in range(count - 1):
+            # Tokens, assertions and request objects name one issuer whichever instance serves them.
+            other = self.make_daemon(config=config, env={**env, "FAPID_ISSUER": first.issuer}, keys=keys)
+            other.issuer = first.issuer
+            group.append(other)
+        self.daemons += group
+        if start:
+            for daemon in group:
+                daemon.start(wait=False)
+            for daemon in group:
+                daemon.wait_ready()
+        return group
+
+    def close(self):
+        for daemon in self.daemons:
+            if daemon.process and daemon.process.poll() is None:
+                daemon.process.kill()
+                daemon.process.wait()
+        for name in self.names:
+            self.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_admin_url():
+    if not ADMIN_URL:
+        reason = "FAPID_TEST_POSTGRES_URL is not set (`make test` starts a throwaway PostgreSQL cluster and exports it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return ADMIN_URL
+
+
+@pytest.fixture
+def shared(postgres_admin_url, make_daemon):
+    # postgres_admin_url comes first, so a skip happens before the PKI is made.
+    database = SharedDatabase(make_daemon, postgres_admin_url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def pair(shared):
+    """Two running instances, A and B, on one fresh database, with PSU alice and the TPP as resource server."""
+    a, b = shared.instances()
+    a.fapictl("users", "add", "alice", input_text=PASSWORD + "\n")
+    a.fapictl("resource-servers", "add", "--name", "rs", "--subject-dn", TPP_DN)
+    return a, b
+
+
+def tpp_client(daemon, pki):
+    return TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
+
+
+def warmed(client):
+    """The client with its mTLS connection already open, so a race below is decided at the server, not in handshakes."""
+    assert client.session.get(client.daemon.base + "/jwks", timeout=10).status_code == 200
+    return client
+
+
+def simultaneously(calls):
+    """Runs the calls in threads released together by a barrier; their results, in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait(timeout=60)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def kids(daemon):
+    return {key["kid"] for key in daemon.get("/jwks").json()["keys"]}
+
+
+def mtls_client(daemon, **extra):
+    metadata = {"client_name": "Example TPP", "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN,
+                "scope": "accounts payments", "grant_types": ["client_credentials"]}
+    metadata.update(extra)
+    return register(daemon, metadata)
+
+
+def error_codes(responses):
+    return sorted((response.status_code, response.json().get("error")) for response in responses if response.status_code != 200)
+
+
+# --- start-up --------------------------------------------------------------------------------------
+
+def test_two_instances_starting_together_on_an_empty_database(shared):
+    # Migrations and the first registration of the signing keys race; a few rounds give the race its chances.
+    for _ in range(3):
+        a, b = shared.instances()
+        for daemon in (a, b):
+            assert daemon.get("/healthz").json() == {"status": "ok", "database": "ok", "signing_keys": "ok"}
+        assert kids(a) == kids(b) and len(kids(a)) == 2
+        records = json.loads(a.fapictl("keys", "list", "--json").stdout)
+        active = sorted(record["alg"] for record in records if record["state"] == "active")
+        assert active == ["ES256", "PS256"], records
+        assert a.fapictl("audit", "verify", check=False).returncode == 0
+        a.stop()
+        b.stop()
+
+
+# --- single use across instances ------------------------------------------------------------------
+
+def test_one_code_redeemed_in_parallel_at_both_instances_is_redeemed_once(pair, pki):
+    a, b = pair
+    flow = Flow(a, pki)
+    code = flow.run_to_fragment()["code"]
+    clients = [warmed(tpp_client(a if index % 2 == 0 else b, pki)) for index in range(50)]
+    responses = simultaneously([lambda client=client: flow.exchange(code, client=client) for client in clients])
+    assert [response.status_code for response in responses].count(200) == 1, error_codes(responses)
+    assert error_codes(responses) == [(400, "invalid_grant")] * 49
+
+
+def test_one_request_uri_used_at_both_instances_proceeds_once(pair, pki):
+    a, b = pair
+    flow = Flow(a, pki)
+    request_uri = flow.par()
+
+    # One sign-in per instance (sessions live in each instance's memory); every browser of that instance
+    # carries the session cookie, so each goes straight to consent and the race is on the request_uri alone.
+    signed_in = {}
+    for daemon in (a, b):
+        browser = requests.Session()
+        browser.trust_env = False
+        browser.verify = str(daemon.keys / "ca.pem")
+        page = browser.get(daemon.base + "/authorize", params={"client_id": flow.client_id, "request_uri": flow.par()}, timeout=10)
+        assert page.status_code == 200 and "Sign in" in page.text, page.text
+        login = browser.post(daemon.base + "/authorize/login", data={"interaction": Flow.hidden(page.text, "interaction"),
+                                                                     "csrf": Flow.hidden(page.text, "csrf"), "username": "alice",
+                                                                     "password": PASSWORD}, timeout=30)
+        assert login.status_code == 200 and "Approve" in login.text, login.text
+        signed_in[daemon.port] = browser.cookies
+
+    threads = 16
+    barrier = threading.Barrier(threads)
+
+    def attempt(daemon):
+        browser = requests.Session()
+        browser.trust_env = False
+        browser.verify = str(daemon.keys / "ca.pem")
+        browser.cookies.update(signed_in[daemon.port])
+        page = browser.get(daemon.base + "/authorize", params={"client_id": flow.client_id, "request_uri": request_uri}, timeout=10)
+        barrier.wait(timeout=60)
+        if page.status_code != 200:
+            return page
+        assert "Approve" in page.text and "Sign in" not in page.text, page.text
+        return browser.post(daemon.base + "/authorize/consent", data={"interaction": Flow.hidden(page.text, "interaction"),
+                                                                      "csrf": Flow.hidden(page.text, "csrf"), "decision": "approve"},
+                            allow_redirects=False, timeout=10)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        outcomes = list(pool.map(attempt, [a if index % 2 == 0 else b for index in range(threads)]))
+    proceeded = [outcome for outcome in outcomes if outcome.status_code == 303]
+    refused = [outcome for outcome in outcomes if outcome.status_code != 303]
+    assert len(proceeded) == 1, [(outcome.status_code, outcome.text[:200]) for outcome in outcomes]
+    assert all(outcome.status_code == 400 and "cannot go on" in outcome.text for outcome in refused), \
+        [(outcome.status_code, outcome.text[:200]) for outcome in refused]
+    fragment = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(proceeded[0].headers["Location"]).fragment))
+    assert fragment["state"] == flow.state and fragment["iss"] == a.issuer
+    assert flow.exchange(fragment["code"], client=tpp_client(b, pki)).status_code == 200
+
+
+def test_one_client_assertion_sent_to_both_instances_gets_one_token(pair, pki):
+    a, b = pair
+    key = fresh_key("ES256")
+    client_id = register(a, {"token_endpoint_auth_method": "private_key_jwt", "scope": "accounts",
+                             "jwks": {"keys": [key.as_dict(private=False)]}})
+    token = assertion(key, "ES256", client_id, a.issuer, jti="race-" + str(uuid.uuid4()))
+    clients = [warmed(tpp_client(a if index % 2 == 0 else b, pki)) for index in range(20)]
+    responses = simultaneously([lambda client=client: client.token(client_assertion_type=JWT_BEARER, client_assertion=token)
+                                for client in clients])
+    assert [response.status_code for response in responses].count(200) == 1, error_codes(responses)
+    assert error_codes(responses) == [(401, "invalid_client")] * 19
+
+
+# --- CIBA ----------------------------------------------------------------------------------------
+
+def ciba_poll(client, ciba, auth_req_id):
+    return client.post("/token", {"grant_type": CIBA_GRANT, "client_id": ciba.client_id, "auth_req_id": auth_req_id})
+
+
+def test_ciba_decided_through_one_instance_is_redeemed_at_the_other_once(pair, pki):
+    a, b = pair
+    ciba = CIBAClient(a, pki)
+    ack = ciba.authorize(ciba.signed(binding_message="Across instances")).json()
+    a.fapictl("ciba", "approve", pending_id(a, "Across instances"))
+    tokens = ciba_poll(tpp_client(b, pki), ciba, ack["auth_req_id"])
+    assert tokens.status_code == 200, tokens.text
+    claims = jwt.decode(tokens.json()["id_token"], KeySet.import_key_set(b.get("/jwks").json()), algorithms=["PS256"]).claims
+    assert claims["urn:openid:params:jwt:claim:auth_req_id"] == ack["auth_req_id"] and claims["iss"] == a.issuer
+    assert tpp_client(a, pki).post("/introspect", {"token": tokens.json()["access_token"]}).json()["active"] is True
+    again = ciba_poll(tpp_client(a, pki), ciba, ack["auth_req_id"])
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+    # Approved, then polled by both instances at once: one gets the tokens.
+    ack = ciba.authorize(ciba.signed(binding_message="Raced poll")).json()
+    a.fapictl("ciba", "approve", pending_id(a, "Raced poll"))
+    clients = [warmed(tpp_client(a if index % 2 == 0 else b, pki)) for index in range(12)]
+    responses = simultaneously([lambda client=client: ciba_poll(client, ciba, ack["auth_req_id"]) for client in clients])
+    assert [response.status_code for response in responses].count(200) == 1, error_codes(responses)
+    assert error_codes(responses) == [(400, "invalid_grant")] * 11
+
+
+class Notifications(http.server.BaseHTTPRequestHandler):
+    received = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Notifications.received.append((self.headers.get("Authorization"), json.loads(body)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_ciba_ping_is_sent_once_by_two_instances(pair, pki):
+    a, b = pair
+    Notifications.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Notifications)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ciba = CIBAClient(a, pki, mode="ping", endpoint=f"https://localhost:{server.server_address[1]}/cb")
+        notification_token = "notify-" + uuid.uuid4().hex
+        ack = ciba.authorize(ciba.signed(client_notification_token=notification_token, binding_message="Ping once")).json()
+        a.fapictl("ciba", "approve", pending_id(a, "Ping once"))
+        deadline = time.time() + 10
+        while time.time() < deadline and not Notifications.received:
+            time.sleep(0.1)
+        assert Notifications.received, "no ping arrived"
+        time.sleep(4)  # both notifiers run every 250 ms: a second ping would have come by now
+        assert Notifications.received == [("Bearer " + notification_token, {"auth_req_id": ack["auth_req_id"]})]
+        assert ciba_poll(tpp_client(b, pki), ciba, ack["auth_req_id"]).status_code == 200
+    finally:
+        server.shutdown()
+
+
+# --- tokens across instances ----------------------------------------------------------------------
+
+def test_token_of_one_instance_is_live_and_revocable_at_the_other(pair, pki):
+    a, b = pair
+    client_id = mtls_client(a)
+    token = tpp_client(a, pki).token(client_id, scope="accounts").json()["access_token"]
+    info = tpp_client(b, pki).post("/introspect", {"token": token}).json()
+    assert info["active"] is True and info["client_id"] == client_id and info["iss"] == a.issuer
+    assert info["cnf"]["x5t#S256"] == thumbprint(pki / "tpp.pem")
+    assert tpp_client(b, pki).post("/revoke", {"client_id": client_id, "token": token, "token_type_hint": "access_token"}).status_code == 200
+    assert tpp_client(a, pki).post("/introspect", {"token": token}).json() == {"active": False}
+
+
+def test_key_rotation_reaches_both_instances(shared, private_pki):
+    a, b = shared.instances(config={"key_refresh_seconds": 1}, keys=private_pki)
+    a.fapictl("users", "add", "alice", input_text=PASSWORD + "\n")
+    before = kids(a)
+    assert kids(b) == before
+    rotated = a.fapictl("keys", "rotate", "--alg", "PS256").stdout.split()
+    assert rotated[0] == "PS256"
+    new_kid = rotated[1]
+    assert new_kid not in before
+    deadline = time.time() + 1 + 2  # key_refresh_seconds + 2
+    while time.time() < deadline and not all(new_kid in kids(daemon) for daemon in (a, b)):
+        time.sleep(0.1)
+    assert new_kid in kids(a) and new_kid in kids(b), (kids(a), kids(b))
+    # The retired key stays published for tokens it signed.
+    assert before <= kids(a) and before <= kids(b)
+
+    client_id = mtls_client(a, access_token_format="jwt", access_token_signing_alg="PS256")
+    keys = KeySet.import_key_set(a.get("/jwks").json())
+    for daemon in (b, a):
+        token = tpp_client(daemon, private_pki).token(client_id).json()["access_token"]
+        decoded = jwt.decode(token, keys, algorithms=["PS256"])
+        assert decoded.header["kid"] == new_kid and decoded.claims["iss"] == a.issuer
+    fragment = Flow(b, private_pki).run_to_fragment()
+    front = jwt.decode(fragment["id_token"], keys, algorithms=["PS256"])
+    assert front.header["kid"] == new_kid
+
+
+def test_sigkill_of_one_instance_under_load_loses_no_issued_token(pair, pki):
+    a, b = pair
+    client_id = mtls_client(a)
+    issued, lock, stop = {a.port: [], b.port: []}, threading.Lock(), threading.Event()
+
+    def load(daemon):
+        client = tpp_client(daemon, pki)
+        while not stop.is_set():
+            try:
+                response = client.token(client_id, scope="accounts")
+            except requests.RequestException:
+                return
+            if response.status_code == 200:
+                with lock:
+                    issued[daemon.port].append(response.json()["access_token"])
+
+    threads = [threading.Thread(target=load, args=(daemon,)) for daemon in (a, b) * 4]
+    for thread in threads:
+        thread.start()
+    time.sleep(2)
+    b.process.send_signal(signal.SIGKILL)
+    b.process.wait()
+    time.sleep(0.5)  # A goes on serving
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(issued[a.port]) > 10 and len(issued[b.port]) > 10, {port: len(tokens) for port, tokens in issued.items()}
+
+    assert a.get("/healthz").status_code == 200
+    introspector = tpp_client(a, pki)
+    inactive = [token for tokens in issued.values() for token in tokens
+                if not introspector.post("/introspect", {"token": token}).json()["active"]]
+    assert inactive == []
+    result = a.fapictl("audit", "verify", check=False)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,3 @@
+-- Several instances share the database: a ping or push notification is claimed by one instance for a
+-- short lease before it is sent, so it is sent once; a failed one is retried after the lease.
+ALTER TABLE ciba_requests ADD COLUMN notify_claimed_until INTEGER;
