@@ -183,6 +183,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "StorageContractTests",
+            dependencies: [
+                "FapidRuntime", "PostgresStorage", "SQLiteStorage", "AuthorizationServer", "CertificateStatus", "JOSE", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "FapidRuntimeTests", dependencies: ["FapidRuntime", "TestSupport", "JOSE", "AuthorizationServer", "SQLiteStorage"], swiftSettings: swiftSettings),
     ]
 )

@@ -23,7 +23,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from test_ciba import CIBA_GRANT, CIBAClient, pending_id
-from test_hybrid_flow import PASSWORD, REDIRECT, Flow
+from test_hybrid_flow import PASSWORD, Flow
 from tpp import JWT_BEARER, TokenClient, assertion, fresh_key, register, thumbprint
 
 TPP_DN = "CN=example-tpp-client,OU=0015800001041RbAAI,O=Example TPP Ltd,C=GB"
