@@ -41,6 +41,12 @@ test-deps: deps
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	    else echo "chromium and chromium-driver are required for the browser tests" >&2; exit 1; fi; \
 	fi
+	@# Two instances on one PostgreSQL: the storage contract and scale-out tests run a throwaway cluster.
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	    else echo "postgresql is required for the PostgreSQL tests (apt-get install postgresql)" >&2; exit 1; fi; \
+	fi
 	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
 	@$(PYTHON) -m pip install -q --disable-pip-version-check $(PY_TEST_PACKAGES)
 
@@ -64,11 +70,11 @@ swift-test:
 e2e:
 	FAPID_BIN=$(CURDIR)/.build/debug $(PYTHON) -m pytest -q Tests/EndToEnd
 
-## Builds once (debug), runs the Swift suites, then the end-to-end suite against the real daemon.
+## Builds once (debug), starts a throwaway PostgreSQL cluster, runs the Swift suites, then the end-to-end suite
+## against the real daemon (SQLite, and two instances on PostgreSQL).
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(MAKE) swift-test
-	$(MAKE) e2e
+	Tests/postgres/with-cluster.sh $(MAKE) swift-test e2e
 
 ## nginx (the ceiling measured beside fapid) and the Python clients that prepare the benchmark's requests.
 bench-deps: test-deps

@@ -68,6 +68,50 @@ load ciba-poll "$fapid/token" "$connections" --bodies-file "$work/ciba-poll.bodi
 rss_end=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 
+# --- PostgreSQL: one instance, then two instances on the same database ------------------------------------
+# A throwaway cluster (Tests/postgres/cluster.sh: fsync and synchronous_commit on) on this machine's two cores,
+# shared with the instances and the load generators: the two-instance figure shows what sharing costs and
+# what it scales on one machine, not what two machines would give.
+pg_results=$work/pg-results.tsv
+: > "$pg_results"
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    pg_port=$(free_port)
+    pg_admin=$("$root/Tests/postgres/cluster.sh" start "$work/pgdata" "$pg_port")
+    psql "$pg_admin" -qc "CREATE DATABASE bench" >/dev/null
+    mkdir -p "$work/pg"
+    ln -s "$work/keys" "$work/pg/keys"
+    port_b=$(free_port)
+    pg_env=(FAPID_STORAGE=postgres "FAPID_DATABASE_URL=${pg_admin%/postgres}/bench" FAPID_ADMIN_SOCKET=$work/pg/a.sock)
+    env "${pg_env[@]}" "$bin/fapictl" migrate >/dev/null
+    env "${pg_env[@]}" "$bin/fapid" 2>"$work/pg/a.log" &
+    pid=$!
+    until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$port/healthz" >/dev/null 2>&1; do sleep 0.02; done
+    env "${pg_env[@]}" "$python" "$root/Benchmarks/prepare.py" "$work/pg" "https://localhost:$port" "$bin/fapictl" "$seconds"
+    load token-mtls-postgres "$fapid/token" "$connections" --body-file "$work/pg/token-mtls.body" >> "$pg_results"
+    load introspect-postgres "$fapid/introspect" "$connections" --bodies-file "$work/pg/introspect.bodies" >> "$pg_results"
+    # The second instance: same database, same keys, same issuer, its own port and admin socket.
+    env "${pg_env[@]}" FAPID_ADMIN_SOCKET=$work/pg/b.sock FAPID_LISTEN=127.0.0.1:$port_b "$bin/fapid" 2>"$work/pg/b.log" &
+    pid_b=$!
+    until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$port_b/healthz" >/dev/null 2>&1; do sleep 0.02; done
+    two() { # name path body-option body-file: half the connections on each instance at once, rates added
+        local name=$1 path=$2 option=$3 file=$4 half=$((connections / 2))
+        load "$name" "$fapid$path" "$half" "$option" "$file" > "$work/pg/two-a.tsv" &
+        local first=$!
+        load "$name" "https://localhost:$port_b$path" "$half" "$option" "$file" > "$work/pg/two-b.tsv"
+        wait "$first"
+        cat "$work/pg/two-a.tsv" "$work/pg/two-b.tsv" | awk -F'\t' -v n="$name" '
+            {rate += $2; if ($3 > p50) p50 = $3; if ($4 > p99) p99 = $4; errors += $5}
+            END {printf "%s\t%d\t%s\t%s\t%d\n", n, rate, p50, p99, errors}'
+    }
+    two token-mtls-postgres-x2 /token --body-file "$work/pg/token-mtls.body" >> "$pg_results"
+    two introspect-postgres-x2 /introspect --bodies-file "$work/pg/introspect.bodies" >> "$pg_results"
+    kill "$pid" "$pid_b"; wait "$pid" "$pid_b" 2>/dev/null || true; pid=""
+    "$root/Tests/postgres/cluster.sh" stop "$work/pgdata"
+else
+    echo "PostgreSQL is not installed: the -postgres scenarios are skipped (apt-get install postgresql)" >&2
+fi
+cat "$pg_results" >> "$results"
+
 # --- ceilings ----------------------------------------------------------------------------------------
 nginx_port=$(free_port)
 body='{"access_token":"0123456789abcdefghijklmnopqrstuvwxyzABCDEFG","token_type":"Bearer","expires_in":300,"scope":"accounts","issued_token_type":"urn:ietf:params:oauth:token-type:access_token","note":"a fixed answer of 280 bytes, the size of a token response, for the ceiling measure....."}'
@@ -115,6 +159,7 @@ echo
 printf '%-22s %10s %9s %9s %7s  %-34s %s\n' scenario "req/s" "p50 ms" "p99 ms" errors "ratio to ceiling" target
 while IFS=$'\t' read -r name rate p50 p99 errors; do
     case $name in
+        token-mtls-postgres*|introspect-postgres*) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target="(p50/p99: the slower instance)" ;;
         token-mtls) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 0.15 of nginx, p99 <= 20 ms" ;;
         introspect) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 0.30 of nginx" ;;
         token-jwt-ps256) ratio=$(awk -v a="$rate" -v b="$rsa_sign" 'BEGIN {printf "%.2f of RSA-2048 sign/s", a / b}'); target=">= 0.7 of RSA sign rate" ;;

@@ -24,6 +24,7 @@ public struct Storage: Sendable {
     public let signingKeys: any SigningKeyStore
     public let statusCache: any StatusCacheStore
     public let audit: any AuditLogReader
+    public let interactions: any InteractionStore
 
     public init(sqlite database: SQLiteDatabase) {
         backend = .sqlite(database)
@@ -37,6 +38,7 @@ public struct Storage: Sendable {
         signingKeys = SQLiteSigningKeyStore(database: database)
         statusCache = SQLiteStatusCacheStore(database: database)
         audit = SQLiteAuditLog(database: database)
+        interactions = SQLiteInteractionStore(database: database)
     }
 
     public init(postgres database: PostgresDatabase) {
@@ -54,6 +56,7 @@ public struct Storage: Sendable {
         signingKeys = keyStore
         statusCache = keyStore
         audit = PostgresAuditLog(database: database)
+        interactions = PostgresInteractionStore(database: database)
     }
 
     /// Opens the configured backend and applies pending migrations from `migrations_dir/<backend>/`, each in

@@ -11,11 +11,14 @@ import NIOCore
 public struct PSUServices: Sendable {
     public let authorization: AuthorizationService
     public let login: LoginService
-    let interactions = Interactions()
+    let interactions: Interactions
 
-    public init(authorization: AuthorizationService, login: LoginService) {
+    /// `interactions` keeps the browser's progress (in the shared storage, so any instance can continue it);
+    /// `clients` gives the pending request's client back.
+    public init(authorization: AuthorizationService, login: LoginService, interactions: any InteractionStore, clients: any ClientStore) {
         self.authorization = authorization
         self.login = login
+        self.interactions = Interactions(store: interactions, clients: clients)
     }
 }
 
@@ -28,7 +31,7 @@ extension Endpoints {
             do throws(AuthorizationError) {
                 let pending = try await services.authorization.begin(parameters: parameters)
                 let prompts = Set((pending.request.prompt ?? "").split(separator: " ").map(String.init))
-                var session = services.interactions.session(Self.cookie(request, Self.sessionCookie), now: Date())
+                var session = await services.interactions.session(Self.cookie(request, Self.sessionCookie), now: Date())
                 // OIDC Core §3.1.2.1 max_age: an older sign-in must be repeated.
                 if let maxAge = pending.request.maxAge, let current = session, Date().timeIntervalSince(current.authTime) > TimeInterval(maxAge) {
                     session = nil
@@ -38,10 +41,14 @@ extension Endpoints {
                     let error = session == nil ? OAuthError(.loginRequired, "the user is not signed in") : OAuthError(.consentRequired, "consent is needed")
                     return Self.deliver(await services.authorization.deny(pending, error: error))
                 }
-                let (id, interaction) = services.interactions.start(pending, now: Date())
+                guard let (id, interaction) = try? await services.interactions.start(pending, now: Date()) else {
+                    return Self.page(Pages.error, ["message": "The bank cannot take this request now. Please try again."], status: .serviceUnavailable)
+                }
                 if !prompts.contains("login"), let session {
                     // A signed-in PSU goes straight to consent.
-                    services.interactions.signIn(id, username: session.username, authTime: session.authTime)
+                    guard await services.interactions.signIn(id, username: session.username, authTime: session.authTime, now: Date()) else {
+                        return Self.page(Pages.error, ["message": "The bank cannot take this request now. Please try again."], status: .serviceUnavailable)
+                    }
                     return Self.page(Pages.consent, Self.consentValues(pending, id: id, csrf: interaction.csrf, username: session.username))
                 }
                 return Self.page(Pages.login, ["clientName": pending.client.name ?? pending.client.clientID, "interaction": id, "csrf": interaction.csrf])
@@ -57,7 +64,7 @@ extension Endpoints {
                 return Self.page(Pages.error, ["message": "This form was not sent from this site."], status: .forbidden)
             }
             guard let form = try? await FormBody.read(request),
-                let interaction = services.interactions.get(form["interaction"], csrf: form["csrf"] ?? "", now: Date()),
+                let interaction = await services.interactions.get(form["interaction"], csrf: form["csrf"] ?? "", now: Date()),
                 let id = form["interaction"]
             else { return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest) }
             let username = form["username"] ?? ""
@@ -66,8 +73,9 @@ extension Endpoints {
                 let address = self.certificates.isTrustedProxy(context.remoteAddress) ? nil : context.remoteAddress
                 let user = try await services.login.authenticate(username: username, password: form["password"] ?? "", address: address)
                 let now = Date()
-                services.interactions.signIn(id, username: user.username, authTime: now)
-                let session = services.interactions.newSession(username: user.username, authTime: now)
+                guard await services.interactions.signIn(id, username: user.username, authTime: now, now: now),
+                    let session = try? await services.interactions.newSession(username: user.username, authTime: now)
+                else { return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest) }
                 var response = Self.page(Pages.consent, Self.consentValues(interaction.pending, id: id, csrf: interaction.csrf, username: user.username))
                 response.headers[.setCookie] = "\(Self.sessionCookie)=\(session); Path=/authorize; Secure; HttpOnly; SameSite=Lax; Max-Age=\(Int(Interactions.sessionLifetime))"
                 return response
@@ -84,7 +92,7 @@ extension Endpoints {
         router.post("/authorize/consent") { request, context in
             guard self.isSameOrigin(request) else { return Self.page(Pages.error, ["message": "This form was not sent from this site."], status: .forbidden) }
             guard let form = try? await FormBody.read(request), let id = form["interaction"],
-                let interaction = services.interactions.finish(id, csrf: form["csrf"] ?? "", now: Date()),
+                let interaction = await services.interactions.finish(id, csrf: form["csrf"] ?? "", now: Date()),
                 let username = interaction.username, let authTime = interaction.authTime
             else { return Self.page(Pages.error, ["message": "This consent form has expired."], status: .badRequest) }
             let target: AuthorizationResponse

@@ -1,16 +1,15 @@
 import AuthorizationServer
 import Foundation
 import JOSE
-import Synchronization
 
 /// The PSU's side of an authorization request while it is in the browser: which pending request, the
-/// CSRF token of its forms, and who logged in. Kept in memory for a few minutes (a restart or another
-/// instance means starting again from the client's redirect).
-final class Interactions: Sendable {
+/// CSRF token of its forms, and who signed in. Kept in storage for a few minutes, so the browser's next
+/// request may reach another instance; only hashes of the ids and CSRF tokens are stored. A storage
+/// failure reads as an expired form: the PSU starts again from the client's redirect.
+struct Interactions: Sendable {
     struct Interaction: Sendable {
         let pending: AuthorizationService.Pending
         let csrf: String
-        let created: Date
         var username: String?
         var authTime: Date?
     }
@@ -18,62 +17,60 @@ final class Interactions: Sendable {
     struct Session: Sendable {
         let username: String
         let authTime: Date
-        let expires: Date
     }
 
     static let lifetime: TimeInterval = 600
     static let sessionLifetime: TimeInterval = 900
-    static let maximumInteractions = 100_000
-    private let interactions = Mutex<[String: Interaction]>([:])
-    private let sessions = Mutex<[String: Session]>([:])
 
-    func start(_ pending: AuthorizationService.Pending, now: Date) -> (id: String, Interaction) {
+    let store: any InteractionStore
+    let clients: any ClientStore
+
+    func start(_ pending: AuthorizationService.Pending, now: Date) async throws(StorageError) -> (id: String, Interaction) {
         let id = Crypto.randomToken()
-        let interaction = Interaction(pending: pending, csrf: Crypto.randomToken(), created: now)
-        interactions.withLock { all in
-            // Pruned only when large, and bounded, so page loads cannot grow memory or cost without limit.
-            if all.count >= 10_000 { all = all.filter { now.timeIntervalSince($0.value.created) < Self.lifetime } }
-            if all.count >= Self.maximumInteractions { all.removeAll(keepingCapacity: true) }
-            all[id] = interaction
-        }
-        return (id, interaction)
+        let csrf = Crypto.randomToken()
+        try await store.insertInteraction(
+            PSUInteraction(
+                idHash: Crypto.sha256(id), clientID: pending.client.clientID, request: pending.request, requestURIHash: pending.requestURIHash,
+                csrfHash: Crypto.sha256(csrf), createdAt: now, expiresAt: now.addingTimeInterval(Self.lifetime)))
+        return (id, Interaction(pending: pending, csrf: csrf))
     }
 
-    /// The interaction, when it exists, is fresh and the form's CSRF token matches (constant time).
-    func get(_ id: String?, csrf: String?, now: Date) -> Interaction? {
-        guard let id, let interaction = interactions.withLock({ $0[id] }), now.timeIntervalSince(interaction.created) < Self.lifetime else { return nil }
-        if let csrf { guard Crypto.constantTimeEqual(csrf, interaction.csrf) else { return nil } }
-        return interaction
+    /// The interaction, when it exists, is fresh and the form's CSRF token matches (compared as hashes, in
+    /// constant time).
+    func get(_ id: String?, csrf: String, now: Date) async -> Interaction? {
+        guard let id, let stored = try? await store.interaction(idHash: Crypto.sha256(id), now: now),
+            Crypto.constantTimeEqual(Crypto.sha256(csrf), stored.csrfHash)
+        else { return nil }
+        return await interaction(stored, csrf: csrf)
     }
 
-    func signIn(_ id: String, username: String, authTime: Date) {
-        interactions.withLock { all in
-            all[id]?.username = username
-            all[id]?.authTime = authTime
-        }
+    func signIn(_ id: String, username: String, authTime: Date, now: Date) async -> Bool {
+        (try? await store.signInInteraction(idHash: Crypto.sha256(id), username: username, authTime: authTime, now: now)) ?? false
     }
 
-    /// Takes the interaction out, in one critical section with the CSRF check, so a consent form works once.
-    func finish(_ id: String, csrf: String, now: Date) -> Interaction? {
-        interactions.withLock { all -> Interaction? in
-            guard let interaction = all[id], now.timeIntervalSince(interaction.created) < Self.lifetime,
-                Crypto.constantTimeEqual(csrf, interaction.csrf)
-            else { return nil }
-            return all.removeValue(forKey: id)
-        }
+    /// Takes the interaction out when the CSRF token is its own, atomically in storage, so a consent form works
+    /// once whichever instance receives it.
+    func finish(_ id: String, csrf: String, now: Date) async -> Interaction? {
+        guard let stored = try? await store.takeInteraction(idHash: Crypto.sha256(id), csrfHash: Crypto.sha256(csrf), now: now) else { return nil }
+        return await interaction(stored, csrf: csrf)
     }
 
-    func newSession(username: String, authTime: Date) -> String {
+    /// The pending request again, with its client as stored now (a client removed meanwhile ends it).
+    private func interaction(_ stored: PSUInteraction, csrf: String) async -> Interaction? {
+        guard let client = try? await clients.client(id: stored.clientID) else { return nil }
+        let pending = AuthorizationService.Pending(client: client, request: stored.request, requestURIHash: stored.requestURIHash)
+        return Interaction(pending: pending, csrf: csrf, username: stored.username, authTime: stored.authTime)
+    }
+
+    func newSession(username: String, authTime: Date) async throws(StorageError) -> String {
         let id = Crypto.randomToken()
-        sessions.withLock { all in
-            if all.count >= 10_000 { all = all.filter { $0.value.expires > authTime } }
-            all[id] = Session(username: username, authTime: authTime, expires: authTime.addingTimeInterval(Self.sessionLifetime))
-        }
+        try await store.insertSession(
+            PSUSession(idHash: Crypto.sha256(id), username: username, authTime: authTime, expiresAt: authTime.addingTimeInterval(Self.sessionLifetime)))
         return id
     }
 
-    func session(_ id: String?, now: Date) -> Session? {
-        guard let id, let session = sessions.withLock({ $0[id] }), session.expires > now else { return nil }
-        return session
+    func session(_ id: String?, now: Date) async -> Session? {
+        guard let id, let session = try? await store.session(idHash: Crypto.sha256(id), now: now) else { return nil }
+        return Session(username: session.username, authTime: session.authTime)
     }
 }

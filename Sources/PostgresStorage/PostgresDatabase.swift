@@ -27,7 +27,11 @@ public final class PostgresDatabase: Sendable {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(5)
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool's own chatter (a lease asked for in the instant before its run loop starts, connections
+        // closed at shutdown) is not the operator's concern; failures reach the caller as errors anyway.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: background)
         self.logger = logger
         self.redactedURL = parsed.redacted
         let client = self.client

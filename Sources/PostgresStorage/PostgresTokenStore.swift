@@ -102,7 +102,9 @@ public struct PostgresTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper, Au
         let horizon = StoredTime.seconds(now.addingTimeInterval(-retention))
         return try await database.transaction { tx in
             var removed = try await tx.rows("DELETE FROM client_assertion_jtis WHERE expires_at < \(current) RETURNING 1").count
-            for table in ["access_tokens", "refresh_tokens", "authorization_codes", "pushed_requests", "ciba_requests"] {
+            for table in [
+                "access_tokens", "refresh_tokens", "authorization_codes", "pushed_requests", "ciba_requests", "psu_interactions", "psu_sessions",
+            ] {
                 removed += try await tx.rows("DELETE FROM \(unescaped: table) WHERE expires_at < \(horizon) RETURNING 1").count
             }
             return removed

@@ -88,7 +88,9 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
             try db.execute(sql: "DELETE FROM client_assertion_jtis WHERE expires_at < ?", arguments: [Self.seconds(now)])
             var removed = db.changesCount
             let horizon = Self.seconds(now.addingTimeInterval(-retention))
-            for table in ["access_tokens", "refresh_tokens", "authorization_codes", "pushed_requests", "ciba_requests"] {
+            for table in [
+                "access_tokens", "refresh_tokens", "authorization_codes", "pushed_requests", "ciba_requests", "psu_interactions", "psu_sessions",
+            ] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE expires_at < ?", arguments: [horizon])
                 removed += db.changesCount
             }

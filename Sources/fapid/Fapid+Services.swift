@@ -51,7 +51,7 @@ extension Fapid {
                 clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
                 clock: clock, keyRing: keyRing, requirePushed: configuration.requirePushedAuthorizationRequests,
                 audit: runtime.storage.audit),
-            login: LoginService(users: runtime.storage.users, clock: clock))
+            login: LoginService(users: runtime.storage.users, clock: clock), interactions: runtime.storage.interactions, clients: runtime.clients)
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(

@@ -234,6 +234,39 @@ struct StoreContractTests {
         #expect(try await store.pushed.pushedRequest(uriHash: uri, clientID: "c1", now: t0) == nil)
     }
 
+    // MARK: PSU interactions
+
+    @Test("a PSU interaction is read while fresh, signed in, and taken once of 20 consent forms with its CSRF token", arguments: Backend.available)
+    func interactions(backend: Backend) async throws {
+        let fixture = try await Fixture.open(backend)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.storage.interactions
+        let request = try AuthorizationRequest(json: .object([
+            "client_id": "c1", "response_type": "code id_token", "redirect_uri": "https://tpp.example/cb", "scope": "openid accounts",
+            "nonce": "n", "state": "s", "code_challenge": .string(Base64URL.encode(Crypto.sha256("verifier"))), "code_challenge_method": "S256",
+        ]))
+        let interaction = PSUInteraction(
+            idHash: Crypto.sha256("i1"), clientID: "c1", request: request, requestURIHash: Crypto.sha256("urn"), csrfHash: Crypto.sha256("csrf"),
+            createdAt: t0, expiresAt: t0.addingTimeInterval(600))
+        try await store.insertInteraction(interaction)
+        #expect(try await store.interaction(idHash: Crypto.sha256("i1"), now: t0) == interaction)
+        #expect(try await store.interaction(idHash: Crypto.sha256("i1"), now: t0.addingTimeInterval(600)) == nil)
+        #expect(try await store.signInInteraction(idHash: Crypto.sha256("i1"), username: "alice", authTime: t0.addingTimeInterval(5), now: t0))
+        #expect(try await store.signInInteraction(idHash: Crypto.sha256("nope"), username: "alice", authTime: t0, now: t0) == false)
+        #expect(try await store.takeInteraction(idHash: Crypto.sha256("i1"), csrfHash: Crypto.sha256("wrong"), now: t0) == nil)
+        let taken = await concurrently(20) { _ in
+            let got = try await store.takeInteraction(idHash: Crypto.sha256("i1"), csrfHash: Crypto.sha256("csrf"), now: self.t0)
+            return got?.username == "alice" && got?.authTime == self.t0.addingTimeInterval(5)
+        }
+        #expect(taken == 1)
+        #expect(try await store.interaction(idHash: Crypto.sha256("i1"), now: t0) == nil)
+
+        let session = PSUSession(idHash: Crypto.sha256("s1"), username: "alice", authTime: t0, expiresAt: t0.addingTimeInterval(900))
+        try await store.insertSession(session)
+        #expect(try await store.session(idHash: Crypto.sha256("s1"), now: t0) == session)
+        #expect(try await store.session(idHash: Crypto.sha256("s1"), now: t0.addingTimeInterval(900)) == nil)
+    }
+
     // MARK: CIBA
 
     func cibaRequest(_ id: String, mode: String = "poll", expires: TimeInterval = 300) -> CIBARequest {

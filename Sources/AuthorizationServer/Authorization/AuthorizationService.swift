@@ -24,6 +24,12 @@ public struct AuthorizationService: Sendable {
         public let request: AuthorizationRequest
         /// Hash of the PAR `request_uri`, consumed at completion (single use); nil for a request by value.
         public let requestURIHash: [UInt8]?
+
+        public init(client: Client, request: AuthorizationRequest, requestURIHash: [UInt8]?) {
+            self.client = client
+            self.request = request
+            self.requestURIHash = requestURIHash
+        }
     }
 
     let clients: any ClientStore
