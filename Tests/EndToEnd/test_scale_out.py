@@ -174,8 +174,8 @@ def test_one_request_uri_used_at_both_instances_proceeds_once(pair, pki):
     flow = Flow(a, pki)
     request_uri = flow.par()
 
-    # One sign-in per instance (sessions live in each instance's memory); every browser of that instance
-    # carries the session cookie, so each goes straight to consent and the race is on the request_uri alone.
+    # One sign-in per instance; every browser of that instance carries the session cookie, so each goes
+    # straight to consent and the race is on the request_uri alone.
     signed_in = {}
     for daemon in (a, b):
         browser = requests.Session()
@@ -216,6 +216,35 @@ def test_one_request_uri_used_at_both_instances_proceeds_once(pair, pki):
     fragment = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(proceeded[0].headers["Location"]).fragment))
     assert fragment["state"] == flow.state and fragment["iss"] == a.issuer
     assert flow.exchange(fragment["code"], client=tpp_client(b, pki)).status_code == 200
+
+
+def test_browser_moving_between_instances_completes_and_its_consent_form_works_once(pair, pki):
+    """A load balancer without sticky sessions: each browser request may reach the other instance."""
+    a, b = pair
+    flow = Flow(a, pki)
+    browser = requests.Session()
+    browser.trust_env = False
+    browser.verify = str(a.keys / "ca.pem")
+    page = browser.get(a.base + "/authorize", params={"client_id": flow.client_id, "request_uri": flow.par()}, timeout=10)
+    assert page.status_code == 200 and "Sign in" in page.text, page.text
+    # Sign-in at B, for the interaction A started.
+    login = browser.post(b.base + "/authorize/login", data={"interaction": Flow.hidden(page.text, "interaction"),
+                                                            "csrf": Flow.hidden(page.text, "csrf"), "username": "alice",
+                                                            "password": PASSWORD}, timeout=30)
+    assert login.status_code == 200 and "Approve" in login.text, login.text
+    form = {"interaction": Flow.hidden(login.text, "interaction"), "csrf": Flow.hidden(login.text, "csrf"), "decision": "approve"}
+    # The same consent form sent to both instances at once: one proceeds, the other finds it used.
+    outcomes = simultaneously([
+        lambda daemon=daemon: browser.post(daemon.base + "/authorize/consent", data=form, allow_redirects=False, timeout=10)
+        for daemon in (a, b, a, b)])
+    assert sorted(outcome.status_code for outcome in outcomes) == [303, 400, 400, 400], [o.text[:200] for o in outcomes]
+    location = next(outcome.headers["Location"] for outcome in outcomes if outcome.status_code == 303)
+    fragment = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).fragment))
+    assert flow.exchange(fragment["code"], client=tpp_client(b, pki)).status_code == 200
+
+    # The session cookie set by B signs the PSU in at A too: the next request goes straight to consent.
+    page = browser.get(a.base + "/authorize", params={"client_id": flow.client_id, "request_uri": flow.par()}, timeout=10)
+    assert page.status_code == 200 and "Approve" in page.text and "Sign in" not in page.text, page.text
 
 
 def test_one_client_assertion_sent_to_both_instances_gets_one_token(pair, pki):
