@@ -5,6 +5,7 @@ extension FapidConfiguration {
     static let environmentKeys: [(variable: String, key: String)] = [
         ("FAPID_LISTEN", "listen"), ("FAPID_ISSUER", "issuer"), ("FAPID_DATABASE", "database"), ("FAPID_STORAGE", "storage"),
         ("FAPID_DATABASE_URL", "database_url"), ("FAPID_KEY_REFRESH_SECONDS", "key_refresh_seconds"),
+        ("FAPID_KEY_ENCRYPTION_KEY_FILE", "key_encryption_key_file"),
         ("FAPID_ADMIN_SOCKET", "admin_socket"), ("FAPID_KEYS_DIR", "keys_dir"), ("FAPID_LOG_LEVEL", "log_level"),
         ("FAPID_MIGRATIONS_DIR", "migrations_dir"), ("FAPID_LOG_FORMAT", "log_format"), ("FAPID_METRICS_LISTEN", "metrics_listen"),
         ("FAPID_AUDIT_CHECKPOINT_SECONDS", "audit_checkpoint_seconds"), ("FAPID_OUTBOUND_ALLOW_PRIVATE_NETWORKS", "outbound_allow_private_networks"),
@@ -13,7 +14,8 @@ extension FapidConfiguration {
     ]
 
     static let fileKeys: Set<String> = [
-        "listen", "allow_non_loopback", "issuer", "database", "storage", "database_url", "database_max_connections", "admin_socket", "keys_dir", "migrations_dir", "log_level",
+        "listen", "allow_non_loopback", "issuer", "database", "storage", "database_url", "database_max_connections", "admin_socket", "keys_dir",
+        "key_encryption_key_file", "migrations_dir", "log_level",
         "tls_certificate", "tls_private_key", "client_ca", "trusted_proxies", "key_refresh_seconds", "retired_key_publish_seconds",
         "access_token_lifetime", "outbound_ca", "certificate_status", "certificate_status_soft_fail_anchors",
         "certificate_status_require_pointers", "ocsp_responder", "ocsp_timeout_seconds", "certificate_status_cache_seconds",
@@ -90,6 +92,7 @@ extension FapidConfiguration {
         config.databaseMaxConnections = try integer("database_max_connections", in: 1...1000) ?? config.databaseMaxConnections
         if let socket = try string("admin_socket") { config.adminSocket = socket }
         if let keys = try string("keys_dir") { config.keysDirectory = keys }
+        config.keyEncryptionKeyFile = try string("key_encryption_key_file")
         if let migrations = try string("migrations_dir") { config.migrationsDirectory = migrations }
         if let level = try string("log_level") { config.logLevel = level.lowercased() }
         config.tlsCertificate = try string("tls_certificate") ?? config.keyPath("server.pem")

@@ -26,6 +26,10 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var adminSocket: String
     /// `keys_dir`, `FAPID_KEYS_DIR`: where the dev-layout key files are read from. Default `keys/dev`.
     public var keysDirectory: String
+    /// `key_encryption_key_file`, `FAPID_KEY_ENCRYPTION_KEY_FILE`: a file (mode 0600) holding 32 random bytes as
+    /// 64 hex digits. When set, keys fapid generates are sealed into the database instead of written to
+    /// `keys_dir`, so instances on several hosts share them. Default none.
+    public var keyEncryptionKeyFile: String?
     /// `migrations_dir`, `FAPID_MIGRATIONS_DIR`: holds `sqlite/` and `postgres/`, the numbered SQL files of
     /// each backend. Default `migrations`.
     public var migrationsDirectory: String
@@ -127,6 +131,7 @@ public struct FapidConfiguration: Sendable, Equatable {
         databaseMaxConnections: 20,
         adminSocket: "var/fapid.sock",
         keysDirectory: "keys/dev",
+        keyEncryptionKeyFile: nil,
         migrationsDirectory: "migrations",
         logLevel: "info",
         tlsCertificate: "keys/dev/server.pem",

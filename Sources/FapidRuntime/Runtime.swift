@@ -112,7 +112,8 @@ public struct Runtime: Sendable {
         let manager = SigningKeyManager(
             store: storage.signingKeys,
             keysDirectory: configuration.keysDirectory,
-            retiredPublishSeconds: configuration.retiredKeyPublishSeconds
+            retiredPublishSeconds: configuration.retiredKeyPublishSeconds,
+            keyEncryptionKey: try configuration.keyEncryptionKeyFile.map(SigningKeyManager.readKeyEncryptionKey)
         )
         return Runtime(configuration: configuration, storage: storage, signingKeys: manager)
     }

@@ -2,8 +2,8 @@ public import AuthorizationServer
 public import Foundation
 public import JOSE
 
-/// Creates, rotates and loads the server's signing keys: files under the keys directory,
-/// records in the `SigningKeyStore`.
+/// Creates, rotates and loads the server's signing keys: records in the `SigningKeyStore`, private parts in
+/// files under the keys directory or, with a key encryption key, sealed into the record itself.
 public struct SigningKeyManager: Sendable {
     /// Algorithms the server always has an active key for.
     public static let requiredAlgorithms: [JWSAlgorithm] = [.PS256, .ES256]
@@ -12,8 +12,15 @@ public struct SigningKeyManager: Sendable {
     public let keysDirectory: String
     public let rsaBits: Int
     public let retiredPublishSeconds: Int
+    /// 32 bytes; with it, generated keys are sealed into the database (AES-256-GCM, the kid as additional data).
+    let keyEncryptionKey: [UInt8]?
+    /// `keyFile` of a record whose key is sealed in the database.
+    public static let sealedKeyFile = "database"
 
-    public init(store: any SigningKeyStore, keysDirectory: String, rsaBits: Int = 2048, retiredPublishSeconds: Int = 3600) {
+    public init(
+        store: any SigningKeyStore, keysDirectory: String, rsaBits: Int = 2048, retiredPublishSeconds: Int = 3600, keyEncryptionKey: [UInt8]? = nil
+    ) {
+        self.keyEncryptionKey = keyEncryptionKey
         self.store = store
         self.keysDirectory = keysDirectory
         self.rsaBits = rsaBits
@@ -28,11 +35,39 @@ public struct SigningKeyManager: Sendable {
     static func devKeyFile(_ algorithm: JWSAlgorithm) -> String { "signing-\(algorithm.rawValue.lowercased()).key" }
 
     public func load(_ record: SigningKeyRecord) throws -> AsymmetricKey {
-        let key = try PrivateKeyFile.load(path(record.keyFile))
+        let key: AsymmetricKey
+        if let sealed = record.sealedKey {
+            guard let keyEncryptionKey else {
+                throw PrivateKeyFile.Failure(description: "key \(record.kid) is sealed in the database: configure key_encryption_key_file")
+            }
+            let pem: [UInt8]
+            do {
+                pem = try SealedBox.open(sealed, key: keyEncryptionKey, additionalData: Array(record.kid.utf8))
+            } catch {
+                throw PrivateKeyFile.Failure(description: "key \(record.kid) does not open with the configured key encryption key")
+            }
+            key = try AsymmetricKey(pem: String(decoding: pem, as: UTF8.self))
+        } else {
+            key = try PrivateKeyFile.load(path(record.keyFile))
+        }
         guard try JWK.thumbprint(of: key) == record.kid else {
-            throw PrivateKeyFile.Failure(description: "key file \(record.keyFile) does not hold key \(record.kid)")
+            throw PrivateKeyFile.Failure(description: "key \(record.keyFile) does not hold key \(record.kid)")
         }
         return key
+    }
+
+    /// Reads a key encryption key file: mode 0600, 64 hex digits (`openssl rand -hex 32`).
+    public static func readKeyEncryptionKey(_ path: String) throws -> [UInt8] {
+        try PrivateKeyFile.checkPermissions(path)
+        guard let data = FileManager.default.contents(atPath: path) else { throw PrivateKeyFile.Failure(description: "cannot read \(path)") }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let digits = Array(text.utf8)
+        guard digits.count == 2 * SealedBox.keyLength, let bytes = Optional(stride(from: 0, to: digits.count, by: 2).compactMap({ index in
+            UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16)
+        })), bytes.count == SealedBox.keyLength else {
+            throw PrivateKeyFile.Failure(description: "\(path) must hold 32 bytes as 64 hex digits (openssl rand -hex 32)")
+        }
+        return bytes
     }
 
     /// Makes sure each algorithm in `algorithms` has an active key: registers the dev-layout file
@@ -74,7 +109,7 @@ public struct SigningKeyManager: Sendable {
         }
         let records = try await store.signingKeys()
         guard failure.code == .conflict, records.contains(where: { $0.algorithm == record.algorithm && $0.retiredAt == nil }) else { throw failure }
-        if record.keyFile != devFile { try? FileManager.default.removeItem(atPath: path(record.keyFile)) }
+        if record.keyFile != devFile, record.sealedKey == nil { try? FileManager.default.removeItem(atPath: path(record.keyFile)) }
         return false
     }
 
@@ -90,7 +125,8 @@ public struct SigningKeyManager: Sendable {
         return record
     }
 
-    /// Writes a fresh key file `signing/<kid>.key` (0600) and returns its record, not yet stored.
+    /// Generates a key and returns its record, not yet stored: sealed into the record with a key encryption key,
+    /// otherwise written to a fresh key file `signing/<kid>.key` (0600).
     func newKey(_ algorithm: JWSAlgorithm, now: Date) throws -> SigningKeyRecord {
         let kind: AsymmetricKey.Kind =
             switch algorithm {
@@ -101,6 +137,10 @@ public struct SigningKeyManager: Sendable {
         let key = try AsymmetricKey.generate(kind)
         _ = try SigningKey(key: key, algorithm: algorithm, kid: "check")
         let kid = try JWK.thumbprint(of: key)
+        if let keyEncryptionKey {
+            let sealed = try SealedBox.seal(Array(try key.privateKeyPEM().utf8), key: keyEncryptionKey, additionalData: Array(kid.utf8))
+            return SigningKeyRecord(kid: kid, algorithm: algorithm, keyFile: Self.sealedKeyFile, createdAt: now, sealedKey: sealed)
+        }
         let keyFile = "signing/\(kid).key"
         try PrivateKeyFile.write(try key.privateKeyPEM(), to: path(keyFile))
         return SigningKeyRecord(kid: kid, algorithm: algorithm, keyFile: keyFile, createdAt: now)

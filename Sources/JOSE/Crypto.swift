@@ -54,7 +54,6 @@ public enum Crypto {
         return out
     }
 
-    /// 256 random bits as base64url (43 characters).
     /// Lowercase hexadecimal.
     public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
@@ -67,6 +66,7 @@ public enum Crypto {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// 256 random bits as base64url (43 characters).
     public static func randomToken() -> String { Base64URL.encode(randomBytes(32)) }
 
     /// Compares secrets without leaking where they differ (CRYPTO_memcmp). Lengths are not secret.

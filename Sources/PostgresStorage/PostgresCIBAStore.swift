@@ -145,18 +145,20 @@ public struct PostgresKeyStore: SigningKeyStore, StatusCacheStore {
 
     public func signingKeys() async throws(StorageError) -> [SigningKeyRecord] {
         let rows = try await database.map(
-            "SELECT kid, alg, key_file, created_at, retired_at, publish_until FROM signing_keys ORDER BY created_at, kid"
+            "SELECT kid, alg, key_file, created_at, retired_at, publish_until, sealed_key FROM signing_keys ORDER BY created_at, kid"
         ) { row in
             (
                 try row.value(0, as: String.self), try row.value(1, as: String.self), try row.value(2, as: String.self), try row.date(3),
-                try row.optionalDate(4), try row.optionalDate(5)
+                try row.optionalDate(4), try row.optionalDate(5), try row.optionalBytes(6)
             )
         }
         var records: [SigningKeyRecord] = []
-        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil) in rows {
+        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil, sealed) in rows {
             guard let algorithm = JWSAlgorithm(rawValue: alg) else { throw StorageError(.conflict, "signing key with unknown alg \(alg)") }
             records.append(
-                SigningKeyRecord(kid: kid, algorithm: algorithm, keyFile: keyFile, createdAt: createdAt, retiredAt: retiredAt, publishUntil: publishUntil))
+                SigningKeyRecord(
+                    kid: kid, algorithm: algorithm, keyFile: keyFile, createdAt: createdAt, retiredAt: retiredAt, publishUntil: publishUntil,
+                    sealedKey: sealed))
         }
         return records
     }
@@ -183,9 +185,10 @@ public struct PostgresKeyStore: SigningKeyStore, StatusCacheStore {
     private static func insert(_ record: SigningKeyRecord, _ tx: Transaction) async throws {
         try await tx.execute(
             """
-            INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until)
+            INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until, sealed_key)
             VALUES (\(record.kid), \(record.algorithm.rawValue), \(record.keyFile), \(StoredTime.seconds(record.createdAt)),
-                \(record.retiredAt.map(StoredTime.seconds)), \(record.publishUntil.map(StoredTime.seconds)))
+                \(record.retiredAt.map(StoredTime.seconds)), \(record.publishUntil.map(StoredTime.seconds)),
+                \(record.sealedKey.map { ByteBuffer(bytes: $0) }))
             """)
     }
 

@@ -13,13 +13,15 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
 
     public func signingKeys() async throws(StorageError) -> [SigningKeyRecord] {
         let rows = try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT kid, alg, key_file, created_at, retired_at, publish_until FROM signing_keys ORDER BY created_at, kid")
-                .map { row -> (String, String, String, Int64, Int64?, Int64?) in
-                    (row["kid"], row["alg"], row["key_file"], row["created_at"], row["retired_at"], row["publish_until"])
-                }
+            try Row.fetchAll(
+                db, sql: "SELECT kid, alg, key_file, created_at, retired_at, publish_until, sealed_key FROM signing_keys ORDER BY created_at, kid"
+            )
+            .map { row -> (String, String, String, Int64, Int64?, Int64?, Data?) in
+                (row["kid"], row["alg"], row["key_file"], row["created_at"], row["retired_at"], row["publish_until"], row["sealed_key"])
+            }
         }
         var records: [SigningKeyRecord] = []
-        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil) in rows {
+        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil, sealed) in rows {
             guard let algorithm = JWSAlgorithm(rawValue: alg) else { throw StorageError(.conflict, "signing key with unknown alg \(alg)") }
             records.append(
                 SigningKeyRecord(
@@ -28,7 +30,8 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
                     keyFile: keyFile,
                     createdAt: Self.date(createdAt)!,
                     retiredAt: Self.date(retiredAt),
-                    publishUntil: Self.date(publishUntil)
+                    publishUntil: Self.date(publishUntil),
+                    sealedKey: sealed.map { [UInt8]($0) }
                 )
             )
         }
@@ -55,10 +58,10 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
 
     private static func insert(_ record: SigningKeyRecord, into db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until) VALUES (?, ?, ?, ?, ?, ?)",
+            sql: "INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until, sealed_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
             arguments: [
                 record.kid, record.algorithm.rawValue, record.keyFile, seconds(record.createdAt), record.retiredAt.map(seconds),
-                record.publishUntil.map(seconds),
+                record.publishUntil.map(seconds), record.sealedKey.map { Data($0) },
             ]
         )
     }

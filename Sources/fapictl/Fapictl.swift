@@ -167,7 +167,8 @@ struct KeyOptions: ParsableArguments {
             store: runtime.signingKeys.store,
             keysDirectory: configuration.keysDirectory,
             rsaBits: rsaBits,
-            retiredPublishSeconds: configuration.retiredKeyPublishSeconds
+            retiredPublishSeconds: configuration.retiredKeyPublishSeconds,
+            keyEncryptionKey: try configuration.keyEncryptionKeyFile.map(SigningKeyManager.readKeyEncryptionKey)
         )
         return (algorithms, manager)
     }

@@ -8,6 +8,7 @@ without it, and failed without it when CI is set. Every test gets fresh database
 import http.server
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -363,6 +364,50 @@ def test_key_rotation_reaches_both_instances(shared, private_pki):
     fragment = Flow(b, private_pki).run_to_fragment()
     front = jwt.decode(fragment["id_token"], keys, algorithms=["PS256"])
     assert front.header["kid"] == new_kid
+
+
+def test_sealed_keys_rotate_across_instances_without_a_shared_key_directory(shared, pki, tmp_path):
+    """Hosts with key directories of their own and one key encryption key: a rotated key lives sealed in the
+    database, is published and used by both, and no instance without that key can load it."""
+    kek = tmp_path / "kek.hex"
+    kek.write_text(os.urandom(32).hex() + "\n")
+    kek.chmod(0o600)
+    directories = []
+    for name in ("a", "b"):
+        directory = tmp_path / f"keys-{name}"
+        shutil.copytree(pki, directory)
+        directories.append(directory)
+    env = {"FAPID_STORAGE": "postgres", "FAPID_DATABASE_URL": shared.database(), "FAPID_KEY_ENCRYPTION_KEY_FILE": str(kek)}
+    a = shared.make_daemon(config={"key_refresh_seconds": 1}, env=env, keys=directories[0])
+    b = shared.make_daemon(config={"key_refresh_seconds": 1}, env={**env, "FAPID_ISSUER": a.issuer}, keys=directories[1])
+    b.issuer = a.issuer
+    shared.daemons += [a, b]
+    a.start()
+    b.start()
+
+    rotated = a.fapictl("keys", "rotate", "--alg", "ES256").stdout.split()
+    new_kid = rotated[1]
+    for directory in directories:
+        assert not list(directory.rglob(f"*{new_kid}*")), "a sealed key must not be written to a key directory"
+    stored = subprocess.run(["psql", env["FAPID_DATABASE_URL"], "-qAtc",
+                             f"SELECT key_file, length(sealed_key) FROM signing_keys WHERE kid = '{new_kid}'"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    key_file, length = stored.split("|")
+    assert key_file == "database" and int(length) > 100
+    deadline = time.time() + 3
+    while time.time() < deadline and new_kid not in kids(b):
+        time.sleep(0.1)
+    assert new_kid in kids(a) and new_kid in kids(b)
+    client_id = mtls_client(a, access_token_format="jwt", access_token_signing_alg="ES256")
+    keys = KeySet.import_key_set(b.get("/jwks").json())
+    token = tpp_client(b, pki).token(client_id).json()["access_token"]
+    assert jwt.decode(token, keys, algorithms=["ES256"]).header["kid"] == new_kid
+
+    # Without the key encryption key an instance refuses to start rather than run without its signing key.
+    c = shared.make_daemon(env={**{k: v for k, v in env.items() if k != "FAPID_KEY_ENCRYPTION_KEY_FILE"}, "FAPID_ISSUER": a.issuer},
+                           keys=directories[1])
+    code, log = c.run_to_exit()
+    assert code != 0 and "key_encryption_key_file" in log, log
 
 
 def test_sigkill_of_one_instance_under_load_loses_no_issued_token(pair, pki):

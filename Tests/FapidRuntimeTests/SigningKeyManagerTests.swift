@@ -83,4 +83,34 @@ struct SigningKeyManagerTests {
         #expect(!after.keys.contains { $0.kid == old.kid })
         #expect(throws: JOSEError.self) { try CompactJWS(oldToken).verify(with: after, allowed: [.ES256]) }
     }
+
+    @Test("with a key encryption key, generated keys are sealed into the database, not written to files, and load back")
+    func sealed() async throws {
+        let kek = Crypto.randomBytes(32)
+        let sealing = SigningKeyManager(store: manager.store, keysDirectory: directory.path("keys"), retiredPublishSeconds: 600, keyEncryptionKey: kek)
+        let added = try await sealing.ensureActiveKeys(generate: true, now: t0)
+        #expect(added.allSatisfy { $0.keyFile == SigningKeyManager.sealedKeyFile && $0.sealedKey != nil })
+        #expect(!FileManager.default.fileExists(atPath: directory.path("keys/signing")))
+        let rotated = try await sealing.rotate(.ES256, now: t0.addingTimeInterval(10))
+        let ring = KeyRing()
+        try await sealing.reload(ring, now: t0.addingTimeInterval(10))
+        #expect(ring.signer(for: .ES256)?.kid == rotated.kid)
+        // Another key, or none, cannot load them.
+        let other = SigningKeyManager(store: manager.store, keysDirectory: directory.path("keys"), keyEncryptionKey: Crypto.randomBytes(32))
+        #expect(throws: PrivateKeyFile.Failure.self) { try other.load(rotated) }
+        #expect(throws: PrivateKeyFile.Failure.self) { try manager.load(rotated) }
+    }
+
+    @Test("a key encryption key file must be 0600 and hold 64 hex digits")
+    func keyEncryptionKeyFile() throws {
+        let path = directory.path("kek.hex")
+        let hex = Crypto.hex(Crypto.randomBytes(32))
+        FileManager.default.createFile(atPath: path, contents: Array((hex + "\n").utf8).withUnsafeBufferPointer { Data($0) }, attributes: [.posixPermissions: 0o600])
+        #expect(Crypto.hex(try SigningKeyManager.readKeyEncryptionKey(path)) == hex)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        #expect(throws: PrivateKeyFile.Failure.self) { try SigningKeyManager.readKeyEncryptionKey(path) }
+        FileManager.default.createFile(atPath: path, contents: Data("abcd".utf8), attributes: [.posixPermissions: 0o600])
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        #expect(throws: PrivateKeyFile.Failure.self) { try SigningKeyManager.readKeyEncryptionKey(path) }
+    }
 }

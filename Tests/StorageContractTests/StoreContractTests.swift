@@ -353,6 +353,10 @@ struct StoreContractTests {
         #expect(records.map(\.kid) == ["ps", "es", "es2"])
         #expect(records[1].retiredAt == later && records[1].publishUntil == later.addingTimeInterval(3600))
         #expect(records[0].retiredAt == nil && records[2].retiredAt == nil)
+        // A sealed key's bytes come back as stored.
+        let sealed = SigningKeyRecord(kid: "ed", algorithm: .EdDSA, keyFile: "database", createdAt: later, sealedKey: [0, 1, 2, 255])
+        try await store.insertSigningKey(sealed, audit: nil)
+        #expect(try await store.signingKeys().first { $0.kid == "ed" } == sealed)
     }
 
     @Test("certificate status answers are upserted and only fresh ones load", arguments: Backend.available)

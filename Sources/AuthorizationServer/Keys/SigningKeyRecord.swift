@@ -1,8 +1,10 @@
 public import Foundation
 public import JOSE
 
-/// What storage keeps about one of the server's signing keys. The private key itself lives in a file
-/// (mode 0600) named by `keyFile`, relative to the keys directory.
+/// What storage keeps about one of the server's signing keys. The private key itself lives either in a file
+/// (mode 0600) named by `keyFile`, relative to the keys directory, or, sealed with the configured key
+/// encryption key (AES-256-GCM, bound to its kid), in `sealedKey`: then every instance sharing the database
+/// can load it without a shared file system.
 public struct SigningKeyRecord: Sendable, Equatable {
     public var kid: String
     public var algorithm: JWSAlgorithm
@@ -12,8 +14,14 @@ public struct SigningKeyRecord: Sendable, Equatable {
     public var retiredAt: Date?
     /// Until when a retired key stays in `/jwks`, so tokens it signed can still be verified.
     public var publishUntil: Date?
+    /// The private key's PEM sealed with the key encryption key; nil for a key kept in a file.
+    public var sealedKey: [UInt8]?
 
-    public init(kid: String, algorithm: JWSAlgorithm, keyFile: String, createdAt: Date, retiredAt: Date? = nil, publishUntil: Date? = nil) {
+    public init(
+        kid: String, algorithm: JWSAlgorithm, keyFile: String, createdAt: Date, retiredAt: Date? = nil, publishUntil: Date? = nil,
+        sealedKey: [UInt8]? = nil
+    ) {
+        self.sealedKey = sealedKey
         self.kid = kid
         self.algorithm = algorithm
         self.keyFile = keyFile
