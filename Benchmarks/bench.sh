@@ -76,7 +76,10 @@ pg_results=$work/pg-results.tsv
 : > "$pg_results"
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     pg_port=$(free_port)
-    pg_admin=$("$root/Tests/postgres/cluster.sh" start "$work/pgdata" "$pg_port")
+    # The cluster runs as the postgres user when we are root: its directory must not be under the 0700 work dir.
+    pg_dir=$(mktemp -d /tmp/fapid-bench-pg.XXXXXX)
+    chmod 755 "$pg_dir"
+    pg_admin=$("$root/Tests/postgres/cluster.sh" start "$pg_dir/data" "$pg_port")
     psql "$pg_admin" -qc "CREATE DATABASE bench" >/dev/null
     mkdir -p "$work/pg"
     ln -s "$work/keys" "$work/pg/keys"
@@ -106,7 +109,8 @@ if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     two token-mtls-postgres-x2 /token --body-file "$work/pg/token-mtls.body" >> "$pg_results"
     two introspect-postgres-x2 /introspect --bodies-file "$work/pg/introspect.bodies" >> "$pg_results"
     kill "$pid" "$pid_b"; wait "$pid" "$pid_b" 2>/dev/null || true; pid=""
-    "$root/Tests/postgres/cluster.sh" stop "$work/pgdata"
+    "$root/Tests/postgres/cluster.sh" stop "$pg_dir/data"
+    rm -rf "$pg_dir" "$pg_dir/data.initdb.log"
 else
     echo "PostgreSQL is not installed: the -postgres scenarios are skipped (apt-get install postgresql)" >&2
 fi

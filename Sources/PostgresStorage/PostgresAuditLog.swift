@@ -5,9 +5,12 @@ import PostgresNIO
 
 /// The audit log over `audit_log`, `audit_head` and `audit_checkpoints`, shared by every instance.
 ///
-/// Stores append inside the transaction of the change an event records, as the last step before COMMIT:
-/// `SELECT … FROM audit_head FOR UPDATE` makes instances append one after another, so the chain stays
-/// linear, and the lock is held only from there to the commit.
+/// An append is one statement: it updates the single `audit_head` row (which locks it until the
+/// transaction ends, so instances append one after another and the chain stays linear), computes the new
+/// row's hash there from the previous one (`sha256` over the documented encoding, the same bytes
+/// `AuditChain.hash` hashes), and inserts the row. A store appends inside the transaction of the change an
+/// event records, as its last statement, or in the change's own statement: the head is then locked only
+/// from that statement to the commit.
 public struct PostgresAuditLog: AuditLogReader {
     let database: PostgresDatabase
 
@@ -16,27 +19,41 @@ public struct PostgresAuditLog: AuditLogReader {
     }
 
     public func append(_ event: AuditEvent) async throws(StorageError) {
-        try await database.transaction { tx in try await Self.append(event, to: tx) }
+        var statement = Statement()
+        let cte = Self.append(event, into: &statement)
+        statement.with(cte)
+        statement.sql = "SELECT 1"
+        _ = try await database.rows(statement.query)
     }
 
     static func append(_ event: AuditEvent?, to tx: Transaction) async throws {
         guard let event else { return }
-        guard let head = try await tx.rows("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE").first else {
-            throw StorageError(.unavailable, "the audit_head row is missing: run fapictl audit verify")
-        }
-        let previousSeq = try head.value(0, as: Int64.self)
-        let previousHash = try head.value(1, as: String.self)
-        let seq = previousSeq + 1
+        var statement = Statement()
+        let cte = append(event, into: &statement)
+        statement.with(cte)
+        statement.sql = "SELECT 1"
+        try await tx.execute(statement.query)
+    }
+
+    /// The common table expressions that append `event`: `audit_next` (the head moved on) and `audit_row`.
+    static func append(_ event: AuditEvent, into statement: inout Statement) -> String {
         let values = AuditChain.values(of: event)
-        let hash = AuditChain.hash(seq: seq, values: values, previousHash: previousHash)
-        try await tx.execute(
+        let header = statement.bind(AuditChain.header)
+        let fields = statement.bind(AuditChain.encodedFields(values))
+        let columns = ["time", "type", "client_id", "org_id", "user", "x5t#S256", "interaction_id", "source", "outcome", "reason"]
+            .map { statement.bind(values[$0]) + "::text" }.joined(separator: ", ")
+        // In an UPDATE every right-hand side reads the row as it was: prev_hash gets the old hash, and the new
+        // hash is computed from the old seq and hash (re-read after waiting for the lock, in READ COMMITTED).
+        return """
+            audit_next AS (
+                UPDATE audit_head SET prev_hash = hash, seq = seq + 1,
+                    hash = encode(sha256(convert_to(\(header)::text || length((seq + 1)::text) || ':' || (seq + 1)::text || chr(10)
+                        || \(fields)::text || hash, 'UTF8')), 'hex')
+                WHERE id = 1 RETURNING seq, prev_hash, hash),
+            audit_row AS (
+                INSERT INTO audit_log (seq, time, type, client_id, org_id, "user", cnf_x5t, interaction_id, source, outcome, reason, prev_hash, hash)
+                SELECT seq, \(columns), prev_hash, hash FROM audit_next RETURNING seq)
             """
-            INSERT INTO audit_log (seq, time, type, client_id, org_id, "user", cnf_x5t, interaction_id, source, outcome, reason, prev_hash, hash)
-            VALUES (\(seq), \(values["time"]), \(values["type"]), \(values["client_id"]), \(values["org_id"]), \(values["user"]),
-                \(values["x5t#S256"]), \(values["interaction_id"]), \(values["source"]), \(values["outcome"]), \(values["reason"]),
-                \(previousHash), \(hash))
-            """)
-        try await tx.execute("UPDATE audit_head SET seq = \(seq), hash = \(hash) WHERE id = 1")
     }
 
     public func head() async throws(StorageError) -> (seq: Int64, hash: String)? {

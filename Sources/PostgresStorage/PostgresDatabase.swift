@@ -136,6 +136,31 @@ struct Transaction {
     }
 }
 
+/// A statement put together from parts, each value bound as a parameter (`$n`), never spliced into the text.
+struct Statement {
+    var sql = ""
+    var binds = PostgresBindings()
+    private var ctes: [String] = []
+
+    /// Binds `value` and returns its placeholder.
+    mutating func bind<Value: PostgresNonThrowingEncodable>(_ value: Value) -> String {
+        binds.append(value)
+        return "$\(binds.count)"
+    }
+
+    mutating func bind<Value: PostgresNonThrowingEncodable>(_ value: Value?) -> String {
+        if let value { binds.append(value) } else { binds.appendNull() }
+        return "$\(binds.count)"
+    }
+
+    /// Adds a common table expression (`name AS (…)`); `sql` is then written after the `WITH` clause.
+    mutating func with(_ cte: String) { ctes.append(cte) }
+
+    var query: PostgresQuery {
+        PostgresQuery(unsafeSQL: ctes.isEmpty ? sql : "WITH " + ctes.joined(separator: ",\n") + "\n" + sql, binds: binds)
+    }
+}
+
 extension PostgresRandomAccessRow {
     /// Column `index` as `T`; a NULL or a value of another type fails as a storage error, never a trap.
     func value<T: PostgresDecodable>(_ index: Int, as type: T.Type = T.self) throws -> T {

@@ -22,6 +22,13 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
                 Self.seconds(record.expiresAt), record.certificateThumbprint, record.format, record.revokedAt.map(Self.seconds),
                 record.originHash.map { Data($0) },
             ])
+            // Its client was removed after authenticating this request: stored revoked, as the removal would have made it.
+            try db.cachedStatement(
+                sql: """
+                    UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?1)
+                    WHERE token_hash = ?2 AND NOT EXISTS (SELECT 1 FROM clients WHERE client_id = ?3)
+                    """
+            ).execute(arguments: [Self.seconds(record.issuedAt), Data(record.tokenHash), record.clientID])
             if let origin = record.originHash {
                 // Issued from a code reused meanwhile, or a refresh token revoked meanwhile (or whose code was
                 // reused): stored revoked, as the revocation would have made it had the row existed then.

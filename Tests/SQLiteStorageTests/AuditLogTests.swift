@@ -110,52 +110,6 @@ struct AuditChainTests {
     }
 }
 
-@Suite("Code reuse against late token inserts")
-struct CodeReuseRaceTests {
-    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-
-    func code(_ hash: [UInt8]) -> AuthorizationCodeRecord {
-        AuthorizationCodeRecord(
-            codeHash: hash, clientID: "c", subject: "alice", redirectURI: "https://tpp.example/cb", scope: "openid accounts", codeChallenge: "x",
-            nonce: nil, authTime: t0, acr: nil, claims: nil, expiresAt: t0.addingTimeInterval(60))
-    }
-
-    func accessToken(_ hash: [UInt8], origin: [UInt8]) -> AccessTokenRecord {
-        AccessTokenRecord(
-            tokenHash: hash, clientID: "c", subject: "alice", scope: "openid accounts", issuedAt: t0, expiresAt: t0.addingTimeInterval(300),
-            certificateThumbprint: nil, format: "opaque", originHash: origin)
-    }
-
-    @Test("tokens of a code stored after its reuse was detected are stored revoked")
-    func lateInsertsAreRevoked() async throws {
-        let (database, keep) = try AuditLogTests.open()
-        _ = keep
-        let codes = SQLiteCodeStore(database: database)
-        let tokens = SQLiteTokenStore(database: database)
-        let codeHash = Crypto.sha256("code")
-        try await codes.insertCode(code(codeHash), audit: nil)
-        guard case .redeemed = try await codes.redeemCode(hash: codeHash, now: t0) else { Issue.record("first redemption"); return }
-        // The second redemption wins the race against the first one's token inserts.
-        #expect(try await codes.redeemCode(hash: codeHash, now: t0) == .reused)
-        try await tokens.insertAccessToken(accessToken(Crypto.sha256("late access"), origin: codeHash), audit: nil)
-        let refresh = RefreshTokenRecord(
-            tokenHash: Crypto.sha256("late refresh"), clientID: "c", subject: "alice", scope: "openid accounts", authTime: t0, nonce: nil,
-            certificateThumbprint: nil, codeHash: codeHash, issuedAt: t0, expiresAt: t0.addingTimeInterval(3600))
-        try await codes.insertRefreshToken(refresh)
-        #expect(try await tokens.accessToken(hash: Crypto.sha256("late access"))?.revokedAt != nil)
-        #expect(try await codes.refreshToken(hash: Crypto.sha256("late refresh"))?.revokedAt != nil)
-
-        // A token refreshed from a refresh token revoked meanwhile is stored revoked too; others are not.
-        try await tokens.insertAccessToken(accessToken(Crypto.sha256("from revoked refresh"), origin: Crypto.sha256("late refresh")), audit: nil)
-        #expect(try await tokens.accessToken(hash: Crypto.sha256("from revoked refresh"))?.revokedAt != nil)
-        let other = Crypto.sha256("other code")
-        try await codes.insertCode(code(other), audit: nil)
-        _ = try await codes.redeemCode(hash: other, now: t0)
-        try await tokens.insertAccessToken(accessToken(Crypto.sha256("fine"), origin: other), audit: nil)
-        #expect(try await tokens.accessToken(hash: Crypto.sha256("fine"))?.revokedAt == nil)
-    }
-}
-
 @Suite("Group commit")
 struct GroupCommitTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)

@@ -107,11 +107,14 @@ struct StoreContractTests {
 
     // MARK: Tokens and replay
 
-    @Test("access tokens: stored by hash, revoked only by their own client", arguments: Backend.available)
+    @Test("access tokens: stored by hash, revoked only by their own client; one of a removed client is stored revoked", arguments: Backend.available)
     func accessTokens(backend: Backend) async throws {
         let fixture = try await Fixture.open(backend)
         defer { withExtendedLifetime(fixture) {} }
         let store = fixture.storage
+        try await store.clients.insertClient(try client("c1"), audit: nil)
+        try await store.tokens.insertAccessToken(accessToken("ghost's", client: "removed"), audit: nil)
+        #expect(try await store.tokens.accessToken(hash: Crypto.sha256("ghost's"))?.revokedAt == t0)
         try await store.tokens.insertAccessToken(accessToken("t1"), audit: nil)
         #expect(try await store.tokens.accessToken(hash: Crypto.sha256("t1")) == accessToken("t1").with(origin: nil))
         #expect(try await store.tokens.revokeAccessToken(hash: Crypto.sha256("t1"), clientID: "other", at: t0, audit: nil) == false)
@@ -139,6 +142,7 @@ struct StoreContractTests {
         let fixture = try await Fixture.open(backend)
         defer { withExtendedLifetime(fixture) {} }
         let store = fixture.storage
+        try await store.clients.insertClient(try client("c1"), audit: nil)
         try await store.tokens.insertAccessToken(accessToken("old"), audit: nil)
         _ = try await store.tokens.consume(jti: "j", clientID: "c1", expiresAt: t0, now: t0)
         #expect(try await store.tokens.sweepExpired(now: t0.addingTimeInterval(100), retention: 3600) == 1)
@@ -174,6 +178,7 @@ struct StoreContractTests {
         let fixture = try await Fixture.open(backend)
         defer { withExtendedLifetime(fixture) {} }
         let store = fixture.storage
+        try await store.clients.insertClient(try client("c1"), audit: nil)
         let codeHash = Crypto.sha256("k1")
         try await store.codes.insertCode(code("k1"), audit: nil)
         guard case .redeemed = try await store.codes.redeemCode(hash: codeHash, now: t0) else { Issue.record("first redemption"); return }
@@ -206,6 +211,7 @@ struct StoreContractTests {
         let fixture = try await Fixture.open(backend)
         defer { withExtendedLifetime(fixture) {} }
         let store = fixture.storage
+        try await store.clients.insertClient(try client("c1"), audit: nil)
         try await store.codes.insertRefreshToken(refresh("r1", code: nil))
         try await store.tokens.insertAccessToken(accessToken("a1", origin: Crypto.sha256("r1")), audit: nil)
         #expect(try await store.codes.revokeRefreshToken(hash: Crypto.sha256("r1"), clientID: "other", at: t0, audit: nil) == false)
@@ -381,6 +387,7 @@ struct StoreContractTests {
         let fixture = try await Fixture.open(backend)
         defer { withExtendedLifetime(fixture) {} }
         let store = fixture.storage
+        try await store.clients.insertClient(try client("c1"), audit: nil)
         let written = await concurrently(50) { index in
             try await store.tokens.insertAccessToken(
                 self.accessToken("t\(index)"), audit: AuditEvent(.tokenIssued, at: self.t0, clientID: "c1", reason: "token \(index)"))

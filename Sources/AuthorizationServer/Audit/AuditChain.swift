@@ -48,17 +48,25 @@ public enum AuditChain {
     }
 
     public static func hash(seq: Int64, values: [String: String], previousHash: String) -> String {
-        var text = "fapid-audit-v1\n"
-        for field in fields {
-            let value = field == "seq" ? String(seq) : values[field]
-            if let value {
+        let number = String(seq)
+        return Crypto.hex(Crypto.sha256(header + "\(number.utf8.count):\(number)\n" + encodedFields(values) + previousHash))
+    }
+
+    /// The hashed text's first line.
+    public static let header = "fapid-audit-v1\n"
+
+    /// The hashed text of every field after `seq`: what a store computing the hash where the chain's head is
+    /// (PostgreSQL, in the statement that locks it) puts between the `seq` line and the previous hash.
+    public static func encodedFields(_ values: [String: String]) -> String {
+        var text = ""
+        for field in fields.dropFirst() {
+            if let value = values[field] {
                 text += "\(value.utf8.count):\(value)\n"
             } else {
                 text += "-\n"
             }
         }
-        text += previousHash
-        return Crypto.hex(Crypto.sha256(text))
+        return text
     }
 
     /// RFC 3339 UTC with milliseconds: `2026-11-26T09:49:35.123Z`.
