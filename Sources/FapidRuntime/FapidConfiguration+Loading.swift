@@ -14,7 +14,7 @@ extension FapidConfiguration {
     ]
 
     static let fileKeys: Set<String> = [
-        "listen", "allow_non_loopback", "issuer", "database", "storage", "database_url", "database_max_connections", "admin_socket", "keys_dir",
+        "listen", "allow_non_loopback", "issuer", "database", "storage", "database_url", "database_max_connections", "database_timeout_seconds", "admin_socket", "keys_dir",
         "key_encryption_key_file", "migrations_dir", "log_level",
         "tls_certificate", "tls_private_key", "client_ca", "trusted_proxies", "key_refresh_seconds", "retired_key_publish_seconds",
         "access_token_lifetime", "outbound_ca", "certificate_status", "certificate_status_soft_fail_anchors",
@@ -90,6 +90,7 @@ extension FapidConfiguration {
             throw ConfigurationError(key: "database_url", reason: "storage postgres needs database_url")
         }
         config.databaseMaxConnections = try integer("database_max_connections", in: 1...1000) ?? config.databaseMaxConnections
+        config.databaseTimeoutSeconds = try integer("database_timeout_seconds", in: 1...300) ?? config.databaseTimeoutSeconds
         if let socket = try string("admin_socket") { config.adminSocket = socket }
         if let keys = try string("keys_dir") { config.keysDirectory = keys }
         config.keyEncryptionKeyFile = try string("key_encryption_key_file")

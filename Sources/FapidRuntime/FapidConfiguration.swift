@@ -22,6 +22,9 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var databaseURL: String?
     /// `database_max_connections`: PostgreSQL connections this instance may open. Default 20.
     public var databaseMaxConnections: Int
+    /// `database_timeout_seconds`: longest wait for one PostgreSQL operation, connecting included; past it the
+    /// request fails (`server_error`, `/healthz` 503) instead of waiting. Default 5.
+    public var databaseTimeoutSeconds: Int
     /// `admin_socket`, `FAPID_ADMIN_SOCKET`: Unix socket for `fapictl` live operations. Default `var/fapid.sock`.
     public var adminSocket: String
     /// `keys_dir`, `FAPID_KEYS_DIR`: where the dev-layout key files are read from. Default `keys/dev`.
@@ -129,6 +132,7 @@ public struct FapidConfiguration: Sendable, Equatable {
         storage: "sqlite",
         databaseURL: nil,
         databaseMaxConnections: 20,
+        databaseTimeoutSeconds: 5,
         adminSocket: "var/fapid.sock",
         keysDirectory: "keys/dev",
         keyEncryptionKeyFile: nil,

@@ -68,7 +68,9 @@ public struct Storage: Sendable {
         switch configuration.storage {
         case "postgres":
             guard let url = configuration.databaseURL else { throw StorageError(.unavailable, "storage postgres needs database_url") }
-            let database = try PostgresDatabase(url: url, maximumConnections: configuration.databaseMaxConnections, logger: logger)
+            let database = try PostgresDatabase(
+                url: url, maximumConnections: configuration.databaseMaxConnections, timeout: .seconds(configuration.databaseTimeoutSeconds),
+                logger: logger)
             applied = try await PostgresMigrator(directory: directory).migrate(database)
             storage = Storage(postgres: database)
         default:

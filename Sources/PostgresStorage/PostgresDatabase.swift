@@ -20,7 +20,12 @@ public final class PostgresDatabase: Sendable {
 
     /// Connects lazily to `url` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`),
     /// keeping at most `maximumConnections` open.
-    public init(url: String, maximumConnections: Int = 20, logger: Logger) throws(StorageError) {
+    /// Longest wait for one store operation, connection included: an unreachable database fails requests
+    /// (and `/healthz`) after this instead of holding them.
+    let timeout: Duration
+
+    public init(url: String, maximumConnections: Int = 20, timeout: Duration = .seconds(5), logger: Logger) throws(StorageError) {
+        self.timeout = timeout
         let parsed = try ConnectionURL(url)
         var configuration = PostgresClient.Configuration(
             host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password, database: parsed.database, tls: parsed.tls)
@@ -52,13 +57,15 @@ public final class PostgresDatabase: Sendable {
 
     /// Runs `body` in one transaction (READ COMMITTED), committing when it returns, rolling back when it
     /// throws. A deadlock or serialization failure retries the whole body, at most three times.
-    func transaction<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws(StorageError) -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws(StorageError) -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await client.withConnection { connection in
-                    try await Self.run(on: connection, logger: logger, body)
+                return try await bounded { [client, logger] in
+                    try await client.withConnection { connection in
+                        try await Self.run(on: connection, logger: logger, body)
+                    }
                 }
             } catch {
                 let translated = Self.translate(error)
@@ -85,9 +92,11 @@ public final class PostgresDatabase: Sendable {
     /// A single statement outside an explicit transaction (its own implicit one): one round trip.
     func rows(_ query: PostgresQuery) async throws(StorageError) -> [PostgresRandomAccessRow] {
         do {
-            var result: [PostgresRandomAccessRow] = []
-            for try await row in try await client.query(query, logger: logger) { result.append(row.makeRandomAccess()) }
-            return result
+            return try await bounded { [client, logger] in
+                var result: [PostgresRandomAccessRow] = []
+                for try await row in try await client.query(query, logger: logger) { result.append(row.makeRandomAccess()) }
+                return Rows(rows: result)
+            }.rows
         } catch {
             throw Self.translate(error).error
         }
@@ -100,6 +109,24 @@ public final class PostgresDatabase: Sendable {
             return try rows.map(decode)
         } catch {
             throw Self.translate(error).error
+        }
+    }
+
+    /// Runs `operation`, or fails with `unavailable` once `timeout` has passed (cancelling it: a connection
+    /// lease waiting for an unreachable server gives up).
+    private func bounded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = self.timeout
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw StorageError(.unavailable, "the database did not answer within \(timeout)")
+            }
+            return result
         }
     }
 
@@ -116,6 +143,11 @@ public final class PostgresDatabase: Sendable {
         }
         return (StorageError(.unavailable, "\(error)"), false)
     }
+}
+
+/// Rows crossing a task boundary: decoded cells are plain buffers, read by one task at a time.
+struct Rows: @unchecked Sendable {
+    let rows: [PostgresRandomAccessRow]
 }
 
 /// One open transaction's connection.

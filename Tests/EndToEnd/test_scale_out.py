@@ -12,17 +12,20 @@ import shutil
 import signal
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from conftest import free_port
 from test_ciba import CIBA_GRANT, CIBAClient, pending_id
 from test_hybrid_flow import PASSWORD, Flow
 from tpp import JWT_BEARER, TokenClient, assertion, fresh_key, register, thumbprint
@@ -445,3 +448,39 @@ def test_sigkill_of_one_instance_under_load_loses_no_issued_token(pair, pki):
     assert inactive == []
     result = a.fapictl("audit", "verify", check=False)
     assert result.returncode == 0, result.stderr
+
+
+# --- the database going away ----------------------------------------------------------------------
+
+def test_unreachable_database_fails_fast_and_recovers(postgres_admin_url, make_daemon, pki, tmp_path):
+    """With PostgreSQL down, requests fail within database_timeout_seconds (server_error, /healthz 503)
+    instead of hanging, and the instance serves again as soon as the database is back."""
+    cluster = Path(__file__).resolve().parents[1] / "postgres" / "cluster.sh"
+    port = free_port()
+    data = Path(tempfile.mkdtemp(prefix="fapid-pg-outage-"))
+    data.chmod(0o755)
+    try:
+        admin = subprocess.run([str(cluster), "start", str(data / "data"), str(port)], capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(["psql", admin, "-qc", "CREATE DATABASE outage"], check=True, capture_output=True)
+        url = urllib.parse.urlsplit(admin)._replace(path="/outage").geturl()
+        daemon = make_daemon(config={"database_timeout_seconds": 2}, env={"FAPID_STORAGE": "postgres", "FAPID_DATABASE_URL": url}).start()
+        client_id = mtls_client(daemon)
+        assert tpp_client(daemon, pki).token(client_id).status_code == 200
+
+        subprocess.run([str(cluster), "stop", str(data / "data")], check=True)
+        started = time.monotonic()
+        health = daemon.get("/healthz")
+        assert health.status_code == 503 and health.json()["database"] == "not answering"
+        token = tpp_client(daemon, pki).token(client_id)
+        assert token.status_code == 500 and token.json()["error"] == "server_error"
+        assert time.monotonic() - started < 10
+
+        subprocess.run([str(cluster), "start", str(data / "data"), str(port)], check=True, capture_output=True)
+        deadline = time.time() + 15
+        while time.time() < deadline and daemon.get("/healthz").status_code != 200:
+            time.sleep(0.2)
+        assert daemon.get("/healthz").status_code == 200
+        assert tpp_client(daemon, pki).token(client_id).status_code == 200
+    finally:
+        subprocess.run([str(cluster), "stop", str(data / "data")], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
