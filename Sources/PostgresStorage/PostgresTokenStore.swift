@@ -10,7 +10,7 @@ import PostgresNIO
 /// - a code is redeemed under `SELECT … FOR UPDATE` of its row, so of concurrent redemptions one sees it
 ///   unused and the others see it used (and revoke what the first produced);
 /// - an access token's insert share-locks its client's row, so a concurrent removal of the client revokes it
-///   or it is stored revoked; without an origin it is one statement with its audit row;
+///   or it is stored revoked; without an origin it is group-committed (`PostgresTokenBatch`);
 /// - a token stored from a code or refresh token first takes `FOR SHARE` on that origin row, so it either
 ///   waits for a concurrent reuse or revocation and is stored revoked, or that revocation waits for it and
 ///   then sees it;
@@ -18,57 +18,29 @@ import PostgresNIO
 ///   `INSERT … ON CONFLICT DO NOTHING RETURNING`.
 public struct PostgresTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper, AuthorizationCodeStore, PushedRequestStore {
     let database: PostgresDatabase
+    let batch: PostgresTokenBatch
 
     public init(database: PostgresDatabase) {
         self.database = database
+        self.batch = PostgresTokenBatch(database: database)
     }
 
     // MARK: Access tokens
 
     public func insertAccessToken(_ record: AccessTokenRecord, audit: AuditEvent?) async throws(StorageError) {
         guard let origin = record.originHash else {
-            // The token path's common case is one statement, committed on its own: one round trip.
-            _ = try await database.rows(Self.insert(record, revokedAt: record.revokedAt.map(StoredTime.seconds), audit: audit).query)
+            // The token path's common case: group-committed with the tokens issued at the same moment.
+            try await batch.insert(record, audit: audit)
             return
         }
         try await database.transaction { tx in
-            var revokedAt = record.revokedAt.map(StoredTime.seconds)
-            if revokedAt == nil, try await Self.originRevoked(ByteBuffer(bytes: origin), tx) {
+            var stored = record
+            if stored.revokedAt == nil, try await Self.originRevoked(ByteBuffer(bytes: origin), tx) {
                 // Issued from a code reused meanwhile, or a refresh token revoked meanwhile.
-                revokedAt = StoredTime.seconds(record.issuedAt)
+                stored.revokedAt = record.issuedAt
             }
-            try await tx.execute(Self.insert(record, revokedAt: revokedAt, audit: audit).query)
+            try await tx.execute(PostgresTokenBatch.statement([(stored, audit)]).query)
         }
-    }
-
-    /// The token's insert and its audit append in one statement. The client's row is share-locked by it: a
-    /// removal of the client in progress is waited for (and the token stored revoked), or waits for this
-    /// insert and then revokes the token.
-    static func insert(_ record: AccessTokenRecord, revokedAt: Int64?, audit: AuditEvent?) -> Statement {
-        var statement = Statement()
-        let client = statement.bind(record.clientID)
-        let issued = statement.bind(StoredTime.seconds(record.issuedAt))
-        let revoked = statement.bind(revokedAt)
-        let values = [
-            statement.bind(ByteBuffer(bytes: record.tokenHash)), client, statement.bind(record.subject) + "::text", statement.bind(record.scope),
-            issued, statement.bind(StoredTime.seconds(record.expiresAt)), statement.bind(record.certificateThumbprint) + "::text",
-            statement.bind(record.format),
-            "CASE WHEN EXISTS (SELECT 1 FROM client) THEN \(revoked)::bigint ELSE COALESCE(\(revoked)::bigint, \(issued)) END",
-            statement.bind(record.originHash.map { ByteBuffer(bytes: $0) }) + "::bytea",
-        ]
-        statement.with("client AS (SELECT 1 FROM clients WHERE client_id = \(client) FOR SHARE)")
-        statement.with(
-            """
-            token AS (
-                INSERT INTO access_tokens (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, origin_hash)
-                SELECT \(values.joined(separator: ", ")) RETURNING 1)
-            """)
-        if let audit {
-            let cte = PostgresAuditLog.append(audit, into: &statement)
-            statement.with(cte)
-        }
-        statement.sql = "SELECT 1"
-        return statement
     }
 
     /// Whether the code or refresh token `origin` was reused or revoked; its row stays share-locked until the
