@@ -6,40 +6,20 @@ import PostgresNIO
 /// Applies the numbered SQL files of `migrations/postgres/` in order, each in its own transaction with its
 /// row in `schema_migrations` (PostgreSQL's DDL is transactional: a failing file leaves nothing behind).
 ///
-/// Instances starting at once take turns: the whole run holds a transaction-level advisory lock, so the
+/// Instances starting at once take turns: the whole run holds a session-level advisory lock, so the
 /// second one waits, then finds every migration applied. An applied file edited afterwards, or a database
 /// that knows a migration this build does not, stops the run, as with SQLite.
 public struct PostgresMigrator: Sendable {
-    public struct Migration: Sendable, Equatable {
-        public let version: String
-        public let sql: String
-        public var checksum: String { Base64URL.encode(Crypto.sha256(sql)) }
-    }
+    public typealias Migration = AuthorizationServer.Migration
 
     /// The advisory lock key: "fapid" in ASCII.
     static let lockKey: Int64 = 0x66_6170_6964
 
     public let migrations: [Migration]
 
+    /// Reads `NNNN_name.sql` files from `directory`, sorted by name.
     public init(directory: URL) throws(StorageError) {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        } catch {
-            throw StorageError(.migration, "cannot read migrations directory \(directory.path)")
-        }
-        var migrations: [Migration] = []
-        for name in names.sorted() where name.hasSuffix(".sql") {
-            guard name.range(of: #"^[0-9]{4}_[a-z0-9_]+\.sql$"#, options: .regularExpression) != nil else {
-                throw StorageError(.migration, "migration file \(name) is not named NNNN_name.sql")
-            }
-            guard let sql = try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8) else {
-                throw StorageError(.migration, "cannot read \(name)")
-            }
-            migrations.append(Migration(version: String(name.dropLast(4)), sql: sql))
-        }
-        guard !migrations.isEmpty else { throw StorageError(.migration, "no migrations in \(directory.path)") }
-        self.migrations = migrations
+        self.migrations = try Migration.files(in: directory)
     }
 
     /// Applies every pending migration; returns the versions applied now.

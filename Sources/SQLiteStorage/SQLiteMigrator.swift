@@ -9,40 +9,14 @@ import JOSE
 /// failing file leaves the database exactly as it was before that file. An applied file that was
 /// edited afterwards, or a database that knows a migration this build does not, stops the run.
 public struct SQLiteMigrator: Sendable {
-    public struct Migration: Sendable, Equatable {
-        public let version: String
-        public let sql: String
-
-        public init(version: String, sql: String) {
-            self.version = version
-            self.sql = sql
-        }
-
-        public var checksum: String { Base64URL.encode(Crypto.sha256(sql)) }
-    }
+    public typealias Migration = AuthorizationServer.Migration
 
     public let migrations: [Migration]
 
     /// Reads `NNNN_name.sql` files from `directory`, sorted by name.
+    /// Reads `NNNN_name.sql` files from `directory`, sorted by name.
     public init(directory: URL) throws(StorageError) {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        } catch {
-            throw StorageError(.migration, "cannot read migrations directory \(directory.path)")
-        }
-        var migrations: [Migration] = []
-        for name in names.sorted() where name.hasSuffix(".sql") {
-            guard name.range(of: #"^[0-9]{4}_[a-z0-9_]+\.sql$"#, options: .regularExpression) != nil else {
-                throw StorageError(.migration, "migration file \(name) is not named NNNN_name.sql")
-            }
-            guard let sql = try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8) else {
-                throw StorageError(.migration, "cannot read \(name)")
-            }
-            migrations.append(Migration(version: String(name.dropLast(4)), sql: sql))
-        }
-        guard !migrations.isEmpty else { throw StorageError(.migration, "no migrations in \(directory.path)") }
-        self.migrations = migrations
+        self.migrations = try Migration.files(in: directory)
     }
 
     public init(migrations: [Migration]) {
