@@ -2,12 +2,13 @@ public import AuthorizationServer
 public import Logging
 public import ServiceLifecycle
 import JOSE
+import NIOCore
 import Foundation
 
 /// Delivers CIBA ping notifications (CIBA Core §10.2): once a decision is recorded (by `fapictl ciba`, from
 /// any host sharing the database), POSTs `{"auth_req_id": …}` to the client's notification endpoint with
 /// `Authorization: Bearer <client_notification_token>`. No redirects are followed; an endpoint that does
-/// not answer 2xx is retried after the claim's lease (10 s) until the request expires; instances sharing the
+/// not answer 2xx is retried after the claim's lease (30 s) until the request expires; instances sharing the
 /// database claim each notification before sending it, so it is sent by one of them. The decision is never lost:
 /// the client can always poll.
 public struct CIBANotifier: Service {
@@ -20,7 +21,10 @@ public struct CIBANotifier: Service {
     /// Issues tokens for push delivery.
     let tokens: CIBATokens
     /// How long a claimed notification is this instance's to send; a failed one is retried after it.
-    let claimLease: TimeInterval = 10
+    let claimLease: TimeInterval = 30
+    /// Claimed per round: each send may take the outbound connect and read timeouts, and all must be sent
+    /// within the lease.
+    var claimLimit: Int { max(1, Int(claimLease / max(2 * Double(http.timeout.nanoseconds) / 1e9, 1)) - 1) }
 
     public init(
         store: any CIBAStore, clients: any ClientStore, http: OutboundHTTPClient, tokens: CIBATokens, clock: any Clock, logger: Logger,
@@ -42,9 +46,13 @@ public struct CIBANotifier: Service {
                 "auth_req_id": .string(authReqID), "error": "access_denied", "error_description": "the request was denied",
             ]).serialized()
         }
-        guard (try? await store.redeemCIBARequest(id: request.id)) == true,
-            let response = try? await tokens.issue(request, client: client, certificate: nil, authReqID: authReqID)
-        else { return nil }
+        guard (try? await store.redeemCIBARequest(id: request.id)) == true else { return nil }
+        guard let response = try? await tokens.issue(request, client: client, certificate: nil, authReqID: authReqID) else {
+            // Redeemed but no tokens: the client cannot poll in push mode, so it is told (CIBA Core §12).
+            return JSON.object([
+                "auth_req_id": .string(authReqID), "error": "transaction_failed", "error_description": "the tokens could not be issued",
+            ]).serialized()
+        }
         var members: [String: JSON] = [
             "auth_req_id": .string(authReqID), "access_token": .string(response.accessToken), "token_type": .string(response.tokenType),
             "expires_in": .int(Int64(response.expiresIn)),
@@ -57,7 +65,7 @@ public struct CIBANotifier: Service {
     public func run() async throws {
         await runPeriodically(every: interval) {
             // Claimed for a lease longer than one delivery attempt: of several instances only one sends it.
-            guard let decided = try? await store.claimCIBANotifications(now: clock.now(), lease: claimLease) else { return }
+            guard let decided = try? await store.claimCIBANotifications(now: clock.now(), lease: claimLease, limit: claimLimit) else { return }
             for request in decided {
                 guard let authReqID = request.pingAuthReqID, let token = request.notificationToken,
                     let client = try? await clients.client(id: request.clientID),

@@ -107,7 +107,7 @@ public struct PostgresCIBAStore: CIBAStore {
         }
     }
 
-    public func claimCIBANotifications(now: Date, lease: TimeInterval) async throws(StorageError) -> [CIBARequest] {
+    public func claimCIBANotifications(now: Date, lease: TimeInterval, limit: Int) async throws(StorageError) -> [CIBARequest] {
         let current = StoredTime.seconds(now)
         let until = StoredTime.seconds(now.addingTimeInterval(lease))
         // One statement: rows another instance is claiming right now are skipped, not waited for.
@@ -118,7 +118,7 @@ public struct PostgresCIBAStore: CIBAStore {
                 SELECT id FROM ciba_requests
                 WHERE delivery_mode IN ('ping', 'push') AND status IN ('approved', 'denied') AND notified_at IS NULL AND expires_at > \(current)
                     AND (notify_claimed_until IS NULL OR notify_claimed_until <= \(current))
-                ORDER BY decided_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+                ORDER BY decided_at LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
             RETURNING \(unescaped: Self.columns)
             """, Self.decode)
     }

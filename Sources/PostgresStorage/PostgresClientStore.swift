@@ -118,6 +118,8 @@ public struct PostgresClientStore: ClientStore, ResourceServerStore, Registratio
     ) async throws(StorageError) -> Bool {
         let metadata = JSON.object(client.metadata).serialized()
         return try await database.transaction { tx in
+            // The client first, as its removal locks it (then its registration, by the cascade).
+            try await tx.execute("SELECT 1 FROM clients WHERE client_id = \(client.clientID) FOR UPDATE")
             // The token is rotated only by the request that still holds the current one.
             let updated = try await tx.rows(
                 """

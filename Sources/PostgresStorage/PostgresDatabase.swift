@@ -4,13 +4,15 @@ public import Logging
 import NIOCore
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 /// A PostgreSQL database shared by every store, and by every fapid instance pointed at it.
 ///
 /// Each store operation is one transaction on a pooled connection. Whatever must happen once across
 /// instances is decided by the database: conditional `UPDATE … RETURNING`, `INSERT … ON CONFLICT DO NOTHING`,
-/// unique constraints, and row locks (`SELECT … FOR UPDATE`) taken in a fixed order, the audit head last.
-/// A transaction that loses a deadlock or a serialization check is retried a few times.
+/// unique constraints, and row locks (`SELECT … FOR UPDATE`) taken in one order: a client before its
+/// registration, codes and tokens; a code before the tokens issued from it; the audit head last. A
+/// transaction that still loses a deadlock or a serialization check is retried a few times.
 public final class PostgresDatabase: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -32,6 +34,13 @@ public final class PostgresDatabase: Sendable {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(5)
+        // The server ends what a silent client left behind: a statement running past the timeout, and a
+        // transaction left open (which could hold the audit head's lock), so no instance waits on another's.
+        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", String(milliseconds)), ("idle_in_transaction_session_timeout", String(2 * milliseconds)),
+            ("client_encoding", "UTF8"),
+        ]
         // The pool's own chatter (a lease asked for in the instant before its run loop starts, connections
         // closed at shutdown) is not the operator's concern; failures reach the caller as errors anyway.
         var background = logger
@@ -112,22 +121,24 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
-    /// Runs `operation`, or fails with `unavailable` once `timeout` has passed (cancelling it: a connection
-    /// lease waiting for an unreachable server gives up).
+    /// Runs `operation`, or fails with `unavailable` once `timeout` has passed. The caller is answered then,
+    /// whatever the operation is doing: a lease waiting for an unreachable server is cancelled, and a query
+    /// sent on a connection that went silent finishes (or fails) in the background, bounded on the server by
+    /// the session's `statement_timeout` and `idle_in_transaction_session_timeout`.
     private func bounded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         let timeout = self.timeout
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let result = first else {
-                throw StorageError(.unavailable, "the database did not answer within \(timeout)")
-            }
-            return result
+        let outcome = Race<T>()
+        let work = Task {
+            do { outcome.finish(.success(try await operation())) } catch { outcome.finish(.failure(error)) }
         }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            outcome.finish(.failure(StorageError(.unavailable, "the database did not answer within \(timeout)")))
+        }
+        let result = await outcome.value
+        timer.cancel()
+        work.cancel()
+        return try result.get()
     }
 
     static func translate(_ error: any Error) -> (error: StorageError, retryable: Bool) {
@@ -142,6 +153,34 @@ public final class PostgresDatabase: Sendable {
             }
         }
         return (StorageError(.unavailable, "\(error)"), false)
+    }
+}
+
+/// The first of several results to arrive; later ones are dropped.
+final class Race<T: Sendable>: Sendable {
+    private let state = Mutex<(result: Result<T, any Error>?, waiter: CheckedContinuation<Result<T, any Error>, Never>?)>((nil, nil))
+
+    func finish(_ result: Result<T, any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Result<T, any Error>, Never>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: result)
+    }
+
+    var value: Result<T, any Error> {
+        get async {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> Result<T, any Error>? in
+                    if let result = state.result { return result }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
     }
 }
 

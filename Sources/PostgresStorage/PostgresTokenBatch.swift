@@ -66,8 +66,10 @@ final class PostgresTokenBatch: Sendable {
             _ = try await database.rows(Self.statement(batch.map { ($0.record, $0.audit) }).query)
             for item in batch { item.done(nil) }
         } catch {
-            guard batch.count > 1 else {
-                batch[0].done(error)
+            // Only a conflict says the statement changed nothing because of one of its tokens; after a timeout
+            // or a lost connection the batch may have committed, and inserting it again would fail anyway.
+            guard batch.count > 1, error.code == .conflict else {
+                for item in batch { item.done(error) }
                 return
             }
             // One statement failed for all: each token again on its own, so only a bad one fails.

@@ -34,6 +34,8 @@ public struct PostgresTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper, Au
             return
         }
         try await database.transaction { tx in
+            // Rows are locked in one order everywhere: the client, then the code or refresh token.
+            try await tx.execute("SELECT 1 FROM clients WHERE client_id = \(record.clientID) FOR SHARE")
             var stored = record
             if stored.revokedAt == nil, try await Self.originRevoked(ByteBuffer(bytes: origin), tx) {
                 // Issued from a code reused meanwhile, or a refresh token revoked meanwhile.

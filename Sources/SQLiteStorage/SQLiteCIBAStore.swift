@@ -99,7 +99,7 @@ public struct SQLiteCIBAStore: CIBAStore {
         }
     }
 
-    public func claimCIBANotifications(now: Date, lease: TimeInterval) async throws(StorageError) -> [CIBARequest] {
+    public func claimCIBANotifications(now: Date, lease: TimeInterval, limit: Int) async throws(StorageError) -> [CIBARequest] {
         let current = Self.seconds(now)
         return try await database.write { db in
             let requests = try Row.fetchAll(
@@ -108,9 +108,9 @@ public struct SQLiteCIBAStore: CIBAStore {
                     SELECT \(Self.columns) FROM ciba_requests
                     WHERE delivery_mode IN ('ping', 'push') AND status IN ('approved', 'denied') AND notified_at IS NULL AND expires_at > ?
                         AND (notify_claimed_until IS NULL OR notify_claimed_until <= ?)
-                    ORDER BY decided_at
+                    ORDER BY decided_at LIMIT ?
                     """,
-                arguments: [current, current]
+                arguments: [current, current, limit]
             ).map(Self.decode)
             for request in requests {
                 try db.execute(

@@ -21,20 +21,26 @@ struct Audit: AsyncParsableCommand {
             try await reporting {
                 let (_, runtime) = try await options.runtime()
                 let log = runtime.storage.audit
+                // Instances may append while this runs: the stored checkpoints, then the head, are read first,
+                // and the walk stops at the head. Rows up to it committed with it.
+                let stored = try await log.checkpoints()
+                let head = try await log.head()
+                let end = head?.seq ?? .max
                 var verifier = AuditChain.Verifier()
                 var after: Int64 = 0
-                while true {
+                walk: while true {
                     let page = try await log.rows(after: after)
                     for row in page {
+                        if row.seq > end { break walk }
                         if let problem = verifier.feed(row) { try broken(problem) }
                     }
                     guard let last = page.last, page.count == 10_000 else { break }
                     after = last.seq
                 }
-                if let problem = verifier.finish(head: try await log.head()) { try broken(problem) }
+                if let problem = verifier.finish(head: head) { try broken(problem) }
 
                 let keys = try await publicKeys(runtime)
-                var checkpoints = try await log.checkpoints().map { ("stored checkpoint \($0.seq)", $0.jws) }
+                var checkpoints = stored.map { ("stored checkpoint \($0.seq)", $0.jws) }
                 for path in checkpoint {
                     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw Failure(message: "--checkpoint: cannot read \(path)") }
                     checkpoints.append(("checkpoint \(path)", text.trimmingCharacters(in: .whitespacesAndNewlines)))

@@ -481,6 +481,24 @@ def test_unreachable_database_fails_fast_and_recovers(postgres_admin_url, make_d
             time.sleep(0.2)
         assert daemon.get("/healthz").status_code == 200
         assert tpp_client(daemon, pki).token(client_id).status_code == 200
+
+        # A server that goes silent (no reset: frozen, or a network partition) is given up on just the same.
+        postmaster = int((data / "data" / "postmaster.pid").read_text().split()[0])
+        frozen = [postmaster] + [int(pid) for pid in subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()]
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            assert tpp_client(daemon, pki).token(client_id).status_code == 500
+            assert daemon.get("/healthz").status_code == 503
+            assert time.monotonic() - started < 10
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        deadline = time.time() + 15
+        while time.time() < deadline and daemon.get("/healthz").status_code != 200:
+            time.sleep(0.2)
+        assert tpp_client(daemon, pki).token(client_id).status_code == 200
     finally:
         subprocess.run([str(cluster), "stop", str(data / "data")], capture_output=True)
         shutil.rmtree(data, ignore_errors=True)

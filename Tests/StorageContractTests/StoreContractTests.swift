@@ -325,18 +325,26 @@ struct StoreContractTests {
         let store = fixture.storage.ciba
         try await store.insertCIBARequest(cibaRequest("p1", mode: "ping"), audit: nil)
         try await store.insertCIBARequest(cibaRequest("q1", mode: "push"), audit: nil)
-        #expect(try await store.claimCIBANotifications(now: t0, lease: 10).isEmpty)
+        #expect(try await store.claimCIBANotifications(now: t0, lease: 10, limit: 10).isEmpty)
         #expect(try await store.decideCIBARequest(id: "p1", approve: true, by: "staff", now: t0))
         #expect(try await store.decideCIBARequest(id: "q1", approve: true, by: "staff", now: t0))
-        let claimed = await concurrently(20) { _ in try await store.claimCIBANotifications(now: self.t0.addingTimeInterval(1), lease: 10).count == 2 }
+        let claimed = await concurrently(20) { _ in try await store.claimCIBANotifications(now: self.t0.addingTimeInterval(1), lease: 10, limit: 10).count == 2 }
         #expect(claimed == 1)
         // Not marked notified (the send failed): claimable again once the lease is over, not before.
-        #expect(try await store.claimCIBANotifications(now: t0.addingTimeInterval(5), lease: 10).isEmpty)
-        #expect(try await store.claimCIBANotifications(now: t0.addingTimeInterval(12), lease: 10).map(\.id).sorted() == ["p1", "q1"])
+        #expect(try await store.claimCIBANotifications(now: t0.addingTimeInterval(5), lease: 10, limit: 10).isEmpty)
+        #expect(try await store.claimCIBANotifications(now: t0.addingTimeInterval(12), lease: 10, limit: 10).map(\.id).sorted() == ["p1", "q1"])
         try await store.markCIBANotified(id: "p1", now: t0.addingTimeInterval(12))
+        // No more than the limit at once; the rest stay for the next claim.
+        for id in ["p2", "p3", "p4"] {
+            try await store.insertCIBARequest(cibaRequest(id, mode: "ping"), audit: nil)
+            #expect(try await store.decideCIBARequest(id: id, approve: false, by: "staff", now: t0))
+        }
+        #expect(try await store.claimCIBANotifications(now: t0.addingTimeInterval(13), lease: 10, limit: 2).count == 2)
+        #expect(try await store.claimCIBANotifications(now: t0.addingTimeInterval(13), lease: 10, limit: 2).count == 1)
+        for id in ["p2", "p3", "p4"] { try await store.markCIBANotified(id: id, now: t0.addingTimeInterval(14)) }
         #expect(try await store.redeemCIBARequest(id: "q1"))
         #expect(try await store.redeemCIBARequest(id: "q1") == false)
-        #expect(try await store.claimCIBANotifications(now: t0.addingTimeInterval(30), lease: 10).isEmpty)
+        #expect(try await store.claimCIBANotifications(now: t0.addingTimeInterval(30), lease: 10, limit: 10).isEmpty)
     }
 
     // MARK: Keys, certificate status, audit

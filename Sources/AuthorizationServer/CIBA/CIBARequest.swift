@@ -74,10 +74,11 @@ public protocol CIBAStore: Sendable {
     /// Records the decision of a pending, unexpired request, with a `ciba.decided` audit event naming the
     /// staff member `by`, in one transaction; false otherwise.
     func decideCIBARequest(id: String, approve: Bool, by: String, now: Date) async throws(StorageError) -> Bool
-    /// Decided ping/push requests whose client has not been notified yet and that no instance has claimed
-    /// in the last `lease`: each is claimed for `lease` by this call, atomically, so that of several instances
-    /// sharing the store only one sends it. One that is not marked notified is claimable again after the lease.
-    func claimCIBANotifications(now: Date, lease: TimeInterval) async throws(StorageError) -> [CIBARequest]
+    /// At most `limit` decided ping/push requests whose client has not been notified yet and that no instance
+    /// has claimed in the last `lease`: each is claimed for `lease` by this call, atomically, so that of several
+    /// instances sharing the store only one sends it. One not marked notified is claimable again after the
+    /// lease; the caller claims no more than it can send within one.
+    func claimCIBANotifications(now: Date, lease: TimeInterval, limit: Int) async throws(StorageError) -> [CIBARequest]
     /// How many requests await a decision (for the `fapid_ciba_pending_requests` gauge).
     func pendingCIBACount(now: Date) async throws(StorageError) -> Int
     func markCIBANotified(id: String, now: Date) async throws(StorageError)
