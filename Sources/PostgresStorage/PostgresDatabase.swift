@@ -61,7 +61,7 @@ public final class PostgresDatabase: Sendable {
     }
 
     public func isAnswering() async -> Bool {
-        (try? await transaction { tx in try await tx.rows("SELECT 1").count }) == 1
+        (try? await rows("SELECT 1").count) == 1
     }
 
     /// Runs `body` in one transaction (READ COMMITTED), committing when it returns, rolling back when it

@@ -129,6 +129,14 @@ def simultaneously(calls):
         return list(pool.map(run, calls))
 
 
+def new_browser(daemon):
+    """A PSU's browser: cookies kept, the test CA trusted, no proxy from the environment."""
+    browser = requests.Session()
+    browser.trust_env = False
+    browser.verify = str(daemon.keys / "ca.pem")
+    return browser
+
+
 def kids(daemon):
     return {key["kid"] for key in daemon.get("/jwks").json()["keys"]}
 
@@ -182,9 +190,7 @@ def test_one_request_uri_used_at_both_instances_proceeds_once(pair, pki):
     # straight to consent and the race is on the request_uri alone.
     signed_in = {}
     for daemon in (a, b):
-        browser = requests.Session()
-        browser.trust_env = False
-        browser.verify = str(daemon.keys / "ca.pem")
+        browser = new_browser(daemon)
         page = browser.get(daemon.base + "/authorize", params={"client_id": flow.client_id, "request_uri": flow.par()}, timeout=10)
         assert page.status_code == 200 and "Sign in" in page.text, page.text
         login = browser.post(daemon.base + "/authorize/login", data={"interaction": Flow.hidden(page.text, "interaction"),
@@ -197,9 +203,7 @@ def test_one_request_uri_used_at_both_instances_proceeds_once(pair, pki):
     barrier = threading.Barrier(threads)
 
     def attempt(daemon):
-        browser = requests.Session()
-        browser.trust_env = False
-        browser.verify = str(daemon.keys / "ca.pem")
+        browser = new_browser(daemon)
         browser.cookies.update(signed_in[daemon.port])
         page = browser.get(daemon.base + "/authorize", params={"client_id": flow.client_id, "request_uri": request_uri}, timeout=10)
         barrier.wait(timeout=60)
@@ -226,9 +230,7 @@ def test_browser_moving_between_instances_completes_and_its_consent_form_works_o
     """A load balancer without sticky sessions: each browser request may reach the other instance."""
     a, b = pair
     flow = Flow(a, pki)
-    browser = requests.Session()
-    browser.trust_env = False
-    browser.verify = str(a.keys / "ca.pem")
+    browser = new_browser(a)
     page = browser.get(a.base + "/authorize", params={"client_id": flow.client_id, "request_uri": flow.par()}, timeout=10)
     assert page.status_code == 200 and "Sign in" in page.text, page.text
     # Sign-in at B, for the interaction A started.
