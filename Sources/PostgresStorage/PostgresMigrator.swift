@@ -122,15 +122,4 @@ public struct PostgresMigrator: Sendable {
         if !rest.isEmpty { statements.append(rest) }
         return statements
     }
-
-    /// Versions already applied, in order.
-    public func appliedVersions(_ database: PostgresDatabase) async throws(StorageError) -> [String] {
-        let exists = try await database.rows("SELECT to_regclass('schema_migrations') IS NOT NULL")
-        do {
-            guard try exists.first?.value(0, as: Bool.self) ?? false else { return [] }
-            return try await database.rows("SELECT version FROM schema_migrations ORDER BY version").map { row in try row.value(0, as: String.self) }
-        } catch {
-            throw PostgresDatabase.translate(error).error
-        }
-    }
 }

@@ -267,3 +267,24 @@ def test_cross_site_form_posts_are_refused(flow, daemon):
         assert response.status_code == 403, headers
     same = flow.browser.post(daemon.base + "/authorize/login", data=data, headers={"Origin": daemon.issuer, "Sec-Fetch-Site": "same-origin"}, timeout=30)
     assert same.status_code == 200 and "Approve" in same.text
+
+
+def test_forms_need_their_own_csrf_token_and_a_consent_form_works_once(flow, daemon):
+    """The interaction is stored by hash with its CSRF token's hash: a wrong token or interaction is refused
+    without using the interaction up, and a consent form, once sent, is gone."""
+    page = flow.authorize(flow.par())
+    interaction, csrf = Flow.hidden(page.text, "interaction"), Flow.hidden(page.text, "csrf")
+    for fields in ({"interaction": interaction, "csrf": csrf[:-2] + "AA"}, {"interaction": interaction},
+                   {"interaction": interaction[:-2] + "AA", "csrf": csrf}):
+        login = flow.browser.post(daemon.base + "/authorize/login", data={**fields, "username": "alice", "password": PASSWORD}, timeout=30)
+        assert login.status_code == 400 and "expired" in login.text, fields
+    consent_page = flow.login(page.text)
+    assert consent_page.status_code == 200 and "Approve" in consent_page.text
+    forged = flow.browser.post(daemon.base + "/authorize/consent", data={"interaction": interaction, "csrf": csrf[:-2] + "AA",
+                                                                       "decision": "approve"}, allow_redirects=False, timeout=10)
+    assert forged.status_code == 400
+    fragment = flow.consent(consent_page.text)
+    assert "code" in fragment and fragment["state"] == flow.state
+    replay = flow.browser.post(daemon.base + "/authorize/consent", data={"interaction": interaction, "csrf": csrf, "decision": "approve"},
+                               allow_redirects=False, timeout=10)
+    assert replay.status_code == 400 and "expired" in replay.text
