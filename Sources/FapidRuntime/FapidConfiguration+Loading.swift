@@ -2,16 +2,11 @@ public import Foundation
 import JOSE
 
 extension FapidConfiguration {
-    static let environmentKeys: [(variable: String, key: String)] = [
-        ("FAPID_LISTEN", "listen"), ("FAPID_ISSUER", "issuer"), ("FAPID_DATABASE", "database"), ("FAPID_STORAGE", "storage"),
-        ("FAPID_DATABASE_URL", "database_url"), ("FAPID_KEY_REFRESH_SECONDS", "key_refresh_seconds"),
-        ("FAPID_KEY_ENCRYPTION_KEY_FILE", "key_encryption_key_file"),
-        ("FAPID_ADMIN_SOCKET", "admin_socket"), ("FAPID_KEYS_DIR", "keys_dir"), ("FAPID_LOG_LEVEL", "log_level"),
-        ("FAPID_MIGRATIONS_DIR", "migrations_dir"), ("FAPID_LOG_FORMAT", "log_format"), ("FAPID_METRICS_LISTEN", "metrics_listen"),
-        ("FAPID_AUDIT_CHECKPOINT_SECONDS", "audit_checkpoint_seconds"), ("FAPID_OUTBOUND_ALLOW_PRIVATE_NETWORKS", "outbound_allow_private_networks"),
-        ("FAPID_RATE_LIMIT_CLIENT_PER_SECOND", "rate_limit_client_per_second"), ("FAPID_RATE_LIMIT_CLIENT_BURST", "rate_limit_client_burst"),
-        ("FAPID_RATE_LIMIT_ADDRESS_PER_SECOND", "rate_limit_address_per_second"), ("FAPID_RATE_LIMIT_ADDRESS_BURST", "rate_limit_address_burst"),
-    ]
+    /// Every file key can also be set as `FAPID_<KEY IN UPPER SNAKE CASE>` (`listen` as `FAPID_LISTEN`, `keys_dir` as
+    /// `FAPID_KEYS_DIR`); arrays and objects are given as JSON text.
+    static var environmentKeys: [(variable: String, key: String)] {
+        fileKeys.sorted().map { ("FAPID_" + $0.uppercased(), $0) }
+    }
 
     static let fileKeys: Set<String> = [
         "listen", "allow_non_loopback", "issuer", "database", "storage", "database_url", "database_max_connections", "database_timeout_seconds", "admin_socket", "keys_dir",
@@ -22,7 +17,7 @@ extension FapidConfiguration {
         "certificate_status_skew_seconds", "certificate_status_refresh_seconds", "directories", "require_pushed_authorization_requests",
         "log_format", "metrics_listen", "audit_checkpoint_seconds", "rate_limit_client_per_second", "rate_limit_client_burst",
         "rate_limit_address_per_second", "rate_limit_address_burst", "idle_timeout_seconds", "request_timeout_seconds", "max_header_bytes",
-        "max_body_bytes", "outbound_allow_private_networks",
+        "max_body_bytes", "outbound_allow_private_networks", "client_assertion_max_lifetime_seconds", "pushed_request_lifetime_seconds",
     ]
 
     /// Defaults, then `file` (a JSON object) when given, then `environment`; then checks everything.
@@ -46,7 +41,15 @@ extension FapidConfiguration {
             values = object
         }
         for (variable, key) in environmentKeys {
-            if let value = environment[variable] { values[key] = .string(value) }
+            guard let value = environment[variable] else { continue }
+            // Arrays and objects (trusted_proxies, directories) arrive as JSON text.
+            if value.hasPrefix("[") || value.hasPrefix("{"), let parsed = try? JSON.parse(Array(value.utf8)) {
+                values[key] = parsed
+            } else if value == "true" || value == "false" {
+                values[key] = .bool(value == "true")
+            } else {
+                values[key] = .string(value)
+            }
         }
         return try resolve(values)
     }
@@ -75,16 +78,25 @@ extension FapidConfiguration {
             config.allowNonLoopback = flag
         }
         if let issuer = try string("issuer") { config.issuer = issuer }
-        if let database = try string("database") { config.database = database }
         if let storage = try string("storage") {
             guard storage == "sqlite" || storage == "postgres" else { throw ConfigurationError(key: "storage", reason: "must be sqlite or postgres") }
             config.storage = storage
         }
         if let url = try string("database_url") {
-            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
-                throw ConfigurationError(key: "database_url", reason: "must be a postgres:// URL")
-            }
+            guard isPostgresURL(url) else { throw ConfigurationError(key: "database_url", reason: "must be a postgres:// URL") }
             config.databaseURL = url
+        }
+        if let database = try string("database") {
+            // `database` (FAPID_DATABASE) takes a SQLite path, or a postgres:// URL: the same as storage postgres + database_url.
+            if isPostgresURL(database) {
+                if values["storage"] != nil && config.storage != "postgres" {
+                    throw ConfigurationError(key: "database", reason: "a postgres:// URL needs storage postgres (or no storage key)")
+                }
+                config.storage = "postgres"
+                config.databaseURL = database
+            } else {
+                config.database = database
+            }
         }
         if config.storage == "postgres", config.databaseURL == nil {
             throw ConfigurationError(key: "database_url", reason: "storage postgres needs database_url")
@@ -169,6 +181,9 @@ extension FapidConfiguration {
         config.requestTimeoutSeconds = try integer("request_timeout_seconds", in: 1...600) ?? config.requestTimeoutSeconds
         config.maxHeaderBytes = try integer("max_header_bytes", in: 1024...1_048_576) ?? config.maxHeaderBytes
         config.maxBodyBytes = try integer("max_body_bytes", in: 1024...16_777_216) ?? config.maxBodyBytes
+        config.clientAssertionMaxLifetimeSeconds =
+            try integer("client_assertion_max_lifetime_seconds", in: 1...86_400) ?? config.clientAssertionMaxLifetimeSeconds
+        config.pushedRequestLifetimeSeconds = try integer("pushed_request_lifetime_seconds", in: 5...600) ?? config.pushedRequestLifetimeSeconds
         if let value = values["outbound_allow_private_networks"] {
             // From the environment the flag arrives as text.
             guard let flag = value.boolValue ?? (value.stringValue == "true" ? true : value.stringValue == "false" ? false : nil) else {
@@ -207,9 +222,10 @@ extension FapidConfiguration {
         guard levels.contains(logLevel) else {
             throw ConfigurationError(key: "log_level", reason: "must be one of \(levels.joined(separator: ", "))")
         }
-        if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
-            throw ConfigurationError(key: "database", reason: "the PostgreSQL backend is not part of this build yet; use a SQLite file path")
-        }
+    }
+
+    static func isPostgresURL(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
     }
 
     static func parseDirectory(_ value: JSON, key: String) throws(ConfigurationError) -> Directory {

@@ -120,6 +120,12 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// (`jwks_uri`, CIBA notification endpoints) reach loopback and private addresses. Default false.
     public var outboundAllowPrivateNetworks: Bool = false
 
+    /// `client_assertion_max_lifetime_seconds`: how far in the future a `private_key_jwt` assertion's `exp` may lie.
+    /// No spec sets a bound; stock clients (authlib) use one hour. Its `jti` stays single-use until `exp`. Default 3600.
+    public var clientAssertionMaxLifetimeSeconds: Int = 3600
+    /// `pushed_request_lifetime_seconds`: `expires_in` of a PAR `request_uri` (RFC 9126 §2.2; FAPI 2 SP: under 600). Default 90.
+    public var pushedRequestLifetimeSeconds: Int = 90
+
     /// `directories`: default one development directory from `<keys_dir>/directory.jwks.json` and `<keys_dir>/ca.pem`.
     public var directories: [Directory]
 

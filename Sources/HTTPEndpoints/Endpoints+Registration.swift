@@ -31,9 +31,9 @@ extension Endpoints {
             await Self.registration(context.logger) { () async throws(RegistrationError) -> Response in
                 let clientID = context.parameters.get("client_id") ?? ""
                 let (body, isJWT) = try await Self.registrationBody(request)
-                guard !isJWT else { throw RegistrationError(.invalidRequest, "updates are JSON (RFC 7592 §2.2)") }
                 let certificate = await self.clientCertificate(request, context: context)
-                let registered = try await service.update(clientID: clientID, accessToken: Self.bearer(request), body: body, certificate: certificate)
+                let registered = try await service.update(
+                    clientID: clientID, accessToken: Self.bearer(request), body: body, isJWT: isJWT, certificate: certificate)
                 Self.logRegistration("client registration updated", registered.registration, context.logger)
                 return Self.registrationResponse(registered, status: .ok, issuer: self.metadata.issuer)
             }
@@ -99,6 +99,7 @@ extension Endpoints {
                 status: HTTPResponse.Status(code: error.status)
             )
             if error.code == .invalidToken { response.headers[.wwwAuthenticate] = #"Bearer error="invalid_token""# }
+            if error.code == .invalidClient { response.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="invalid_client""# }
             return response
         }
     }

@@ -17,6 +17,8 @@ import Synchronization
 public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where Base.Context == FapidRequestContext {
     public typealias Context = FapidRequestContext
     public static var header: HTTPField.Name { HTTPField.Name("x-fapi-interaction-id")! }
+    static var strictTransportSecurity: HTTPField.Name { HTTPField.Name("Strict-Transport-Security")! }
+    static var hstsPolicy: String { "max-age=31536000" }
 
     let base: Base
     let certificates: ClientCertificateSource
@@ -53,6 +55,8 @@ public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where B
             response = JSONResponse.make(status: .internalServerError, ["error": "server_error"])
         }
         response.headers[Self.header] = interactionID
+        // RFC 6797: every response of this (HTTPS-only) server tells browsers to use HTTPS only.
+        response.headers[Self.strictTransportSecurity] = Self.hstsPolicy
         RequestMetrics.record(endpoint: endpoint, status: response.status.code, duration: ContinuousClock.now - started)
         return response
     }

@@ -1,6 +1,7 @@
 public import HummingbirdCore
 public import Logging
 public import NIOCore
+import NIOHTTP1
 import NIOSSL
 
 /// HTTP/1.1 over TLS that keeps the client's whole presented certificate chain.
@@ -36,6 +37,11 @@ struct MTLSServerChannel<Base: ServerChildChannel>: ServerChildChannel {
             try channel.pipeline.syncOperations.addHandler(ByteDeadlineHandler(deadlines: deadlines))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
+        }.flatMapThrowing { value in
+            // Right after NIO's HTTP/1 decoder, where the request's HTTP version is still known.
+            let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try channel.pipeline.syncOperations.addHandler(HTTP10ConnectionHandler(), position: .after(decoder.handler))
+            return value
         }
     }
 

@@ -11,6 +11,13 @@ public struct TLSSettings: Sendable {
         "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
     ]
 
+    /// TLS 1.2 signature algorithms, both ways (RFC 9155 §3: no SHA-1): what the server signs its handshake with,
+    /// what it asks for in CertificateRequest and accepts in a client's CertificateVerify. TLS 1.3 never uses SHA-1.
+    public static let signatureAlgorithms: [SignatureAlgorithm] = [
+        .ecdsaSecp256R1Sha256, .ecdsaSecp384R1Sha384, .ecdsaSecp521R1Sha512, .rsaPssRsaeSha256, .rsaPssRsaeSha384, .rsaPssRsaeSha512,
+        .ed25519, .rsaPkcs1Sha256, .rsaPkcs1Sha384, .rsaPkcs1Sha512,
+    ]
+
     public let certificateChainPath: String
     public let privateKeyPath: String
 
@@ -26,6 +33,8 @@ public struct TLSSettings: Sendable {
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuites = Self.fapiCipherSuites.joined(separator: ":")
+        configuration.signingSignatureAlgorithms = Self.signatureAlgorithms
+        configuration.verifySignatureAlgorithms = Self.signatureAlgorithms
         // Ask every client for a certificate; whether one is needed is decided per endpoint.
         configuration.certificateVerification = .optionalVerification
         configuration.applicationProtocols = ["http/1.1"]

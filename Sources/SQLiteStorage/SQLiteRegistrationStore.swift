@@ -1,5 +1,5 @@
 public import AuthorizationServer
-public import Foundation
+import Foundation
 import GRDB
 import JOSE
 

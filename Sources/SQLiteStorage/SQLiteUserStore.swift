@@ -1,5 +1,5 @@
 public import AuthorizationServer
-public import Foundation
+import Foundation
 import GRDB
 
 /// `UserStore` over the `users` table.

@@ -20,7 +20,8 @@ extension Fapid {
             clients: runtime.clients,
             replay: runtime.tokens,
             keys: ClientKeyResolver(fetcher: fetcher, clock: clock),
-            settings: ClientAuthenticationSettings(audiences: audiences),
+            settings: ClientAuthenticationSettings(
+                audiences: audiences, maximumAssertionLifetime: TimeInterval(configuration.clientAssertionMaxLifetimeSeconds)),
             clock: clock,
             status: status,
             audit: runtime.storage.audit
@@ -58,7 +59,8 @@ extension Fapid {
                 tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock, status: status),
             revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, refreshTokens: codes, clock: clock),
             pushedAuthorization: PushedAuthorizationService(
-                authenticator: authenticator, validator: requestObjects, store: pushedStore, clock: clock),
+                authenticator: authenticator, validator: requestObjects, store: pushedStore, clock: clock,
+                lifetime: TimeInterval(configuration.pushedRequestLifetimeSeconds)),
             userinfo: UserinfoService(tokens: runtime.tokens, clock: clock, status: status),
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens,

@@ -5,6 +5,8 @@ import JOSE
 public enum AuthorizationChecks {
     /// Response types offered: hybrid (FAPI 1 Advanced) and code (FAPI 2, with PAR).
     public static let responseTypes: Set<String> = ["code id_token", "code"]
+    /// JARM response modes (JARM §2.3).
+    static let jarmModes: Set<String> = ["jwt", "query.jwt", "fragment.jwt", "form_post.jwt"]
 
     public static func check(_ request: AuthorizationRequest, client: Client) throws(OAuthError) {
         // FAPI 1 Baseline §5.2.2-8/9/10: registered, required, exact match (no normalisation).
@@ -22,6 +24,10 @@ public enum AuthorizationChecks {
         }
         if let mode = request.responseMode, !["fragment", "query", "form_post", "jwt", "fragment.jwt", "query.jwt", "form_post.jwt"].contains(mode) {
             throw OAuthError(.invalidRequest, "response_mode \(mode) is not supported")
+        }
+        // FAPI 1 Advanced §5.2.2-2: response_type code only with JARM, so the response is signed.
+        if client.isFAPI, request.responseType == "code", !(request.responseMode.map(jarmModes.contains) ?? false) {
+            throw OAuthError(.unsupportedResponseType, "response_type code needs response_mode jwt; use code id_token otherwise")
         }
         // OIDC Core §3.3.2.5: the hybrid flow never returns tokens in the query.
         if request.responseType == "code id_token", request.responseMode == "query" || request.responseMode == "query.jwt" {

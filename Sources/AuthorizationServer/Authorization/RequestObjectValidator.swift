@@ -40,6 +40,10 @@ public struct RequestObjectValidator: Sendable {
         } catch {
             throw OAuthError(.invalidRequestObject, "the request object is not acceptable: \(error.code.rawValue)", detail: "\(error)")
         }
+        // RFC 9101 §4 / RFC 9126 §2.1: a request object never carries request or request_uri (it would name another request).
+        if let nested = ["request_uri", "request"].first(where: { claims[$0] != nil }) {
+            throw OAuthError(.invalidRequestObject, "the request object must not contain \(nested)")
+        }
         if let claimed = claims["client_id"]?.stringValue, claimed != client.clientID {
             throw OAuthError(.invalidRequestObject, "client_id in the request object does not match the client")
         }

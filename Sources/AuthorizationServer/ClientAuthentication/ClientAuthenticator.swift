@@ -33,10 +33,10 @@ public struct ClientAuthenticationSettings: Sendable {
     /// Acceptable `aud` values for client assertions: the issuer and the endpoint URLs (FAPI 1, CIBA).
     public var audiences: Set<String>
     public var clockSkew: TimeInterval
-    /// The furthest in the future an assertion's `exp` may lie.
+    /// The furthest in the future an assertion's `exp` may lie (`client_assertion_max_lifetime_seconds`).
     public var maximumAssertionLifetime: TimeInterval
 
-    public init(audiences: Set<String>, clockSkew: TimeInterval = 10, maximumAssertionLifetime: TimeInterval = 600) {
+    public init(audiences: Set<String>, clockSkew: TimeInterval = 10, maximumAssertionLifetime: TimeInterval = 3600) {
         self.audiences = audiences
         self.clockSkew = clockSkew
         self.maximumAssertionLifetime = maximumAssertionLifetime

@@ -25,6 +25,9 @@ public struct Client: Sendable {
 
     public var name: String? { metadata["client_name"]?.stringValue }
 
+    /// OIDC Dynamic Registration §2: registered beside authorization_code by hybrid clients; no token endpoint grant.
+    public static let implicitGrantType = "implicit"
+
     /// Whether every token of this client must be certificate-bound: all FAPI clients, and others that
     /// registered `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4).
     public var requiresBoundTokens: Bool {
@@ -99,8 +102,11 @@ public struct Client: Sendable {
         }
         metadata["token_endpoint_auth_method"] = .string(method)
 
-        let grantTypes = try strings("grant_types") ?? ["client_credentials"]
-        let supported: Set<String> = ["client_credentials", "authorization_code", "refresh_token", "urn:openid:params:grant-type:ciba"]
+        // RFC 7591 §2: omitted grant_types means authorization_code.
+        let grantTypes = try strings("grant_types") ?? ["authorization_code"]
+        let supported: Set<String> = [
+            "client_credentials", "authorization_code", "refresh_token", "urn:openid:params:grant-type:ciba", Self.implicitGrantType,
+        ]
         if let unknown = grantTypes.first(where: { !supported.contains($0) }) {
             throw ClientMetadataError("grant_types", "\(unknown) is not supported")
         }
@@ -117,12 +123,17 @@ public struct Client: Sendable {
 
         scopes = Set((try string("scope") ?? "").split(separator: " ").map(String.init))
 
-        // FAPI 1 Advanced §5.2.2-2 / FAPI 2: hybrid, or code (with JARM or PAR).
-        if let responseTypes = try strings("response_types") {
-            let allowed: Set<String> = ["code id_token", "code"]
-            if let other = responseTypes.first(where: { !allowed.contains($0) }) {
-                throw ClientMetadataError("response_types", "\(other) is not supported; use code id_token or code")
-            }
+        // FAPI 1 Advanced §5.2.2-2 / FAPI 2: hybrid, or code (with JARM or PAR). RFC 7591 §2: omitted means code.
+        let responseTypes = try strings("response_types") ?? ["code"]
+        let allowedResponseTypes: Set<String> = ["code id_token", "code"]
+        if let other = responseTypes.first(where: { !allowedResponseTypes.contains($0) }) {
+            throw ClientMetadataError("response_types", "\(other) is not supported; use code id_token or code")
+        }
+        // OIDC Dynamic Registration §2: a code id_token client registers authorization_code and implicit. implicit is
+        // accepted only beside a hybrid response type (it never becomes a grant of the token endpoint), and
+        // hybrid clients that omit it (Open Banking UK profiles) stay accepted.
+        if grantTypesSet.contains(Self.implicitGrantType) && !responseTypes.contains("code id_token") {
+            throw ClientMetadataError("grant_types", "implicit is allowed only for clients registered for response_type code id_token")
         }
         // CIBA Core §4: delivery mode, and an https notification endpoint for ping and push.
         if let mode = try string("backchannel_token_delivery_mode") {
@@ -143,7 +154,7 @@ public struct Client: Sendable {
         }
 
         if metadata["jwks"] != nil && metadata["jwks_uri"] != nil {
-            throw ClientMetadataError("jwks", "jwks and jwks_uri must not both be present (RFC 7591 §2)")
+            throw ClientMetadataError("jwks", "jwks and jwks_uri must not both be present")
         }
         if let value = metadata["jwks"] {
             guard value.objectValue != nil else { throw ClientMetadataError("jwks", "must be a JWK Set object") }
@@ -166,7 +177,7 @@ public struct Client: Sendable {
         }
         if let uri = try string("jwks_uri") {
             guard let url = URL(string: uri), url.scheme == "https", url.host != nil else {
-                throw ClientMetadataError("jwks_uri", "must be an https URL (FAPI 2 SP §5.4.2)")
+                throw ClientMetadataError("jwks_uri", "must be an https URL")
             }
             jwksURI = uri
         } else {

@@ -21,7 +21,8 @@ public struct AuthorizationCodeGrant: GrantHandler {
     public func handle(_ request: TokenRequest) async throws(OAuthError) -> TokenResponse {
         guard let code = request.parameters["code"] else { throw OAuthError(.invalidRequest, "code is required") }
         guard let redirectURI = request.parameters["redirect_uri"] else { throw OAuthError(.invalidRequest, "redirect_uri is required") }
-        guard let verifier = request.parameters["code_verifier"] else { throw OAuthError(.invalidRequest, "code_verifier is required (PKCE)") }
+        // Every code carries a PKCE challenge, so a missing verifier is a verifier that does not match (RFC 7636 §4.6).
+        let verifier = request.parameters["code_verifier"] ?? ""
         let client = request.client.client
         let hash = Crypto.sha256(code)
         let redemption: CodeRedemption

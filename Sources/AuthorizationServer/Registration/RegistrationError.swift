@@ -9,6 +9,8 @@ public struct RegistrationError: Error, Sendable, CustomStringConvertible {
         case invalidRequest = "invalid_request"
         /// RFC 7592 §2: a bad registration access token (or an unknown client, which must look the same).
         case invalidToken = "invalid_token"
+        /// RFC 6749 §5.2: the mTLS client authentication registration needs failed (no certificate).
+        case invalidClient = "invalid_client"
         case serverError = "server_error"
     }
 
@@ -18,13 +20,13 @@ public struct RegistrationError: Error, Sendable, CustomStringConvertible {
 
     public init(_ code: Code, _ description: String, detail: String? = nil) {
         self.code = code
-        self.description = description
+        self.description = ErrorDescription.wireSafe(description)
         self.detail = detail ?? description
     }
 
     public var status: Int {
         switch code {
-        case .invalidToken: 401
+        case .invalidToken, .invalidClient: 401
         case .serverError: 500
         default: 400
         }

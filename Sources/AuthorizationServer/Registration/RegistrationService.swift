@@ -69,6 +69,11 @@ public struct RegistrationService: Sendable {
     // MARK: RFC 7591 registration
 
     public func register(body: [UInt8], isJWT: Bool, certificate: ClientCertificate?) async throws(RegistrationError) -> Registered {
+        // The registration endpoint authenticates the TPP by its transport certificate: without one, the request
+        // fails as an mTLS client authentication does (RFC 6749 §5.2, RFC 8705 §2), before any work is done.
+        guard certificate != nil else {
+            throw RegistrationError(.invalidClient, "registration needs the TPP's transport certificate (mTLS)")
+        }
         let now = clock.now()
         let request = try parseRequest(body: body, isJWT: isJWT)
         let statement = try await verifySoftwareStatement(request.softwareStatement, now: now)
@@ -120,22 +125,34 @@ public struct RegistrationService: Sendable {
         return (client, record)
     }
 
-    /// RFC 7592 §2.2: replaces the metadata, re-validated against the stored software statement; rotates the access token.
-    public func update(clientID: String, accessToken: String?, body: [UInt8], certificate: ClientCertificate?) async throws(RegistrationError)
-        -> Registered
+    /// RFC 7592 §2.2: replaces the metadata, re-validated against the software statement; rotates the access token.
+    /// The body is JSON, or (Open Banking UK DCR) a request JWT signed by the software's key, checked as at registration.
+    /// A software statement in the body replaces the stored one when it is valid and names the same software.
+    public func update(clientID: String, accessToken: String?, body: [UInt8], isJWT: Bool = false, certificate: ClientCertificate?)
+        async throws(RegistrationError) -> Registered
     {
         let (existing, record) = try await authorize(clientID: clientID, accessToken: accessToken, certificate: certificate)
         guard let certificate else { throw RegistrationError(.invalidToken, "management needs the registered certificate") }
         let now = clock.now()
-        let request = try parseRequest(body: body, isJWT: false, update: true)
-        guard request.clientID == clientID else {
-            throw RegistrationError(.invalidRequest, "the body's client_id must be the client being updated (RFC 7592 §2.2)")
+        let request = try parseRequest(body: body, isJWT: isJWT, update: true)
+        // RFC 7592 §2.2 requires client_id in a JSON update; Open Banking request JWTs may leave it out.
+        guard request.clientID == clientID || (isJWT && request.clientID == nil) else {
+            throw RegistrationError(.invalidRequest, "the body's client_id must be the client being updated")
         }
-        let statement = try await verifySoftwareStatement(record.softwareStatement, now: now, forUpdate: true)
+        let sent = request.softwareStatement
+        let statement = try await verifySoftwareStatement(sent.isEmpty ? record.softwareStatement : sent, now: now, forUpdate: true)
+        guard statement.softwareID == record.softwareID, statement.directory.name == record.directory else {
+            throw RegistrationError(.invalidSoftwareStatement, "the software statement names other software than the registration")
+        }
+        if isJWT {
+            try await verifyRequestSignature(request, statement: statement, now: now)
+            try await consumeRequest(request, statement: statement, now: now)
+        }
         let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: certificate, now: existing.createdAt)
         let token = TokenIssuer.randomToken()
         var updated = record
         updated.accessTokenHash = TokenIssuer.hash(token)
+        if !sent.isEmpty { updated.softwareStatement = sent }
         let stored: Bool
         let event = AuditEvent(
             .clientUpdated, at: now, clientID: clientID, orgID: record.orgID, certificateThumbprint: certificate.thumbprint,
@@ -190,7 +207,7 @@ public struct RegistrationService: Sendable {
         if update {
             for forbidden in ["registration_access_token", "registration_client_uri", "client_id_issued_at", "client_secret_expires_at"]
             where members[forbidden] != nil {
-                throw RegistrationError(.invalidRequest, "\(forbidden) must not be sent in an update (RFC 7592 §2.2)")
+                throw RegistrationError(.invalidRequest, "\(forbidden) must not be sent in an update")
             }
         }
         let clientID = members["client_id"]?.stringValue
@@ -246,7 +263,7 @@ public struct RegistrationService: Sendable {
             guard let jti = claims.jwtID, !jti.isEmpty else { throw RegistrationError(.invalidSoftwareStatement, "the software statement has no jti") }
         }
         let roles = claims["software_roles"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let redirects = claims["software_redirect_uris"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let redirects = (claims["software_redirect_uris"] ?? claims["redirect_uris"])?.arrayValue?.compactMap(\.stringValue) ?? []
         return SoftwareStatement(
             directory: directory, claims: claims, softwareID: softwareID, orgID: claims["org_id"]?.stringValue, roles: roles, redirectURIs: redirects)
     }
@@ -278,7 +295,7 @@ public struct RegistrationService: Sendable {
     /// to the software statement's organisation (its `org_id` in the subject's OU or organizationIdentifier).
     func checkTransportCertificate(_ presented: ClientCertificate?, statement: SoftwareStatement) async throws(RegistrationError) -> ClientCertificate {
         guard let presented else {
-            throw RegistrationError(.unapprovedSoftwareStatement, "registration needs the TPP's transport certificate (mTLS)")
+            throw RegistrationError(.invalidClient, "registration needs the TPP's transport certificate (mTLS)")
         }
         guard
             let certificate = ClientCertificate.evaluate(
@@ -303,17 +320,33 @@ public struct RegistrationService: Sendable {
         return certificate
     }
 
-    /// OBUK DCR: the request JWT is signed with a key of the software (`software_jwks_endpoint` or `software_jwks`),
+    /// Where the statement puts the software's keys: `software_jwks_endpoint` (Open Banking UK), `software_jwks_uri`
+    /// (Open Finance Brasil), `software_jwks`, or the client metadata `jwks_uri` / `jwks` (RFC 7591 §2.3).
+    enum SoftwareKeys {
+        case inline(JSON)
+        case uri(String)
+    }
+
+    static func softwareKeys(of statement: SoftwareStatement) -> SoftwareKeys? {
+        let claims = statement.claims
+        for name in ["software_jwks_endpoint", "software_jwks_uri"] {
+            if let url = claims[name]?.stringValue { return .uri(url) }
+        }
+        if let inline = claims["software_jwks"], inline.objectValue != nil { return .inline(inline) }
+        if let url = claims["jwks_uri"]?.stringValue { return .uri(url) }
+        if let inline = claims["jwks"], inline.objectValue != nil { return .inline(inline) }
+        return nil
+    }
+
+    /// OBUK DCR: the request JWT is signed with a key of the software (see `softwareKeys`),
     /// `iss` = software_id, `aud` = this issuer, `exp` present, `jti` single-use.
     func verifyRequestSignature(_ request: ParsedRequest, statement: SoftwareStatement, now: Date) async throws(RegistrationError) {
         guard let jws = request.jws, let claims = request.claims else { return }
         let keys: JWKSet?
-        if let inline = statement.claims["software_jwks"], inline.objectValue != nil {
-            keys = try? JWKSet(json: inline.bytes)
-        } else if let url = statement.claims["software_jwks_endpoint"]?.stringValue, url.hasPrefix("https://") {
-            keys = (try? await fetcher.fetch(url)).flatMap { try? JWKSet(json: $0) }
-        } else {
-            keys = nil
+        switch Self.softwareKeys(of: statement) {
+        case .inline(let inline): keys = try? JWKSet(json: inline.bytes)
+        case .uri(let url) where url.hasPrefix("https://"): keys = (try? await fetcher.fetch(url)).flatMap { try? JWKSet(json: $0) }
+        case .uri, nil: keys = nil
         }
         guard let keys else { throw RegistrationError(.invalidSoftwareStatement, "the software statement names no usable software keys") }
         do {
@@ -345,6 +378,14 @@ public struct RegistrationService: Sendable {
         throws(RegistrationError) -> Client
     {
         var metadata = requested
+        // RFC 7591 §2.3: metadata in the software statement takes precedence over the request. A statement that
+        // names the keys or the certificate identity replaces every alternative spelling of them in the request.
+        let fromStatement = statement.claims.members.filter { Self.registrableMembers.contains($0.key) && !Self.serverMembers.contains($0.key) }
+        let exclusive: [Set<String>] = [["jwks", "jwks_uri"], Set(["tls_client_auth_subject_dn"] + Client.TLSClientAuthSAN.allCases.map(\.rawValue))]
+        for group in exclusive where !group.isDisjoint(with: fromStatement.keys) {
+            for member in group { metadata[member] = nil }
+        }
+        metadata.merge(fromStatement) { _, statement in statement }
         let allowedRedirects = Set(statement.redirectURIs)
         if let redirects = metadata["redirect_uris"]?.arrayValue?.compactMap(\.stringValue) {
             if let outside = redirects.first(where: { !allowedRedirects.contains($0) }) {
@@ -380,9 +421,6 @@ public struct RegistrationService: Sendable {
         if metadata["client_name"] == nil, let name = statement.claims["software_client_name"]?.stringValue { metadata["client_name"] = .string(name) }
         metadata["software_id"] = .string(statement.softwareID)
         if let orgID = statement.orgID { metadata["org_id"] = .string(orgID) }
-        if metadata["grant_types"] == nil {
-            metadata["grant_types"] = metadata["redirect_uris"] == nil ? ["client_credentials"] : ["authorization_code", "refresh_token", "client_credentials"]
-        }
         let method = metadata["token_endpoint_auth_method"]?.stringValue ?? ClientAuthMethod.tlsClientAuth.rawValue
         metadata["token_endpoint_auth_method"] = .string(method)
         if method == ClientAuthMethod.tlsClientAuth.rawValue {
@@ -400,12 +438,13 @@ public struct RegistrationService: Sendable {
             } else {
                 metadata["tls_client_auth_subject_dn"] = .string(certificate.certificate.subjectDN)
             }
-        } else if metadata["jwks"] == nil && metadata["jwks_uri"] == nil {
-            // The software's own keys, as the statement names them.
-            if let endpoint = statement.claims["software_jwks_endpoint"]?.stringValue {
-                metadata["jwks_uri"] = .string(endpoint)
-            } else if let inline = statement.claims["software_jwks"], inline.objectValue != nil {
-                metadata["jwks"] = inline
+        }
+        if metadata["jwks"] == nil && metadata["jwks_uri"] == nil {
+            // The software's own keys, as the statement names them: they verify its assertions and request objects.
+            switch Self.softwareKeys(of: statement) {
+            case .uri(let url): metadata["jwks_uri"] = .string(url)
+            case .inline(let inline): metadata["jwks"] = inline
+            case nil: break
             }
         }
         do {

@@ -24,7 +24,7 @@ public struct TokenService: Sendable {
         // FAPI 1 Advanced §5.2.2-4 / FAPI 2 SP §5.3.1.1-4: only sender-constrained tokens, so a FAPI client
         // (or one registered for bound tokens) must connect with its certificate, whatever it authenticated with.
         if client.certificate == nil && client.client.requiresBoundTokens {
-            throw OAuthError(.invalidRequest, "a client certificate is required: tokens are bound to it (RFC 8705 §3)")
+            throw OAuthError(.invalidRequest, "a client certificate is required: tokens are bound to it", detail: "no client certificate; tokens are certificate-bound (RFC 8705 §3)")
         }
         return try await handler.handle(TokenRequest(parameters: parameters, client: client))
     }
