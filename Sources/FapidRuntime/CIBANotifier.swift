@@ -81,13 +81,21 @@ public struct CIBANotifier: Service {
                 } else {
                     body = JSON.object(["auth_req_id": .string(authReqID)]).serialized()
                 }
-                let status = await http.notify(endpoint, bearer: token, body: body)
+                let outcome = await http.notify(endpoint, bearer: token, body: body)
+                let status = outcome.status
                 // CIBA Core §10.2: any 2xx is success; 401/403 will not improve by retrying. Push answers are
                 // delivered once: their tokens were issued when the request was redeemed.
-                if request.deliveryMode == "push" || status.map({ (200..<300).contains($0) || $0 == 401 || $0 == 403 }) == true {
-                    try? await store.markCIBANotified(id: request.id, now: clock.now())
+                let final = request.deliveryMode == "push" || status.map({ (200..<300).contains($0) || $0 == 401 || $0 == 403 }) == true
+                if final { try? await store.markCIBANotified(id: request.id, now: clock.now()) }
+                var metadata: Logger.Metadata = [
+                    "client_id": "\(request.clientID)", "request": "\(request.id)", "mode": "\(request.deliveryMode)",
+                    "status": "\(status.map(String.init) ?? "failed")",
+                ]
+                if status.map({ (200..<300).contains($0) }) != true {
+                    metadata["reason"] = "\(outcome)"
+                    metadata["retry"] = "\(final ? "no" : "after the lease")"
                 }
-                logger.info("CIBA ping", metadata: ["client_id": "\(request.clientID)", "request": "\(request.id)", "status": "\(status.map(String.init) ?? "failed")"])
+                logger.info("CIBA notification", metadata: metadata)
             }
         }
     }

@@ -80,18 +80,54 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
         }
     }
 
-    /// POSTs a JSON notification with a bearer token; returns the status, or nil when nothing came back.
-    public func notify(_ url: String, bearer: String, body: String) async -> Int? {
-        guard url.hasPrefix("https://") else { return nil }
-        guard await addresses.refusal(for: url) == nil else { return nil }
+    /// What came of a notification: the endpoint's HTTP status, or why nothing came back.
+    public enum NotificationOutcome: Sendable, CustomStringConvertible {
+        case answered(status: Int)
+        case failed(reason: String)
+
+        public var status: Int? { if case .answered(let status) = self { status } else { nil } }
+
+        public var description: String {
+            switch self {
+            case .answered(let status): "HTTP \(status)"
+            case .failed(let reason): reason
+            }
+        }
+    }
+
+    /// POSTs a JSON notification with a bearer token (CIBA Core §10.2); redirects are not followed.
+    public func notify(_ url: String, bearer: String, body: String) async -> NotificationOutcome {
+        guard url.hasPrefix("https://") else { return .failed(reason: "not an https URL") }
+        if let refusal = await addresses.refusal(for: url) {
+            return .failed(reason: "refused by the outbound address policy: \(refusal)")
+        }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
         request.body = .bytes(ByteBuffer(string: body))
-        guard let response = try? await client.execute(request, timeout: timeout) else { return nil }
-        _ = try? await response.body.collect(upTo: 64 * 1024)
-        return Int(response.status.code)
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return .answered(status: Int(response.status.code))
+        } catch {
+            return .failed(reason: Self.describe(error))
+        }
+    }
+
+    /// A transport failure in words for the log: timeout, connection, or TLS with OpenSSL's reason.
+    static func describe(_ error: any Error) -> String {
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout: return "timed out"
+            default: return "HTTP client error: \(client)"
+            }
+        }
+        if let tls = error as? NIOSSLError { return "TLS failure: \(tls)" }
+        if let tls = error as? BoringSSLError { return "TLS failure: \(tls)" }
+        let text = String(describing: error)
+        if text.localizedCaseInsensitiveContains("connect") { return "connection failed: \(text)" }
+        return "failed: \(text)"
     }
 
     /// Closes the connections; for one-shot use outside a service group (`fapictl`).

@@ -48,12 +48,14 @@ struct CIBA: AsyncParsableCommand {
             default: String(scope)
             }
         }
+        // Everything but the countdown came from the TPP or the customer: shown with control characters made visible.
+        let safe = TerminalText.safe
         return """
-            Request \(request["id"]?.stringValue ?? "?")
-              TPP:      \(name)\(organisation)
-              Customer: \(request["user"]?.stringValue ?? "?")
-              Wants to: \(permissions.isEmpty ? "confirm the customer's identity" : permissions.joined(separator: "; "))
-              Message:  \(request["binding_message"]?.stringValue ?? "-")
+            Request \(safe(request["id"]?.stringValue ?? "?"))
+              TPP:      \(safe(name + organisation))
+              Customer: \(safe(request["user"]?.stringValue ?? "?"))
+              Wants to: \(safe(permissions.isEmpty ? "confirm the customer's identity" : permissions.joined(separator: "; ")))
+              Message:  \(safe(request["binding_message"]?.stringValue ?? "-"))
               Expires:  in \(left) s
             """
     }

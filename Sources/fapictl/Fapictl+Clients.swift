@@ -60,11 +60,10 @@ struct Clients: AsyncParsableCommand {
                 if json {
                     printJSON(.array(clients.map(\.registeredJSON)))
                 } else {
-                    print("CLIENT ID                 AUTH METHOD                   NAME")
+                    let width = max(26, (clients.map(\.clientID.count).max() ?? 0) + 2)
+                    print(TerminalText.row([("CLIENT ID", width), ("AUTH METHOD", 30)], last: "NAME"))
                     for client in clients {
-                        print(
-                            client.clientID.padding(toLength: 26, withPad: " ", startingAt: 0)
-                                + client.authMethod.rawValue.padding(toLength: 30, withPad: " ", startingAt: 0) + (client.name ?? "-"))
+                        print(TerminalText.row([(client.clientID, width), (client.authMethod.rawValue, 30)], last: client.name ?? "-"))
                     }
                 }
             }
@@ -146,7 +145,7 @@ struct ResourceServers: AsyncParsableCommand {
                 if json {
                     printJSON(.array(servers.map { ["id": .string($0.id), "name": .string($0.name), "subject_dn": .string($0.subjectDN)] }))
                 } else {
-                    for server in servers { print("\(server.id)  \(server.name)  \(server.subjectDN)") }
+                    for server in servers { print(TerminalText.row([(server.id, 0), (server.name, 0)], last: server.subjectDN)) }
                 }
             }
         }

@@ -44,7 +44,7 @@ struct Users: AsyncParsableCommand {
                 if json {
                     printJSON(.array(users.map { ["username": .string($0.username), "created_at": .int(Int64($0.createdAt.timeIntervalSince1970))] }))
                 } else {
-                    for user in users { print(user.username) }
+                    for user in users { print(TerminalText.safe(user.username)) }
                 }
             }
         }

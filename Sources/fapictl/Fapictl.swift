@@ -100,15 +100,14 @@ struct Keys: AsyncParsableCommand {
                         return .object(object)
                     }))
                 } else {
-                    print("KID                                          ALG    STATE    CREATED               PUBLISHED UNTIL")
+                    let width = max(45, (records.map(\.kid.count).max() ?? 0) + 2)
+                    print(TerminalText.row([("KID", width), ("ALG", 7), ("STATE", 9), ("CREATED", 22)], last: "PUBLISHED UNTIL"))
                     for record in records {
                         let until = record.publishUntil.map { $0.formatted(.iso8601) } ?? "-"
                         print(
-                            record.kid.padding(toLength: 45, withPad: " ", startingAt: 0)
-                                + record.algorithm.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
-                                + record.state(at: now).rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
-                                + record.createdAt.formatted(.iso8601).padding(toLength: 22, withPad: " ", startingAt: 0) + until
-                        )
+                            TerminalText.row(
+                                [(record.kid, width), (record.algorithm.rawValue, 7), (record.state(at: now).rawValue, 9), (record.createdAt.formatted(.iso8601), 22)],
+                                last: until))
                     }
                 }
             }
