@@ -22,7 +22,7 @@ struct ClientMetadataTests {
         #expect(client.authMethod == .tlsClientAuth)
         #expect(client.isFAPI)
         #expect(client.scopes == ["accounts", "payments"])
-        #expect(client.grantTypes == ["client_credentials"])
+        #expect(client.grantTypes == ["authorization_code"])  // RFC 7591 §2
         #expect(client.metadata["tls_client_certificate_bound_access_tokens"] == true)
         #expect(client.allowedSigningAlgorithms == JWSAlgorithm.fapi)
         let jwt = try Client(clientID: "d", metadata: ["token_endpoint_auth_method": "private_key_jwt", "jwks": ["keys": [Self.ecJWK]]], createdAt: Date())
@@ -48,6 +48,24 @@ struct ClientMetadataTests {
         #expect(field(["tls_client_auth_subject_dn": "CN=a", "tls_client_auth_san_dns": "a.example"]) == "tls_client_auth_subject_dn")
         #expect(field(["tls_client_auth_subject_dn": "CN=a", "grant_types": ["password"]]) == "grant_types")
         #expect(field(["tls_client_auth_subject_dn": "CN=a", "fapi": "yes"]) == "fapi")
+    }
+
+    @Test("implicit is registered beside code id_token only, and is no token endpoint grant (OIDC Registration §2)")
+    func implicitGrant() throws {
+        let base: [String: JSON] = ["tls_client_auth_subject_dn": "CN=a,C=GB", "redirect_uris": ["https://tpp.example/cb"]]
+        let hybrid = try Client(
+            clientID: "h",
+            metadata: base.merging(["grant_types": ["authorization_code", "implicit", "refresh_token"], "response_types": ["code id_token"]]) { $1 },
+            createdAt: Date())
+        #expect(hybrid.grantTypes == ["authorization_code", "implicit", "refresh_token"])
+        let withoutImplicit = try Client(
+            clientID: "o", metadata: base.merging(["grant_types": ["authorization_code"], "response_types": ["code id_token", "code"]]) { $1 },
+            createdAt: Date())
+        #expect(!withoutImplicit.grantTypes.contains("implicit"))
+        #expect(field(base.merging(["grant_types": ["authorization_code", "implicit"]]) { $1 }) == "grant_types")
+        #expect(field(base.merging(["grant_types": ["implicit"], "response_types": ["code"]]) { $1 }) == "grant_types")
+        #expect(field(base.merging(["grant_types": ["implicit"], "response_types": ["id_token"]]) { $1 }) == "response_types")
+        #expect(field(base.merging(["grant_types": ["implicit"], "response_types": ["id_token token"]]) { $1 }) == "response_types")
     }
 
     @Test("non-FAPI clients may use RS256")

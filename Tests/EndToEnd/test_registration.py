@@ -68,7 +68,8 @@ def tpp_cert(pki):
 def test_register_get_a_bound_token_then_manage_and_delete(daemon, pki, tpp_cert, directory_key, software_key):
     statement, claims = ssa(directory_key, software_key)
     response = post(daemon, tpp_cert, {"software_statement": statement, "redirect_uris": [REDIRECT], "scope": "openid accounts",
-                                       "token_endpoint_auth_method": "tls_client_auth", "id_token_signed_response_alg": "PS256"})
+                                       "token_endpoint_auth_method": "tls_client_auth", "id_token_signed_response_alg": "PS256",
+                                       "grant_types": ["authorization_code", "client_credentials"]})
     assert response.status_code == 201, response.text
     registered = response.json()
     client_id = registered["client_id"]
@@ -163,7 +164,8 @@ def test_certificate_must_belong_to_the_organisation(daemon, pki, tmp_path, dire
     statement, _ = ssa(directory_key, software_key)
     other_org = issue_certificate(tmp_path, "other-org", "/C=GB/O=Other TPP/OU=0015800009999ZZZZZ/CN=other", pki / "ca.pem", pki / "ca.key")
     refused(post(daemon, other_org, {"software_statement": statement}), "unapproved_software_statement")
-    refused(post(daemon, None, {"software_statement": statement}), "unapproved_software_statement")
+    # Without a transport certificate the TPP is not authenticated at all (RFC 6749 §5.2).
+    refused(post(daemon, None, {"software_statement": statement}), "invalid_client", 401)
 
 
 def test_discovery_and_content_types(daemon, tpp_cert):

@@ -62,6 +62,9 @@ def public_jwk_of_certificate(certificate_pem: Path) -> dict:
 
 
 def register(daemon, metadata: dict) -> str:
+    """Registers through fapictl. Without `grant_types` the client gets client_credentials, which most token-path
+    tests use; the RFC 7591 default (authorization_code) is tested by calling fapictl directly."""
+    metadata = {"grant_types": ["client_credentials"], **metadata}
     result = daemon.fapictl("clients", "add", check=False, input_text=json.dumps(metadata))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["client_id"]

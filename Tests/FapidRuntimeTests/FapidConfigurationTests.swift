@@ -58,11 +58,42 @@ struct FapidConfigurationTests {
         (["FAPID_ISSUER": "https://localhost:8443/"], "issuer"),
         (["FAPID_ISSUER": "https://localhost:8443?x=1"], "issuer"),
         (["FAPID_LOG_LEVEL": "loud"], "log_level"),
-        (["FAPID_DATABASE": "postgres://u:p@localhost/fapid"], "database"),
+        (["FAPID_DATABASE": "postgres://u:p@localhost/fapid", "FAPID_STORAGE": "sqlite"], "database"),
+        (["FAPID_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS": "0"], "client_assertion_max_lifetime_seconds"),
+        (["FAPID_PUSHED_REQUEST_LIFETIME_SECONDS": "601"], "pushed_request_lifetime_seconds"),
+        (["FAPID_ALLOW_NON_LOOPBACK": "maybe"], "allow_non_loopback"),
         (["FAPID_DATABASE": ""], "database"),
     ])
     func badValues(environment: [String: String], key: String) {
         #expect(error(environment)?.key == key)
+    }
+
+    @Test("FAPID_DATABASE takes a postgres:// URL as the contract says: the same as storage postgres + database_url")
+    func postgresURL() throws {
+        let url = "postgres://fapid:secret@db.example:5432/fapid"
+        let config = try load(["FAPID_DATABASE": url])
+        #expect(config.storage == "postgres")
+        #expect(config.databaseURL == url)
+        let explicit = try load(["FAPID_DATABASE": url, "FAPID_STORAGE": "postgres"])
+        #expect(explicit.databaseURL == url)
+        #expect(try load(["FAPID_DATABASE": "/var/lib/fapid.sqlite"]).storage == "sqlite")
+    }
+
+    @Test("every file key is also an environment variable; arrays as JSON text, flags as true or false")
+    func everySettingFromTheEnvironment() throws {
+        let config = try load([
+            "FAPID_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS": "600", "FAPID_PUSHED_REQUEST_LIFETIME_SECONDS": "5",
+            "FAPID_TRUSTED_PROXIES": #"["10.0.0.5"]"#, "FAPID_ALLOW_NON_LOOPBACK": "true", "FAPID_LISTEN": "0.0.0.0:8443",
+            "FAPID_MAX_BODY_BYTES": "2048",
+        ])
+        #expect(config.clientAssertionMaxLifetimeSeconds == 600)
+        #expect(config.pushedRequestLifetimeSeconds == 5)
+        #expect(config.trustedProxies == ["10.0.0.5"])
+        #expect(config.listenHost == "0.0.0.0")
+        #expect(config.maxBodyBytes == 2048)
+        let defaults = try load()
+        #expect(defaults.clientAssertionMaxLifetimeSeconds == 3600)
+        #expect(defaults.pushedRequestLifetimeSeconds == 90)
     }
 
     @Test("a non-loopback address is refused unless allowed explicitly")

@@ -1,0 +1,73 @@
+import AuthorizationServer
+import Foundation
+import JOSE
+import Synchronization
+import Testing
+
+/// jti replay memory for one test.
+final class MemoryReplayStore: ReplayStore {
+    private let seen = Mutex<Set<String>>([])
+    func consume(jti: String, clientID: String, expiresAt: Date, now: Date) async throws(StorageError) -> Bool {
+        seen.withLock { $0.insert(clientID + " " + jti).inserted }
+    }
+}
+
+struct FixedClock: Clock {
+    let date: Date
+    func now() -> Date { date }
+}
+
+struct NoFetcher: JWKSFetcher {
+    func fetch(_ url: String) async throws(JWKSFetchError) -> [UInt8] { throw JWKSFetchError("no network in unit tests") }
+}
+
+@Suite("RequestObjectValidator")
+struct RequestObjectValidatorTests {
+    static let issuer = "https://as.example"
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    let key: AsymmetricKey
+    let signer: SigningKey
+    let client: Client
+    let validator: RequestObjectValidator
+
+    init() throws {
+        key = try AsymmetricKey.generate(.p256)
+        let jwk = try JWK(key: key)
+        signer = try SigningKey(key: key, algorithm: .ES256, kid: jwk.kid ?? "k")
+        client = try Client(
+            clientID: "c",
+            metadata: [
+                "tls_client_auth_subject_dn": "CN=a,C=GB", "redirect_uris": ["https://tpp.example/cb"], "grant_types": ["authorization_code"],
+                "scope": "openid accounts", "jwks": ["keys": [.object(jwk.publicMembers)]],
+            ], createdAt: Self.now)
+        let clock = FixedClock(date: Self.now)
+        validator = RequestObjectValidator(
+            keys: ClientKeyResolver(fetcher: NoFetcher(), clock: clock), replay: MemoryReplayStore(), issuer: Self.issuer, clock: clock)
+    }
+
+    func requestObject(_ extra: [String: JSON] = [:]) throws -> String {
+        let now = Int64(Self.now.timeIntervalSince1970)
+        var claims: [String: JSON] = [
+            "iss": "c", "aud": .string(Self.issuer), "exp": .int(now + 300), "nbf": .int(now), "jti": .string(UUID().uuidString),
+            "client_id": "c", "response_type": "code id_token", "redirect_uri": "https://tpp.example/cb", "scope": "openid accounts",
+            "nonce": "n", "code_challenge": .string(Base64URL.encode(Crypto.sha256("v"))), "code_challenge_method": "S256",
+        ]
+        claims.merge(extra) { $1 }
+        return try signer.sign(claims: claims)
+    }
+
+    @Test("a well-formed request object is accepted")
+    func accepted() async throws {
+        let request = try await validator.validate(try requestObject(), client: client)
+        #expect(request.responseType == "code id_token")
+    }
+
+    @Test("request_uri or request inside a request object is invalid_request_object (RFC 9126 §2.1, RFC 9101 §4)", arguments: ["request_uri", "request"])
+    func nestedRequest(member: String) async throws {
+        let token = try requestObject([member: "urn:ietf:params:oauth:request_uri:abc"])
+        var code: OAuthError.Code?
+        do { _ = try await validator.validate(token, client: client) } catch { code = error.code }
+        #expect(code == .invalidRequestObject)
+    }
+}
