@@ -9,7 +9,7 @@ PYTHON     := $(VENV)/bin/python3
 # Pinned so a test run is the same everywhere.
 BENCH_SECONDS     ?= 10
 BENCH_CONNECTIONS ?= 64
-PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest==9.0.3 selenium==4.38.0 pexpect==4.9.0
+PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest==9.0.3 selenium==4.38.0 pexpect==4.9.0 authlib==1.6.12
 
 .PHONY: run test keys bench bench-deps deps test-deps build release swift-test e2e clean
 
@@ -40,6 +40,12 @@ test-deps: deps
 	    if [ "$$(id -u)" = 0 ]; then \
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	    else echo "chromium and chromium-driver are required for the browser tests" >&2; exit 1; fi; \
+	fi
+	@# ApacheBench (ab): the HTTP/1.0 connection tests drive fapid with a real HTTP/1.0 client.
+	@if ! command -v ab >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2-utils >/dev/null; \
+	    else echo "apache2-utils (ab) is required for the HTTP/1.0 tests" >&2; exit 1; fi; \
 	fi
 	@# Two instances on one PostgreSQL: the storage contract and scale-out tests run a throwaway cluster.
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
@@ -89,9 +95,9 @@ bench-deps: test-deps
 bench: bench-deps release
 	.build/release/fapibench
 	@echo
-	$(SWIFT) package --package-path Benchmarks/CertStatus benchmark --format markdown --no-progress
+	$(SWIFT) package --package-path Tests/Benchmarks/CertStatus benchmark --format markdown --no-progress
 	@echo
-	Benchmarks/bench.sh $(BENCH_SECONDS) $(BENCH_CONNECTIONS)
+	Tests/Benchmarks/bench.sh $(BENCH_SECONDS) $(BENCH_CONNECTIONS)
 
 clean:
 	rm -rf .build $(VENV)

@@ -29,5 +29,8 @@ struct ErrorDescriptionTests {
         let registration = RegistrationError(.invalidClientMetadata, quoted)
         #expect(registration.description.unicodeScalars.allSatisfy(Self.allowed.contains))
         #expect(registration.detail == quoted)
+        let ciba = CIBAError(.invalidScope, quoted)
+        #expect(ciba.description.unicodeScalars.allSatisfy(Self.allowed.contains))
+        #expect(ciba.detail == quoted)
     }
 }

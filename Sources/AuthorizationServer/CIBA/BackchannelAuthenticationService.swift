@@ -164,7 +164,7 @@ public struct CIBAError: Error, Sendable {
 
     public init(_ code: Code, _ description: String, detail: String? = nil) {
         self.code = code
-        self.description = description
+        self.description = ErrorDescription.wireSafe(description)
         self.detail = detail ?? description
     }
 
