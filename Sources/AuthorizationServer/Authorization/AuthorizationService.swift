@@ -166,7 +166,7 @@ public struct AuthorizationService: Sendable {
         var all = members
         if let state = request.state { all.append(("state", state)) }
         let mode = request.responseMode ?? (request.responseType == "code" ? "query" : "fragment")
-        let jarm = mode == "jwt" || mode.hasSuffix(".jwt")
+        let jarm = AuthorizationChecks.jarmModes.contains(mode)
         if jarm {
             all = [("response", try jarmResponse(all, client: client))]
         } else {
