@@ -13,7 +13,7 @@ let package = Package(
     products: [
         .executable(name: "fapid", targets: ["fapid"]),
         .executable(name: "fapictl", targets: ["fapictl"]),
-        // For the micro-benchmark package in Benchmarks/CertStatus only.
+        // For the micro-benchmark package in Tests/Benchmarks/CertStatus only.
         .library(name: "FapidBenchmarkSupport", targets: ["FapidBenchmarkSupport"]),
     ],
     dependencies: [
@@ -149,7 +149,7 @@ let package = Package(
         ),
         // `make bench`: release-build throughput of the cryptographic hot paths.
         .executableTarget(
-            name: "fapibench", dependencies: ["JOSE", "CertificateStatus", "FapidRuntime"], path: "Benchmarks/fapibench", swiftSettings: swiftSettings
+            name: "fapibench", dependencies: ["JOSE", "CertificateStatus", "FapidRuntime"], path: "Tests/Benchmarks/fapibench", swiftSettings: swiftSettings
         ),
         // `make bench`: a load generator keeping N mTLS connections busy.
         .executableTarget(
@@ -160,11 +160,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            path: "Benchmarks/fapiload",
+            path: "Tests/Benchmarks/fapiload",
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "FapidBenchmarkSupport", dependencies: ["CertificateStatus", "JOSE", "TestSupport"], path: "Benchmarks/Support",
+            name: "FapidBenchmarkSupport", dependencies: ["CertificateStatus", "JOSE", "TestSupport"], path: "Tests/Benchmarks/Support",
             swiftSettings: swiftSettings
         ),
         // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.

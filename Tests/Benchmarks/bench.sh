@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # `make bench`: fapid's scenarios side by side with this machine's ceilings, measured in the same run by the
-# same load generator (Benchmarks/fapiload, one event-loop thread on the same two cores):
+# same load generator (Tests/Benchmarks/fapiload, one event-loop thread on the same two cores):
 #   - nginx (Debian package) answering a fixed 280-byte JSON over TLS with `ssl_verify_client optional`,
 #     over kept-alive connections and with a new connection per request;
 #   - `openssl speed` for the RSA-2048 and ECDSA P-256 signing rates of one core.
 # Each scenario runs BENCH_SECONDS (default 10) after a 2 s warm-up, on a fresh database and PKI.
 #
-#   Benchmarks/bench.sh [seconds] [connections]
+#   Tests/Benchmarks/bench.sh [seconds] [connections]
 set -euo pipefail
 
 seconds=${1:-10}
 connections=${2:-64}
 handshake_connections=8
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/.build/release
 python=${PYTHON:-$root/.venv/bin/python3}
 work=$(mktemp -d)
@@ -44,7 +44,7 @@ ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 sleep 1
 rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 
-"$python" "$root/Benchmarks/prepare.py" "$work" "https://localhost:$port" "$bin/fapictl" "$seconds"
+"$python" "$root/Tests/Benchmarks/prepare.py" "$work" "https://localhost:$port" "$bin/fapictl" "$seconds"
 
 load() { # name url connections [extra fapiload options]
     local name=$1 url=$2 count=$3
@@ -89,7 +89,7 @@ if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     env "${pg_env[@]}" "$bin/fapid" 2>"$work/pg/a.log" &
     pid=$!
     until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$port/healthz" >/dev/null 2>&1; do sleep 0.02; done
-    env "${pg_env[@]}" "$python" "$root/Benchmarks/prepare.py" "$work/pg" "https://localhost:$port" "$bin/fapictl" "$seconds"
+    env "${pg_env[@]}" "$python" "$root/Tests/Benchmarks/prepare.py" "$work/pg" "https://localhost:$port" "$bin/fapictl" "$seconds"
     load token-mtls-postgres "$fapid/token" "$connections" --body-file "$work/pg/token-mtls.body" >> "$pg_results"
     load introspect-postgres "$fapid/introspect" "$connections" --bodies-file "$work/pg/introspect.bodies" >> "$pg_results"
     # The second instance: same database, same keys, same issuer, its own port and admin socket.

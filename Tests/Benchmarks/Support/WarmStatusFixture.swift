@@ -4,7 +4,7 @@ public import JOSE
 import TestSupport
 
 /// A certificate-status checker with a warm cache, for the `cert-status-warm` micro-benchmark
-/// (Benchmarks/CertStatus): a test CA made with `openssl ca`, a leaf naming only a CRL distribution
+/// (Tests/Benchmarks/CertStatus): a test CA made with `openssl ca`, a leaf naming only a CRL distribution
 /// point, and that CA's CRL served from memory; the first check fetches and caches, every later one
 /// is a cache hit, as for a kept-alive TPP.
 public final class WarmStatusFixture: Sendable {
