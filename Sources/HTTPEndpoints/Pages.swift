@@ -60,6 +60,7 @@ enum Pages {
         string: layoutHead + """
             <h1>This request cannot go on</h1>
             <p class="error" role="alert">{{message}}</p>
+            {{#code}}<p>Error code for the app's developers: <code class="oauth-error">{{code}}</code></p>{{/code}}
             <p>Please return to the app you came from and try again.</p>
             """ + layoutTail)
 

@@ -9,6 +9,7 @@ public struct AuthorizationRequest: Sendable, Equatable {
     public var scopes: [String]
     public var state: String?
     public var nonce: String?
+    /// The PKCE S256 challenge; empty when the request sent none (allowed by value only, FAPI 1 Advanced §5.2.2-18).
     public var codeChallenge: String
     public var responseMode: String?
     public var maxAge: Int?
@@ -25,8 +26,12 @@ public struct AuthorizationRequest: Sendable, Equatable {
     public var json: JSON {
         var members: [String: JSON] = [
             "client_id": .string(clientID), "response_type": .string(responseType), "redirect_uri": .string(redirectURI),
-            "scope": .string(scopes.joined(separator: " ")), "code_challenge": .string(codeChallenge), "code_challenge_method": "S256",
+            "scope": .string(scopes.joined(separator: " ")),
         ]
+        if !codeChallenge.isEmpty {
+            members["code_challenge"] = .string(codeChallenge)
+            members["code_challenge_method"] = "S256"
+        }
         if let state { members["state"] = .string(state) }
         if let nonce { members["nonce"] = .string(nonce) }
         if let responseMode { members["response_mode"] = .string(responseMode) }
@@ -68,11 +73,12 @@ public struct AuthorizationRequest: Sendable, Equatable {
         } else {
             maxAge = nil
         }
-        // PKCE (RFC 7636) with S256 only: FAPI 1 Advanced §5.2.2-17 for PAR, FAPI 2 always.
-        guard !codeChallenge.isEmpty else { throw OAuthError(.invalidRequest, "code_challenge is required (PKCE)") }
-        guard method == "S256" else { throw OAuthError(.invalidRequest, "code_challenge_method must be S256") }
-        guard (43...128).contains(codeChallenge.count), (try? Base64URL.decode(codeChallenge)) != nil else {
-            throw OAuthError(.invalidRequest, "code_challenge must be a base64url SHA-256 value")
+        // PKCE (RFC 7636) with S256 only, when present; whether it is required is AuthorizationChecks' rule.
+        if !codeChallenge.isEmpty || method != nil {
+            guard method == "S256" else { throw OAuthError(.invalidRequest, "code_challenge_method must be S256") }
+            guard (43...128).contains(codeChallenge.count), (try? Base64URL.decode(codeChallenge)) != nil else {
+                throw OAuthError(.invalidRequest, "code_challenge must be a base64url SHA-256 value")
+            }
         }
     }
 }

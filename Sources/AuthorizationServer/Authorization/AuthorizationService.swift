@@ -89,7 +89,7 @@ public struct AuthorizationService: Sendable {
         let request: AuthorizationRequest
         do {
             request = try await validator.validate(requestObject, client: client)
-            try AuthorizationChecks.check(request, client: client)
+            try AuthorizationChecks.check(request, client: client, delivery: .byValue)
         } catch {
             throw page(error)
         }

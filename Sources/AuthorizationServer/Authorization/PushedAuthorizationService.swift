@@ -56,7 +56,7 @@ public struct PushedAuthorizationService: Sendable {
             throw OAuthError(.invalidRequest, "a signed request object (request) is required")
         }
         let request = try await validator.validate(requestObject, client: client.client)
-        try AuthorizationChecks.check(request, client: client.client)
+        try AuthorizationChecks.check(request, client: client.client, delivery: .pushed)
         let value = Base64URL.encode(Crypto.randomBytes(32))
         let uri = Self.uriPrefix + value
         let now = clock.now()

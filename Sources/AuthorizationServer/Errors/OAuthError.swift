@@ -23,8 +23,6 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
         case invalidRequestObject = "invalid_request_object"
         /// RFC 9101 §6.2: `request_uri` is invalid, expired or already used.
         case invalidRequestURI = "invalid_request_uri"
-        /// RFC 6749 §4.1.2.1: the server does not offer this response type (to this client).
-        case unsupportedResponseType = "unsupported_response_type"
         case serverError = "server_error"
         case temporarilyUnavailable = "temporarily_unavailable"
     }

@@ -21,8 +21,6 @@ public struct AuthorizationCodeGrant: GrantHandler {
     public func handle(_ request: TokenRequest) async throws(OAuthError) -> TokenResponse {
         guard let code = request.parameters["code"] else { throw OAuthError(.invalidRequest, "code is required") }
         guard let redirectURI = request.parameters["redirect_uri"] else { throw OAuthError(.invalidRequest, "redirect_uri is required") }
-        // Every code carries a PKCE challenge, so a missing verifier is a verifier that does not match (RFC 7636 §4.6).
-        let verifier = request.parameters["code_verifier"] ?? ""
         let client = request.client.client
         let hash = Crypto.sha256(code)
         let redemption: CodeRedemption
@@ -35,11 +33,7 @@ public struct AuthorizationCodeGrant: GrantHandler {
         }
         guard record.clientID == client.clientID else { throw OAuthError(.invalidGrant, "the code was issued to another client") }
         guard record.redirectURI == redirectURI else { throw OAuthError(.invalidGrant, "redirect_uri does not match the authorization request") }
-        // RFC 7636 §4.1: 43-128 unreserved characters; §4.6: BASE64URL(SHA256(verifier)) == challenge.
-        let unreserved = verifier.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSetASCII.unreserved.contains($0.value)) }
-        guard (43...128).contains(verifier.count), unreserved,
-            Crypto.constantTimeEqual(Base64URL.encode(Crypto.sha256(verifier)), record.codeChallenge)
-        else { throw OAuthError(.invalidGrant, "code_verifier does not match the code_challenge") }
+        try Self.checkVerifier(request.parameters["code_verifier"], challenge: record.codeChallenge)
 
         let access = try await tokens.issueAccessToken(
             client: client, subject: record.subject, scope: record.scope, certificate: request.client.certificate, origin: hash,
@@ -55,6 +49,24 @@ public struct AuthorizationCodeGrant: GrantHandler {
                 hashed: .init(accessToken: access.value), extra: IntentClaims.from(record.claims))
         }
         return response
+    }
+}
+
+extension AuthorizationCodeGrant {
+    /// RFC 7636 §4.6: the verifier must hash to the code's challenge; a missing one fails the same way
+    /// (`invalid_grant`). A code requested without PKCE (by value) takes no verifier: one sent anyway is a
+    /// PKCE downgrade attempt (RFC 9700 §2.1.1) and is refused.
+    public static func checkVerifier(_ verifier: String?, challenge: String) throws(OAuthError) {
+        guard !challenge.isEmpty else {
+            if verifier != nil { throw OAuthError(.invalidGrant, "code_verifier sent for a code requested without code_challenge") }
+            return
+        }
+        let verifier = verifier ?? ""
+        // RFC 7636 §4.1: 43-128 unreserved characters; §4.6: BASE64URL(SHA256(verifier)) == challenge.
+        let unreserved = verifier.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSetASCII.unreserved.contains($0.value)) }
+        guard (43...128).contains(verifier.count), unreserved, Crypto.constantTimeEqual(Base64URL.encode(Crypto.sha256(verifier)), challenge) else {
+            throw OAuthError(.invalidGrant, "code_verifier does not match the code_challenge")
+        }
     }
 }
 
