@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The daemon's configuration, read once at start-up and checked completely before anything listens.
 ///

@@ -1,5 +1,5 @@
 import Dispatch
-public import Foundation
+import Foundation
 
 /// Keeps client-supplied URLs (`jwks_uri`, CIBA notification endpoints) from reaching the bank's own
 /// network (SSRF): the host's addresses are resolved and refused when any is loopback, private,

@@ -1,7 +1,7 @@
-public import AsyncHTTPClient
+import AsyncHTTPClient
 public import AuthorizationServer
 public import CertificateStatus
-public import Foundation
+import Foundation
 import NIOCore
 import NIOSSL
 import NIOHTTP1

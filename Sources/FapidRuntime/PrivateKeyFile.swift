@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import JOSE
 
 /// Private key files on disk: written 0600 from the start, and refused when group or others can read them.

@@ -1,6 +1,6 @@
 public import CertificateStatus
 import CoreMetrics
-public import Foundation
+import Foundation
 public import Prometheus
 public import AuthorizationServer
 import Synchronization

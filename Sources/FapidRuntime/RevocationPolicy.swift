@@ -1,7 +1,7 @@
 public import AuthorizationServer
 public import CertificateStatus
-public import Foundation
-public import JOSE
+import Foundation
+import JOSE
 public import Logging
 public import ServiceLifecycle
 import Synchronization

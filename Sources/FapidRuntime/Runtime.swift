@@ -1,6 +1,6 @@
 public import AuthorizationServer
 public import CertificateStatus
-public import Foundation
+import Foundation
 public import Logging
 public import PostgresStorage
 public import SQLiteStorage

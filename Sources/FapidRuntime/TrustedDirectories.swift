@@ -1,6 +1,6 @@
 public import AuthorizationServer
-public import Foundation
-public import JOSE
+import Foundation
+import JOSE
 public import Logging
 
 extension FapidConfiguration {

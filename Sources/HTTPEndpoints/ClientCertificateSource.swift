@@ -1,5 +1,5 @@
 public import AuthorizationServer
-public import Foundation
+import Foundation
 public import HTTPTypes
 public import JOSE
 import NIOCore

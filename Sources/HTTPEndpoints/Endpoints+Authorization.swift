@@ -1,4 +1,4 @@
-public import AuthorizationServer
+import AuthorizationServer
 import HTTPTypes
 import Hummingbird
 import JOSE

@@ -1,7 +1,7 @@
 public import AuthorizationServer
 import HTTPTypes
 public import Hummingbird
-public import JOSE
+import JOSE
 import NIOCore
 
 /// The HTTP endpoints and what they share. Each endpoint stays a thin adapter: parse HTTP,

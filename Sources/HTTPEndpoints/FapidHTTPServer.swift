@@ -1,7 +1,7 @@
 public import AuthorizationServer
-public import Foundation
+import Foundation
 public import Hummingbird
-public import JOSE
+import JOSE
 public import Logging
 public import NIOCore
 import NIOSSL

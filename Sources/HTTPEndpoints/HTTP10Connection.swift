@@ -63,7 +63,8 @@ final class HTTP10ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             let written = context.eventLoop.makePromise(of: Void.self)
             if let promise { written.futureResult.cascade(to: promise) }
             context.writeAndFlush(data, promise: written)
-            written.futureResult.whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
         default:
             context.write(data, promise: promise)
         }

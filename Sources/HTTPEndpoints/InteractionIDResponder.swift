@@ -1,6 +1,6 @@
 import AuthorizationServer
 import CoreMetrics
-public import Foundation
+import Foundation
 public import HTTPTypes
 public import Hummingbird
 import JOSE

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import NIOSSL
 
 /// The server side of TLS: certificate, key, versions and the FAPI cipher suites.

@@ -67,8 +67,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let (configuration, runtime) = try await options.runtime()
-            _ = runtime
+            let (_, runtime) = try await options.runtime()
             print("database \(runtime.storage.location) is up to date")
         }
     }

@@ -105,11 +105,11 @@ struct SigningKeyManagerTests {
     func keyEncryptionKeyFile() throws {
         let path = directory.path("kek.hex")
         let hex = Crypto.hex(Crypto.randomBytes(32))
-        FileManager.default.createFile(atPath: path, contents: Array((hex + "\n").utf8).withUnsafeBufferPointer { Data($0) }, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: path, contents: Array((hex + "\n").utf8).withUnsafeBufferPointer { Data($0) }, attributes: [.posixPermissions: 0o600])
         #expect(Crypto.hex(try SigningKeyManager.readKeyEncryptionKey(path)) == hex)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         #expect(throws: PrivateKeyFile.Failure.self) { try SigningKeyManager.readKeyEncryptionKey(path) }
-        FileManager.default.createFile(atPath: path, contents: Data("abcd".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: path, contents: Data("abcd".utf8), attributes: [.posixPermissions: 0o600])
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         #expect(throws: PrivateKeyFile.Failure.self) { try SigningKeyManager.readKeyEncryptionKey(path) }
     }

@@ -51,7 +51,7 @@ struct Fixture {
 
     /// A new empty database on the cluster of `admin`, named at random; returns its URL.
     static func createDatabase(admin: String) async throws -> String {
-        let name = "contract_" + Crypto.hex(try Crypto.randomBytes(8))
+        let name = "contract_" + Crypto.hex(Crypto.randomBytes(8))
         let database = try PostgresDatabase(url: admin, maximumConnections: 1, logger: Logger(label: "contract-admin"))
         defer { database.close() }
         _ = try await database.rows("CREATE DATABASE \(unescaped: name)")

@@ -1,5 +1,5 @@
 public import Foundation
-public import JOSE
+import JOSE
 
 /// The PSU's side of an authorization request while it is in the browser, as stored: which request, the
 /// hash of its forms' CSRF token, and who signed in. Kept in storage, not in a process, so the browser's

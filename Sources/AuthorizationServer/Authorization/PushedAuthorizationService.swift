@@ -1,5 +1,5 @@
 public import Foundation
-public import JOSE
+import JOSE
 
 /// A pushed authorization request as stored: keyed by the hash of its `request_uri`.
 public struct PushedRequest: Sendable, Equatable {

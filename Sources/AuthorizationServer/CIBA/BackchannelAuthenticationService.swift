@@ -1,5 +1,5 @@
-public import Foundation
-public import JOSE
+import Foundation
+import JOSE
 
 /// CIBA Core §7 with the FAPI-CIBA profile: an authenticated, confidential client asks for a user's
 /// approval; the answer is an `auth_req_id` to poll with (or to be pinged about).

@@ -1,5 +1,5 @@
 public import Foundation
-public import JOSE
+import JOSE
 
 /// What the HTTP layer hands over for client authentication.
 public struct ClientCredentials: Sendable {

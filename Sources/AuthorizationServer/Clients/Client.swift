@@ -76,7 +76,6 @@ public struct Client: Sendable {
         }
 
         let isFAPI: Bool
-        let authMethod: ClientAuthMethod
         let grantTypesSet: Set<String>
         let scopes: Set<String>
         let jwks: JWKSet?

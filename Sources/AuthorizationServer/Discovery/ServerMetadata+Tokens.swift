@@ -1,4 +1,4 @@
-public import JOSE
+import JOSE
 
 extension ServerMetadata {
     /// What the token path contributes to discovery (RFC 8414 §2, RFC 8705 §3.3 and §5).

@@ -1,5 +1,5 @@
-public import Foundation
-public import JOSE
+import Foundation
+import JOSE
 
 /// CIBA Core §10.1 token requests (`urn:openid:params:grant-type:ciba`), answered per §11.
 public struct CIBAGrant: GrantHandler {

@@ -1,4 +1,4 @@
-public import CoreMetrics
+import CoreMetrics
 import Synchronization
 
 /// The server's counters, through swift-metrics (the daemon bootstraps a Prometheus backend; without

@@ -1,5 +1,5 @@
 public import Foundation
-public import JOSE
+import JOSE
 import Synchronization
 
 /// Dynamic client registration for accredited TPPs (RFC 7591 with software statements, RFC 7592

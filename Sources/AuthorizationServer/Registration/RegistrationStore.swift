@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// What is kept about a dynamically registered client beside its metadata.
 public struct RegistrationRecord: Sendable, Equatable {

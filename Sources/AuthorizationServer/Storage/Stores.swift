@@ -1,5 +1,5 @@
 public import Foundation
-public import JOSE
+import JOSE
 
 /// Registered clients (one aggregate).
 public protocol ClientStore: Sendable {

@@ -1,5 +1,5 @@
 public import Foundation
-public import JOSE
+import JOSE
 
 /// Settings token issuing reads.
 public struct AccessTokenSettings: Sendable {

@@ -1,6 +1,6 @@
 public import CertificateStatus
 import Foundation
-public import JOSE
+import JOSE
 import TestSupport
 
 /// A certificate-status checker with a warm cache, for the `cert-status-warm` micro-benchmark
