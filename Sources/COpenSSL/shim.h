@@ -60,6 +60,10 @@ static inline const char *fapid_string_stack_value(STACK_OF(OPENSSL_STRING) *sta
 static inline int fapid_dist_points_count(CRL_DIST_POINTS *points) { return sk_DIST_POINT_num(points); }
 static inline DIST_POINT *fapid_dist_points_value(CRL_DIST_POINTS *points, int index) { return sk_DIST_POINT_value(points, index); }
 
+// Entries of a CRL (for their critical extensions).
+static inline int fapid_revoked_count(STACK_OF(X509_REVOKED) *stack) { return sk_X509_REVOKED_num(stack); }
+static inline X509_REVOKED *fapid_revoked_value(STACK_OF(X509_REVOKED) *stack, int index) { return sk_X509_REVOKED_value(stack, index); }
+
 // Generic ASN.1 sequences (QCStatements are not known to OpenSSL, so they are read as ASN1_SEQUENCE_ANY).
 static inline int fapid_asn1_types_count(ASN1_SEQUENCE_ANY *stack) { return sk_ASN1_TYPE_num(stack); }
 static inline ASN1_TYPE *fapid_asn1_types_value(ASN1_SEQUENCE_ANY *stack, int index) { return sk_ASN1_TYPE_value(stack, index); }

@@ -51,10 +51,35 @@ public final class OCSPExchange: @unchecked Sendable {
         public let nextUpdate: Date?
     }
 
-    /// Judges a response: successful status, signature by the issuer or an authorised delegated responder
-    /// (checked by `OCSP_basic_verify` against `trustStore`), nonce, certificate id, and time window.
-    /// `unknown` and every defect are failures, so the caller falls back to the CRL.
+    /// What `evaluate` demands beyond a valid signature and certificate id.
+    public struct Requirements: Sendable {
+        /// Clock tolerance for `thisUpdate` and `nextUpdate`.
+        public var skew: TimeInterval
+        /// The oldest `thisUpdate` accepted from a response without `nextUpdate` (RFC 5019 §4 leaves such a
+        /// response's lifetime to the client; unbounded, an old signed answer could be replayed for ever).
+        public var maximumAge: TimeInterval
+        /// Refuse a response that does not echo our nonce (RFC 6960 §4.4.1), so that no recorded answer can
+        /// be replayed. Off by default: RFC 5019 responders pre-sign answers and ignore nonces.
+        public var requireNonce: Bool
+
+        public init(skew: TimeInterval = 300, maximumAge: TimeInterval = 3600, requireNonce: Bool = false) {
+            self.skew = skew
+            self.maximumAge = maximumAge
+            self.requireNonce = requireNonce
+        }
+    }
+
+    /// Judges a response with the default requirements and `skew`.
     public func evaluate(_ der: [UInt8], trustStore: CertificateTrustStore, now: Date, skew: TimeInterval) throws(StatusSourceFailure) -> Answer {
+        try evaluate(der, trustStore: trustStore, now: now, requirements: Requirements(skew: skew))
+    }
+
+    /// Judges a response: successful status, signature by the issuer or an authorised delegated responder
+    /// (checked by `OCSP_basic_verify` against `trustStore`), nonce, certificate id, and time window
+    /// (judged at `now`). `unknown` and every defect are failures, so the caller falls back to the CRL.
+    public func evaluate(
+        _ der: [UInt8], trustStore: CertificateTrustStore, now: Date, requirements: Requirements
+    ) throws(StatusSourceFailure) -> Answer {
         let response = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             return d2i_OCSP_RESPONSE(nil, &cursor, buffer.count)
@@ -68,9 +93,16 @@ public final class OCSPExchange: @unchecked Sendable {
         guard let basic = OCSP_response_get1_basic(response) else { throw failure("no basic OCSP response") }
         defer { OCSP_BASICRESP_free(basic) }
 
-        // 1 = nonces equal, 2 = neither has one, -1 = responder does not echo nonces (allowed); 0 = mismatch, 3 = unasked.
+        // 1 = nonces equal, 2 = neither has one, -1 = responder does not echo nonces; 0 = mismatch, 3 = unasked.
         let nonce = OCSP_check_nonce(request, basic)
-        guard nonce == 1 || nonce == 2 || nonce == -1 else { throw failure("OCSP nonce does not match the request") }
+        if requirements.requireNonce {
+            // RFC 6960 §4.4.1: only an echoed nonce proves the answer was made for this request.
+            guard nonce == 1 else {
+                throw failure(nonce == -1 ? "OCSP response without our nonce (nonces required)" : "OCSP nonce does not match the request")
+            }
+        } else {
+            guard nonce == 1 || nonce == 2 || nonce == -1 else { throw failure("OCSP nonce does not match the request") }
+        }
 
         guard let untrusted = fapid_x509_stack_new() else { throw failure("allocation failed") }
         defer { fapid_x509_stack_free(untrusted) }
@@ -89,9 +121,24 @@ public final class OCSPExchange: @unchecked Sendable {
             throw failure("OCSP response is not about this certificate")
         }
         guard let thisUpdate else { throw failure("OCSP response without thisUpdate") }
-        // thisUpdate not in the future, nextUpdate not past, each with `skew` of tolerance.
-        guard OCSP_check_validity(thisUpdate, nextUpdate, Int(skew), -1) == 1 else {
-            throw failure("OCSP response outside its validity window")
+        // Well-formed times, nextUpdate not before thisUpdate (the time checks themselves follow, at `now`).
+        guard OCSP_check_validity(thisUpdate, nextUpdate, Int(Int32.max), -1) == 1,
+            let issued = X509Certificate.date(thisUpdate)
+        else {
+            throw failure("OCSP response with malformed thisUpdate or nextUpdate")
+        }
+        let next = nextUpdate.flatMap { X509Certificate.date($0) }
+        if nextUpdate != nil, next == nil { throw failure("OCSP response with malformed nextUpdate") }
+        let skew = requirements.skew
+        // RFC 6960 §4.2.2.1: thisUpdate not in the future, nextUpdate not past, each with `skew` of tolerance.
+        guard issued <= now.addingTimeInterval(skew) else { throw failure("OCSP response outside its validity window (thisUpdate in the future)") }
+        if let next {
+            guard next >= now.addingTimeInterval(-skew) else { throw failure("OCSP response outside its validity window (nextUpdate passed)") }
+        } else {
+            // RFC 5019 §4: without nextUpdate, the client decides how long the answer is good for.
+            guard issued >= now.addingTimeInterval(-(requirements.maximumAge + skew)) else {
+                throw failure("OCSP response without nextUpdate older than the maximum age of \(Int(requirements.maximumAge)) s")
+            }
         }
         let answer: RevocationStatus
         switch status {
@@ -100,7 +147,7 @@ public final class OCSPExchange: @unchecked Sendable {
             answer = .revoked(reason: reason >= 0 ? RevocationReason.name(Int(reason)) : nil, at: X509Certificate.date(revokedAt))
         default: throw failure("responder does not know the certificate (unknown)")
         }
-        return Answer(status: answer, thisUpdate: X509Certificate.date(thisUpdate), nextUpdate: nextUpdate.flatMap { X509Certificate.date($0) })
+        return Answer(status: answer, thisUpdate: issued, nextUpdate: next)
     }
 
     private func failure(_ message: String) -> StatusSourceFailure {

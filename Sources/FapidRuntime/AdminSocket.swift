@@ -6,17 +6,26 @@ import NIOCore
 import NIOPosix
 public import ServiceLifecycle
 
-/// The daemon's admin Unix socket (mode 0600; no network listener) for `fapictl`'s live operations.
-/// One JSON object per line each way: `{"op":"ciba.list"}`, `{"op":"ciba.decide","id":…,"approve":true,"by":…}`.
+/// The daemon's admin Unix socket (no network listener) for `fapictl`'s live operations: mode 0600, or 0660
+/// to `admin_socket_group` so each staff member in that group connects under their own account.
+/// One JSON object per line each way: `{"op":"ciba.list"}`, `{"op":"ciba.decide","id":…,"approve":true}`.
+/// Who decides is the account of the connecting process, from the kernel (`SO_PEERCRED`), never a name the
+/// client sends: a `by` member is ignored.
 public struct AdminSocket: Service {
     let path: String
+    let groupName: String?
     let ciba: any CIBAStore
     let clients: any ClientStore
     let clock: any Clock
     let logger: Logger
 
-    public init(path: String, ciba: any CIBAStore, clients: any ClientStore, clock: any Clock, logger: Logger) {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(path: String, group: String? = nil, ciba: any CIBAStore, clients: any ClientStore, clock: any Clock, logger: Logger) {
         self.path = path
+        self.groupName = group
         self.ciba = ciba
         self.clients = clients
         self.clock = clock
@@ -24,24 +33,49 @@ public struct AdminSocket: Service {
     }
 
     public func run() async throws {
+        // Resolved first: a misspelt group stops start-up before anything listens.
+        let groupID = try groupName.map(Self.groupID(named:))
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
         // Created with no permissions for group or others from the first moment.
         let previous = umask(0o077)
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+        let server: NIOAsyncChannel<(PeerCredentials, NIOAsyncChannel<ByteBuffer, ByteBuffer>), Never>
+        do {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                    // The peer's credentials as the kernel recorded them at connect(2) (unix(7) SO_PEERCRED).
+                    guard let provider = channel as? any SocketOptionProvider else {
+                        return channel.eventLoop.makeFailedFuture(Failure(description: "no socket options on the admin connection"))
+                    }
+                    let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+                        level: NIOBSDSocket.OptionLevel(rawValue: SOL_SOCKET), name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
+                    return credentials.flatMapThrowing { credentials in
+                        (credentials, try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel))
+                    }
+                }
+        } catch {
+            umask(previous)
+            throw error
+        }
         umask(previous)
-        chmod(path, 0o600)
         defer { unlink(path) }
-        logger.info("admin socket listening", metadata: ["path": "\(path)"])
+        if let groupID {
+            guard chown(path, uid_t.max, groupID) == 0, chmod(path, 0o660) == 0 else {
+                let reason = String(cString: strerror(errno))
+                try? await server.channel.close()
+                throw Failure(description: "cannot give the admin socket \(path) to group \(groupName ?? ""): \(reason)")
+            }
+        } else {
+            chmod(path, 0o600)
+        }
+        logger.info("admin socket listening", metadata: ["path": "\(path)", "group": "\(groupName ?? "-")"])
         do {
             try await cancelWhenGracefulShutdown {
                 try await withThrowingDiscardingTaskGroup { group in
                     try await server.executeThenClose { connections in
-                        for try await connection in connections {
-                            group.addTask { try? await self.serve(connection) }
+                        for try await (credentials, connection) in connections {
+                            let staff = Self.accountName(uid: credentials.uid)
+                            group.addTask { try? await self.serve(connection, staff: staff) }
                         }
                     }
                 }
@@ -51,7 +85,33 @@ public struct AdminSocket: Service {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async throws {
+    /// The account name of `uid` (the staff member recorded in decisions), or `uid:N` when it has none.
+    static func accountName(uid: uid_t) -> String {
+        var entry = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16 * 1024)
+        let name = buffer.withUnsafeMutableBufferPointer { storage -> String? in
+            guard let base = storage.baseAddress, getpwuid_r(uid, &entry, base, storage.count, &found) == 0, found != nil, let name = entry.pw_name
+            else { return nil }
+            return String(cString: name)
+        }
+        return name ?? "uid:\(uid)"
+    }
+
+    /// The id of the group `name` (getgrnam_r); a missing group is a configuration error.
+    static func groupID(named name: String) throws -> gid_t {
+        var entry = Glibc.group()
+        var found: UnsafeMutablePointer<Glibc.group>?
+        var buffer = [CChar](repeating: 0, count: 64 * 1024)
+        let id = buffer.withUnsafeMutableBufferPointer { storage -> gid_t? in
+            guard let base = storage.baseAddress, getgrnam_r(name, &entry, base, storage.count, &found) == 0, found != nil else { return nil }
+            return entry.gr_gid
+        }
+        guard let id else { throw Failure(description: "admin_socket_group \(name) is not a group on this host") }
+        return id
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, staff: String) async throws {
         try await connection.executeThenClose { inbound, outbound in
             var pending: [UInt8] = []
             for try await chunk in inbound {
@@ -60,14 +120,15 @@ public struct AdminSocket: Service {
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = Array(pending[..<newline])
                     pending.removeSubrange(...newline)
-                    let answer = await handle(line)
+                    let answer = await handle(line, staff: staff)
                     try await outbound.write(ByteBuffer(bytes: answer.bytes + [UInt8(ascii: "\n")]))
                 }
             }
         }
     }
 
-    func handle(_ line: [UInt8]) async -> JSON {
+    /// One request from `staff`, the connecting account.
+    func handle(_ line: [UInt8], staff: String) async -> JSON {
         guard let request = try? JSON.parseObject(line), let op = request["op"]?.stringValue else {
             return ["ok": false, "error": "not a JSON request"]
         }
@@ -88,15 +149,16 @@ public struct AdminSocket: Service {
                 }
                 return ["ok": true, "requests": .array(rows)]
             case "ciba.decide":
-                guard let id = request["id"]?.stringValue, let approve = request["approve"]?.boolValue, let by = request["by"]?.stringValue else {
-                    return ["ok": false, "error": "ciba.decide needs id, approve and by"]
+                guard let id = request["id"]?.stringValue, let approve = request["approve"]?.boolValue else {
+                    return ["ok": false, "error": "ciba.decide needs id and approve"]
                 }
-                let recorded = try await ciba.decideCIBARequest(id: id, approve: approve, by: by, now: clock.now())
+                // The approver is the peer's account (SO_PEERCRED), whatever `by` the client sent.
+                let recorded = try await ciba.decideCIBARequest(id: id, approve: approve, by: staff, now: clock.now())
                 if recorded {
                     ServerMetrics.cibaDecisions.increment(approve ? "approved" : "denied")
-                    logger.notice("CIBA decision", metadata: ["request": "\(id)", "approved": "\(approve)", "by": "\(by)"])
+                    logger.notice("CIBA decision", metadata: ["request": "\(id)", "approved": "\(approve)", "by": "\(staff)"])
                 }
-                return recorded ? ["ok": true] : ["ok": false, "error": .string("no pending request \(id)")]
+                return recorded ? ["ok": true, "by": .string(staff)] : ["ok": false, "error": .string("no pending request \(id)")]
             default:
                 return ["ok": false, "error": .string("unknown op \(op)")]
             }
@@ -105,4 +167,12 @@ public struct AdminSocket: Service {
             return ["ok": false, "error": "the request failed"]
         }
     }
+}
+
+/// `struct ucred` of `<sys/socket.h>` on Linux (pid, uid, gid), which the Glibc module leaves out without
+/// `_GNU_SOURCE`; the layout is fixed by the kernel ABI.
+struct PeerCredentials: Sendable {
+    var pid: pid_t = 0
+    var uid: uid_t = 0
+    var gid: gid_t = 0
 }

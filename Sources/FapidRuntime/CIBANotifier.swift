@@ -71,6 +71,14 @@ public struct CIBANotifier: Service {
                     let client = try? await clients.client(id: request.clientID),
                     let endpoint = client.metadata["backchannel_client_notification_endpoint"]?.stringValue
                 else {
+                    if request.pingAuthReqID == nil || request.notificationToken == nil {
+                        // Sealed under another key (instances sharing a database need the same key encryption key):
+                        // left for the lease to expire, so an instance holding the key sends it.
+                        logger.warning(
+                            "CIBA notification cannot be sent: its secrets do not open with this instance's key",
+                            metadata: ["client_id": "\(request.clientID)", "request": "\(request.id)"])
+                        continue
+                    }
                     try? await store.markCIBANotified(id: request.id, now: clock.now())
                     continue
                 }

@@ -2,29 +2,53 @@ public import AuthorizationServer
 public import Logging
 public import ServiceLifecycle
 
-/// Deletes what can no longer matter: assertion `jti`s past their expiry, access tokens an hour past theirs.
-/// Runs every `interval`; a failure is logged and retried next time.
+/// Deletes what can no longer matter: assertion `jti`s past their expiry, access tokens an hour past theirs,
+/// and, at once, expired PSU interactions and sessions (each holds a whole request: CWE-400) and sign-in
+/// counters whose window has ended. Runs every `interval`; a failure is logged and retried next time.
 public struct ExpirySweeper: Service {
     let tokens: any ExpiredRowSweeper
+    let interactions: (any InteractionStore)?
+    let signInAttempts: (any SignInAttemptStore)?
     let clock: any Clock
     let interval: Duration
     let logger: Logger
 
-    public init(tokens: any ExpiredRowSweeper, clock: any Clock, interval: Duration = .seconds(60), logger: Logger) {
+    public init(
+        tokens: any ExpiredRowSweeper, interactions: (any InteractionStore)? = nil, signInAttempts: (any SignInAttemptStore)? = nil,
+        clock: any Clock, interval: Duration = .seconds(60), logger: Logger
+    ) {
         self.tokens = tokens
+        self.interactions = interactions
+        self.signInAttempts = signInAttempts
         self.clock = clock
         self.interval = interval
         self.logger = logger
     }
 
     public func run() async throws {
-        await runPeriodically(every: interval) {
-            do {
-                let removed = try await tokens.sweepExpired(now: clock.now(), retention: 3600)
-                if removed > 0 { logger.debug("expired rows removed", metadata: ["count": "\(removed)"]) }
-            } catch {
-                logger.error("expiry sweep failed", metadata: ["reason": "\(error)"])
-            }
+        await runPeriodically(every: interval) { _ = await sweep() }
+    }
+
+    /// One pass; returns how many rows went.
+    public func sweep() async -> Int {
+        let now = clock.now()
+        var removed = 0
+        do {
+            removed += try await tokens.sweepExpired(now: now, retention: 3600)
+        } catch {
+            logger.error("expiry sweep failed", metadata: ["reason": "\(error)"])
         }
+        do {
+            removed += try await interactions?.sweepExpiredInteractions(now: now) ?? 0
+        } catch {
+            logger.error("expiry sweep of PSU interactions failed", metadata: ["reason": "\(error)"])
+        }
+        do {
+            removed += try await signInAttempts?.sweepSignInAttempts(now: now) ?? 0
+        } catch {
+            logger.error("expiry sweep of sign-in counters failed", metadata: ["reason": "\(error)"])
+        }
+        if removed > 0 { logger.debug("expired rows removed", metadata: ["count": "\(removed)"]) }
+        return removed
     }
 }

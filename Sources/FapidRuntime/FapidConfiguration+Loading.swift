@@ -10,14 +10,17 @@ extension FapidConfiguration {
 
     static let fileKeys: Set<String> = [
         "listen", "allow_non_loopback", "issuer", "database", "storage", "database_url", "database_max_connections", "database_timeout_seconds", "admin_socket", "keys_dir",
-        "key_encryption_key_file", "migrations_dir", "log_level",
+        "key_encryption_key_file", "migrations_dir", "log_level", "admin_socket_group",
         "tls_certificate", "tls_private_key", "client_ca", "trusted_proxies", "key_refresh_seconds", "retired_key_publish_seconds",
         "access_token_lifetime", "outbound_ca", "certificate_status", "certificate_status_soft_fail_anchors",
         "certificate_status_require_pointers", "ocsp_responder", "ocsp_timeout_seconds", "certificate_status_cache_seconds",
         "certificate_status_skew_seconds", "certificate_status_refresh_seconds", "directories", "require_pushed_authorization_requests",
         "log_format", "metrics_listen", "audit_checkpoint_seconds", "rate_limit_client_per_second", "rate_limit_client_burst",
-        "rate_limit_address_per_second", "rate_limit_address_burst", "idle_timeout_seconds", "request_timeout_seconds", "max_header_bytes",
+        "rate_limit_address_per_second", "rate_limit_address_burst", "rate_limit_authorize_per_second", "rate_limit_authorize_burst",
+        "rate_limit_sign_in_per_second", "rate_limit_sign_in_burst", "idle_timeout_seconds", "request_timeout_seconds", "max_header_bytes",
         "max_body_bytes", "outbound_allow_private_networks", "client_assertion_max_lifetime_seconds", "pushed_request_lifetime_seconds",
+        "trusted_proxy_certificates", "software_statement_max_age_seconds",
+        "ocsp_max_age_seconds", "ocsp_require_nonce", "ocsp_require_nonce_anchors",
     ]
 
     /// Defaults, then `file` (a JSON object) when given, then `environment`; then checks everything.
@@ -104,6 +107,13 @@ extension FapidConfiguration {
         config.databaseMaxConnections = try integer("database_max_connections", in: 1...1000) ?? config.databaseMaxConnections
         config.databaseTimeoutSeconds = try integer("database_timeout_seconds", in: 1...300) ?? config.databaseTimeoutSeconds
         if let socket = try string("admin_socket") { config.adminSocket = socket }
+        if let group = try string("admin_socket_group") {
+            // A group name as useradd(8) allows it; whether it exists is checked when the socket is created.
+            let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-".unicodeScalars)
+            guard group.utf8.count <= 32, group.unicodeScalars.allSatisfy(allowed.contains), group.first != "-"
+            else { throw ConfigurationError(key: "admin_socket_group", reason: "must be a Unix group name") }
+            config.adminSocketGroup = group
+        }
         if let keys = try string("keys_dir") { config.keysDirectory = keys }
         config.keyEncryptionKeyFile = try string("key_encryption_key_file")
         if let migrations = try string("migrations_dir") { config.migrationsDirectory = migrations }
@@ -121,6 +131,17 @@ extension FapidConfiguration {
             }
             config.trustedProxies = list
         }
+        if let pins = values["trusted_proxy_certificates"] {
+            // x5t#S256: 43 base64url characters.
+            guard let list = pins.arrayValue?.compactMap(\.stringValue), list.count == pins.arrayValue?.count,
+                list.allSatisfy({ $0.count == 43 && (try? Base64URL.decode($0))?.count == 32 })
+            else {
+                throw ConfigurationError(key: "trusted_proxy_certificates", reason: "must be an array of x5t#S256 thumbprints (base64url SHA-256)")
+            }
+            config.trustedProxyCertificates = list
+        }
+        config.softwareStatementMaxAgeSeconds =
+            try integer("software_statement_max_age_seconds", in: 60...31_536_000) ?? config.softwareStatementMaxAgeSeconds
         config.keyRefreshSeconds = try integer("key_refresh_seconds", in: 1...86_400) ?? config.keyRefreshSeconds
         config.retiredKeyPublishSeconds = try integer("retired_key_publish_seconds", in: 0...31_536_000) ?? config.retiredKeyPublishSeconds
         config.accessTokenLifetime = try integer("access_token_lifetime", in: 1...86_400) ?? config.accessTokenLifetime
@@ -153,6 +174,17 @@ extension FapidConfiguration {
         config.certificateStatusSkewSeconds = try integer("certificate_status_skew_seconds", in: 0...3600) ?? config.certificateStatusSkewSeconds
         config.certificateStatusRefreshSeconds =
             try integer("certificate_status_refresh_seconds", in: 1...3600) ?? config.certificateStatusRefreshSeconds
+        config.ocspMaxAgeSeconds = try integer("ocsp_max_age_seconds", in: 1...604_800) ?? config.ocspMaxAgeSeconds
+        if let value = values["ocsp_require_nonce"] {
+            guard let flag = value.boolValue else { throw ConfigurationError(key: "ocsp_require_nonce", reason: "must be true or false") }
+            config.ocspRequireNonce = flag
+        }
+        if let anchors = values["ocsp_require_nonce_anchors"] {
+            guard let list = anchors.arrayValue?.compactMap(\.stringValue), list.count == anchors.arrayValue?.count else {
+                throw ConfigurationError(key: "ocsp_require_nonce_anchors", reason: "must be an array of PEM file paths")
+            }
+            config.ocspRequireNonceAnchors = list
+        }
         if let value = values["require_pushed_authorization_requests"] {
             guard let flag = value.boolValue else {
                 throw ConfigurationError(key: "require_pushed_authorization_requests", reason: "must be true or false")
@@ -177,6 +209,11 @@ extension FapidConfiguration {
         config.rateLimitClientBurst = try integer("rate_limit_client_burst", in: 1...1_000_000) ?? config.rateLimitClientBurst
         config.rateLimitAddressPerSecond = try integer("rate_limit_address_per_second", in: 0...1_000_000) ?? config.rateLimitAddressPerSecond
         config.rateLimitAddressBurst = try integer("rate_limit_address_burst", in: 1...1_000_000) ?? config.rateLimitAddressBurst
+        config.rateLimitAuthorizePerSecond =
+            try integer("rate_limit_authorize_per_second", in: 0...1_000_000) ?? config.rateLimitAuthorizePerSecond
+        config.rateLimitAuthorizeBurst = try integer("rate_limit_authorize_burst", in: 1...1_000_000) ?? config.rateLimitAuthorizeBurst
+        config.rateLimitSignInPerSecond = try integer("rate_limit_sign_in_per_second", in: 0...1_000_000) ?? config.rateLimitSignInPerSecond
+        config.rateLimitSignInBurst = try integer("rate_limit_sign_in_burst", in: 1...1_000_000) ?? config.rateLimitSignInBurst
         config.idleTimeoutSeconds = try integer("idle_timeout_seconds", in: 1...3600) ?? config.idleTimeoutSeconds
         config.requestTimeoutSeconds = try integer("request_timeout_seconds", in: 1...600) ?? config.requestTimeoutSeconds
         config.maxHeaderBytes = try integer("max_header_bytes", in: 1024...1_048_576) ?? config.maxHeaderBytes
@@ -230,7 +267,7 @@ extension FapidConfiguration {
 
     static func parseDirectory(_ value: JSON, key: String) throws(ConfigurationError) -> Directory {
         guard let object = value.objectValue else { throw ConfigurationError(key: key, reason: "must be an object") }
-        let known: Set<String> = ["name", "issuer", "jwks_file", "jwks_uri", "ca_file", "roles"]
+        let known: Set<String> = ["name", "issuer", "jwks_file", "jwks_uri", "ca_file", "roles", "require_exp"]
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigurationError(key: "\(key).\(unknown)", reason: "unknown key")
         }
@@ -251,7 +288,12 @@ extension FapidConfiguration {
                 roles[role] = list
             }
         }
-        return Directory(name: name, issuer: object["issuer"]?.stringValue, jwksFile: file, jwksURI: uri, caFile: ca, roles: roles)
+        var directory = Directory(name: name, issuer: object["issuer"]?.stringValue, jwksFile: file, jwksURI: uri, caFile: ca, roles: roles)
+        if let flag = object["require_exp"] {
+            guard let value = flag.boolValue else { throw ConfigurationError(key: "\(key).require_exp", reason: "must be true or false") }
+            directory.requireExpiry = value
+        }
+        return directory
     }
 
     static func parseListen(_ text: String) throws(ConfigurationError) -> (String, Int) {

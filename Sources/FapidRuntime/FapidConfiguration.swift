@@ -27,6 +27,10 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var databaseTimeoutSeconds: Int
     /// `admin_socket`, `FAPID_ADMIN_SOCKET`: Unix socket for `fapictl` live operations. Default `var/fapid.sock`.
     public var adminSocket: String
+    /// `admin_socket_group`, `FAPID_ADMIN_SOCKET_GROUP`: a Unix group whose members may use the admin socket
+    /// (then mode 0660, owned by that group); each CIBA decision records the connecting account (SO_PEERCRED).
+    /// Default none: mode 0600, the daemon's account only.
+    public var adminSocketGroup: String? = nil
     /// `keys_dir`, `FAPID_KEYS_DIR`: where the dev-layout key files are read from. Default `keys/dev`.
     public var keysDirectory: String
     /// `key_encryption_key_file`, `FAPID_KEY_ENCRYPTION_KEY_FILE`: a file (mode 0600) holding 32 random bytes as
@@ -46,6 +50,12 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var clientCA: String
     /// `trusted_proxies`: addresses allowed to pass a client certificate in the RFC 9440 `Client-Cert` header.
     public var trustedProxies: [String]
+    /// `trusted_proxy_certificates`: `x5t#S256` (base64url SHA-256 of the DER) of the certificates the trusted proxies
+    /// present as TLS clients. When set, `Client-Cert` is believed only from a hop that presented one of them (RFC 9440 §4).
+    public var trustedProxyCertificates: [String] = []
+    /// `software_statement_max_age_seconds`: a software statement whose `iat` is older is refused at registration;
+    /// its `jti` is remembered as long. Default 2592000 (30 days).
+    public var softwareStatementMaxAgeSeconds: Int = 2_592_000
     /// `key_refresh_seconds`: how often the daemon re-reads signing-key records (rotation by `fapictl`). Default 30.
     public var keyRefreshSeconds: Int
     /// `retired_key_publish_seconds`: how long a rotated-out key stays in `/jwks`; at least the longest
@@ -73,6 +83,16 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var certificateStatusSkewSeconds: Int
     /// `certificate_status_refresh_seconds`: how often cached answers due to expire are re-checked. Default 30.
     public var certificateStatusRefreshSeconds: Int
+    /// `ocsp_max_age_seconds`: the oldest `thisUpdate` accepted in an OCSP answer that has no `nextUpdate`
+    /// (RFC 5019 §4); older ones are refused (replay). Default: `certificate_status_cache_seconds`.
+    public var ocspMaxAgeSeconds: Int? = nil
+    /// `ocsp_require_nonce`: refuse OCSP answers that do not echo the request's nonce (RFC 6960 §4.4.1), so a
+    /// recorded answer cannot be replayed; the CRL decides instead. Default false (RFC 5019 responders
+    /// pre-sign their answers and ignore nonces).
+    public var ocspRequireNonce: Bool = false
+    /// `ocsp_require_nonce_anchors`: PEM files of trust anchors whose certificates' OCSP answers must echo the
+    /// nonce, when `ocsp_require_nonce` is false. Default `[]`.
+    public var ocspRequireNonceAnchors: [String] = []
 
     /// A trusted directory of accredited TPPs (`directories`, an array of objects).
     public struct Directory: Sendable, Equatable {
@@ -86,6 +106,8 @@ public struct FapidConfiguration: Sendable, Equatable {
         public var caFile: String
         /// Role to scopes.
         public var roles: [String: [String]]
+        /// `require_exp`: its software statements must carry `exp`. Default false.
+        public var requireExpiry: Bool = false
     }
 
     /// `require_pushed_authorization_requests`: PAR for every client (FAPI 2). Default false: clients decide
@@ -107,6 +129,15 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// Defaults 100 and 200; 0 turns it off.
     public var rateLimitAddressPerSecond: Int = 100
     public var rateLimitAddressBurst: Int = 200
+    /// `rate_limit_authorize_per_second` and `rate_limit_authorize_burst`: token bucket per source address (behind
+    /// a trusted proxy, the forwarded one) on `GET /authorize`, each of which stores an interaction.
+    /// Defaults 10 and 50; 0 turns it off.
+    public var rateLimitAuthorizePerSecond: Int = 10
+    public var rateLimitAuthorizeBurst: Int = 50
+    /// `rate_limit_sign_in_per_second` and `rate_limit_sign_in_burst`: the same on `POST /authorize/login`, each
+    /// of which costs a password hash. Defaults 2 and 20; 0 turns it off.
+    public var rateLimitSignInPerSecond: Int = 2
+    public var rateLimitSignInBurst: Int = 20
     /// `idle_timeout_seconds`: a connection with no request in progress is closed after this long. Default 60.
     public var idleTimeoutSeconds: Int = 60
     /// `request_timeout_seconds`: the longest a client may take to send one whole request (head and body)

@@ -4,7 +4,7 @@ import JOSE
 public import Logging
 import Synchronization
 
-/// Log output: text (swift-log's stream handler) or JSON lines, both on stderr. Every line written while
+/// Log output: text (swift-log's stream handler, over `EscapingLogStream`) or JSON lines, both on stderr. Every line written while
 /// a request is served carries its `interaction_id`, wherever in the code the line comes from.
 public enum FapidLogging {
     /// The interaction id (and peer address) of the request being served, from the task-local context.
@@ -18,7 +18,9 @@ public enum FapidLogging {
         if format == "json" {
             LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, metadataProvider: provider) }, metadataProvider: requestMetadata)
         } else {
-            LoggingSystem.bootstrap({ label, provider in StreamLogHandler.standardError(label: label, metadataProvider: provider) }, metadataProvider: requestMetadata)
+            LoggingSystem.bootstrap(
+                { label, provider in StreamLogHandler(label: label, stream: EscapingLogStream.standardError, metadataProvider: provider) },
+                metadataProvider: requestMetadata)
         }
     }
 }
@@ -69,6 +71,69 @@ public struct JSONLogHandler: LogHandler {
         case .stringConvertible(let convertible): .string(convertible.description)
         case .array(let values): .array(values.map(json))
         case .dictionary(let entries): .object(entries.mapValues(json))
+        }
+    }
+}
+
+/// The text log's output: each line swift-log's `StreamLogHandler` formats is written with every control
+/// character inside it made visible (`\n`, `\u{1B}`), so a value such as a `client_id` holding a newline
+/// cannot start a forged line (CWE-117); only the line's own final newline is kept.
+public struct EscapingLogStream: TextOutputStream, Sendable {
+    let sink: @Sendable (String) -> Void
+    static let output = Mutex(())
+
+    public init(sink: @escaping @Sendable (String) -> Void) {
+        self.sink = sink
+    }
+
+    /// Whole lines to stderr, one `write(2)` loop under a lock so lines of concurrent tasks never interleave.
+    public static let standardError = EscapingLogStream { text in
+        let bytes = Array(text.utf8)
+        output.withLock { _ in
+            bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+        }
+    }
+
+    public mutating func write(_ string: String) {
+        // By scalars: a message ending in "\r" makes "\r\n" one Character.
+        if string.unicodeScalars.last == "\n" {
+            sink(Self.escaped(String(String.UnicodeScalarView(string.unicodeScalars.dropLast()))) + "\n")
+        } else {
+            sink(Self.escaped(string))
+        }
+    }
+
+    /// C0 and C1 controls, DEL, the Unicode line and paragraph separators and the bidirectional controls,
+    /// shown as escapes; everything else as it is.
+    public static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            guard needsEscape(scalar) else {
+                result.unicodeScalars.append(scalar)
+                continue
+            }
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            default: result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            }
+        }
+        return result
+    }
+
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
         }
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 public import AuthorizationServer
 public import CertificateStatus
 import Foundation
+import JOSE
 import NIOCore
 import NIOSSL
 import NIOHTTP1
@@ -13,13 +14,14 @@ public import ServiceLifecycle
 public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
     let client: HTTPClient
     let timeout: TimeAmount
+    /// The most a `jwks_uri` answer may hold: a larger body is refused unread beyond this (CWE-400).
     let maximumBody: Int
     /// Applied to the URLs clients give (`jwks_uri`, notification endpoints); not to OCSP and CRL URLs,
     /// which come from certificates of the configured CAs.
     let addresses: OutboundAddressPolicy
 
     public init(
-        extraRootsFile: String?, timeoutSeconds: Int64 = 2, maximumBody: Int = 256 * 1024,
+        extraRootsFile: String?, timeoutSeconds: Int64 = 2, maximumBody: Int = 64 * 1024,
         addresses: OutboundAddressPolicy = OutboundAddressPolicy(allowPrivateNetworks: false)
     ) {
         self.addresses = addresses
@@ -36,7 +38,8 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
         configuration.httpVersion = .http1Only
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         timeout = .seconds(timeoutSeconds)
-        self.maximumBody = maximumBody
+        // A JWKS larger than the parser accepts is not worth reading.
+        self.maximumBody = min(maximumBody, JWKSet.maximumDocumentSize)
     }
 
     public func fetch(_ url: String) async throws(JWKSFetchError) -> [UInt8] {

@@ -1,7 +1,7 @@
 import Foundation
 public import JOSE
 
-/// Private key files on disk: written 0600 from the start, and refused when group or others can read them.
+/// Private key files on disk: written 0600 from the start whatever the umask, and refused when group or others can read them.
 public enum PrivateKeyFile {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -38,6 +38,11 @@ public enum PrivateKeyFile {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard descriptor >= 0 else { throw Failure(description: "cannot create key file \(path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
+        // 0600 whatever the umask: open(2) only ever narrows the mode it is given.
+        guard fchmod(descriptor, 0o600) == 0 else {
+            unlink(path)
+            throw Failure(description: "cannot set the mode of key file \(path)")
+        }
         let bytes = Array(pem.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(descriptor) == 0 else {

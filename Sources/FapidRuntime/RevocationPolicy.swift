@@ -39,6 +39,14 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
         settings.maximumCacheLifetime = TimeInterval(configuration.certificateStatusCacheSeconds)
         settings.defaultCacheLifetime = min(settings.defaultCacheLifetime, settings.maximumCacheLifetime)
         settings.skew = TimeInterval(configuration.certificateStatusSkewSeconds)
+        settings.maximumOCSPAge = TimeInterval(configuration.ocspMaxAgeSeconds ?? configuration.certificateStatusCacheSeconds)
+        settings.requireOCSPNonce = configuration.ocspRequireNonce
+        for path in configuration.ocspRequireNonceAnchors {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError(key: "ocsp_require_nonce_anchors", reason: "cannot read \(path)")
+            }
+            for anchor in try X509Certificate.parsePEM(text) { settings.nonceRequiringAnchors.insert(anchor.sha256Thumbprint) }
+        }
         var anchorModes: [String: StatusPolicy.Mode] = [:]
         for path in configuration.certificateStatusSoftFailAnchors {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -65,19 +73,26 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
         guard certificate.isChainVerified else { return }
         // The issuer is the next certificate on the verified path (leaf … anchor).
         guard certificate.verifiedChain.count >= 2 else { return }
-        let issuer = certificate.verifiedChain[1]
-        let outcome = await checker.check(leaf: certificate.certificate, issuer: issuer)
-        switch policy.decide(outcome, anchorThumbprint: certificate.verifiedChain.last?.sha256Thumbprint) {
-        case .accept:
-            return
-        case .acceptUnverified(let reason):
-            if reason.hasPrefix("soft-fail") {
-                softFails.withLock { $0 += 1 }
-                logger.warning("certificate accepted without a verified status", metadata: ["subject": "\(certificate.certificate.subjectDN)", "reason": "\(reason)"])
+        // RFC 5280 §6.3: every certificate of the path but the anchor, the leaf first, each against its issuer.
+        let chain = certificate.verifiedChain
+        let outcomes = await checker.check(chain: chain)
+        for (index, outcome) in outcomes.enumerated() {
+            let subject = chain[index].subjectDN
+            switch policy.decide(outcome, anchorThumbprint: chain.last?.sha256Thumbprint) {
+            case .accept:
+                continue
+            case .acceptUnverified(let reason):
+                if reason.hasPrefix("soft-fail") {
+                    softFails.withLock { $0 += 1 }
+                    logger.warning("certificate accepted without a verified status", metadata: ["subject": "\(subject)", "reason": "\(reason)"])
+                }
+            case .reject(let reason):
+                if case .known(.revoked, _) = outcome {
+                    await recordRevoked(certificate, reason: index == 0 ? reason : "issuing CA \(subject): \(reason)")
+                }
+                let which = index == 0 ? "certificate \(subject)" : "issuing CA certificate \(subject) of \(certificate.certificate.subjectDN)"
+                throw OAuthError.invalidClient(.certificateStatus, "\(which): \(reason)")
             }
-        case .reject(let reason):
-            if case .known(.revoked, _) = outcome { await recordRevoked(certificate, reason: reason) }
-            throw OAuthError.invalidClient(.certificateStatus, "certificate \(certificate.certificate.subjectDN): \(reason)")
         }
     }
 

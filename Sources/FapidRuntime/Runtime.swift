@@ -25,23 +25,26 @@ public struct Storage: Sendable {
     public let statusCache: any StatusCacheStore
     public let audit: any AuditLogReader
     public let interactions: any InteractionStore
+    public let signInAttempts: any SignInAttemptStore
 
-    public init(sqlite database: SQLiteDatabase) {
+    /// `cibaSealer`: seals CIBA ping/push secrets until delivery (the daemon's `CIBANotificationKey`).
+    public init(sqlite database: SQLiteDatabase, cibaSealer: CIBANotificationSealer? = nil) {
         backend = .sqlite(database)
         clients = SQLiteClientStore(database: database)
         tokens = SQLiteTokenStore(database: database)
         codes = SQLiteCodeStore(database: database)
         pushed = SQLitePushedRequestStore(database: database)
-        ciba = SQLiteCIBAStore(database: database)
+        ciba = SQLiteCIBAStore(database: database, sealer: cibaSealer)
         registrations = SQLiteRegistrationStore(database: database)
         users = SQLiteUserStore(database: database)
         signingKeys = SQLiteSigningKeyStore(database: database)
         statusCache = SQLiteStatusCacheStore(database: database)
         audit = SQLiteAuditLog(database: database)
         interactions = SQLiteInteractionStore(database: database)
+        signInAttempts = SQLiteSignInAttemptStore(database: database)
     }
 
-    public init(postgres database: PostgresDatabase) {
+    public init(postgres database: PostgresDatabase, cibaSealer: CIBANotificationSealer? = nil) {
         backend = .postgres(database)
         let clientStore = PostgresClientStore(database: database)
         let tokenStore = PostgresTokenStore(database: database)
@@ -50,18 +53,21 @@ public struct Storage: Sendable {
         tokens = tokenStore
         codes = tokenStore
         pushed = tokenStore
-        ciba = PostgresCIBAStore(database: database)
+        ciba = PostgresCIBAStore(database: database, sealer: cibaSealer)
         registrations = clientStore
         users = clientStore
         signingKeys = keyStore
         statusCache = keyStore
         audit = PostgresAuditLog(database: database)
         interactions = PostgresInteractionStore(database: database)
+        signInAttempts = PostgresSignInAttemptStore(database: database)
     }
 
     /// Opens the configured backend and applies pending migrations from `migrations_dir/<backend>/`, each in
     /// its own transaction; with PostgreSQL under an advisory lock, so instances starting at once take turns.
-    public static func open(_ configuration: FapidConfiguration, logger: Logger, backgroundCheckpoints: Bool = false) async throws -> Storage {
+    public static func open(
+        _ configuration: FapidConfiguration, logger: Logger, backgroundCheckpoints: Bool = false, cibaSealer: CIBANotificationSealer? = nil
+    ) async throws -> Storage {
         let directory = URL(fileURLWithPath: configuration.migrationsDirectory).appendingPathComponent(configuration.storage)
         let applied: [String]
         let storage: Storage
@@ -72,11 +78,11 @@ public struct Storage: Sendable {
                 url: url, maximumConnections: configuration.databaseMaxConnections, timeout: .seconds(configuration.databaseTimeoutSeconds),
                 logger: logger)
             applied = try await PostgresMigrator(directory: directory).migrate(database)
-            storage = Storage(postgres: database)
+            storage = Storage(postgres: database, cibaSealer: cibaSealer)
         default:
             let database = try SQLiteDatabase(path: configuration.database, backgroundCheckpoints: backgroundCheckpoints)
             applied = try SQLiteMigrator(directory: directory).migrate(database)
-            storage = Storage(sqlite: database)
+            storage = Storage(sqlite: database, cibaSealer: cibaSealer)
         }
         for version in applied { logger.notice("applied migration", metadata: ["version": "\(version)"]) }
         return storage
@@ -109,8 +115,12 @@ public struct Runtime: Sendable {
     public var tokens: any TokenStore & ReplayStore & ExpiredRowSweeper { storage.tokens }
 
     /// The daemon passes `backgroundCheckpoints` and runs a `WALCheckpointer` (SQLite); `fapictl` does not.
-    public static func open(_ configuration: FapidConfiguration, logger: Logger, backgroundCheckpoints: Bool = false) async throws -> Runtime {
-        let storage = try await Storage.open(configuration, logger: logger, backgroundCheckpoints: backgroundCheckpoints)
+    /// The daemon passes `sealCIBANotifications` (it sends ping/push notifications; `fapictl` never does).
+    public static func open(
+        _ configuration: FapidConfiguration, logger: Logger, backgroundCheckpoints: Bool = false, sealCIBANotifications: Bool = false
+    ) async throws -> Runtime {
+        let sealer = try sealCIBANotifications ? CIBANotificationKey.sealer(configuration) : nil
+        let storage = try await Storage.open(configuration, logger: logger, backgroundCheckpoints: backgroundCheckpoints, cibaSealer: sealer)
         let manager = SigningKeyManager(
             store: storage.signingKeys,
             keysDirectory: configuration.keysDirectory,

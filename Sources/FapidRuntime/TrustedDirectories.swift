@@ -22,7 +22,7 @@ extension FapidConfiguration {
             loaded.append(
                 TrustedDirectory(
                     name: directory.name, issuer: directory.issuer, keys: keys, transportCAs: try CertificateTrustStore(pemFile: directory.caFile),
-                    roleScopes: directory.roles.mapValues(Set.init)))
+                    roleScopes: directory.roles.mapValues(Set.init), requiresExpiry: directory.requireExpiry))
         }
         return loaded
     }

@@ -17,6 +17,9 @@ public final class ClientCertificateSource: Sendable {
 
     let trustStore: CertificateTrustStore
     let trustedProxies: Set<String>
+    /// `x5t#S256` of the proxies' own client certificates. When set, a trusted address alone is not enough:
+    /// the hop must also present one of these certificates over TLS before its `Client-Cert` is believed.
+    let trustedProxyCertificates: Set<String>
     let clock: any Clock
     private let cache = Mutex<[String: (evaluated: ClientCertificate, until: Date)]>([:])
     /// The evaluation of each open TLS connection's chain, dropped when the connection closes: a kept-alive
@@ -25,9 +28,10 @@ public final class ClientCertificateSource: Sendable {
     static let cacheLifetime: TimeInterval = 60
     static let cacheLimit = 10_000
 
-    public init(trustStore: CertificateTrustStore, trustedProxies: [String], clock: any Clock) {
+    public init(trustStore: CertificateTrustStore, trustedProxies: [String], trustedProxyCertificates: [String] = [], clock: any Clock) {
         self.trustStore = trustStore
         self.trustedProxies = Set(trustedProxies)
+        self.trustedProxyCertificates = Set(trustedProxyCertificates)
         self.clock = clock
     }
 
@@ -36,9 +40,23 @@ public final class ClientCertificateSource: Sendable {
         return trustedProxies.contains(address)
     }
 
+    /// Whether what the hop says about the client (`Client-Cert`, `X-Forwarded-For`) may be believed: it comes from a
+    /// trusted address and, when proxy certificates are pinned, presented one of them over TLS. RFC 9440 §4: the
+    /// header is only as good as the hop that set it; an address (any local process, anyone behind the same NAT)
+    /// is not authentication.
+    func isAuthenticatedProxy(channel: any Channel, remoteAddress: String?) async -> Bool {
+        guard isTrustedProxy(remoteAddress) else { return false }
+        guard !trustedProxyCertificates.isEmpty else { return true }
+        guard let presented = try? await channel.nioSSL_peerValidatedCertificateChain().get(), let hop = presented.first,
+            let der = try? hop.toDERBytes()
+        else { return false }
+        return trustedProxyCertificates.contains(Base64URL.encode(Crypto.sha256(der)))
+    }
+
     /// The certificate for a request on `channel` with `headers` from `remoteAddress`.
     func certificate(channel: any Channel, headers: HTTPFields, remoteAddress: String?) async -> ClientCertificate? {
         if isTrustedProxy(remoteAddress) {
+            guard await isAuthenticatedProxy(channel: channel, remoteAddress: remoteAddress) else { return nil }
             guard let value = headers[Self.clientCertHeader] else { return nil }
             guard let leaf = Self.decodeByteSequence(value) else { return nil }
             var chain = [leaf]

@@ -41,8 +41,16 @@ extension Endpoints {
                     let error = session == nil ? OAuthError(.loginRequired, "the user is not signed in") : OAuthError(.consentRequired, "consent is needed")
                     return Self.deliver(await services.authorization.deny(pending, error: error))
                 }
-                guard let (id, interaction) = try? await services.interactions.start(pending, now: Date()) else {
+                let started: (id: String, Interactions.Interaction)?
+                do { started = try await services.interactions.start(pending, now: Date()) } catch {
                     return Self.page(Pages.error, ["message": "The bank cannot take this request now. Please try again."], status: .serviceUnavailable)
+                }
+                guard let (id, interaction) = started else {
+                    // More browsers than `Interactions.livePerRequestURI` opened this request_uri (CWE-400).
+                    context.logger.info("authorization request opened too often", metadata: ["client_id": "\(pending.client.clientID)"])
+                    return Self.page(
+                        Pages.error, ["message": "This request has been opened too many times. Please return to the app and start again."],
+                        status: .badRequest)
                 }
                 if !prompts.contains("login"), let session {
                     // A signed-in PSU goes straight to consent.
@@ -70,9 +78,10 @@ extension Endpoints {
             else { return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest) }
             let username = form["username"] ?? ""
             do throws(LoginService.Failure) {
-                // Behind a trusted proxy every PSU shares the proxy's address: throttle by username only there.
-                let address = self.certificates.isTrustedProxy(context.remoteAddress) ? nil : context.remoteAddress
-                let user = try await services.login.authenticate(username: username, password: form["password"] ?? "", address: address)
+                // The client's address: behind a trusted proxy the forwarded one (InteractionIDResponder.sourceAddress).
+                let address = AuditContext.current?.source ?? context.remoteAddress
+                let user = try await services.login.authenticate(
+                    username: username, password: form["password"] ?? "", address: address, interaction: id)
                 let now = Date()
                 guard await services.interactions.signIn(id, username: user.username, authTime: now, now: now),
                     let session = try? await services.interactions.newSession(username: user.username, authTime: now)
@@ -81,13 +90,25 @@ extension Endpoints {
                 response.headers[.setCookie] = "\(Self.sessionCookie)=\(session); Path=/authorize; Secure; HttpOnly; SameSite=Lax; Max-Age=\(Int(Interactions.sessionLifetime))"
                 return response
             } catch {
-                let message = error == .throttled ? "Too many attempts. Please wait a few minutes." : "The username or password is not right."
                 context.logger.info("PSU sign-in failed", metadata: ["reason": "\(error)"])
-                return Self.page(
+                let message: String
+                let status: HTTPResponse.Status
+                var retryAfter: Int?
+                switch error {
+                case .invalidCredentials: (message, status) = ("The username or password is not right.", .unauthorized)
+                case .throttled(let seconds):
+                    // CWE-307: 429 with Retry-After, as a page the PSU can read.
+                    (message, status, retryAfter) = ("Too many attempts. Please wait \(Self.minutes(seconds)) and try again.", .tooManyRequests, seconds)
+                case .busy: (message, status, retryAfter) = ("The bank is busy. Please try again in a moment.", .serviceUnavailable, 1)
+                case .unavailable: (message, status) = ("The bank cannot check your sign-in now. Please try again.", .serviceUnavailable)
+                }
+                var response = Self.page(
                     Pages.login,
                     ["clientName": interaction.pending.client.name ?? interaction.pending.client.clientID, "interaction": id, "csrf": interaction.csrf,
-                     "error": message, "username": username],
-                    status: .unauthorized)
+                     "error": message, "username": username.utf8.count <= LoginService.maximumUsernameBytes ? username : ""],
+                    status: status)
+                if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+                return response
             }
         }
         router.post("/authorize/consent") { request, context in
@@ -149,11 +170,30 @@ extension Endpoints {
         return values
     }
 
-    /// An HTML page with the headers browser-facing pages need: no caching, no framing, no scripts.
-    static func page(_ template: MustacheTemplate, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+    /// The page's HTML: every value escaped per Unicode scalar, then inserted raw by the template.
+    static func html(_ template: MustacheTemplate, _ values: [String: Any]) -> String {
         var values = values
         values["title"] = "Your bank"
-        let html = template.render(values)
+        return template.render(values.mapValues(HTMLText.escaping))
+    }
+
+    /// The page of a browser request refused by a rate limit: 429 with `Retry-After`.
+    static func throttledPage(retryAfter seconds: Int) -> Response {
+        var response = page(Pages.error, ["message": "Too many requests. Please wait a moment and try again."], status: .tooManyRequests)
+        response.headers[.retryAfter] = String(seconds)
+        return response
+    }
+
+    /// "1 minute", "5 minutes": a wait in words, rounded up.
+    static func minutes(_ seconds: Int) -> String {
+        let minutes = max(1, (seconds + 59) / 60)
+        return minutes == 1 ? "a minute" : "\(minutes) minutes"
+    }
+
+    /// An HTML page with the headers browser-facing pages need: no caching, no framing, no scripts. Every value
+    /// is escaped per Unicode scalar (`HTMLText`) before the template inserts it raw.
+    static func page(_ template: MustacheTemplate, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        let html = Self.html(template, values)
         var response = Response(status: status, body: .init(byteBuffer: ByteBuffer(string: html)))
         response.headers[.contentType] = "text/html; charset=utf-8"
         response.headers[.cacheControl] = "no-store"

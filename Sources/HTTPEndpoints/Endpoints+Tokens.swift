@@ -84,7 +84,9 @@ extension Endpoints {
             assertionType: parameters["client_assertion_type"],
             assertion: parameters["client_assertion"],
             certificate: await clientCertificate(request, context: context),
-            hasAuthorizationHeader: request.headers[.authorization] != nil
+            hasAuthorizationHeader: request.headers[.authorization] != nil,
+            // The route that answered (respellings such as /token/ normalised as for metrics).
+            endpoint: ClientAuthEndpoint(path: RequestMetrics.endpoint(request.uri.path)) ?? .token
         )
     }
 }

@@ -18,6 +18,8 @@ public struct FapidHTTPServer: Sendable {
         /// PEM file of the CAs trusted for `tls_client_auth`.
         public var clientCAPath: String
         public var trustedProxies: [String]
+        /// `x5t#S256` thumbprints the trusted proxies must present as their own client certificate.
+        public var trustedProxyCertificates: [String] = []
         public var deadlines: ConnectionDeadlines
         public var maxHeaderBytes: Int
         public var maxBodyBytes: Int
@@ -26,7 +28,7 @@ public struct FapidHTTPServer: Sendable {
         public var metrics: MetricsEndpoint?
 
         public init(
-            host: String, port: Int, tls: TLSSettings, clientCAPath: String, trustedProxies: [String],
+            host: String, port: Int, tls: TLSSettings, clientCAPath: String, trustedProxies: [String], trustedProxyCertificates: [String] = [],
             deadlines: ConnectionDeadlines = .init(idle: .seconds(60), request: .seconds(10)), maxHeaderBytes: Int = 16_384,
             maxBodyBytes: Int = 65_536, limits: RateLimits = .none, metrics: MetricsEndpoint? = nil
         ) {
@@ -35,6 +37,7 @@ public struct FapidHTTPServer: Sendable {
             self.tls = tls
             self.clientCAPath = clientCAPath
             self.trustedProxies = trustedProxies
+            self.trustedProxyCertificates = trustedProxyCertificates
             self.deadlines = deadlines
             self.maxHeaderBytes = maxHeaderBytes
             self.maxBodyBytes = maxBodyBytes
@@ -54,6 +57,7 @@ public struct FapidHTTPServer: Sendable {
         let certificates = ClientCertificateSource(
             trustStore: try CertificateTrustStore(pemFile: settings.clientCAPath),
             trustedProxies: settings.trustedProxies,
+            trustedProxyCertificates: settings.trustedProxyCertificates,
             clock: clock
         )
         endpoints = Endpoints(

@@ -39,7 +39,7 @@ public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where B
         }
         let interactionID = request.headers[Self.header].flatMap { InteractionID.isValid($0) ? $0 : nil } ?? InteractionID.make()
         let endpoint = RequestMetrics.endpoint(request.uri.path)
-        let source = sourceAddress(request, context: context)
+        let source = await sourceAddress(request, context: context)
         var response: Response
         let audit = AuditContext(interactionID: interactionID, source: source)
         do {
@@ -62,16 +62,25 @@ public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where B
     }
 
     /// The client's address: the socket peer, or for a trusted proxy the last `X-Forwarded-For` hop it added.
-    func sourceAddress(_ request: Request, context: Context) -> String? {
-        guard certificates.isTrustedProxy(context.remoteAddress), let forwarded = request.headers[.forwardedFor] else {
+    func sourceAddress(_ request: Request, context: Context) async -> String? {
+        // With pinned proxy certificates, X-Forwarded-For counts only from an authenticated hop, as Client-Cert does.
+        guard let forwarded = request.headers[.forwardedFor],
+            await certificates.isAuthenticatedProxy(channel: context.channel, remoteAddress: context.remoteAddress)
+        else {
             return context.remoteAddress
         }
         let last = forwarded.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) }
         return (last?.isEmpty ?? true) ? context.remoteAddress : last
     }
 
-    /// 429 when the source address or the client (its TLS certificate) has used up its bucket.
+    /// 429 when the source address or the client (its TLS certificate) has used up its bucket; for the PSU's
+    /// browser endpoints, when the source address has (as an HTML page).
     func throttle(_ request: Request, context: Context, endpoint: String, source: String?) async -> Response? {
+        if let browser = limits.browser(method: request.method, endpoint: endpoint) {
+            guard let source, let wait = browser.take(endpoint + " " + source) else { return nil }
+            RequestMetrics.throttled(endpoint: endpoint, limit: "address")
+            return Endpoints.throttledPage(retryAfter: wait)
+        }
         guard request.method == .post, RateLimits.paths.contains(endpoint) else { return nil }
         if let perAddress = limits.perAddress, let source, let wait = perAddress.take(endpoint + " " + source) {
             RequestMetrics.throttled(endpoint: endpoint, limit: "address")

@@ -21,18 +21,23 @@ struct Interactions: Sendable {
 
     static let lifetime: TimeInterval = 600
     static let sessionLifetime: TimeInterval = 900
+    /// Live interactions one `request_uri` may have: a PSU may reopen the link in a few tabs or browsers, but
+    /// a leaked `request_uri` opened in a loop must not fill the database (CWE-400).
+    static let livePerRequestURI = 10
 
     let store: any InteractionStore
     let clients: any ClientStore
 
-    func start(_ pending: AuthorizationService.Pending, now: Date) async throws(StorageError) -> (id: String, Interaction) {
+    /// A new interaction for the pending request; nil when its `request_uri` has `livePerRequestURI` already.
+    func start(_ pending: AuthorizationService.Pending, now: Date) async throws(StorageError) -> (id: String, Interaction)? {
         let id = Crypto.randomToken()
         let csrf = Crypto.randomToken()
-        try await store.insertInteraction(
+        let stored = try await store.insertInteraction(
             PSUInteraction(
                 idHash: Crypto.sha256(id), clientID: pending.client.clientID, request: pending.request, requestURIHash: pending.requestURIHash,
-                csrfHash: Crypto.sha256(csrf), createdAt: now, expiresAt: now.addingTimeInterval(Self.lifetime)))
-        return (id, Interaction(pending: pending, csrf: csrf))
+                csrfHash: Crypto.sha256(csrf), createdAt: now, expiresAt: now.addingTimeInterval(Self.lifetime)),
+            livePerRequestURI: Self.livePerRequestURI)
+        return stored ? (id, Interaction(pending: pending, csrf: csrf)) : nil
     }
 
     /// The interaction, when it exists, is fresh and the form's CSRF token matches (compared as hashes, in

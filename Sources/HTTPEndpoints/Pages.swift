@@ -1,11 +1,12 @@
 import Mustache
 
-/// The PSU pages, server-rendered with Mustache (values HTML-escaped by `{{ }}`), no JavaScript.
+/// The PSU pages, server-rendered with Mustache, no JavaScript. Every value is escaped per Unicode scalar by
+/// `HTMLText` before rendering (`Endpoints.page`) and inserted with `{{{ }}}`: never use `{{ }}` here.
 enum Pages {
     static let layoutHead = """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>{{title}}</title>
+        <title>{{{title}}}</title>
         <style>
         body{font-family:system-ui,sans-serif;background:#f4f6f8;margin:0;color:#1d2733}
         main{max-width:28rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:.5rem;box-shadow:0 1px 4px #0002}
@@ -21,12 +22,12 @@ enum Pages {
     static let login = try! MustacheTemplate(
         string: layoutHead + """
             <h1>Sign in to your bank</h1>
-            <p class="who">{{clientName}} asks for access to your accounts.</p>
-            {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+            <p class="who">{{{clientName}}} asks for access to your accounts.</p>
+            {{#error}}<p class="error" role="alert">{{{error}}}</p>{{/error}}
             <form method="post" action="/authorize/login">
-            <input type="hidden" name="interaction" value="{{interaction}}">
-            <input type="hidden" name="csrf" value="{{csrf}}">
-            <label for="username">Username</label><input id="username" name="username" autocomplete="username" required value="{{username}}">
+            <input type="hidden" name="interaction" value="{{{interaction}}}">
+            <input type="hidden" name="csrf" value="{{{csrf}}}">
+            <label for="username">Username</label><input id="username" name="username" autocomplete="username" required value="{{{username}}}">
             <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
             <button class="primary" type="submit">Sign in</button>
             </form>
@@ -34,13 +35,13 @@ enum Pages {
 
     static let consent = try! MustacheTemplate(
         string: layoutHead + """
-            <h1>Allow {{clientName}}?</h1>
-            <p class="who">{{#organisation}}{{organisation}} &middot; {{/organisation}}signed in as {{username}}</p>
-            <p>{{clientName}} will be able to:</p>
-            <ul>{{#permissions}}<li>{{.}}</li>{{/permissions}}</ul>
+            <h1>Allow {{{clientName}}}?</h1>
+            <p class="who">{{#organisation}}{{{organisation}}} &middot; {{/organisation}}signed in as {{{username}}}</p>
+            <p>{{{clientName}}} will be able to:</p>
+            <ul>{{#permissions}}<li>{{{.}}}</li>{{/permissions}}</ul>
             <form method="post" action="/authorize/consent">
-            <input type="hidden" name="interaction" value="{{interaction}}">
-            <input type="hidden" name="csrf" value="{{csrf}}">
+            <input type="hidden" name="interaction" value="{{{interaction}}}">
+            <input type="hidden" name="csrf" value="{{{csrf}}}">
             <button class="primary" type="submit" name="decision" value="approve">Approve</button>
             <button type="submit" name="decision" value="deny">Deny</button>
             </form>
@@ -50,8 +51,8 @@ enum Pages {
     static let formPost = try! MustacheTemplate(
         string: layoutHead + """
             <h1>Returning you to the app</h1>
-            <form method="post" action="{{action}}">
-            {{#fields}}<input type="hidden" name="{{name}}" value="{{value}}">{{/fields}}
+            <form method="post" action="{{{action}}}">
+            {{#fields}}<input type="hidden" name="{{{name}}}" value="{{{value}}}">{{/fields}}
             <button class="primary" type="submit">Continue</button>
             </form>
             """ + layoutTail)
@@ -59,8 +60,8 @@ enum Pages {
     static let error = try! MustacheTemplate(
         string: layoutHead + """
             <h1>This request cannot go on</h1>
-            <p class="error" role="alert">{{message}}</p>
-            {{#code}}<p>Error code for the app's developers: <code class="oauth-error">{{code}}</code></p>{{/code}}
+            <p class="error" role="alert">{{{message}}}</p>
+            {{#code}}<p>Error code for the app's developers: <code class="oauth-error">{{{code}}}</code></p>{{/code}}
             <p>Please return to the app you came from and try again.</p>
             """ + layoutTail)
 

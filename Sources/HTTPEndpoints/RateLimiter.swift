@@ -1,3 +1,4 @@
+import HTTPTypes
 import Synchronization
 
 /// Token buckets by key: `rate` requests a second on average, `burst` at once. In memory and per
@@ -54,16 +55,32 @@ public final class RateLimiter: Sendable {
     }
 }
 
-/// The limits of the endpoints that take client authentication or registration.
+/// The limits of the endpoints that take client authentication or registration, and of the PSU's browser
+/// endpoints (per source address: behind a trusted proxy the forwarded one).
 public struct RateLimits: Sendable {
     public let perClient: RateLimiter?
     public let perAddress: RateLimiter?
+    /// `GET /authorize`: each one stores an interaction (CWE-400).
+    public let authorize: RateLimiter?
+    /// `POST /authorize/login`: each one costs a password hash (CWE-307, CWE-400).
+    public let signIn: RateLimiter?
     /// Paths limited (POST only).
     public static let paths: Set<String> = ["/token", "/par", "/bc-authorize", "/register", "/introspect", "/revoke"]
 
-    public init(perClient: RateLimiter?, perAddress: RateLimiter?) {
+    public init(perClient: RateLimiter?, perAddress: RateLimiter?, authorize: RateLimiter? = nil, signIn: RateLimiter? = nil) {
         self.perClient = perClient
         self.perAddress = perAddress
+        self.authorize = authorize
+        self.signIn = signIn
+    }
+
+    /// The browser endpoint's limiter for this request, if it has one.
+    func browser(method: HTTPRequest.Method, endpoint: String) -> RateLimiter? {
+        switch (method, endpoint) {
+        case (.get, "/authorize"): authorize
+        case (.post, "/authorize/login"): signIn
+        default: nil
+        }
     }
 
     public static let none = RateLimits(perClient: nil, perAddress: nil)

@@ -17,7 +17,11 @@ extension AsymmetricKey {
         guard let kty = members["kty"]?.stringValue else { throw JOSEError(.invalidKey, "JWK has no kty") }
         switch kty {
         case "RSA":
-            var parameters: [(String, [UInt8])] = [("n", try bytes("n")!), ("e", try bytes("e")!)]
+            let n = try bytes("n")!
+            let e = try bytes("e")!
+            // Sizes first, before OpenSSL sees the numbers: a huge modulus is refused without any math (CWE-400).
+            try checkRSASizes(modulus: n, exponent: e)
+            var parameters: [(String, [UInt8])] = [("n", n), ("e", e)]
             let isPrivate = members["d"] != nil
             if isPrivate {
                 parameters.append(("d", try bytes("d")!))
@@ -28,6 +32,8 @@ extension AsymmetricKey {
                     let names = ["rsa-factor1", "rsa-factor2", "rsa-exponent1", "rsa-exponent2", "rsa-coefficient1"]
                     for (member, name) in zip(crt, names) { parameters.append((name, try bytes(member)!)) }
                 }
+                // No private component is longer than the modulus.
+                guard parameters.allSatisfy({ $0.1.count <= n.count }) else { throw JOSEError(.invalidKey, "RSA private member longer than n") }
             }
             return try fromData(type: "RSA", isPrivate: isPrivate) { builder throws(JOSEError) in
                 for (name, value) in parameters { try builder.pushBigNumber(name, value) }
@@ -63,6 +69,23 @@ extension AsymmetricKey {
             return try AsymmetricKey(taking: pkey, isPrivate: false)
         default:
             throw JOSEError(.invalidKey, "unsupported kty \(kty)")
+        }
+    }
+
+    /// The modulus between `minimumRSABits` and `maximumRSABits` (leading zero bytes ignored), the
+    /// exponent at most `maximumRSAExponentBytes`: checked on the decoded bytes, before any parsing.
+    static func checkRSASizes(modulus: [UInt8], exponent: [UInt8]) throws(JOSEError) {
+        guard let first = modulus.firstIndex(where: { $0 != 0 }) else { throw JOSEError(.invalidKey, "RSA modulus is zero") }
+        let bits = (modulus.count - first) * 8 - modulus[first].leadingZeroBitCount
+        guard bits <= maximumRSABits else {
+            throw JOSEError(.invalidKey, "RSA modulus of \(bits) bits; at most \(maximumRSABits) accepted")
+        }
+        guard bits >= minimumRSABits else {
+            throw JOSEError(.weakKey, "RSA key of \(bits) bits; at least \(minimumRSABits) required")
+        }
+        let exponentBytes = exponent.drop { $0 == 0 }.count
+        guard exponentBytes <= maximumRSAExponentBytes else {
+            throw JOSEError(.invalidKey, "RSA public exponent of \(exponentBytes) bytes; at most \(maximumRSAExponentBytes) accepted")
         }
     }
 

@@ -21,6 +21,11 @@ public final class AsymmetricKey: @unchecked Sendable {
 
     /// Smallest RSA modulus accepted anywhere (FAPI 1 Baseline §5.2.2-5, FAPI 2 SP §5.4.1).
     public static let minimumRSABits = 2048
+    /// Largest RSA modulus accepted anywhere: checking and using a bigger one costs CPU an attacker
+    /// chooses (a 16384-bit public check takes most of a second), and no profile needs more (CWE-400).
+    public static let maximumRSABits = 4096
+    /// Largest RSA public exponent, in bytes (OpenSSL's own limit for moduli over 3072 bits is 64 bits).
+    static let maximumRSAExponentBytes = 8
 
     let pkey: OpaquePointer
     public let kind: Kind
@@ -36,6 +41,10 @@ public final class AsymmetricKey: @unchecked Sendable {
             guard bits >= Self.minimumRSABits else {
                 EVP_PKEY_free(pkey)
                 throw JOSEError(.weakKey, "RSA key of \(bits) bits; at least \(Self.minimumRSABits) required")
+            }
+            guard bits <= Self.maximumRSABits else {
+                EVP_PKEY_free(pkey)
+                throw JOSEError(.invalidKey, "RSA key of \(bits) bits; at most \(Self.maximumRSABits) accepted")
             }
             kind = .rsa(bits: bits)
         case EVP_PKEY_EC:
@@ -74,6 +83,7 @@ public final class AsymmetricKey: @unchecked Sendable {
         switch kind {
         case .rsa(let bits):
             guard bits >= minimumRSABits else { throw JOSEError(.weakKey, "RSA keys must have at least \(minimumRSABits) bits") }
+            guard bits <= maximumRSABits else { throw JOSEError(.invalidKey, "RSA keys may have at most \(maximumRSABits) bits") }
             created = fapid_rsa_generate(UInt32(bits))
         case .p256:
             created = "P-256".withCString { fapid_ec_generate($0) }

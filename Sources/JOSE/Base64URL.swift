@@ -37,29 +37,38 @@ public enum Base64URL {
         }
     }
 
-    /// Decodes unpadded base64url; rejects padding, white space and characters outside the alphabet.
+    /// The 6-bit value of each base64url character, or 0xFF for bytes outside the alphabet.
+    static let decodingTable: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, character) in alphabet.enumerated() { table[Int(character)] = UInt8(value) }
+        return table
+    }()
+
+    /// Decodes unpadded base64url; rejects padding, white space, characters outside the alphabet and
+    /// non-zero trailing bits, so every byte string has exactly one accepted encoding (RFC 4648 §3.5,
+    /// RFC 7515 §2: a JWS has one serialization).
     public static func decode<Text: StringProtocol>(_ text: Text) throws(JOSEError) -> [UInt8] {
-        var standard = [UInt8]()
-        standard.reserveCapacity(text.utf8.count + 3)
+        let table = decodingTable
+        let count = text.utf8.count
+        guard count % 4 != 1 else { throw JOSEError(.malformed, "invalid base64url length") }
+        var output = [UInt8]()
+        output.reserveCapacity(count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
         for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                standard.append(byte)
-            case UInt8(ascii: "-"): standard.append(UInt8(ascii: "+"))
-            case UInt8(ascii: "_"): standard.append(UInt8(ascii: "/"))
-            default: throw JOSEError(.malformed, "invalid base64url character")
+            let value = table[Int(byte)]
+            guard value != 0xFF else { throw JOSEError(.malformed, "invalid base64url character") }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                accumulator &= (1 << UInt32(bits)) - 1
             }
         }
-        switch standard.count % 4 {
-        case 1: throw JOSEError(.malformed, "invalid base64url length")
-        case 2: standard.append(contentsOf: [UInt8(ascii: "="), UInt8(ascii: "=")])
-        case 3: standard.append(UInt8(ascii: "="))
-        default: break
-        }
-        guard let data = Data(base64Encoded: Data(standard)) else {
-            throw JOSEError(.malformed, "invalid base64url")
-        }
-        return [UInt8](data)
+        // The 2 or 4 bits left over after the last whole byte must be zero (RFC 4648 §3.5).
+        guard accumulator == 0 else { throw JOSEError(.malformed, "non-canonical base64url: trailing bits set") }
+        return output
     }
 
     /// Standard base64 with padding, as used by `x5c` (RFC 7515 §4.1.6).

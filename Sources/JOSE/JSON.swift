@@ -36,13 +36,19 @@ public enum JSON: Sendable, Equatable, Hashable {
 
     public subscript(key: String) -> JSON? { objectValue?[key] }
 
-    /// Parses a JSON text; the top level may be any value.
+    /// Parses a JSON text; the top level may be any value. An object with a member name twice is
+    /// refused (RFC 7515 §4, RFC 7519 §4, RFC 7517 §4), so no two parsers read different values from it.
     public static func parse(_ bytes: [UInt8]) throws(JOSEError) -> JSON {
+        let value: JSON
         do {
-            return try JSONDecoder().decode(JSON.self, from: Data(bytes))
+            value = try JSONDecoder().decode(JSON.self, from: Data(bytes))
         } catch {
             throw JOSEError(.malformed, "invalid JSON")
         }
+        if let name = firstDuplicateName(in: bytes) {
+            throw JOSEError(.malformed, "duplicate JSON member name \(name.debugDescription.prefix(64))")
+        }
+        return value
     }
 
     /// Parses a JSON text that must be an object.

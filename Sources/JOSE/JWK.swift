@@ -90,10 +90,22 @@ public struct JWKSet: Sendable {
         self.skipped = 0
     }
 
+    /// Largest JWKS document accepted, in bytes, and the most entries in its `keys` array: checked before
+    /// any key is parsed, so one document costs a bounded amount of work (CWE-400). 32 keys of RSA-4096
+    /// with a certificate each fit comfortably.
+    public static let maximumDocumentSize = 64 * 1024
+    public static let maximumKeys = 32
+
     /// Parses a JWKS document. Keys of unknown types are skipped; a malformed key of a known type fails the set.
     public init(json bytes: [UInt8]) throws(JOSEError) {
+        guard bytes.count <= Self.maximumDocumentSize else {
+            throw JOSEError(.tooLarge, "JWKS of \(bytes.count) bytes exceeds \(Self.maximumDocumentSize)")
+        }
         guard let entries = try JSON.parseObject(bytes)["keys"]?.arrayValue else {
             throw JOSEError(.malformed, "JWKS has no keys array")
+        }
+        guard entries.count <= Self.maximumKeys else {
+            throw JOSEError(.tooLarge, "JWKS has \(entries.count) keys; at most \(Self.maximumKeys) accepted")
         }
         var keys: [JWK] = []
         var skipped = 0

@@ -7,7 +7,11 @@ extension X509Certificate {
     public struct NameAttribute: Sendable, Equatable {
         public let type: String
         public let oid: String
+        /// The value as UTF-8; when `isDecoded` is false, a lossy rendering of the raw bytes, for logs only.
         public let value: String
+        /// False when the value is not a valid string of its ASN.1 type (e.g. a UTF8String holding bad UTF-8):
+        /// such an attribute is kept, so that a comparison can fail on it (RFC 8705 §2.1.2: fail closed).
+        public let isDecoded: Bool
     }
 
     /// The subject as RDNs in ASN.1 order (country first, usually), each RDN a set of attributes.
@@ -28,14 +32,18 @@ extension X509Certificate {
             let oid = String(cString: oidBuffer)
             let type = nid == NID_undef ? oid : String(cString: OBJ_nid2sn(nid))
             var utf8: UnsafeMutablePointer<UInt8>?
-            let length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry))
-            guard length >= 0, let utf8 else {
+            let data = X509_NAME_ENTRY_get_data(entry)
+            let length = ASN1_STRING_to_UTF8(&utf8, data)
+            let attribute: NameAttribute
+            if length >= 0 {
+                let value = utf8.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self) } ?? ""
+                if let utf8 { fapid_openssl_free(utf8) }
+                attribute = NameAttribute(type: type, oid: oid, value: value, isDecoded: true)
+            } else {
                 OpenSSLErrorQueue.clear()
-                continue
+                let raw = Self.bytes(data) ?? []
+                attribute = NameAttribute(type: type, oid: oid, value: String(decoding: raw, as: UTF8.self), isDecoded: false)
             }
-            let value = String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
-            fapid_openssl_free(utf8)
-            let attribute = NameAttribute(type: type, oid: oid, value: value)
             let set = X509_NAME_ENTRY_set(entry)
             if set == lastSet, !result.isEmpty {
                 result[result.count - 1].append(attribute)

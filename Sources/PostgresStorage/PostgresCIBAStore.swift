@@ -7,36 +7,55 @@ import PostgresNIO
 
 /// `CIBAStore` on PostgreSQL: every state change is one transaction, under a lock of the request's row, so
 /// a decision made through one instance and polls arriving at others see one order.
+/// With a `sealer`, the secrets a ping or push notification sends are stored sealed in `notification_sealed`
+/// until delivery, never in plaintext (as `SQLiteCIBAStore`).
 public struct PostgresCIBAStore: CIBAStore {
     let database: PostgresDatabase
+    let sealer: CIBANotificationSealer?
 
-    public init(database: PostgresDatabase) {
+    public init(database: PostgresDatabase, sealer: CIBANotificationSealer? = nil) {
         self.database = database
+        self.sealer = sealer
     }
 
     static let columns = """
         id, auth_req_id_hash, client_id, username, scope, binding_message, acr, delivery_mode, notification_token, created_at, expires_at,
-        poll_interval, last_polled_at, status, decided_by, decided_at, ping_auth_req_id
+        poll_interval, last_polled_at, status, decided_by, decided_at, ping_auth_req_id, notification_sealed
         """
 
-    static func decode(_ row: PostgresRandomAccessRow) throws -> CIBARequest {
-        CIBARequest(
+    func decode(_ row: PostgresRandomAccessRow) throws -> CIBARequest {
+        var request = CIBARequest(
             id: try row.value(0), authReqIDHash: try row.bytes(1), clientID: try row.value(2), username: try row.value(3), scope: try row.value(4),
             bindingMessage: try row.value(5), acr: try row.value(6), deliveryMode: try row.value(7), notificationToken: try row.value(8),
             createdAt: try row.date(9), expiresAt: try row.date(10), interval: Int(try row.value(11, as: Int64.self)), lastPolledAt: try row.optionalDate(12),
             status: CIBARequest.Status(rawValue: try row.value(13)) ?? .pending, decidedBy: try row.value(14), decidedAt: try row.optionalDate(15),
             pingAuthReqID: try row.value(16))
+        if let sealed = try row.optionalBytes(17) {
+            // Sealed under another key (or altered): no secrets, so no notification is sent from here.
+            let secrets = sealer?.open(sealed, requestID: request.id)
+            request.pingAuthReqID = secrets?.authReqID
+            request.notificationToken = secrets?.notificationToken
+        }
+        return request
     }
 
-    public func insertCIBARequest(_ request: CIBARequest, audit: AuditEvent?) async throws(StorageError) {
-        try await database.transaction { tx in
+    public func insertCIBARequest(_ original: CIBARequest, audit: AuditEvent?) async throws(StorageError) {
+        var sealed: ByteBuffer?
+        var request = original
+        if let sealer, original.pingAuthReqID != nil || original.notificationToken != nil {
+            let secrets = CIBANotificationSealer.Secrets(authReqID: original.pingAuthReqID, notificationToken: original.notificationToken)
+            sealed = ByteBuffer(bytes: try sealer.seal(secrets, requestID: original.id))
+            request.pingAuthReqID = nil
+            request.notificationToken = nil
+        }
+        try await database.transaction { [request, sealed] tx in
             try await tx.execute(
                 """
                 INSERT INTO ciba_requests (\(unescaped: Self.columns)) VALUES (\(request.id), \(ByteBuffer(bytes: request.authReqIDHash)), \(request.clientID),
                     \(request.username), \(request.scope), \(request.bindingMessage), \(request.acr), \(request.deliveryMode),
                     \(request.notificationToken), \(StoredTime.seconds(request.createdAt)), \(StoredTime.seconds(request.expiresAt)),
                     \(Int64(request.interval)), \(request.lastPolledAt.map(StoredTime.seconds)), \(request.status.rawValue), \(request.decidedBy),
-                    \(request.decidedAt.map(StoredTime.seconds)), \(request.pingAuthReqID))
+                    \(request.decidedAt.map(StoredTime.seconds)), \(request.pingAuthReqID), \(sealed))
                 """)
             try await PostgresAuditLog.append(audit, to: tx)
         }
@@ -50,7 +69,7 @@ public struct PostgresCIBAStore: CIBAStore {
                     "SELECT \(unescaped: Self.columns) FROM ciba_requests WHERE auth_req_id_hash = \(ByteBuffer(bytes: authReqIDHash)) FOR UPDATE"
                 ).first
             else { return .invalid }
-            let request = try Self.decode(row)
+            let request = try decode(row)
             guard request.clientID == clientID, request.status != .redeemed else { return .invalid }
             if request.expiresAt <= now { return .expired }
             switch request.status {
@@ -76,7 +95,7 @@ public struct PostgresCIBAStore: CIBAStore {
             """
             SELECT \(unescaped: Self.columns) FROM ciba_requests WHERE status = 'pending' AND expires_at > \(StoredTime.seconds(now))
             ORDER BY created_at, id
-            """, Self.decode)
+            """, decode)
     }
 
     public func pendingCIBACount(now: Date) async throws(StorageError) -> Int {
@@ -120,7 +139,7 @@ public struct PostgresCIBAStore: CIBAStore {
                     AND (notify_claimed_until IS NULL OR notify_claimed_until <= \(current))
                 ORDER BY decided_at LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
             RETURNING \(unescaped: Self.columns)
-            """, Self.decode)
+            """, decode)
     }
 
     public func redeemCIBARequest(id: String) async throws(StorageError) -> Bool {
@@ -129,7 +148,7 @@ public struct PostgresCIBAStore: CIBAStore {
 
     public func markCIBANotified(id: String, now: Date) async throws(StorageError) {
         _ = try await database.rows(
-            "UPDATE ciba_requests SET notified_at = \(StoredTime.seconds(now)), ping_auth_req_id = NULL WHERE id = \(id)")
+            "UPDATE ciba_requests SET notified_at = \(StoredTime.seconds(now)), ping_auth_req_id = NULL, notification_token = NULL, notification_sealed = NULL WHERE id = \(id)")
     }
 }
 

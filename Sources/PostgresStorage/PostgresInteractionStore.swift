@@ -23,15 +23,37 @@ public struct PostgresInteractionStore: InteractionStore {
             username: try row.value(7), authTime: try row.optionalDate(8))
     }
 
-    public func insertInteraction(_ interaction: PSUInteraction) async throws(StorageError) {
+    /// Advisory-lock class of the per-`request_uri` bound (the two-key form, apart from the migrator's lock).
+    static let lockClass: Int32 = 0x0016
+
+    public func insertInteraction(_ interaction: PSUInteraction, livePerRequestURI: Int) async throws(StorageError) -> Bool {
         let json = interaction.request.json.serialized()
-        _ = try await database.rows(
-            """
-            INSERT INTO psu_interactions (\(unescaped: Self.columns)) VALUES (\(ByteBuffer(bytes: interaction.idHash)), \(interaction.clientID), \(json),
-                \(interaction.requestURIHash.map { ByteBuffer(bytes: $0) }), \(ByteBuffer(bytes: interaction.csrfHash)),
-                \(StoredTime.seconds(interaction.createdAt)), \(StoredTime.seconds(interaction.expiresAt)), \(interaction.username),
-                \(interaction.authTime.map(StoredTime.seconds)))
-            """)
+        @Sendable func insert(_ tx: Transaction) async throws {
+            try await tx.execute(
+                """
+                INSERT INTO psu_interactions (\(unescaped: Self.columns)) VALUES (\(ByteBuffer(bytes: interaction.idHash)), \(interaction.clientID), \(json),
+                    \(interaction.requestURIHash.map { ByteBuffer(bytes: $0) }), \(ByteBuffer(bytes: interaction.csrfHash)),
+                    \(StoredTime.seconds(interaction.createdAt)), \(StoredTime.seconds(interaction.expiresAt)), \(interaction.username),
+                    \(interaction.authTime.map(StoredTime.seconds)))
+                """)
+        }
+        guard let uri = interaction.requestURIHash, livePerRequestURI < .max else {
+            try await database.transaction { tx in try await insert(tx) }
+            return true
+        }
+        // Instances counting at once take turns per request_uri: a transaction-scoped advisory lock, so the
+        // count and the insert are one step under READ COMMITTED.
+        let key = uri.prefix(4).reduce(Int32(0)) { ($0 << 8) | Int32($1) }
+        let now = StoredTime.seconds(interaction.createdAt)
+        return try await database.transaction { tx in
+            try await tx.execute("SELECT pg_advisory_xact_lock(\(Self.lockClass), \(key))")
+            let live = try await tx.rows(
+                "SELECT COUNT(*) FROM psu_interactions WHERE request_uri_hash = \(ByteBuffer(bytes: uri)) AND expires_at > \(now)"
+            ).first?.value(0, as: Int64.self) ?? 0
+            if live >= Int64(livePerRequestURI) { return false }
+            try await insert(tx)
+            return true
+        }
     }
 
     public func interaction(idHash: [UInt8], now: Date) async throws(StorageError) -> PSUInteraction? {
@@ -78,5 +100,13 @@ public struct PostgresInteractionStore: InteractionStore {
             WHERE id_hash = \(ByteBuffer(bytes: idHash)) AND expires_at > \(StoredTime.seconds(now))
             """
         ) { row in PSUSession(idHash: idHash, username: try row.value(0), authTime: try row.date(1), expiresAt: try row.date(2)) }.first
+    }
+
+    public func sweepExpiredInteractions(now: Date) async throws(StorageError) -> Int {
+        let current = StoredTime.seconds(now)
+        return try await database.transaction { tx in
+            let interactions = try await tx.rows("DELETE FROM psu_interactions WHERE expires_at <= \(current) RETURNING 1").count
+            return interactions + (try await tx.rows("DELETE FROM psu_sessions WHERE expires_at <= \(current) RETURNING 1").count)
+        }
     }
 }

@@ -2,38 +2,57 @@ public import AuthorizationServer
 public import Foundation
 import GRDB
 
-/// `CIBAStore` over `ciba_requests`; every state change is one transaction.
+/// `CIBAStore` over `ciba_requests`; every state change is one transaction. With a `sealer`, the secrets a
+/// ping or push notification sends (`auth_req_id`, `client_notification_token`) are stored sealed in
+/// `notification_sealed` until delivery, never in plaintext.
 public struct SQLiteCIBAStore: CIBAStore {
     let database: SQLiteDatabase
+    let sealer: CIBANotificationSealer?
 
-    public init(database: SQLiteDatabase) {
+    public init(database: SQLiteDatabase, sealer: CIBANotificationSealer? = nil) {
         self.database = database
+        self.sealer = sealer
     }
 
     static func seconds(_ date: Date) -> Int64 { SQLiteDatabase.seconds(date) }
     static func date(_ value: Int64?) -> Date? { value.map { Date(timeIntervalSince1970: TimeInterval($0)) } }
     static let columns = """
         id, auth_req_id_hash, client_id, username, scope, binding_message, acr, delivery_mode, notification_token, created_at, expires_at,
-        poll_interval, last_polled_at, status, decided_by, decided_at, ping_auth_req_id
+        poll_interval, last_polled_at, status, decided_by, decided_at, ping_auth_req_id, notification_sealed
         """
 
-    static func decode(_ row: Row) -> CIBARequest {
-        CIBARequest(
+    func decode(_ row: Row) -> CIBARequest {
+        var request = CIBARequest(
             id: row[0], authReqIDHash: [UInt8](row[1] as Data), clientID: row[2], username: row[3], scope: row[4], bindingMessage: row[5], acr: row[6],
-            deliveryMode: row[7], notificationToken: row[8], createdAt: date(row[9])!, expiresAt: date(row[10])!, interval: row[11],
-            lastPolledAt: date(row[12]), status: CIBARequest.Status(rawValue: row[13]) ?? .pending, decidedBy: row[14], decidedAt: date(row[15]),
-            pingAuthReqID: row[16])
+            deliveryMode: row[7], notificationToken: row[8], createdAt: Self.date(row[9])!, expiresAt: Self.date(row[10])!, interval: row[11],
+            lastPolledAt: Self.date(row[12]), status: CIBARequest.Status(rawValue: row[13]) ?? .pending, decidedBy: row[14],
+            decidedAt: Self.date(row[15]), pingAuthReqID: row[16])
+        if let sealed = row[17] as Data? {
+            // Sealed under another key (or altered): no secrets, so no notification is sent from here.
+            let secrets = sealer?.open([UInt8](sealed), requestID: request.id)
+            request.pingAuthReqID = secrets?.authReqID
+            request.notificationToken = secrets?.notificationToken
+        }
+        return request
     }
 
     public func insertCIBARequest(_ request: CIBARequest, audit: AuditEvent?) async throws(StorageError) {
-        try await database.write { db in
+        var sealed: Data?
+        var stored = request
+        if let sealer, request.pingAuthReqID != nil || request.notificationToken != nil {
+            sealed = Data(
+                try sealer.seal(.init(authReqID: request.pingAuthReqID, notificationToken: request.notificationToken), requestID: request.id))
+            stored.pingAuthReqID = nil
+            stored.notificationToken = nil
+        }
+        try await database.write { [stored, sealed] db in
             try db.execute(
-                sql: "INSERT INTO ciba_requests (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                sql: "INSERT INTO ciba_requests (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
-                    request.id, Data(request.authReqIDHash), request.clientID, request.username, request.scope, request.bindingMessage, request.acr,
-                    request.deliveryMode, request.notificationToken, Self.seconds(request.createdAt), Self.seconds(request.expiresAt), request.interval,
-                    request.lastPolledAt.map(Self.seconds), request.status.rawValue, request.decidedBy, request.decidedAt.map(Self.seconds),
-                    request.pingAuthReqID,
+                    stored.id, Data(stored.authReqIDHash), stored.clientID, stored.username, stored.scope, stored.bindingMessage, stored.acr,
+                    stored.deliveryMode, stored.notificationToken, Self.seconds(stored.createdAt), Self.seconds(stored.expiresAt), stored.interval,
+                    stored.lastPolledAt.map(Self.seconds), stored.status.rawValue, stored.decidedBy, stored.decidedAt.map(Self.seconds),
+                    stored.pingAuthReqID, sealed,
                 ])
             try SQLiteAuditLog.append(audit, to: db)
         }
@@ -44,7 +63,7 @@ public struct SQLiteCIBAStore: CIBAStore {
         return try await database.write { db -> CIBAPoll in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM ciba_requests WHERE auth_req_id_hash = ?", arguments: [Data(authReqIDHash)])
             else { return .invalid }
-            let request = Self.decode(row)
+            let request = decode(row)
             guard request.clientID == clientID, request.status != .redeemed else { return .invalid }
             if request.expiresAt <= now { return .expired }
             switch request.status {
@@ -71,7 +90,7 @@ public struct SQLiteCIBAStore: CIBAStore {
             try Row.fetchAll(
                 db, sql: "SELECT \(Self.columns) FROM ciba_requests WHERE status = 'pending' AND expires_at > ? ORDER BY created_at, id",
                 arguments: [Self.seconds(now)]
-            ).map(Self.decode)
+            ).map(decode)
         }
     }
 
@@ -111,7 +130,7 @@ public struct SQLiteCIBAStore: CIBAStore {
                     ORDER BY decided_at LIMIT ?
                     """,
                 arguments: [current, current, limit]
-            ).map(Self.decode)
+            ).map(decode)
             for request in requests {
                 try db.execute(
                     sql: "UPDATE ciba_requests SET notify_claimed_until = ? WHERE id = ?", arguments: [Self.seconds(now.addingTimeInterval(lease)), request.id])
@@ -129,7 +148,7 @@ public struct SQLiteCIBAStore: CIBAStore {
 
     public func markCIBANotified(id: String, now: Date) async throws(StorageError) {
         try await database.write { db in
-            try db.execute(sql: "UPDATE ciba_requests SET notified_at = ?, ping_auth_req_id = NULL WHERE id = ?", arguments: [Self.seconds(now), id])
+            try db.execute(sql: "UPDATE ciba_requests SET notified_at = ?, ping_auth_req_id = NULL, notification_token = NULL, notification_sealed = NULL WHERE id = ?", arguments: [Self.seconds(now), id])
         }
     }
 }

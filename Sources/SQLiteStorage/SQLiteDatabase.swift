@@ -21,7 +21,11 @@ public final class SQLiteDatabase: Sendable {
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: directory.path) {
+                // Not writable by others whatever the umask: they could otherwise remove or replace the files.
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            }
+            try Self.createPrivately(path)
             var configuration = Configuration()
             configuration.busyMode = .timeout(busyTimeout)
             configuration.prepareDatabase { db in
@@ -36,6 +40,21 @@ public final class SQLiteDatabase: Sendable {
             pointReaders = PointReaders(path: path, busyTimeout: busyTimeout)
         } catch {
             throw StorageError(.unavailable, "cannot open SQLite database \(path): \(error)")
+        }
+    }
+
+    /// Creates a missing database file empty (SQLite treats an empty file as a new database) with mode 0600
+    /// whatever the umask. SQLite gives the `-wal` and `-shm` files it creates the mode of the database file
+    /// (`robust_open` with the main file's permissions), so those are 0600 too.
+    static func createPrivately(_ path: String) throws(StorageError) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            if errno == EEXIST { return }
+            throw StorageError(.unavailable, "cannot create SQLite database \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        guard fchmod(descriptor, 0o600) == 0 else {
+            throw StorageError(.unavailable, "cannot set the mode of SQLite database \(path): \(String(cString: strerror(errno)))")
         }
     }
 

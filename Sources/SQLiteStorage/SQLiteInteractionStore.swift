@@ -20,9 +20,16 @@ public struct SQLiteInteractionStore: InteractionStore {
             expiresAt: StoredTime.date(row[6]), username: row[7], authTime: (row[8] as Int64?).map(StoredTime.date))
     }
 
-    public func insertInteraction(_ interaction: PSUInteraction) async throws(StorageError) {
+    public func insertInteraction(_ interaction: PSUInteraction, livePerRequestURI: Int) async throws(StorageError) -> Bool {
         let json = interaction.request.json.serialized()
-        try await database.write { db in
+        // One writer at a time (SQLite): the count and the insert cannot interleave with another's.
+        return try await database.write { db in
+            if let uri = interaction.requestURIHash, livePerRequestURI < .max {
+                let live = try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM psu_interactions WHERE request_uri_hash = ? AND expires_at > ?",
+                    arguments: [Data(uri), StoredTime.seconds(interaction.createdAt)]) ?? 0
+                if live >= livePerRequestURI { return false }
+            }
             try db.execute(
                 sql: "INSERT INTO psu_interactions (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
@@ -30,6 +37,7 @@ public struct SQLiteInteractionStore: InteractionStore {
                     StoredTime.seconds(interaction.createdAt), StoredTime.seconds(interaction.expiresAt), interaction.username,
                     interaction.authTime.map(StoredTime.seconds),
                 ])
+            return true
         }
     }
 
@@ -79,6 +87,16 @@ public struct SQLiteInteractionStore: InteractionStore {
             ).map { row in
                 PSUSession(idHash: idHash, username: row[0], authTime: StoredTime.date(row[1]), expiresAt: StoredTime.date(row[2]))
             }
+        }
+    }
+
+    public func sweepExpiredInteractions(now: Date) async throws(StorageError) -> Int {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM psu_interactions WHERE expires_at <= ?", arguments: [StoredTime.seconds(now)])
+            var removed = db.changesCount
+            try db.execute(sql: "DELETE FROM psu_sessions WHERE expires_at <= ?", arguments: [StoredTime.seconds(now)])
+            removed += db.changesCount
+            return removed
         }
     }
 }

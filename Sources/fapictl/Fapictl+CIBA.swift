@@ -14,12 +14,6 @@ struct CIBA: AsyncParsableCommand {
         defaultSubcommand: Prompt.self
     )
 
-    /// Who decides: the operating-system user running fapictl (the socket is 0600, so only users who may
-    /// administer the daemon reach it).
-    static var staffUser: String {
-        ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? String(cString: getlogin() ?? strdup("unknown"))
-    }
-
     /// The running daemon's admin socket (live operations go through the daemon, never around it).
     static func admin(_ options: GlobalOptions) throws -> AdminClient {
         AdminClient(path: try options.load().adminSocket)
@@ -29,8 +23,11 @@ struct CIBA: AsyncParsableCommand {
         (try admin.call(["op": "ciba.list"])["requests"]?.arrayValue ?? []).compactMap(\.objectValue)
     }
 
-    static func decide(_ admin: AdminClient, id: String, approve: Bool) throws {
-        _ = try admin.call(["op": "ciba.decide", "id": .string(id), "approve": .bool(approve), "by": .string(staffUser)])
+    /// Records the decision; returns the account the daemon recorded it under. That is the account this
+    /// process runs as, which the daemon reads from the socket itself (SO_PEERCRED): no name is sent.
+    static func decide(_ admin: AdminClient, id: String, approve: Bool) throws -> String {
+        let answer = try admin.call(["op": "ciba.decide", "id": .string(id), "approve": .bool(approve)])
+        return answer["by"]?.stringValue ?? "?"
     }
 
     static func describe(_ request: [String: JSON], now: Date) -> String {
@@ -84,8 +81,8 @@ struct CIBA: AsyncParsableCommand {
                             approve = readLine()?.lowercased() == "yes"
                         }
                         do {
-                            try CIBA.decide(admin, id: id, approve: approve)
-                            print(approve ? "Approved." : "Denied.")
+                            let staff = try CIBA.decide(admin, id: id, approve: approve)
+                            print((approve ? "Approved." : "Denied.") + " Recorded as \(TerminalText.safe(staff)).")
                         } catch {
                             print("Not recorded: \(error)")
                         }
@@ -125,8 +122,8 @@ struct CIBA: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                try CIBA.decide(try CIBA.admin(options), id: id, approve: true)
-                print("approved \(id)")
+                let staff = try CIBA.decide(try CIBA.admin(options), id: id, approve: true)
+                print("approved \(TerminalText.safe(id)) by \(TerminalText.safe(staff))")
             }
         }
     }
@@ -138,8 +135,8 @@ struct CIBA: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                try CIBA.decide(try CIBA.admin(options), id: id, approve: false)
-                print("denied \(id)")
+                let staff = try CIBA.decide(try CIBA.admin(options), id: id, approve: false)
+                print("denied \(TerminalText.safe(id)) by \(TerminalText.safe(staff))")
             }
         }
     }

@@ -38,6 +38,8 @@ struct Cert: AsyncParsableCommand {
                 let fetcher = OutboundHTTPClient(extraRootsFile: configuration.outboundCA, timeoutSeconds: Int64(configuration.ocspTimeoutSeconds))
                 var settings = CertificateStatusChecker.Settings()
                 settings.ocspResponder = configuration.ocspResponder
+                settings.maximumOCSPAge = TimeInterval(configuration.ocspMaxAgeSeconds ?? configuration.certificateStatusCacheSeconds)
+                settings.requireOCSPNonce = configuration.ocspRequireNonce
                 let checker = CertificateStatusChecker(fetcher: fetcher, trustStore: trust, settings: settings)
                 let outcome = await checker.fetchStatus(leaf: leaf, issuer: issuerCertificate)
                 await fetcher.shutdown()

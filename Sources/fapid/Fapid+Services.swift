@@ -14,14 +14,14 @@ extension Fapid {
         clock: any Clock
     ) -> (TokenEndpointServices, PSUServices, CIBATokens, grantTypes: [String]) {
         let issuer = configuration.issuer
-        // FAPI 1 and CIBA accept the issuer or the endpoint URL as assertion audience.
-        let audiences: Set<String> = [issuer, issuer + "/token", issuer + "/revoke", issuer + "/par", issuer + "/bc-authorize"]
+        // One resolver, so a client's jwks_uri has one cache and one fetch in flight for every endpoint.
+        let clientKeys = ClientKeyResolver(fetcher: fetcher, clock: clock)
         let authenticator = ClientAuthenticator(
             clients: runtime.clients,
             replay: runtime.tokens,
-            keys: ClientKeyResolver(fetcher: fetcher, clock: clock),
+            keys: clientKeys,
             settings: ClientAuthenticationSettings(
-                audiences: audiences, maximumAssertionLifetime: TimeInterval(configuration.clientAssertionMaxLifetimeSeconds)),
+                issuer: issuer, maximumAssertionLifetime: TimeInterval(configuration.clientAssertionMaxLifetimeSeconds)),
             clock: clock,
             status: status,
             audit: runtime.storage.audit
@@ -45,14 +45,14 @@ extension Fapid {
                 CIBAGrant(store: ciba, tokens: cibaTokens, clock: clock),
             ])
         let requestObjects = RequestObjectValidator(
-            keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens, issuer: issuer, clock: clock)
+            keys: clientKeys, replay: runtime.tokens, issuer: issuer, clock: clock)
         let pushedStore = runtime.storage.pushed
         let psu = PSUServices(
             authorization: AuthorizationService(
                 clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
                 clock: clock, keyRing: keyRing, requirePushed: configuration.requirePushedAuthorizationRequests,
                 audit: runtime.storage.audit),
-            login: LoginService(users: runtime.storage.users, clock: clock), interactions: runtime.storage.interactions, clients: runtime.clients)
+            login: LoginService(users: runtime.storage.users, attempts: runtime.storage.signInAttempts, clock: clock), interactions: runtime.storage.interactions, clients: runtime.clients)
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(
@@ -63,7 +63,7 @@ extension Fapid {
                 lifetime: TimeInterval(configuration.pushedRequestLifetimeSeconds)),
             userinfo: UserinfoService(tokens: runtime.tokens, clock: clock, status: status),
             backchannel: BackchannelAuthenticationService(
-                authenticator: authenticator, keys: ClientKeyResolver(fetcher: fetcher, clock: clock), replay: runtime.tokens,
+                authenticator: authenticator, keys: clientKeys, replay: runtime.tokens,
                 users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock)
         )
         return (services, psu, cibaTokens, token.grantTypes)
@@ -77,6 +77,12 @@ extension Fapid {
     ) -> RegistrationService {
         RegistrationService(
             directories: directories, clients: runtime.clients, registrations: runtime.storage.registrations,
-            replay: runtime.tokens, fetcher: fetcher, status: status, settings: .init(issuer: configuration.issuer), clock: clock)
+            replay: runtime.tokens, fetcher: fetcher, status: status, settings: registrationSettings(configuration), clock: clock)
+    }
+
+    static func registrationSettings(_ configuration: FapidConfiguration) -> RegistrationService.Settings {
+        var settings = RegistrationService.Settings(issuer: configuration.issuer)
+        settings.maximumStatementAge = TimeInterval(configuration.softwareStatementMaxAgeSeconds)
+        return settings
     }
 }

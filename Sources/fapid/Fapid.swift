@@ -43,7 +43,7 @@ struct Fapid: AsyncParsableCommand {
     func serve(_ configuration: FapidConfiguration, logger: Logger) async throws {
         let clock = SystemClock()
         try PrivateKeyFile.checkPermissions(configuration.tlsPrivateKey)
-        let runtime = try await Runtime.open(configuration, logger: logger, backgroundCheckpoints: true)
+        let runtime = try await Runtime.open(configuration, logger: logger, backgroundCheckpoints: true, sealCIBANotifications: true)
         let audit = runtime.storage.audit
         try await audit.append(
             AuditEvent(
@@ -78,13 +78,16 @@ struct Fapid: AsyncParsableCommand {
                 tls: TLSSettings(certificateChainPath: configuration.tlsCertificate, privateKeyPath: configuration.tlsPrivateKey),
                 clientCAPath: configuration.clientCA,
                 trustedProxies: configuration.trustedProxies,
+                trustedProxyCertificates: configuration.trustedProxyCertificates,
                 deadlines: ConnectionDeadlines(
                     idle: .seconds(Int64(configuration.idleTimeoutSeconds)), request: .seconds(Int64(configuration.requestTimeoutSeconds))),
                 maxHeaderBytes: configuration.maxHeaderBytes,
                 maxBodyBytes: configuration.maxBodyBytes,
                 limits: RateLimits(
                     perClient: RateLimiter(rate: configuration.rateLimitClientPerSecond, burst: configuration.rateLimitClientBurst),
-                    perAddress: RateLimiter(rate: configuration.rateLimitAddressPerSecond, burst: configuration.rateLimitAddressBurst)),
+                    perAddress: RateLimiter(rate: configuration.rateLimitAddressPerSecond, burst: configuration.rateLimitAddressBurst),
+                    authorize: RateLimiter(rate: configuration.rateLimitAuthorizePerSecond, burst: configuration.rateLimitAuthorizeBurst),
+                    signIn: RateLimiter(rate: configuration.rateLimitSignInPerSecond, burst: configuration.rateLimitSignInBurst)),
                 metrics: configuration.metricsListen == "main"
                     ? MetricsEndpoint(render: metrics.render, trustedProxies: configuration.trustedProxies) : nil
             ),
@@ -114,9 +117,11 @@ struct Fapid: AsyncParsableCommand {
             background.append(try MetricsListener.make(listen: configuration.metricsListen, metrics: metrics, logger: logger))
         }
         let app = try server.makeApplication(logger: logger, services: background + [
-                refresher, outbound, revocation, ExpirySweeper(tokens: runtime.tokens, clock: clock, logger: logger),
+                refresher, outbound, revocation, ExpirySweeper(
+                    tokens: runtime.tokens, interactions: runtime.storage.interactions, signInAttempts: runtime.storage.signInAttempts, clock: clock,
+                    logger: logger),
                 AdminSocket(
-                    path: configuration.adminSocket, ciba: runtime.storage.ciba, clients: runtime.clients, clock: clock,
+                    path: configuration.adminSocket, group: configuration.adminSocketGroup, ciba: runtime.storage.ciba, clients: runtime.clients, clock: clock,
                     logger: logger),
                 CIBANotifier(
                     store: runtime.storage.ciba, clients: runtime.clients, http: outbound, tokens: cibaTokens, clock: clock,

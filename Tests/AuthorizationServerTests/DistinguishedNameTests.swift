@@ -45,3 +45,35 @@ struct DistinguishedNameTests {
         #expect(try subject == dn(certificate.subjectDN))
     }
 }
+
+@Suite("DistinguishedName fail closed")
+struct DistinguishedNameFailClosedTests {
+    /// A certificate whose subject's `OU` is an ObjectDescriptor (parsable, but not a string type OpenSSL can turn
+    /// into UTF-8): made by issuing `OU=ZZZZZZZZ` as a UTF8String and retagging it. The signature no longer holds,
+    /// which does not matter for reading the name.
+    func undecodableSubject() throws -> X509Certificate {
+        let pki = try TestPKI(name: "dn-undecodable")
+        try pki.makeCA("ca")
+        try pki.issue("odd", subject: "/C=GB/O=Example TPP Ltd/OU=ZZZZZZZZ/CN=tpp-one", by: "ca")
+        var der = try X509Certificate.parsePEM(try pki.read("odd.pem"))[0].der
+        let utf8String: [UInt8] = [0x0C, 0x08] + Array("ZZZZZZZZ".utf8)
+        let start = try #require((0...(der.count - utf8String.count)).first { Array(der[$0..<($0 + utf8String.count)]) == utf8String })
+        der[start] = 0x07  // ObjectDescriptor
+        return try X509Certificate(der: der)
+    }
+
+    @Test("an attribute that fails UTF-8 conversion is kept, and the name then equals no configured DN")
+    func undecodableAttributeFailsTheComparison() throws {
+        let certificate = try undecodableSubject()
+        let attributes = certificate.subjectRDNs.flatMap { $0 }
+        #expect(attributes.count == 4)
+        #expect(attributes.contains { $0.type == "OU" && !$0.isDecoded })
+        let subject = DistinguishedName(subjectOf: certificate)
+        #expect(!subject.isComparable)
+        // Dropping the attribute would have made the first one match.
+        #expect(try subject != DistinguishedName(rfc4514: "CN=tpp-one,O=Example TPP Ltd,C=GB"))
+        #expect(try subject != DistinguishedName(rfc4514: "CN=tpp-one,OU=ZZZZZZZZ,O=Example TPP Ltd,C=GB"))
+        #expect(try subject != DistinguishedName(rfc4514: "CN=tpp-one,OU=#07085A5A5A5A5A5A5A5A,O=Example TPP Ltd,C=GB"))
+        #expect(subject != DistinguishedName(subjectOf: certificate))
+    }
+}

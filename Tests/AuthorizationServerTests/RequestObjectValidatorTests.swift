@@ -6,10 +6,17 @@ import Testing
 
 /// jti replay memory for one test.
 final class MemoryReplayStore: ReplayStore {
-    private let seen = Mutex<Set<String>>([])
+    private let seen = Mutex<[String: Date]>([:])
     func consume(jti: String, clientID: String, expiresAt: Date, now: Date) async throws(StorageError) -> Bool {
-        seen.withLock { $0.insert(clientID + " " + jti).inserted }
+        seen.withLock { entries in
+            let key = clientID + " " + jti
+            if let until = entries[key], until >= now { return false }
+            entries[key] = expiresAt
+            return true
+        }
     }
+
+    func expiry(of jti: String, clientID: String) -> Date? { seen.withLock { $0[clientID + " " + jti] } }
 }
 
 struct FixedClock: Clock {
@@ -30,6 +37,7 @@ struct RequestObjectValidatorTests {
     let signer: SigningKey
     let client: Client
     let validator: RequestObjectValidator
+    let replay = MemoryReplayStore()
 
     init() throws {
         key = try AsymmetricKey.generate(.p256)
@@ -43,7 +51,7 @@ struct RequestObjectValidatorTests {
             ], createdAt: Self.now)
         let clock = FixedClock(date: Self.now)
         validator = RequestObjectValidator(
-            keys: ClientKeyResolver(fetcher: NoFetcher(), clock: clock), replay: MemoryReplayStore(), issuer: Self.issuer, clock: clock)
+            keys: ClientKeyResolver(fetcher: NoFetcher(), clock: clock), replay: replay, issuer: Self.issuer, clock: clock)
     }
 
     func requestObject(_ extra: [String: JSON] = [:]) throws -> String {
@@ -68,6 +76,17 @@ struct RequestObjectValidatorTests {
         let token = try requestObject([member: "urn:ietf:params:oauth:request_uri:abc"])
         var code: OAuthError.Code?
         do { _ = try await validator.validate(token, client: client) } catch { code = error.code }
+        #expect(code == .invalidRequestObject)
+    }
+
+    @Test("a request object's jti is remembered until exp plus the clock skew, as long as the object is accepted")
+    func jtiKeptWithSkew() async throws {
+        let exp = Int64(Self.now.timeIntervalSince1970) + 300
+        _ = try await validator.validate(try requestObject(["jti": "j-1", "exp": .int(exp)]), client: client)
+        #expect(replay.expiry(of: "j-1", clientID: "jar:c") == Date(timeIntervalSince1970: TimeInterval(exp) + 10))
+        var code: OAuthError.Code?
+        let replayed = try requestObject(["jti": "j-1", "exp": .int(exp)])
+        do { _ = try await validator.validate(replayed, client: client) } catch { code = error.code }
         #expect(code == .invalidRequestObject)
     }
 }

@@ -53,6 +53,10 @@ class Daemon:
             "FAPID_RATE_LIMIT_CLIENT_BURST": "100000",
             "FAPID_RATE_LIMIT_ADDRESS_PER_SECOND": "100000",
             "FAPID_RATE_LIMIT_ADDRESS_BURST": "100000",
+            "FAPID_RATE_LIMIT_AUTHORIZE_PER_SECOND": "100000",
+            "FAPID_RATE_LIMIT_AUTHORIZE_BURST": "100000",
+            "FAPID_RATE_LIMIT_SIGN_IN_PER_SECOND": "100000",
+            "FAPID_RATE_LIMIT_SIGN_IN_BURST": "100000",
             # The tests' jwks_uri and notification servers run on loopback.
             "FAPID_OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true",
         })

@@ -40,6 +40,11 @@ keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
 {pointers}
 
+[ subordinate ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+{pointers}
+
 [ responder ]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
@@ -104,16 +109,21 @@ class StaticServer:
 
 
 class RevocationPKI:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, ca: tuple[Path, Path] | None = None):
+        """A self-signed root CA, or with `ca` (certificate, key) a CA already issued elsewhere (an intermediate)."""
         self.dir = directory
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "issued").mkdir(exist_ok=True)
         (directory / "index.txt").write_text("")
         (directory / "serial").write_text("1000\n")
         (directory / "crlnumber").write_text("1000\n")
-        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "30",
-            "-subj", "/O=fapid revocation tests/CN=Revocation Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
+        if ca:
+            shutil.copy(ca[0], directory / "ca.pem")
+            shutil.copy(ca[1], directory / "ca.key")
+        else:
+            run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "30",
+                "-subj", "/O=fapid revocation tests/CN=Revocation Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
         self.files = StaticServer(directory)
         self.responders = []
 
@@ -139,10 +149,15 @@ class RevocationPKI:
         time.sleep(1.1)  # a running responder reloads the index when its mtime (whole seconds) changes
         run("openssl", "ca", "-config", str(self.config()), "-revoke", str(certificate), "-crl_reason", reason, cwd=self.dir)
 
-    def publish_crl(self, name="ca.crl", seconds=None):
-        """Writes a DER CRL served at files.url(name); `seconds` makes it expire that soon."""
+    def publish_crl(self, name="ca.crl", seconds=None, extensions=None):
+        """Writes a DER CRL served at files.url(name); `seconds` makes it expire that soon; `extensions` is the
+        body of an openssl config section of CRL extensions (e.g. an IssuingDistributionPoint)."""
         validity = ["-crlsec", str(seconds)] if seconds else ["-crldays", "1"]
-        run("openssl", "ca", "-config", str(self.config()), "-gencrl", *validity, "-out", f"{name}.pem", cwd=self.dir)
+        config = self.config()
+        if extensions:
+            config.write_text(config.read_text() + f"\n[ crl_extensions ]\n{extensions}\n")
+            validity += ["-crlexts", "crl_extensions"]
+        run("openssl", "ca", "-config", str(config), "-gencrl", *validity, "-out", f"{name}.pem", cwd=self.dir)
         run("openssl", "crl", "-in", f"{name}.pem", "-outform", "DER", "-out", name, cwd=self.dir)
         return self.files.url(name)
 
@@ -178,11 +193,13 @@ class RevocationPKI:
                 time.sleep(0.05)
         raise RuntimeError("openssl ocsp did not start")
 
-    def canned_response(self, about: Path, nonce=True) -> bytes:
-        """A correctly signed OCSP response for `about`, made for another request (so with another nonce)."""
+    def canned_response(self, about: Path, nonce=True, next_update_minutes=5) -> bytes:
+        """A correctly signed OCSP response for `about`, made for another request (so with another nonce);
+        `next_update_minutes=None` leaves out nextUpdate."""
         run("openssl", "ocsp", "-issuer", "ca.pem", "-cert", str(about), "-reqout", "canned.req", *([] if nonce else ["-no_nonce"]), cwd=self.dir)
+        validity = ["-nmin", str(next_update_minutes)] if next_update_minutes is not None else []
         run("openssl", "ocsp", "-index", "index.txt", "-rsigner", "ca.pem", "-rkey", "ca.key", "-CA", "ca.pem", "-reqin", "canned.req",
-            "-respout", "canned.resp", "-nmin", "5", cwd=self.dir)
+            "-respout", "canned.resp", *validity, cwd=self.dir)
         return (self.dir / "canned.resp").read_bytes()
 
     def stop_responders(self):

@@ -189,7 +189,10 @@ def test_interactive_prompt_in_a_terminal(ciba, daemon):
     assert tokens.status_code == 200 and tokens.json()["scope"] == "openid payments"
     import sqlite3
     with sqlite3.connect(daemon.workdir / "fapid.sqlite") as db:
-        assert db.execute("SELECT decided_by FROM ciba_requests WHERE binding_message = 'Pay 42.00 GBP to ACME'").fetchone()[0] == "staff-anna"
+        # Issue 16 item 16: the approver is the admin socket peer's account (SO_PEERCRED), not $USER.
+        import pwd
+        decided_by = db.execute("SELECT decided_by FROM ciba_requests WHERE binding_message = 'Pay 42.00 GBP to ACME'").fetchone()[0]
+        assert decided_by == pwd.getpwuid(os.geteuid()).pw_name != "staff-anna"
 
 
 def test_a_restart_loses_nothing(ciba, daemon):

@@ -885,6 +885,11 @@ def test_requirement_client_assertion_audiences(fapi, aud):
                 "par": endpoint(fapi, "pushed_authorization_request_endpoint"),
                 "array": ["https://other.example.com", fapi.daemon.issuer]}[aud]
     request, callback, _ = client.run_flow(fapi.browser, par_form={"client_assertion": client.assertion(audience)})
+    if aud == "par":
+        # The PAR URL names the PAR endpoint only: at the token endpoint it is another endpoint's URL (issue 16, item 9).
+        refused = client.exchange(callback.params["code"], request, auth=client.auth_fields(aud=audience))
+        assert_oauth_error(refused, "invalid_client")
+        audience = fapi.daemon.issuer
     assert_token_response(client.exchange(callback.params["code"], request, auth=client.auth_fields(aud=audience)), client)
 
 

@@ -322,6 +322,9 @@ def test_software_jwks_uri_is_a_software_key_location_like_software_jwks_endpoin
                    "grant_types": ["client_credentials"], "scope": "accounts"}
         forged = registration_request(ECKey.generate_key("P-256"), claims["software_id"], srv.issuer, members, kid="brasil-1")
         refused(post(srv, tpp_cert, forged, content_type="application/jwt"), "invalid_client_metadata")
+        # A refused registration uses its statement up (issue 16): the next attempt brings a new one.
+        members["software_statement"], _ = ssa(directory_key, software_key, software_jwks=None, software_jwks_uri=url,
+                                               software_id=claims["software_id"])
         body = registration_request(software_key, claims["software_id"], srv.issuer, members, kid="brasil-1")
         response = post(srv, tpp_cert, body, content_type="application/jwt")
         assert response.status_code == 201, response.text

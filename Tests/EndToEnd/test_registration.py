@@ -191,6 +191,8 @@ def test_eidas_certificate_roles_limit_the_scopes(daemon, pki, tmp_path, directo
     statement, _ = ssa(directory_key, software_key, org_id="777777")
     # The statement allows AISP and PISP, the certificate only PSP_AI: payments are refused.
     refused(post(daemon, cert, {"software_statement": statement, "scope": "payments"}), "invalid_client_metadata")
+    # A refused registration uses its statement up (issue 16): the next attempt brings a new one.
+    statement, _ = ssa(directory_key, software_key, org_id="777777")
     response = post(daemon, cert, {"software_statement": statement})
     assert response.status_code == 201, response.text
     registered = response.json()

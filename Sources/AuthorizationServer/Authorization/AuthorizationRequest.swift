@@ -17,6 +17,8 @@ public struct AuthorizationRequest: Sendable, Equatable {
     public var acrValues: String?
     /// The OIDC `claims` request, kept as sent (`id_token.acr`, Open Banking `openbanking_intent_id`).
     public var claims: JSON?
+    /// Largest `claims` accepted, serialized.
+    public static let maximumClaimsBytes = 4096
 
     /// The Open Banking intent id asked for in `claims.id_token.openbanking_intent_id.value`.
     public var intentID: String? {
@@ -65,6 +67,10 @@ public struct AuthorizationRequest: Sendable, Equatable {
         prompt = try string("prompt")
         acrValues = try string("acr_values")
         claims = object["claims"]
+        // The whole request is stored with every PSU interaction: a bounded `claims` keeps each row small (CWE-400).
+        if let claims, claims.bytes.count > Self.maximumClaimsBytes {
+            throw OAuthError(.invalidRequest, "claims is too large")
+        }
         if let value = object["max_age"] {
             guard let number = value.int64Value ?? (value.stringValue).flatMap({ Int64($0) }), number >= 0 else {
                 throw OAuthError(.invalidRequest, "max_age must be a non-negative integer")

@@ -107,12 +107,18 @@ public struct AuthorizationService: Sendable {
             }
             guard fresh else { throw AuthorizationError(error: OAuthError(.invalidRequestURI, "request_uri was already used or has expired"), redirect: nil) }
         }
+        // OIDC Core §5.5.1.1: an essential acr the sign-in did not reach fails the authentication.
+        let context = AuthenticationContext.decide(for: request, achieved: Self.passwordACR)
+        if context.unmet {
+            return await deny(
+                pending, error: OAuthError(.accessDenied, "the requested essential authentication context was not reached"), user: subject)
+        }
         let code = TokenIssuer.randomToken()
         let now = clock.now()
         let record = AuthorizationCodeRecord(
             codeHash: Crypto.sha256(code), clientID: pending.client.clientID, subject: subject, redirectURI: request.redirectURI,
             scope: request.scopes.joined(separator: " "), codeChallenge: request.codeChallenge, nonce: request.nonce, authTime: authTime,
-            acr: Self.acr(for: request), claims: request.claims, expiresAt: now.addingTimeInterval(codeLifetime))
+            acr: context.acr, claims: request.claims, expiresAt: now.addingTimeInterval(codeLifetime))
         let event = AuditEvent(
             .consentGiven, at: now, client: pending.client, user: subject, reason: "scope \(record.scope)" + (IntentClaims.from(request.claims)["openbanking_intent_id"]?.stringValue.map { " intent \($0)" } ?? ""))
         do { try await codes.insertCode(record, audit: event) } catch { throw AuthorizationError(error: OAuthError(error), redirect: nil) }
@@ -120,7 +126,7 @@ public struct AuthorizationService: Sendable {
         if request.responseType == "code id_token" {
             do {
                 let idToken = try idTokens.issue(
-                    client: pending.client, subject: subject, nonce: request.nonce, authTime: authTime, acr: Self.acr(for: request),
+                    client: pending.client, subject: subject, nonce: request.nonce, authTime: authTime, acr: context.acr,
                     hashed: .init(code: code, state: request.state), extra: IntentClaims.from(request.claims))
                 members.append(("id_token", idToken))
             } catch {
@@ -133,17 +139,6 @@ public struct AuthorizationService: Sendable {
     /// The authentication context reached by a password sign-in: Open Banking "CA" (not SCA).
     public static let passwordACR = "urn:openbanking:psd2:ca"
 
-    /// `acr` goes into the ID Token when the client asked for it (`acr_values` or `claims.id_token.acr`)
-    /// and the value is among those it accepts (FAPI-CIBA AS-7, OIDC Core §5.5.1.1).
-    static func acr(for request: AuthorizationRequest) -> String? {
-        var accepted = Set((request.acrValues ?? "").split(separator: " ").map(String.init))
-        if let asked = request.claims?["id_token"]?["acr"] {
-            if let value = asked["value"]?.stringValue { accepted.insert(value) }
-            for value in asked["values"]?.arrayValue ?? [] { if let text = value.stringValue { accepted.insert(text) } }
-            if asked["value"] == nil && asked["values"] == nil { accepted.insert(passwordACR) }
-        }
-        return accepted.contains(passwordACR) ? passwordACR : nil
-    }
 
     /// The PSU refused (or an error after the redirect URI is trusted): `access_denied` back to the client.
     /// A refusal by the PSU (`user` given) is recorded in the audit log.

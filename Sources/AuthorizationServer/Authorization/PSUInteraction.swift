@@ -48,7 +48,11 @@ public struct PSUSession: Sendable, Equatable {
 }
 
 public protocol InteractionStore: Sendable {
-    func insertInteraction(_ interaction: PSUInteraction) async throws(StorageError)
+    /// Stores the interaction unless its `request_uri` already has `livePerRequestURI` unexpired interactions,
+    /// atomically (on PostgreSQL across instances): a leaked `request_uri` opened in a loop cannot fill the
+    /// database (CWE-400). False when refused. A request by value is not bounded here: its request object's
+    /// `jti` is single use.
+    func insertInteraction(_ interaction: PSUInteraction, livePerRequestURI: Int) async throws(StorageError) -> Bool
     /// The interaction, while it has not expired nor been finished.
     func interaction(idHash: [UInt8], now: Date) async throws(StorageError) -> PSUInteraction?
     /// Records who signed in; false when the interaction is gone or expired.
@@ -59,4 +63,14 @@ public protocol InteractionStore: Sendable {
     func insertSession(_ session: PSUSession) async throws(StorageError)
     /// The session while it has not expired.
     func session(idHash: [UInt8], now: Date) async throws(StorageError) -> PSUSession?
+    /// Removes the interactions and sessions that have expired, without a retention: nothing needs them
+    /// afterwards, and interactions hold whole requests. Returns how many rows went.
+    func sweepExpiredInteractions(now: Date) async throws(StorageError) -> Int
+}
+
+extension InteractionStore {
+    /// Stores the interaction, however many its `request_uri` has.
+    public func insertInteraction(_ interaction: PSUInteraction) async throws(StorageError) {
+        _ = try await insertInteraction(interaction, livePerRequestURI: .max)
+    }
 }

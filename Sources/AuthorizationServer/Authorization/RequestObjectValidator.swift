@@ -32,7 +32,7 @@ public struct RequestObjectValidator: Sendable {
         let now = clock.now()
         let set = try await keys.keys(for: client, kid: jws.kid)
         do {
-            try jws.verify(with: set, allowed: client.allowedSigningAlgorithms)
+            try jws.verify(with: set, allowed: client.allowedAlgorithms(for: .requestObject))
             try JWTValidator(
                 issuer: client.clientID, audiences: [issuer], requiredClaims: ["exp", "nbf"], clockSkew: clockSkew,
                 maximumLifetime: 3600, maximumAge: 3600
@@ -47,10 +47,11 @@ public struct RequestObjectValidator: Sendable {
         if let claimed = claims["client_id"]?.stringValue, claimed != client.clientID {
             throw OAuthError(.invalidRequestObject, "client_id in the request object does not match the client")
         }
+        // The jti is remembered as long as the object is accepted: until exp plus the allowed clock skew.
         if let jti = claims.jwtID, let exp = try? claims.date("exp") {
             let fresh: Bool
             do {
-                fresh = try await replay.consume(jti: jti, clientID: "jar:\(client.clientID)", expiresAt: Date(timeIntervalSince1970: exp), now: now)
+                fresh = try await replay.consume(jti: jti, clientID: "jar:\(client.clientID)", expiresAt: Date(timeIntervalSince1970: exp + clockSkew), now: now)
             } catch {
                 throw OAuthError(error)
             }

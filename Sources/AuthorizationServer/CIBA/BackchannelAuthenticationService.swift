@@ -72,7 +72,8 @@ public struct BackchannelAuthenticationService: Sendable {
         guard let binding = parameters["binding_message"], !binding.isEmpty else {
             throw CIBAError(.invalidBindingMessage, "binding_message is required")
         }
-        guard binding.count <= 64, binding.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) }) else {
+        // Shown to bank staff and the customer: bounded in scalars and bytes, no control or format characters.
+        guard DisplayText.isSafe(binding, scalars: Self.bindingMessageScalars, bytes: Self.bindingMessageBytes) else {
             throw CIBAError(.invalidBindingMessage, "binding_message must be at most 64 printable characters")
         }
         if parameters["user_code"] != nil || client.client.metadata["backchannel_user_code_parameter"]?.boolValue == true {
@@ -104,6 +105,10 @@ public struct BackchannelAuthenticationService: Sendable {
         return Acknowledgement(authReqID: authReqID, expiresIn: expiry, interval: mode == "push" ? nil : interval)
     }
 
+    static let clockSkew: TimeInterval = 10
+    static let bindingMessageScalars = 64
+    static let bindingMessageBytes = 256
+
     /// CIBA Core §7.1.1 with FAPI-CIBA: signed with the client's key, `aud` = issuer, `iss` = client_id,
     /// `exp`, `iat`, `nbf` and `jti` present, lifetime at most 60 minutes, `jti` single-use.
     func verifySignedRequest(_ token: String, client: Client, now: Date) async throws(CIBAError) -> [String: String] {
@@ -111,14 +116,17 @@ public struct BackchannelAuthenticationService: Sendable {
             let jws = try CompactJWS(token)
             let claims = try jws.claims()
             let set = try await keys.keys(for: client, kid: jws.kid)
-            try jws.verify(with: set, allowed: client.allowedSigningAlgorithms)
+            try jws.verify(with: set, allowed: client.allowedAlgorithms(for: .backchannelRequest))
             try JWTValidator(
-                issuer: client.clientID, audiences: [issuer], requiredClaims: ["exp", "iat", "nbf", "jti"], clockSkew: 10, maximumLifetime: 3600,
-                maximumAge: 3600
+                issuer: client.clientID, audiences: [issuer], requiredClaims: ["exp", "iat", "nbf", "jti"], clockSkew: Self.clockSkew,
+                maximumLifetime: 3600, maximumAge: 3600
             ).validate(claims, now: now.timeIntervalSince1970)
             if let nbf = try claims.date("nbf"), nbf > now.timeIntervalSince1970 + 600 { throw CIBAError(.invalidRequest, "nbf too far in the future") }
             let exp = try claims.date("exp") ?? 0
-            guard try await replay.consume(jti: claims.jwtID ?? "", clientID: "ciba:\(client.clientID)", expiresAt: Date(timeIntervalSince1970: exp), now: now)
+            // Remembered as long as the request object is accepted: until exp plus the clock skew.
+            guard
+                try await replay.consume(
+                    jti: claims.jwtID ?? "", clientID: "ciba:\(client.clientID)", expiresAt: Date(timeIntervalSince1970: exp + Self.clockSkew), now: now)
             else { throw CIBAError(.invalidRequest, "the request object was already used (jti)") }
             var parameters: [String: String] = [:]
             for (name, value) in claims.members {
@@ -134,11 +142,15 @@ public struct BackchannelAuthenticationService: Sendable {
         }
     }
 
-    /// `id_token_hint`: an ID Token this server issued (signature checked with our keys, expiry ignored) naming the user.
+    /// `id_token_hint`: an ID Token this server issued (signature checked with our keys, expiry ignored) to this
+    /// very client (CIBA Core §7.1: "previously issued to the Client"), naming the user.
     func subject(ofIDToken token: String, client: Client) throws(CIBAError) -> String {
         guard let jws = try? CompactJWS(token), (try? jws.verify(with: JWKSet(keys: keyRing.snapshot.published), allowed: JWSAlgorithm.fapi2)) != nil,
             let claims = try? jws.claims(), claims.issuer == issuer, let subject = claims.subject
         else { throw CIBAError(.invalidRequest, "id_token_hint is not an ID Token of this server") }
+        guard let audience = try? claims.audiences(), audience.contains(client.clientID) else {
+            throw CIBAError(.invalidRequest, "id_token_hint was not issued to this client", detail: "id_token_hint aud does not name \(client.clientID)")
+        }
         return subject
     }
 }

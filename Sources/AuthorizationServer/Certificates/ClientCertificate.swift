@@ -46,7 +46,9 @@ public struct ClientCertificate: Sendable {
 
     public var isChainVerified: Bool { trust == .chainVerified }
 
-    /// Classifies a presented chain against `trustStore` at `now`.
+    /// Classifies a presented chain against `trustStore` at `now`. Chain verification includes the TLS client
+    /// purpose (EKU clientAuth, key usage digitalSignature, leaf key strength): a CA-issued certificate made
+    /// for anything else is not chain-verified, so it authenticates nobody by its CA.
     public static func evaluate(
         presented chain: [X509Certificate],
         trustStore: CertificateTrustStore,
@@ -55,7 +57,7 @@ public struct ClientCertificate: Sendable {
     ) -> ClientCertificate? {
         guard let leaf = chain.first else { return nil }
         do {
-            let verified = try trustStore.verify(leaf: leaf, intermediates: Array(chain.dropFirst()), at: now)
+            let verified = try trustStore.verify(leaf: leaf, intermediates: Array(chain.dropFirst()), at: now, purpose: .clientAuthentication)
             return ClientCertificate(certificate: leaf, presentedChain: chain, verifiedChain: verified, trust: .chainVerified, source: source)
         } catch {
             let reason = leaf.isSelfSigned ? "self-signed" : error.detail

@@ -16,6 +16,10 @@ public struct DistinguishedName: Sendable, Equatable, CustomStringConvertible {
     /// RDNs in RFC 4514 string order: the most specific first (the reverse of the certificate's ASN.1 order).
     public let rdns: [Set<Attribute>]
     public let description: String
+    /// False when the name held an attribute whose value could not be decoded (a certificate subject with,
+    /// say, a UTF8String of invalid UTF-8): such a name equals no name, itself included (RFC 8705 §2.1.2:
+    /// a DN that cannot be compared does not match).
+    public let isComparable: Bool
 
     /// Parses an RFC 4514 string. Throws for empty input, missing `=`, bad escapes and unbalanced quotes.
     public init(rfc4514 text: String) throws(DistinguishedNameError) {
@@ -91,14 +95,17 @@ public struct DistinguishedName: Sendable, Equatable, CustomStringConvertible {
         rdns.append(current)
         self.rdns = rdns
         self.description = text
+        isComparable = true
     }
 
     /// The subject of `certificate`, reordered into RFC 4514 string order.
     public init(subjectOf certificate: X509Certificate) {
-        rdns = certificate.subjectRDNs.reversed().map { set in
+        let subject = certificate.subjectRDNs
+        rdns = subject.reversed().map { set in
             Set(set.map { Attribute(type: Self.canonicalType($0.type, oid: $0.oid), value: Self.normalize($0.value)) })
         }
         description = certificate.subjectDN
+        isComparable = subject.allSatisfy { $0.allSatisfy(\.isDecoded) }
     }
 
     /// Attribute type aliases folded to one spelling (RFC 4514 §3 and common certificate usage).
@@ -134,7 +141,9 @@ public struct DistinguishedName: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public static func == (lhs: DistinguishedName, rhs: DistinguishedName) -> Bool { lhs.rdns == rhs.rdns }
+    public static func == (lhs: DistinguishedName, rhs: DistinguishedName) -> Bool {
+        lhs.isComparable && rhs.isComparable && lhs.rdns == rhs.rdns
+    }
 }
 
 public struct DistinguishedNameError: Error, Sendable, CustomStringConvertible {

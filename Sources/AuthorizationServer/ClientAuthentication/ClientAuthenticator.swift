@@ -11,8 +11,14 @@ public struct ClientCredentials: Sendable {
     public var certificate: ClientCertificate?
     /// Whether the request carried an `Authorization` header: shared secrets are not supported.
     public var hasAuthorizationHeader: Bool
+    /// The endpoint the request was sent to: it decides the accepted assertion audiences.
+    public var endpoint: ClientAuthEndpoint
 
-    public init(clientID: String?, assertionType: String?, assertion: String?, certificate: ClientCertificate?, hasAuthorizationHeader: Bool) {
+    public init(
+        clientID: String?, assertionType: String?, assertion: String?, certificate: ClientCertificate?, hasAuthorizationHeader: Bool,
+        endpoint: ClientAuthEndpoint = .token
+    ) {
+        self.endpoint = endpoint
         self.clientID = clientID
         self.assertionType = assertionType
         self.assertion = assertion
@@ -30,14 +36,14 @@ public struct AuthenticatedClient: Sendable {
 
 /// Settings the authenticator reads.
 public struct ClientAuthenticationSettings: Sendable {
-    /// Acceptable `aud` values for client assertions: the issuer and the endpoint URLs (FAPI 1, CIBA).
-    public var audiences: Set<String>
+    /// The issuer: assertion audiences are the issuer and endpoint URLs built from it (`AssertionAudienceRule`).
+    public var issuer: String
     public var clockSkew: TimeInterval
     /// The furthest in the future an assertion's `exp` may lie (`client_assertion_max_lifetime_seconds`).
     public var maximumAssertionLifetime: TimeInterval
 
-    public init(audiences: Set<String>, clockSkew: TimeInterval = 10, maximumAssertionLifetime: TimeInterval = 3600) {
-        self.audiences = audiences
+    public init(issuer: String, clockSkew: TimeInterval = 10, maximumAssertionLifetime: TimeInterval = 3600) {
+        self.issuer = issuer
         self.clockSkew = clockSkew
         self.maximumAssertionLifetime = maximumAssertionLifetime
     }
@@ -186,16 +192,19 @@ public struct ClientAuthenticator: Sendable {
         let now = clock.now()
         let set = try await keys.keys(for: client, kid: jws.kid)
         do {
-            try jws.verify(with: set, allowed: client.allowedSigningAlgorithms)
-            let validator = JWTValidator(
-                issuer: issuer,
-                audiences: settings.audiences,
-                requiredClaims: ["exp", "jti"],
-                clockSkew: settings.clockSkew
-            )
+            try jws.verify(with: set, allowed: client.allowedAlgorithms(for: .clientAssertion))
+            let validator = JWTValidator(issuer: issuer, requiredClaims: ["exp", "jti"], clockSkew: settings.clockSkew)
             try validator.validate(claims, now: now.timeIntervalSince1970)
         } catch {
             throw OAuthError.invalidClient(.assertionInvalid, "client \(issuer): assertion rejected: \(error)")
+        }
+        let audience = try? claims.audiences()
+        guard
+            client.assertionAudienceRule.accepts(
+                audience, asString: claims["aud"]?.stringValue != nil, issuer: settings.issuer, endpoint: credentials.endpoint)
+        else {
+            throw OAuthError.invalidClient(
+                .assertionInvalid, "client \(issuer): assertion aud \(audience ?? []) is not accepted at \(credentials.endpoint.rawValue)")
         }
         guard let exp = try? claims.date("exp"), exp <= now.timeIntervalSince1970 + settings.maximumAssertionLifetime else {
             throw OAuthError.invalidClient(.assertionInvalid, "client \(issuer): assertion exp is too far in the future")

@@ -25,6 +25,13 @@ public struct Client: Sendable {
 
     public var name: String? { metadata["client_name"]?.stringValue }
 
+    /// Which `aud` values this client's assertions may carry. FAPI 1 and CIBA clients today; the FAPI 2 profile
+    /// (issue 18) selects `.issuerOnly` here.
+    public var assertionAudienceRule: AssertionAudienceRule { .issuerOrEndpoint }
+
+    /// Metadata that people read (RFC 7591 §2 human-readable members and contacts).
+    static let displayMembers = ["client_name", "client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts"]
+
     /// OIDC Dynamic Registration §2: registered beside authorization_code by hybrid clients; no token endpoint grant.
     public static let implicitGrantType = "implicit"
 
@@ -41,9 +48,21 @@ public struct Client: Sendable {
         case email = "tls_client_auth_san_email"
     }
 
-    /// JWS algorithms this client may sign with (assertions now, request objects later).
-    public var allowedSigningAlgorithms: Set<JWSAlgorithm> {
-        if let assertionAlgorithm { return [assertionAlgorithm] }
+    /// What a client signs, each with its own registered algorithm (OIDC Registration §2, CIBA Core §4).
+    public enum SignedObject: String, Sendable, CaseIterable {
+        case clientAssertion = "token_endpoint_auth_signing_alg"
+        case requestObject = "request_object_signing_alg"
+        case backchannelRequest = "backchannel_authentication_request_signing_alg"
+    }
+
+    /// JWS algorithms this client's assertions may use: the registered `token_endpoint_auth_signing_alg`, else
+    /// PS256/ES256 for FAPI clients.
+    public var allowedSigningAlgorithms: Set<JWSAlgorithm> { allowedAlgorithms(for: .clientAssertion) }
+
+    /// The algorithm registered for `object` when there is one (it alone is then accepted), else PS256/ES256 for
+    /// FAPI clients (and RS256/EdDSA besides for others).
+    public func allowedAlgorithms(for object: SignedObject) -> Set<JWSAlgorithm> {
+        if let name = metadata[object.rawValue]?.stringValue, let registered = JWSAlgorithm(rawValue: name) { return [registered] }
         return isFAPI ? JWSAlgorithm.fapi : [.PS256, .ES256, .EdDSA, .RS256]
     }
 
@@ -57,7 +76,9 @@ public struct Client: Sendable {
 
     /// Validates `metadata` (RFC 7591 §2, RFC 8705 §2.1.2, FAPI rules) and builds the client.
     /// Errors name the offending field.
-    public init(clientID: String, metadata: [String: JSON], createdAt: Date) throws(ClientMetadataError) {
+    /// `checkDisplayText` is false only for clients read back from storage: one registered before the display-text
+    /// rule keeps working, and every place that shows its name escapes it.
+    public init(clientID: String, metadata: [String: JSON], createdAt: Date, checkDisplayText: Bool = true) throws(ClientMetadataError) {
         var metadata = metadata
         func string(_ field: String) throws(ClientMetadataError) -> String? {
             guard let value = metadata[field] else { return nil }
@@ -121,6 +142,18 @@ public struct Client: Sendable {
         }
 
         scopes = Set((try string("scope") ?? "").split(separator: " ").map(String.init))
+
+        // Shown to customers and bank staff (consent page, CIBA terminal): printable text only (CWE-150).
+        // Language-tagged variants (`client_name#en`, RFC 7591 §2.2) are shown too.
+        let shown = metadata.keys.filter { Self.displayMembers.contains(String($0.split(separator: "#", maxSplits: 1).first ?? "")) }
+        for field in shown.sorted() where checkDisplayText {
+            let values = metadata[field]?.arrayValue ?? metadata[field].map { [$0] } ?? []
+            for value in values {
+                guard let text = value.stringValue, DisplayText.isSafe(text, scalars: 512, bytes: 2048) else {
+                    throw ClientMetadataError(field, "must be printable text without control, format or bidirectional characters")
+                }
+            }
+        }
 
         // FAPI 1 Advanced §5.2.2-2 / FAPI 2: hybrid, or code (with JARM or PAR). RFC 7591 §2: omitted means code.
         let responseTypes = try strings("response_types") ?? ["code"]

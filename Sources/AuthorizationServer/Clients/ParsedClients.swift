@@ -7,7 +7,7 @@ extension Client {
     public init(storedID id: String, metadata: String, createdAt: Int64) throws(StorageError) {
         do {
             let object = try JSON.parseObject(Array(metadata.utf8))
-            try self.init(clientID: id, metadata: object, createdAt: StoredTime.date(createdAt))
+            try self.init(clientID: id, metadata: object, createdAt: StoredTime.date(createdAt), checkDisplayText: false)
         } catch {
             throw StorageError(.conflict, "stored metadata of client \(id) no longer validates: \(error)")
         }

@@ -10,6 +10,9 @@ public struct RegistrationService: Sendable {
         public var clockSkew: TimeInterval = 10
         /// Longest accepted lifetime of a registration request JWT.
         public var maximumRequestLifetime: TimeInterval = 3600
+        /// Oldest `iat` of a software statement accepted at registration (`software_statement_max_age_seconds`);
+        /// its `jti` is remembered this long. Updates re-check the stored statement without this bound.
+        public var maximumStatementAge: TimeInterval = 2_592_000
 
         public init(issuer: String) {
             self.issuer = issuer
@@ -78,12 +81,16 @@ public struct RegistrationService: Sendable {
         let request = try parseRequest(body: body, isJWT: isJWT)
         let statement = try await verifySoftwareStatement(request.softwareStatement, now: now)
         let transport = try await checkTransportCertificate(certificate, statement: statement)
-        if isJWT { try await verifyRequestSignature(request, statement: statement, now: now) }
+        // The statement is used up before any work on keys the TPP supplies (a request JWT's software keys, inline
+        // jwks): a replayed statement costs one signature check, never a key parse. A refused registration therefore
+        // needs a new statement.
+        try await consumeStatement(statement, now: now)
+        if isJWT {
+            try await verifyRequestSignature(request, statement: statement, now: now)
+            try await consumeRequest(request, statement: statement, now: now)
+        }
         let clientID = Crypto.hex(Crypto.randomBytes(16))  // hex: never starts with "-" on a command line
         let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: transport, now: now)
-        // Single use is recorded only once everything else holds, so a refused attempt does not burn the statement.
-        try await consumeStatement(statement, now: now)
-        if isJWT { try await consumeRequest(request, statement: statement, now: now) }
         let token = TokenIssuer.randomToken()
         let record = RegistrationRecord(
             clientID: clientID, accessTokenHash: TokenIssuer.hash(token), directory: statement.directory.name, softwareID: statement.softwareID,
@@ -117,10 +124,13 @@ public struct RegistrationService: Sendable {
         guard let certificate, certificate.thumbprint == record.certificateThumbprint else {
             throw RegistrationError(.invalidToken, "management needs the certificate the client was registered with")
         }
-        if certificate.isChainVerified {
-            do { try await status?.check(certificate) } catch {
-                throw RegistrationError(.invalidToken, "the registration certificate is revoked or its status unknown", detail: error.detail)
-            }
+        // The same checks as at registration: the directory's CAs, validity today, revocation (RFC 7592 §2 leaves
+        // authentication to the server; a certificate revoked since registration must not manage the client).
+        guard let directory = directories.first(where: { $0.name == record.directory }) else {
+            throw RegistrationError(.invalidToken, "the directory of this registration is no longer trusted")
+        }
+        do { _ = try await verifyTransport(certificate, directory: directory) } catch {
+            throw RegistrationError(.invalidToken, "the registration certificate is not valid now", detail: error.detail)
         }
         return (client, record)
     }
@@ -252,9 +262,14 @@ public struct RegistrationService: Sendable {
             throw RegistrationError(.invalidSoftwareStatement, "the software statement is not signed by a trusted directory with PS256 or ES256")
         }
         do {
-            try JWTValidator(requiredClaims: ["iat"], clockSkew: settings.clockSkew).validate(claims, now: now.timeIntervalSince1970)
+            try JWTValidator(requiredClaims: directory.requiresExpiry ? ["iat", "exp"] : ["iat"], clockSkew: settings.clockSkew)
+                .validate(claims, now: now.timeIntervalSince1970)
         } catch {
             throw RegistrationError(.invalidSoftwareStatement, "the software statement is expired or not yet valid", detail: "\(error)")
+        }
+        // A registration takes a recent statement only (the stored one is re-checked for updates without this bound).
+        if !forUpdate, let iat = try? claims.date("iat"), iat < now.timeIntervalSince1970 - settings.maximumStatementAge {
+            throw RegistrationError(.invalidSoftwareStatement, "the software statement is too old; get a new one from the directory")
         }
         guard let softwareID = claims["software_id"]?.stringValue, !softwareID.isEmpty else {
             throw RegistrationError(.invalidSoftwareStatement, "the software statement has no software_id")
@@ -268,10 +283,13 @@ public struct RegistrationService: Sendable {
             directory: directory, claims: claims, softwareID: softwareID, orgID: claims["org_id"]?.stringValue, roles: roles, redirectURIs: redirects)
     }
 
-    /// Records the statement's `jti` as used (kept until its `exp`, or a year without one).
+    /// Records the statement's `jti` as used, for as long as the statement could be accepted: until the earlier
+    /// of its `exp` and `iat` + the maximum age, plus the clock skew.
     func consumeStatement(_ statement: SoftwareStatement, now: Date) async throws(RegistrationError) {
         guard let jti = statement.claims.jwtID else { throw RegistrationError(.invalidSoftwareStatement, "the software statement has no jti") }
-        let until = (try? statement.claims.date("exp")).flatMap { $0 }.map { Date(timeIntervalSince1970: $0) } ?? now.addingTimeInterval(86_400 * 365)
+        let iat = (try? statement.claims.date("iat")).flatMap { $0 } ?? now.timeIntervalSince1970
+        let exp = (try? statement.claims.date("exp")).flatMap { $0 } ?? .infinity
+        let until = Date(timeIntervalSince1970: min(exp, iat + settings.maximumStatementAge) + settings.clockSkew)
         let fresh: Bool
         do { fresh = try await replay.consume(jti: jti, clientID: "ssa:\(statement.directory.name)", expiresAt: until, now: now) } catch {
             throw RegistrationError(error)
@@ -297,21 +315,14 @@ public struct RegistrationService: Sendable {
         guard let presented else {
             throw RegistrationError(.invalidClient, "registration needs the TPP's transport certificate (mTLS)")
         }
-        guard
-            let certificate = ClientCertificate.evaluate(
-                presented: presented.presentedChain, trustStore: statement.directory.transportCAs, source: presented.source, at: clock.now()),
-            certificate.isChainVerified
-        else {
-            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate is not issued by a CA of the software statement's directory")
-        }
-        do { try await status?.check(certificate) } catch {
-            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate's revocation status does not allow registration", detail: error.detail)
-        }
+        let certificate = try await verifyTransport(presented, directory: statement.directory)
         if let orgID = statement.orgID {
             let attributes = certificate.certificate.subjectRDNs.flatMap { $0 }
+            // An attribute that did not decode never matches (fail closed, as DN comparison does).
             let matches = attributes.contains { attribute in
-                (attribute.type == "OU" && attribute.value == orgID)
-                    || (attribute.oid == "2.5.4.97" && (attribute.value == orgID || attribute.value.hasSuffix("-" + orgID)))
+                attribute.isDecoded
+                    && ((attribute.type == "OU" && attribute.value == orgID)
+                        || (attribute.oid == "2.5.4.97" && (attribute.value == orgID || attribute.value.hasSuffix("-" + orgID))))
             }
             guard matches else {
                 throw RegistrationError(.unapprovedSoftwareStatement, "the certificate does not belong to organisation \(orgID)")
@@ -336,6 +347,21 @@ public struct RegistrationService: Sendable {
         if let url = claims["jwks_uri"]?.stringValue { return .uri(url) }
         if let inline = claims["jwks"], inline.objectValue != nil { return .inline(inline) }
         return nil
+    }
+
+    /// A transport certificate as the directory sees it: chained to its CAs, valid now, not revoked.
+    func verifyTransport(_ presented: ClientCertificate, directory: TrustedDirectory) async throws(RegistrationError) -> ClientCertificate {
+        guard
+            let certificate = ClientCertificate.evaluate(
+                presented: presented.presentedChain, trustStore: directory.transportCAs, source: presented.source, at: clock.now()),
+            certificate.isChainVerified
+        else {
+            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate is not issued by a CA of the software statement's directory")
+        }
+        do { try await status?.check(certificate) } catch {
+            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate's revocation status does not allow registration", detail: error.detail)
+        }
+        return certificate
     }
 
     /// OBUK DCR: the request JWT is signed with a key of the software (see `softwareKeys`),
@@ -365,7 +391,7 @@ public struct RegistrationService: Sendable {
         if let claims = request.claims, let jti = claims.jwtID, let exp = try? claims.date("exp") {
             let fresh: Bool
             do {
-                fresh = try await replay.consume(jti: jti, clientID: "dcr:\(statement.softwareID)", expiresAt: Date(timeIntervalSince1970: exp), now: now)
+                fresh = try await replay.consume(jti: jti, clientID: "dcr:\(statement.softwareID)", expiresAt: Date(timeIntervalSince1970: exp + settings.clockSkew), now: now)
             } catch {
                 throw RegistrationError(error)
             }

@@ -17,12 +17,17 @@ public struct TrustedDirectory: Sendable {
     public let transportCAs: CertificateTrustStore
     /// Role (`AISP`, `PISP`, `CBPII`, …) to the scopes it allows.
     public let roleScopes: [String: Set<String>]
+    /// Whether its software statements must carry `exp` (for directories that always set one).
+    public let requiresExpiry: Bool
 
     public static let defaultRoleScopes: [String: Set<String>] = [
         "AISP": ["openid", "accounts"], "PISP": ["openid", "payments"], "CBPII": ["openid", "fundsconfirmations"],
     ]
 
-    public init(name: String, issuer: String?, keys: Keys, transportCAs: CertificateTrustStore, roleScopes: [String: Set<String>]) {
+    public init(
+        name: String, issuer: String?, keys: Keys, transportCAs: CertificateTrustStore, roleScopes: [String: Set<String>], requiresExpiry: Bool = false
+    ) {
+        self.requiresExpiry = requiresExpiry
         self.name = name
         self.issuer = issuer
         self.keys = keys

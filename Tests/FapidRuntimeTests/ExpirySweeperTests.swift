@@ -1,0 +1,42 @@
+import AuthorizationServer
+import FapidRuntime
+import Foundation
+import JOSE
+import Logging
+import SQLiteStorage
+import TestSupport
+import Testing
+
+@Suite("ExpirySweeper")
+struct ExpirySweeperTests {
+    struct At: Clock {
+        let date: Date
+        func now() -> Date { date }
+    }
+
+    @Test("one pass removes an interaction and a sign-in counter as soon as they expire, not an hour later")
+    func promptly() async throws {
+        let directory = try TestPKI(name: "sweeper")
+        let database = try SQLiteDatabase(path: directory.path("fapid.sqlite"))
+        try SQLiteMigrator(directory: Shell.repositoryRoot.appendingPathComponent("migrations/sqlite")).migrate(database)
+        let interactions = SQLiteInteractionStore(database: database)
+        let attempts = SQLiteSignInAttemptStore(database: database)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let request = try AuthorizationRequest(json: .object([
+            "client_id": "c1", "response_type": "code id_token", "redirect_uri": "https://tpp.example/cb", "scope": "openid",
+        ]))
+        try await interactions.insertInteraction(
+            PSUInteraction(
+                idHash: Crypto.sha256("i"), clientID: "c1", request: request, requestURIHash: Crypto.sha256("urn"), csrfHash: Crypto.sha256("c"),
+                createdAt: t0, expiresAt: t0.addingTimeInterval(600)))
+        _ = try await attempts.countSignInAttempt(keys: [Crypto.sha256("user:alice")], now: t0, window: 300)
+        var logger = Logger(label: "sweeper")
+        logger.logLevel = .critical
+        let sweeper = ExpirySweeper(
+            tokens: SQLiteTokenStore(database: database), interactions: interactions, signInAttempts: attempts, clock: At(date: t0.addingTimeInterval(601)),
+            logger: logger)
+        #expect(await sweeper.sweep() == 2)
+        #expect(try await interactions.interaction(idHash: Crypto.sha256("i"), now: t0) == nil)
+        #expect(try await attempts.countSignInAttempt(keys: [Crypto.sha256("user:alice")], now: t0, window: 300)[0].failures == 1)
+    }
+}
