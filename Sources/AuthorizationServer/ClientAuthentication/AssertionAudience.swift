@@ -4,11 +4,6 @@ public enum ClientAuthEndpoint: String, Sendable, CaseIterable {
     case pushedAuthorization = "/par"
     case revocation = "/revoke"
     case backchannelAuthentication = "/bc-authorize"
-
-    /// The endpoint a request path names (after the router normalised it), or nil.
-    public init?(path: String) {
-        self.init(rawValue: path)
-    }
 }
 
 /// The audience rule for client assertions (RFC 7523 §3 point 3).

@@ -18,8 +18,6 @@ public struct Client: Sendable {
     public let jwksURI: String?
     public let tlsClientAuthSubjectDN: DistinguishedName?
     public let tlsClientAuthSAN: (kind: TLSClientAuthSAN, value: String)?
-    /// `token_endpoint_auth_signing_alg`, when registered.
-    public let assertionAlgorithm: JWSAlgorithm?
     /// RFC 9068 JWT access tokens instead of opaque ones, signed with this algorithm.
     public let jwtAccessTokenAlgorithm: JWSAlgorithm?
 
@@ -101,7 +99,6 @@ public struct Client: Sendable {
         let scopes: Set<String>
         let jwks: JWKSet?
         let jwksURI: String?
-        let assertionAlgorithm: JWSAlgorithm?
         let jwtAccessTokenAlgorithm: JWSAlgorithm?
         let tlsClientAuthSubjectDN: DistinguishedName?
         let tlsClientAuthSAN: (kind: TLSClientAuthSAN, value: String)?
@@ -224,8 +221,8 @@ public struct Client: Sendable {
             }
             return algorithm
         }
-        assertionAlgorithm = try algorithm("token_endpoint_auth_signing_alg")
-        for field in ["id_token_signed_response_alg", "request_object_signing_alg", "authorization_signed_response_alg", "backchannel_authentication_request_signing_alg"] {
+        // Each registered algorithm is checked here and enforced for its object by `allowedAlgorithms(for:)`.
+        for field in ["token_endpoint_auth_signing_alg", "id_token_signed_response_alg", "request_object_signing_alg", "authorization_signed_response_alg", "backchannel_authentication_request_signing_alg"] {
             _ = try algorithm(field)
         }
         if let format = try string("access_token_format") {
@@ -286,7 +283,6 @@ public struct Client: Sendable {
         self.scopes = scopes
         self.jwks = jwks
         self.jwksURI = jwksURI
-        self.assertionAlgorithm = assertionAlgorithm
         self.jwtAccessTokenAlgorithm = jwtAccessTokenAlgorithm
         self.tlsClientAuthSubjectDN = tlsClientAuthSubjectDN
         self.tlsClientAuthSAN = tlsClientAuthSAN
