@@ -271,3 +271,22 @@ def test_a_refused_registration_uses_its_statement_up(daemon, pki, directory_key
     # Replaying the statement costs one signature check and is refused as used; the keys are not looked at again.
     refused(post(daemon, tpp_cert, {"software_statement": statement, "token_endpoint_auth_method": "private_key_jwt", "jwks": huge}),
             "invalid_software_statement")
+
+
+def test_x_forwarded_for_needs_the_pinned_proxy_certificate_too(make_daemon, pki, tmp_path):
+    """With trusted_proxy_certificates set, the address a hop forwards is believed only from the pinned hop:
+    the audit log records the forwarded address for the proxy, the socket's address for anyone else."""
+    proxy = issue_certificate(tmp_path, "proxy", "/C=GB/O=Bank/CN=ingress-proxy", pki / "ca.pem", pki / "ca.key")
+    daemon = make_daemon(config={"trusted_proxies": ["127.0.0.1"], "trusted_proxy_certificates": [thumbprint(proxy[0])]}).start()
+
+    def failed_token_request(hop, forwarded):
+        # An unknown client: refused, and recorded in the audit log with the request's source address.
+        return TokenClient(daemon, hop).session.post(daemon.base + "/token", data={"grant_type": "client_credentials", "client_id": "nobody-" + forwarded},
+                                                     headers={"X-Forwarded-For": forwarded}, timeout=10)
+
+    assert failed_token_request(proxy, "203.0.113.7").status_code == 401
+    assert failed_token_request(None, "203.0.113.8").status_code == 401
+    rows = [json.loads(line) for line in daemon.fapictl("audit", "export").stdout.splitlines()]
+    sources = {row.get("client_id"): row.get("source") for row in rows if row["type"] == "client.authentication_failed"}
+    assert sources.get("nobody-203.0.113.7") == "203.0.113.7", sources
+    assert sources.get("nobody-203.0.113.8") == "127.0.0.1", sources
