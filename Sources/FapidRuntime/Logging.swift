@@ -31,7 +31,6 @@ public struct JSONLogHandler: LogHandler {
     public var metadataProvider: Logger.MetadataProvider?
     public var logLevel: Logger.Level = .info
     let label: String
-    static let output = Mutex(())
 
     public init(label: String, metadataProvider: Logger.MetadataProvider?) {
         self.label = label
@@ -52,17 +51,7 @@ public struct JSONLogHandler: LogHandler {
             "message": .string("\(event.message)"),
         ]
         for (key, value) in merged where object[key] == nil { object[key] = Self.json(value) }
-        let line = Array((JSON.object(object).serialized() + "\n").utf8)
-        Self.output.withLock { _ in
-            line.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written <= 0 { break }
-                    offset += written
-                }
-            }
-        }
+        EscapingLogStream.writeToStandardError(Array((JSON.object(object).serialized() + "\n").utf8))
     }
 
     static func json(_ value: Logger.Metadata.Value) -> JSON {
@@ -86,20 +75,7 @@ public struct EscapingLogStream: TextOutputStream, Sendable {
         self.sink = sink
     }
 
-    /// Whole lines to stderr, one `write(2)` loop under a lock so lines of concurrent tasks never interleave.
-    public static let standardError = EscapingLogStream { text in
-        let bytes = Array(text.utf8)
-        output.withLock { _ in
-            bytes.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written <= 0 { break }
-                    offset += written
-                }
-            }
-        }
-    }
+    public static let standardError = EscapingLogStream { text in writeToStandardError(Array(text.utf8)) }
 
     public mutating func write(_ string: String) {
         // By scalars: a message ending in "\r" makes "\r\n" one Character.
@@ -131,9 +107,21 @@ public struct EscapingLogStream: TextOutputStream, Sendable {
     }
 
     static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x00...0x1F, 0x7F...0x9F, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: true
-        default: false
+        DisplayText.isUnsafe(scalar)
+    }
+
+    /// Whole lines to stderr: one `write(2)` loop under one lock (for the JSON and the text log alike), so
+    /// lines of concurrent tasks never interleave.
+    static func writeToStandardError(_ bytes: [UInt8]) {
+        output.withLock { _ in
+            bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
         }
     }
 }

@@ -1,3 +1,5 @@
+import AuthorizationServer
+
 /// Text for the operator's terminal. Anything a TPP or a customer controls (client names, binding messages,
 /// user names) is shown with control characters and bidirectional overrides made visible, so it cannot move
 /// the cursor, rewrite earlier lines or reorder what the staff member reads. Table columns are padded, never
@@ -8,10 +10,9 @@ public enum TerminalText {
     public static func safe(_ text: String) -> String {
         var result = ""
         for scalar in text.unicodeScalars {
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .unassigned, .surrogate:
+            if DisplayText.isUnsafe(scalar) {
                 result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-            default:
+            } else {
                 result.unicodeScalars.append(scalar)
             }
         }

@@ -21,6 +21,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from conftest import BIN
+from test_ciba import Listener
 from tpp import TokenClient, register
 
 TPP_DN = "CN=example-tpp-client,OU=0015800001041RbAAI,O=Example TPP Ltd,C=GB"
@@ -157,19 +158,6 @@ def test_files_at_rest_are_private_whatever_the_umask(make_daemon, private_pki):
     written = [line.split()[2] for line in rotated.stdout.splitlines()]
     assert written and all(mode(private_pki / name) == 0o600 for name in written)
     assert mode(private_pki / "signing") == 0o700
-
-
-class Listener(http.server.BaseHTTPRequestHandler):
-    received = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Listener.received.append((self.headers.get("Authorization"), json.loads(body)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 def test_ping_secrets_are_sealed_until_delivery(daemon, pki):

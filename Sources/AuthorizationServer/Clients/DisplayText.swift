@@ -5,11 +5,15 @@
 /// scalars and UTF-8 bytes, not in grapheme clusters: one "character" may carry any number of combining marks.
 public enum DisplayText {
     public static func isSafe(_ text: String) -> Bool {
-        text.unicodeScalars.allSatisfy { scalar in
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: false
-            default: true
-            }
+        !text.unicodeScalars.contains(where: isUnsafe)
+    }
+
+    /// The one rule of what must never be shown raw: refused here in TPP input, escaped by the staff terminal
+    /// (`TerminalText`) and the text log (`EscapingLogStream`).
+    public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: true
+        default: false
         }
     }
 
