@@ -76,11 +76,11 @@ swift-test:
 e2e:
 	FAPID_BIN=$(CURDIR)/.build/debug $(PYTHON) -m pytest -q Tests/EndToEnd
 
-## Builds once (debug), starts a throwaway PostgreSQL cluster, runs the Swift suites, then the end-to-end suite
+## Builds once (debug, our targets with warnings as errors), starts a throwaway PostgreSQL cluster, runs the Swift suites, then the end-to-end suite
 ## against the real daemon (SQLite, and two instances on PostgreSQL).
 test: test-deps
-	$(SWIFT) build --build-tests
-	Tests/postgres/with-cluster.sh $(MAKE) swift-test e2e
+	FAPID_WARNINGS_AS_ERRORS=1 $(SWIFT) build --build-tests
+	FAPID_WARNINGS_AS_ERRORS=1 Tests/postgres/with-cluster.sh $(MAKE) swift-test e2e
 
 ## nginx (the ceiling measured beside fapid) and the Python clients that prepare the benchmark's requests.
 bench-deps: test-deps

@@ -195,6 +195,6 @@ public final class CertificateRevocationList: @unchecked Sendable {
     private static func objectText(_ object: OpaquePointer?) -> String {
         var buffer = [CChar](repeating: 0, count: 128)
         OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
-        return String(cString: buffer)
+        return String(nulTerminated: buffer)
     }
 }

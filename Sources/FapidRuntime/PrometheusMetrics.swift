@@ -27,16 +27,25 @@ public final class PrometheusMetrics: Sendable {
         self.registry = registry
         self.checker = checker
         self.ciba = ciba
+        let hits = MetricNameDescriptor(
+            metricName: "fapid_certificate_status_cache_hits", unitName: "total", helpText: "Client certificate status answers taken from the cache.")
+        let misses = MetricNameDescriptor(
+            metricName: "fapid_certificate_status_cache_misses", unitName: "total", helpText: "Client certificate status answers not in the cache.")
+        let fetches = MetricNameDescriptor(
+            metricName: "fapid_certificate_status_fetches", unitName: "total", helpText: "OCSP and CRL fetches, by kind and outcome.")
+        let fallbacks = MetricNameDescriptor(
+            metricName: "fapid_certificate_status_crl_fallbacks", unitName: "total", helpText: "Status checks that fell back from OCSP to the CRL.")
         statusCounters = [
-            "hits": registry.makeCounter(name: "fapid_certificate_status_cache_hits_total"),
-            "misses": registry.makeCounter(name: "fapid_certificate_status_cache_misses_total"),
-            "ocsp_ok": registry.makeCounter(name: "fapid_certificate_status_fetches_total", labels: [("kind", "ocsp"), ("outcome", "ok")]),
-            "ocsp_failed": registry.makeCounter(name: "fapid_certificate_status_fetches_total", labels: [("kind", "ocsp"), ("outcome", "failed")]),
-            "crl_ok": registry.makeCounter(name: "fapid_certificate_status_fetches_total", labels: [("kind", "crl"), ("outcome", "ok")]),
-            "crl_failed": registry.makeCounter(name: "fapid_certificate_status_fetches_total", labels: [("kind", "crl"), ("outcome", "failed")]),
-            "fallbacks": registry.makeCounter(name: "fapid_certificate_status_crl_fallbacks_total"),
+            "hits": registry.makeCounter(descriptor: hits),
+            "misses": registry.makeCounter(descriptor: misses),
+            "ocsp_ok": registry.makeCounter(descriptor: fetches, labels: [("kind", "ocsp"), ("outcome", "ok")]),
+            "ocsp_failed": registry.makeCounter(descriptor: fetches, labels: [("kind", "ocsp"), ("outcome", "failed")]),
+            "crl_ok": registry.makeCounter(descriptor: fetches, labels: [("kind", "crl"), ("outcome", "ok")]),
+            "crl_failed": registry.makeCounter(descriptor: fetches, labels: [("kind", "crl"), ("outcome", "failed")]),
+            "fallbacks": registry.makeCounter(descriptor: fallbacks),
         ]
-        cibaPending = registry.makeGauge(name: "fapid_ciba_pending_requests")
+        cibaPending = registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "fapid_ciba_pending", unitName: "requests", helpText: "CIBA requests awaiting a decision."))
     }
 
     /// The Prometheus text exposition, after pulling the values kept elsewhere.

@@ -8,7 +8,7 @@ import NIOSSL
 public import ServiceLifecycle
 import Synchronization
 
-/// Assembles the HTTPS application: TLS with client certificates, the interaction-id wrapper,
+/// Assembles the HTTPS application: TLS with client certificates, the edge pipeline (`EdgePipeline`),
 /// and the routes of every endpoint.
 public struct FapidHTTPServer: Sendable {
     public struct Settings: Sendable {
@@ -78,8 +78,8 @@ public struct FapidHTTPServer: Sendable {
         let sslContext = try NIOSSLContext(configuration: try settings.tls.makeConfiguration())
         HTTPLimits.maximumBodySize.store(settings.maxBodyBytes, ordering: .relaxed)
         return Application(
-            responder: InteractionIDResponder(
-                base: router.buildResponder(), certificates: endpoints.certificates, limits: settings.limits, metrics: settings.metrics),
+            responder: EdgePipeline.responder(
+                router: router.buildResponder(), certificates: endpoints.certificates, limits: settings.limits, metrics: settings.metrics),
             server: .mtls(context: sslContext, deadlines: settings.deadlines, maxHeaderBytes: settings.maxHeaderBytes),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             services: services,

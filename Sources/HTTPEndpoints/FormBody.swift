@@ -79,3 +79,15 @@ enum FormBody {
         }
     }
 }
+
+/// The essence of a `Content-Type` (RFC 9110 §8.3.1): type/subtype, lowercased, without parameters or
+/// surrounding white space, in ASCII without Foundation.
+enum MediaType {
+    static func essence(_ value: String?) -> String {
+        guard let value else { return "" }
+        var bytes = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.endIndex
+        return String(decoding: bytes[start...].map { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }, as: UTF8.self)
+    }
+}

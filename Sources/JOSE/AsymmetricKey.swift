@@ -51,7 +51,7 @@ public final class AsymmetricKey: @unchecked Sendable {
             var name = [CChar](repeating: 0, count: 64)
             var length = 0
             let ok = EVP_PKEY_get_utf8_string_param(pkey, "group", &name, name.count, &length)
-            let group = ok == 1 ? String(cString: name) : ""
+            let group = ok == 1 ? String(nulTerminated: name) : ""
             guard group == "prime256v1" || group == "P-256" else {
                 EVP_PKEY_free(pkey)
                 OpenSSLErrorQueue.clear()

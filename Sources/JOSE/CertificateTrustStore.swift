@@ -99,7 +99,7 @@ public final class CertificateTrustStore: @unchecked Sendable {
         case EVP_PKEY_EC:
             var name = [CChar](repeating: 0, count: 64)
             var length = 0
-            let group = EVP_PKEY_get_group_name(key, &name, name.count, &length) == 1 ? String(cString: name) : ""
+            let group = EVP_PKEY_get_group_name(key, &name, name.count, &length) == 1 ? String(nulTerminated: name) : ""
             OpenSSLErrorQueue.clear()
             guard ["prime256v1", "secp384r1", "secp521r1"].contains(group) else {
                 let curve = group.isEmpty ? "unknown" : group

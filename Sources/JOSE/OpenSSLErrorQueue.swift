@@ -10,7 +10,7 @@ package enum OpenSSLErrorQueue {
             let code = ERR_get_error()
             if code == 0 { break }
             ERR_error_string_n(code, &buffer, buffer.count)
-            messages.append(String(cString: buffer))
+            messages.append(String(nulTerminated: buffer))
         }
         return messages.isEmpty ? "no OpenSSL error recorded" : messages.joined(separator: "; ")
     }

@@ -29,7 +29,7 @@ extension X509Certificate {
             let nid = OBJ_obj2nid(object)
             var oidBuffer = [CChar](repeating: 0, count: 128)
             OBJ_obj2txt(&oidBuffer, Int32(oidBuffer.count), object, 1)
-            let oid = String(cString: oidBuffer)
+            let oid = String(nulTerminated: oidBuffer)
             let type = nid == NID_undef ? oid : String(cString: OBJ_nid2sn(nid))
             var utf8: UnsafeMutablePointer<UInt8>?
             let data = X509_NAME_ENTRY_get_data(entry)
@@ -106,7 +106,7 @@ extension X509Certificate {
         default: return nil
         }
         return bytes.withUnsafeBytes { raw in
-            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil ? String(cString: buffer) : nil
+            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil ? String(nulTerminated: buffer) : nil
         }
     }
 }

@@ -110,7 +110,7 @@ struct CanonicalInputTests {
         let last = alphabet.firstIndex(of: token.last!)!
         let variant = String(token.dropLast()) + String(alphabet[last | 1])
         #expect(variant != token)
-        #expect(try Data(base64Encoded: Self.standard(String(variant.split(separator: ".")[2]))) == Data(try CompactJWS(token).signature))
+        #expect(Data(base64Encoded: Self.standard(String(variant.split(separator: ".")[2]))) == Data(try CompactJWS(token).signature))
         #expect((#expect(throws: JOSEError.self) { try CompactJWS(variant) })?.code == .malformed)
         // A payload segment with trailing bits set is refused likewise: {"iss":"a"} is 15 characters, 2 bits unused.
         let parts = token.split(separator: ".").map(String.init)

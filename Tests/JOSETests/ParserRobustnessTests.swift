@@ -50,7 +50,8 @@ struct ParserRobustnessTests {
                 try? jws.verify(with: signer.key, allowed: JWSAlgorithm.fapi)
                 let claims = try jws.claims()
                 try? JWTValidator(audiences: ["b"]).validate(claims, now: 0)
-            } catch is JOSEError {
+            } catch {
+                // Typed throws: a JOSEError is the only failure a mutant can cause.
             }
         }
     }
@@ -61,7 +62,7 @@ struct ParserRobustnessTests {
             let members = try JWK(key: AsymmetricKey.generate(kind), includePrivate: true).members
             let document = JSON.object(["keys": .array([.object(members)])]).bytes
             for mutant in Self.mutants(of: document, count: 400, seedValue: 2) {
-                do { _ = try JWKSet(json: mutant) } catch is JOSEError {}
+                do { _ = try JWKSet(json: mutant) } catch { /* JOSEError only (typed throws) */ }
             }
         }
     }
@@ -80,7 +81,8 @@ struct ParserRobustnessTests {
                 _ = certificate.isSelfSigned
                 _ = try? certificate.publicKey()
                 _ = try? store.verify(leaf: certificate, at: Date())
-            } catch is JOSEError {
+            } catch {
+                // Typed throws: a JOSEError is the only failure a mutant can cause.
             }
         }
     }

@@ -107,8 +107,9 @@ struct FapiLoad {
     }
 }
 
-/// One run, confined to the event loop: counters and samples need no locks.
-final class Run {
+/// One run, confined to the event loop: counters and samples need no locks. Every access happens on `loop`
+/// (NIO runs the closures that capture it there), hence the unchecked conformance.
+final class Run: @unchecked Sendable {
     struct Result {
         var latencies: [UInt64]
         var errors: Int
@@ -192,7 +193,8 @@ final class Run {
     }
 }
 
-final class LoadHandler: ChannelInboundHandler {
+/// Confined to its channel's event loop, the run's loop.
+final class LoadHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 

@@ -1,0 +1,47 @@
+import Foundation
+
+/// RFC 6749 §6: a refresh token of this client (and, when bound, this certificate) gives a new access token.
+/// Not rotated: the FAPI 1 conformance suite accepts either, and FAPI 2 SP §5.3.1.1-10 advises against rotation.
+public struct RefreshTokenGrant: GrantHandler {
+    public let grantType = "refresh_token"
+    let codes: any AuthorizationCodeStore
+    let tokens: TokenIssuer
+    let idTokens: IDTokenIssuer
+    let clock: any Clock
+
+    public init(codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock) {
+        self.codes = codes
+        self.tokens = tokens
+        self.idTokens = idTokens
+        self.clock = clock
+    }
+
+    public func handle(_ request: TokenRequest) async throws(OAuthError) -> TokenResponse {
+        guard let value = request.parameters["refresh_token"] else { throw OAuthError(.invalidRequest, "refresh_token is required") }
+        let client = request.client.client
+        let hash = TokenIssuer.hash(value)
+        let found: RefreshTokenRecord?
+        do { found = try await codes.refreshToken(hash: hash) } catch { throw OAuthError(error) }
+        guard let record = found, record.clientID == client.clientID, record.revokedAt == nil, record.expiresAt > clock.now() else {
+            throw OAuthError(.invalidGrant, "the refresh token is unknown, revoked, expired or not this client's")
+        }
+        if let bound = record.certificateThumbprint, bound != request.client.certificate?.thumbprint {
+            throw OAuthError(.invalidGrant, "the refresh token is bound to another certificate")
+        }
+        var scope = record.scope
+        if let requested = request.parameters["scope"] {
+            let granted = Set(record.scope.split(separator: " ").map(String.init))
+            let narrowed = requested.split(separator: " ").map(String.init)
+            guard narrowed.allSatisfy(granted.contains) else { throw OAuthError(.invalidScope, "scope beyond the original grant") }
+            scope = narrowed.joined(separator: " ")
+        }
+        let access = try await tokens.issueAccessToken(
+            client: client, subject: record.subject, scope: scope, certificate: request.client.certificate, origin: hash, grant: grantType)
+        var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: scope)
+        if scope.split(separator: " ").contains("openid") {
+            response.idToken = try idTokens.issue(
+                client: client, subject: record.subject, nonce: nil, authTime: record.authTime, acr: nil, hashed: .init(accessToken: access.value))
+        }
+        return response
+    }
+}
