@@ -44,20 +44,27 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // The OpenSSL side of the cryptography: keys, digests, randomness, scrypt, AES-GCM, X.509 and the trust store.
+        .target(
+            name: "OpenSSLKit",
+            dependencies: ["COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
+        // JOSE only: JWS, JWK and JWK sets, JWT claims, and the JSON they are made of.
         .target(
             name: "JOSE",
-            dependencies: ["COpenSSL"],
+            dependencies: ["COpenSSL", "OpenSSLKit"],
             swiftSettings: swiftSettings
         ),
         // Is this certificate revoked? OCSP first, CRL as fallback, cached; usable on its own.
         .target(
             name: "CertificateStatus",
-            dependencies: ["COpenSSL", "JOSE"],
+            dependencies: ["COpenSSL", "JOSE", "OpenSSLKit"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "AuthorizationServer",
-            dependencies: ["JOSE", .product(name: "CoreMetrics", package: "swift-metrics")],
+            dependencies: ["JOSE", "OpenSSLKit", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -65,7 +72,7 @@ let package = Package(
             dependencies: [
                 "AuthorizationServer",
                 "CertificateStatus",
-                "JOSE",
+                "JOSE", "OpenSSLKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -76,7 +83,7 @@ let package = Package(
             dependencies: [
                 "AuthorizationServer",
                 "CertificateStatus",
-                "JOSE",
+                "JOSE", "OpenSSLKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -88,7 +95,7 @@ let package = Package(
             name: "HTTPEndpoints",
             dependencies: [
                 "AuthorizationServer",
-                "JOSE",
+                "JOSE", "OpenSSLKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -107,7 +114,7 @@ let package = Package(
             dependencies: [
                 "AuthorizationServer",
                 "CertificateStatus",
-                "JOSE",
+                "JOSE", "OpenSSLKit",
                 "SQLiteStorage",
                 "PostgresStorage",
                 .product(name: "Logging", package: "swift-log"),
@@ -129,7 +136,7 @@ let package = Package(
                 "FapidRuntime",
                 "SQLiteStorage",
                 "CertificateStatus",
-                "JOSE",
+                "JOSE", "OpenSSLKit",
                 "HTTPEndpoints",
                 "AuthorizationServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -147,14 +154,14 @@ let package = Package(
                 "CertificateStatus",
                 "SQLiteStorage",
                 "AuthorizationServer",
-                "JOSE",
+                "JOSE", "OpenSSLKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         // `make bench`: release-build throughput of the cryptographic hot paths.
         .executableTarget(
-            name: "fapibench", dependencies: ["JOSE", "CertificateStatus", "FapidRuntime"], path: "Tests/Benchmarks/fapibench", swiftSettings: swiftSettings
+            name: "fapibench", dependencies: ["JOSE", "OpenSSLKit", "CertificateStatus", "FapidRuntime"], path: "Tests/Benchmarks/fapibench", swiftSettings: swiftSettings
         ),
         // `make bench`: a load generator keeping N mTLS connections busy.
         .executableTarget(
@@ -169,19 +176,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "FapidBenchmarkSupport", dependencies: ["CertificateStatus", "JOSE", "TestSupport"], path: "Tests/Benchmarks/Support",
+            name: "FapidBenchmarkSupport", dependencies: ["CertificateStatus", "JOSE", "OpenSSLKit", "TestSupport"], path: "Tests/Benchmarks/Support",
             swiftSettings: swiftSettings
         ),
         // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.
         .target(name: "TestSupport", dependencies: ["AuthorizationServer"], swiftSettings: swiftSettings),
-        .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "CertificateStatusTests", dependencies: ["CertificateStatus", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "JOSETests", dependencies: ["JOSE", "OpenSSLKit", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "CertificateStatusTests", dependencies: ["CertificateStatus", "JOSE", "OpenSSLKit", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HTTPEndpointsTests",
             dependencies: [
-                "HTTPEndpoints", "AuthorizationServer", "JOSE", "TestSupport",
+                "HTTPEndpoints", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -192,12 +199,12 @@ let package = Package(
         .testTarget(
             name: "StorageContractTests",
             dependencies: [
-                "FapidRuntime", "PostgresStorage", "SQLiteStorage", "AuthorizationServer", "CertificateStatus", "JOSE", "TestSupport",
+                "FapidRuntime", "PostgresStorage", "SQLiteStorage", "AuthorizationServer", "CertificateStatus", "JOSE", "OpenSSLKit", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "FapidRuntimeTests", dependencies: ["FapidRuntime", "TestSupport", "JOSE", "AuthorizationServer", "SQLiteStorage"], swiftSettings: swiftSettings),
+        .testTarget(name: "FapidRuntimeTests", dependencies: ["FapidRuntime", "TestSupport", "JOSE", "OpenSSLKit", "AuthorizationServer", "SQLiteStorage"], swiftSettings: swiftSettings),
     ]
 )

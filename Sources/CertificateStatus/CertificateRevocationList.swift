@@ -1,6 +1,7 @@
 internal import COpenSSL
 public import Foundation
-public import JOSE
+import JOSE
+public import OpenSSLKit
 
 /// A parsed CRL (RFC 5280 §5), kept for reuse until its `nextUpdate`.
 ///

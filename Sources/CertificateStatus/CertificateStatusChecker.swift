@@ -1,5 +1,6 @@
 public import Foundation
-public import JOSE
+import JOSE
+public import OpenSSLKit
 import Synchronization
 
 /// Answers "is this certificate revoked?" — OCSP first, the CRL when OCSP gives no verified answer —

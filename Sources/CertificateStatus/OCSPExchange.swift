@@ -1,6 +1,7 @@
 internal import COpenSSL
 public import Foundation
-public import JOSE
+import JOSE
+public import OpenSSLKit
 
 /// One OCSP exchange (RFC 6960): a request with a nonce for one certificate, and the judgement of the
 /// response. All DER and signature work is OpenSSL's (`OCSP_*`).

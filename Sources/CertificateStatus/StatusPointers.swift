@@ -1,5 +1,6 @@
 internal import COpenSSL
-public import JOSE
+import JOSE
+public import OpenSSLKit
 
 /// Where a certificate says its status can be learned: OCSP responders from the Authority Information
 /// Access extension (RFC 5280 §4.2.2.1) and HTTP CRL distribution points (§4.2.1.13).

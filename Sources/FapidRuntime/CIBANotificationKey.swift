@@ -1,6 +1,7 @@
 public import AuthorizationServer
 import Foundation
 import JOSE
+import OpenSSLKit
 
 /// The key that seals CIBA ping/push secrets (`auth_req_id`, `client_notification_token`) until delivery.
 /// With `key_encryption_key_file`, a key derived from it (SHA-256 over a label and the key encryption key),

@@ -1,5 +1,6 @@
 public import Foundation
 import JOSE
+import OpenSSLKit
 
 extension FapidConfiguration {
     /// Every file key can also be set as `FAPID_<KEY IN UPPER SNAKE CASE>` (`listen` as `FAPID_LISTEN`, `keys_dir` as

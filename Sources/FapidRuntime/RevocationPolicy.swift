@@ -2,6 +2,7 @@ public import AuthorizationServer
 public import CertificateStatus
 import Foundation
 import JOSE
+import OpenSSLKit
 public import Logging
 public import ServiceLifecycle
 import Synchronization

@@ -1,6 +1,7 @@
 public import AuthorizationServer
 public import Foundation
 public import JOSE
+public import OpenSSLKit
 
 /// Creates, rotates and loads the server's signing keys: records in the `SigningKeyStore`, private parts in
 /// files under the keys directory or, with a key encryption key, sealed into the record itself.

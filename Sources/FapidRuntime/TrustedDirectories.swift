@@ -1,6 +1,7 @@
 public import AuthorizationServer
 import Foundation
 import JOSE
+import OpenSSLKit
 public import Logging
 
 extension FapidConfiguration {

@@ -1,7 +1,8 @@
 public import AuthorizationServer
 import Foundation
 public import HTTPTypes
-public import JOSE
+import JOSE
+public import OpenSSLKit
 import NIOCore
 import NIOSSL
 import Synchronization

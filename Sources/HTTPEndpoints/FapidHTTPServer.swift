@@ -2,6 +2,7 @@ public import AuthorizationServer
 import Foundation
 public import Hummingbird
 import JOSE
+import OpenSSLKit
 public import Logging
 public import NIOCore
 import NIOSSL

@@ -1,6 +1,7 @@
 import AuthorizationServer
 import Foundation
 import JOSE
+import OpenSSLKit
 
 /// The PSU's side of an authorization request while it is in the browser: which pending request, the
 /// CSRF token of its forms, and who signed in. Kept in storage for a few minutes, so the browser's next

@@ -1,5 +1,6 @@
 internal import COpenSSL
 internal import Foundation
+import OpenSSLKit
 
 /// JWK member values (RFC 7518 §6) to and from OpenSSL key parameters.
 extension AsymmetricKey {

@@ -1,4 +1,5 @@
 internal import COpenSSL
+public import OpenSSLKit
 
 /// A digest-sign context initialised once for a key and algorithm (provider fetches, PSS parameters),
 /// copied for each signature: OpenSSL 3's per-call initialisation costs about as much as an ECDSA
@@ -24,7 +25,7 @@ extension AsymmetricKey {
     func initialiseSigning(_ context: OpaquePointer, algorithm: JWSAlgorithm) throws(JOSEError) {
         try withPKey { pkey throws(JOSEError) in
             var keyContext: OpaquePointer?
-            let md = algorithm == .EdDSA ? nil : Crypto.sha256
+            let md = algorithm == .EdDSA ? nil : Crypto.sha256Digest
             guard EVP_DigestSignInit(context, &keyContext, md, nil, pkey) == 1 else {
                 throw OpenSSLErrorQueue.failure(.cryptoFailure, "EVP_DigestSignInit")
             }
@@ -77,7 +78,7 @@ extension AsymmetricKey {
         defer { EVP_MD_CTX_free(context) }
         try withPKey { pkey throws(JOSEError) in
             var keyContext: OpaquePointer?
-            let md = algorithm == .EdDSA ? nil : Crypto.sha256
+            let md = algorithm == .EdDSA ? nil : Crypto.sha256Digest
             guard EVP_DigestVerifyInit(context, &keyContext, md, nil, pkey) == 1 else {
                 throw OpenSSLErrorQueue.failure(.cryptoFailure, "EVP_DigestVerifyInit")
             }
@@ -99,7 +100,7 @@ extension AsymmetricKey {
     static func configurePSS(_ keyContext: OpaquePointer?) throws(JOSEError) {
         guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
             EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, 32) == 1,
-            EVP_PKEY_CTX_set_rsa_mgf1_md(keyContext, Crypto.sha256) == 1
+            EVP_PKEY_CTX_set_rsa_mgf1_md(keyContext, Crypto.sha256Digest) == 1
         else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "PSS parameters") }
     }
 }

@@ -1,3 +1,5 @@
+public import OpenSSLKit
+
 /// A parsed JWS in compact serialization (RFC 7515 §7.1), not yet verified.
 ///
 /// Parsing enforces the structural rules every caller needs: three segments, strict base64url,

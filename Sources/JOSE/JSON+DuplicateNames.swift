@@ -1,3 +1,5 @@
+import OpenSSLKit
+
 /// Duplicate member names (RFC 7515 §4, RFC 7519 §4, RFC 7517 §4: a JOSE header, claim set or JWK with
 /// duplicate names must be rejected). `JSONDecoder` keeps one of the values silently, and other parsers
 /// keep another, so two parties could read different claims from one signed text.

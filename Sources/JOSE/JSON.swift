@@ -1,4 +1,5 @@
 internal import Foundation
+public import OpenSSLKit
 
 /// A JSON value: JOSE headers, claims and JWKs are open-ended objects, so they stay as values
 /// with typed accessors instead of rigid Codable structs.

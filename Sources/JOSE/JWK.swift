@@ -1,3 +1,5 @@
+public import OpenSSLKit
+
 /// A JSON Web Key (RFC 7517) with its parsed key.
 ///
 /// `members` keeps every member as received (or as exported), so metadata such as `use`, `key_ops`

@@ -1,3 +1,4 @@
+public import OpenSSLKit
 internal import Dispatch
 
 extension JWKSet {

@@ -1,3 +1,5 @@
+public import OpenSSLKit
+
 /// The JWS algorithms this library implements (RFC 7518 §3, RFC 8037).
 ///
 /// `none` and the HMAC family are deliberately absent: parsing a header that names them fails.

@@ -1,3 +1,5 @@
+public import OpenSSLKit
+
 /// The claims of a JWT (RFC 7519 §4) with typed accessors. Registered claims of the wrong JSON type
 /// are reported as malformed, never coerced.
 public struct JWTClaims: Sendable {

@@ -3,6 +3,7 @@ import CertificateStatus
 import FapidRuntime
 import Foundation
 import JOSE
+import OpenSSLKit
 
 struct Cert: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Certificate tools.", subcommands: [Check.self])

@@ -3,6 +3,7 @@ import AuthorizationServer
 import FapidRuntime
 import Foundation
 import JOSE
+import OpenSSLKit
 import SQLiteStorage
 
 struct Clients: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import AuthorizationServer
 import Foundation
 import JOSE
+import OpenSSLKit
 import Testing
 
 @Suite("AuthorizationChecks")

@@ -1,5 +1,6 @@
 import AuthorizationServer
 import JOSE
+import OpenSSLKit
 import TestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import CertificateStatus
 import Foundation
 import JOSE
+import OpenSSLKit
 import Synchronization
 import TestSupport
 import Testing

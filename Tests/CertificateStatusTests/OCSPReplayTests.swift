@@ -3,6 +3,7 @@ import Foundation
 import JOSE
 import TestSupport
 import Testing
+import OpenSSLKit
 
 /// RFC 6960 §3.2, §4.2.2.1, §4.4.1; RFC 5019 §4: a signed OCSP answer must not be replayable for ever.
 @Suite("OCSP replay", .serialized)

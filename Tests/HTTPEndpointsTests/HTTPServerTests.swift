@@ -3,6 +3,7 @@ import Foundation
 import HTTPEndpoints
 import Hummingbird
 import JOSE
+import OpenSSLKit
 import Logging
 import NIOCore
 import ServiceLifecycle

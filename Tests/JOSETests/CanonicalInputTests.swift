@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import OpenSSLKit
 import Testing
 
 /// Issue 16 items 13 and 14: a JOSE object has one reading and one encoding. Duplicate member names

@@ -1,4 +1,5 @@
 import JOSE
+import OpenSSLKit
 import Testing
 
 @Suite("CompactJWS")

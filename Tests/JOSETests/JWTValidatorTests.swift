@@ -1,5 +1,6 @@
 import JOSE
 import Testing
+import OpenSSLKit
 
 @Suite("JWTValidator")
 struct JWTValidatorTests {

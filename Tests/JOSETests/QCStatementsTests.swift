@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import OpenSSLKit
 import TestSupport
 import Testing
 

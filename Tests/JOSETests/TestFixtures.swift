@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import OpenSSLKit
 
 /// Reads the RFC vectors kept in Fixtures/ beside these tests.
 enum TestFixtures {

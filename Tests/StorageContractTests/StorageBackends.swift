@@ -2,6 +2,7 @@ import AuthorizationServer
 import FapidRuntime
 import Foundation
 import JOSE
+import OpenSSLKit
 import Logging
 import PostgresNIO
 @testable import PostgresStorage

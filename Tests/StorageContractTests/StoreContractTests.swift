@@ -3,6 +3,7 @@ import CertificateStatus
 import FapidRuntime
 import Foundation
 import JOSE
+import OpenSSLKit
 import TestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 public import JOSE
+import OpenSSLKit
 
 /// The parameters of an authorization request, as they came in the signed request object (FAPI 1
 /// Advanced §5.2.2-9: only the signed parameters count).

@@ -1,5 +1,6 @@
 public import Foundation
 import JOSE
+import OpenSSLKit
 
 /// An authorization error, and whether it may go back to the client: only once the client and its
 /// redirect URI are established (RFC 6749 §4.1.2.1); before that, the PSU sees a page.

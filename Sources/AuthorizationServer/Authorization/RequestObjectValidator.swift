@@ -1,5 +1,6 @@
 public import Foundation
 import JOSE
+import OpenSSLKit
 
 /// Verifies a signed request object (RFC 9101 JAR) with the FAPI rules: the client's key and algorithm
 /// (PS256/ES256 for FAPI clients, never `none`), `iss` = client_id, `aud` = the issuer, `exp` and `nbf`

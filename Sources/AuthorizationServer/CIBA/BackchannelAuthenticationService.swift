@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import OpenSSLKit
 
 /// CIBA Core §7 with the FAPI-CIBA profile: an authenticated, confidential client asks for a user's
 /// approval; the answer is an `auth_req_id` to poll with (or to be pinged about).

@@ -1,5 +1,6 @@
 public import Foundation
-public import JOSE
+import JOSE
+public import OpenSSLKit
 
 /// The certificate a client presented, and what the server could establish about it.
 ///

@@ -1,4 +1,5 @@
-public import JOSE
+import JOSE
+public import OpenSSLKit
 
 /// A distinguished name parsed from its RFC 4514 string form, compared as a name rather than as text.
 ///

@@ -1,5 +1,6 @@
 public import Foundation
 import JOSE
+import OpenSSLKit
 
 /// What the HTTP layer hands over for client authentication.
 public struct ClientCredentials: Sendable {

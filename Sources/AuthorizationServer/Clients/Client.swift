@@ -1,5 +1,6 @@
 public import Foundation
 public import JOSE
+public import OpenSSLKit
 
 /// A registered client: its id and its RFC 7591 metadata, validated, with typed views of what the
 /// server acts on. `metadata` keeps every registered member, so it can be shown back unchanged.

@@ -1,4 +1,5 @@
 import JOSE
+import OpenSSLKit
 
 extension AuthorizationCodeGrant {
     /// RFC 7636 §4.6: the verifier must hash to the code's challenge; a missing one fails the same way

@@ -1,5 +1,6 @@
 public import Foundation
 public import JOSE
+public import OpenSSLKit
 import Synchronization
 
 /// The server's signing keys as the request path sees them: one active signer per algorithm and

@@ -1,5 +1,6 @@
 public import Foundation
 import JOSE
+import OpenSSLKit
 import Synchronization
 
 /// Dynamic client registration for accredited TPPs (RFC 7591 with software statements, RFC 7592

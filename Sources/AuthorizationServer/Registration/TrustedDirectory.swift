@@ -1,4 +1,5 @@
 public import JOSE
+public import OpenSSLKit
 
 /// A directory of accredited TPPs (the Open Banking directory, a national authority): the keys that
 /// sign its software statements, the CAs that issue its members' transport certificates, and how its

@@ -1,4 +1,5 @@
 import JOSE
+import OpenSSLKit
 
 /// Seals what a CIBA ping or push notification must send as it is (CIBA Core §10.2, §10.3: the `auth_req_id`
 /// and the client's `client_notification_token`) for the time it waits in storage, so neither sits in the

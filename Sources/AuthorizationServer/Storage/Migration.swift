@@ -1,5 +1,6 @@
 public import Foundation
 import JOSE
+import OpenSSLKit
 
 /// One numbered SQL file of `migrations/<backend>/`, as both backends' migrators read it.
 public struct Migration: Sendable, Equatable {

@@ -1,5 +1,6 @@
 public import Foundation
 public import JOSE
+import OpenSSLKit
 
 /// Signs ID Tokens (OpenID Connect Core §2) with the client's `id_token_signed_response_alg`
 /// (PS256 by default), with the hash claims of the hybrid flow: `c_hash`, `s_hash` (FAPI 1 Advanced

@@ -1,6 +1,7 @@
 import Foundation
 public import JOSE
 import Synchronization
+import OpenSSLKit
 
 /// RFC 7662 introspection for registered resource servers, authenticated by their mTLS certificate.
 public final class IntrospectionService: Sendable {

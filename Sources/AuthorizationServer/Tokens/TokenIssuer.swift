@@ -1,5 +1,6 @@
 public import Foundation
 import JOSE
+import OpenSSLKit
 
 /// Settings token issuing reads.
 public struct AccessTokenSettings: Sendable {

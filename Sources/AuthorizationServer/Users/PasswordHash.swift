@@ -1,4 +1,5 @@
 public import JOSE
+public import OpenSSLKit
 
 /// Password hashes for PSU and staff accounts: scrypt (RFC 7914) with a random 16-byte salt, stored as
 /// `scrypt$N$r$p$salt$hash` (base64url), verified in constant time. Parameters travel with the hash,

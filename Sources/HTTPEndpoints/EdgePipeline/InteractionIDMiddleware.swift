@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import JOSE
+import OpenSSLKit
 import Logging
 
 /// Gives every request its `x-fapi-interaction-id` (FAPI 1 Baseline §6.2.1-11): the client's value when it

@@ -1,6 +1,7 @@
 public import CertificateStatus
 import Foundation
 import JOSE
+import OpenSSLKit
 import TestSupport
 
 /// A certificate-status checker with a warm cache, for the `cert-status-warm` micro-benchmark

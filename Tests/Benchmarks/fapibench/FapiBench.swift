@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import OpenSSLKit
 
 /// `make bench`: operations per second of the hot cryptographic paths, single-threaded, in a release build,
 /// printed beside `openssl speed` by the Makefile so the overhead of our layer over OpenSSL is visible.

@@ -2,6 +2,7 @@ import CertificateStatus
 import FapidRuntime
 import Foundation
 import JOSE
+import OpenSSLKit
 
 /// Cost of a certificate-status check: cold (an OCSP exchange with a real `openssl ocsp` responder on
 /// loopback) and warm (answered from the cache).

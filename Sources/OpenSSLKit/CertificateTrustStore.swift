@@ -8,7 +8,7 @@ public final class CertificateTrustStore: @unchecked Sendable {
     private let store: OpaquePointer
     public let anchors: [X509Certificate]
 
-    public init(anchors: [X509Certificate]) throws(JOSEError) {
+    public init(anchors: [X509Certificate]) throws(CryptoError) {
         guard let store = X509_STORE_new() else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "X509_STORE_new") }
         self.store = store
         self.anchors = anchors
@@ -19,9 +19,9 @@ public final class CertificateTrustStore: @unchecked Sendable {
         }
     }
 
-    public convenience init(pemFile path: String) throws(JOSEError) {
+    public convenience init(pemFile path: String) throws(CryptoError) {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw JOSEError(.certificate, "cannot read \(path)")
+            throw CryptoError(.certificate, "cannot read \(path)")
         }
         try self.init(anchors: try X509Certificate.parsePEM(text))
     }
@@ -49,7 +49,7 @@ public final class CertificateTrustStore: @unchecked Sendable {
     /// at `time` and, when given, `purpose`. Returns the verified chain, leaf first.
     public func verify(
         leaf: X509Certificate, intermediates: [X509Certificate] = [], at time: Date, purpose: Purpose? = nil
-    ) throws(JOSEError) -> [X509Certificate] {
+    ) throws(CryptoError) -> [X509Certificate] {
         guard let context = X509_STORE_CTX_new() else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "X509_STORE_CTX_new") }
         defer { X509_STORE_CTX_free(context) }
         guard let untrusted = fapid_x509_stack_new() else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "sk_X509_new") }
@@ -68,7 +68,7 @@ public final class CertificateTrustStore: @unchecked Sendable {
             let code = X509_STORE_CTX_get_error(context)
             let reason = String(cString: X509_verify_cert_error_string(Int(code)))
             OpenSSLErrorQueue.clear()
-            throw JOSEError(.certificate, "chain verification failed: \(reason)")
+            throw CryptoError(.certificate, "chain verification failed: \(reason)")
         }
         if purpose == .clientAuthentication { try Self.checkClientLeaf(leaf) }
         guard let chain = X509_STORE_CTX_get1_chain(context) else { return [leaf] }
@@ -84,18 +84,18 @@ public final class CertificateTrustStore: @unchecked Sendable {
 
     /// The leaf rules OpenSSL's SSL_CLIENT purpose does not cover: it also accepts `keyAgreement` alone,
     /// and checks no key size.
-    static func checkClientLeaf(_ leaf: X509Certificate) throws(JOSEError) {
+    static func checkClientLeaf(_ leaf: X509Certificate) throws(CryptoError) {
         let usage = X509_get_key_usage(leaf.x509)
         OpenSSLErrorQueue.clear()
         // UINT32_MAX: no keyUsage extension, so every usage is allowed (RFC 5280 §4.2.1.3).
         guard usage == UInt32.max || usage & UInt32(KU_DIGITAL_SIGNATURE) != 0 else {
-            throw JOSEError(.certificate, "the client certificate's key usage lacks digitalSignature")
+            throw CryptoError(.certificate, "the client certificate's key usage lacks digitalSignature")
         }
         guard let key = X509_get0_pubkey(leaf.x509) else { throw OpenSSLErrorQueue.failure(.certificate, "X509_get0_pubkey") }
         switch EVP_PKEY_get_base_id(key) {
         case EVP_PKEY_RSA, EVP_PKEY_RSA_PSS:
             let bits = Int(EVP_PKEY_get_bits(key))
-            guard bits >= 2048 else { throw JOSEError(.certificate, "the client certificate's RSA key has \(bits) bits; at least 2048 required") }
+            guard bits >= 2048 else { throw CryptoError(.certificate, "the client certificate's RSA key has \(bits) bits; at least 2048 required") }
         case EVP_PKEY_EC:
             var name = [CChar](repeating: 0, count: 64)
             var length = 0
@@ -103,12 +103,12 @@ public final class CertificateTrustStore: @unchecked Sendable {
             OpenSSLErrorQueue.clear()
             guard ["prime256v1", "secp384r1", "secp521r1"].contains(group) else {
                 let curve = group.isEmpty ? "unknown" : group
-                throw JOSEError(.certificate, "the client certificate's EC curve \(curve) is not accepted; P-256 or stronger")
+                throw CryptoError(.certificate, "the client certificate's EC curve \(curve) is not accepted; P-256 or stronger")
             }
         case EVP_PKEY_ED25519, EVP_PKEY_ED448:
             break
         default:
-            throw JOSEError(.certificate, "the client certificate's key type is not accepted")
+            throw CryptoError(.certificate, "the client certificate's key type is not accepted")
         }
     }
 }

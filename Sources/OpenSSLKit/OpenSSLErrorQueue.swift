@@ -19,7 +19,7 @@ package enum OpenSSLErrorQueue {
         ERR_clear_error()
     }
 
-    static func failure(_ code: JOSEError.Code, _ what: String) -> JOSEError {
-        JOSEError(code, "\(what): \(drain())")
+    package static func failure(_ code: CryptoError.Code, _ what: String) -> CryptoError {
+        CryptoError(code, "\(what): \(drain())")
     }
 }

@@ -13,7 +13,7 @@ public final class X509Certificate: @unchecked Sendable {
     public let sha256Thumbprint: String
 
     /// Takes ownership of `x509`.
-    package init(taking x509: OpaquePointer) throws(JOSEError) {
+    package init(taking x509: OpaquePointer) throws(CryptoError) {
         self.x509 = x509
         var out: UnsafeMutablePointer<UInt8>?
         let length = i2d_X509(x509, &out)
@@ -36,7 +36,7 @@ public final class X509Certificate: @unchecked Sendable {
     }
 
     /// Parses one DER certificate; trailing bytes are refused.
-    public convenience init(der: [UInt8]) throws(JOSEError) {
+    public convenience init(der: [UInt8]) throws(CryptoError) {
         let parsed = der.withUnsafeBufferPointer { buffer -> (OpaquePointer?, Int) in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             let x509 = d2i_X509(nil, &cursor, buffer.count)
@@ -46,40 +46,28 @@ public final class X509Certificate: @unchecked Sendable {
         guard let x509 = parsed.0 else { throw OpenSSLErrorQueue.failure(.certificate, "not a DER certificate") }
         guard parsed.1 == der.count else {
             X509_free(x509)
-            throw JOSEError(.certificate, "trailing bytes after the DER certificate")
+            throw CryptoError(.certificate, "trailing bytes after the DER certificate")
         }
         try self.init(taking: x509)
     }
 
     /// Parses every `CERTIFICATE` block of a PEM text, in order.
-    public static func parsePEM(_ pem: String) throws(JOSEError) -> [X509Certificate] {
+    public static func parsePEM(_ pem: String) throws(CryptoError) -> [X509Certificate] {
         let bytes = Array(pem.utf8)
         var certificates: [X509Certificate] = []
-        var failure: JOSEError?
+        var failure: CryptoError?
         bytes.withUnsafeBytes { buffer in
             guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { return }
             defer { BIO_free(bio) }
             while let x509 = PEM_read_bio_X509(bio, nil, nil, nil) {
-                do throws(JOSEError) { certificates.append(try X509Certificate(taking: x509)) } catch { failure = error }
+                do throws(CryptoError) { certificates.append(try X509Certificate(taking: x509)) } catch { failure = error }
             }
             // Reading stops with "no start line" at the end of input; that entry is expected.
             OpenSSLErrorQueue.clear()
         }
         if let failure { throw failure }
-        guard !certificates.isEmpty else { throw JOSEError(.certificate, "no PEM certificate found") }
+        guard !certificates.isEmpty else { throw CryptoError(.certificate, "no PEM certificate found") }
         return certificates
-    }
-
-    /// An `x5c` value (RFC 7515 §4.1.6, RFC 7517 §4.7): a non-empty array of standard-base64 DER
-    /// certificates, leaf first.
-    public static func chain(x5c value: JSON) throws(JOSEError) -> [X509Certificate] {
-        guard let entries = value.arrayValue, !entries.isEmpty else { throw JOSEError(.malformed, "x5c must be a non-empty array") }
-        var chain: [X509Certificate] = []
-        for entry in entries {
-            guard let text = entry.stringValue else { throw JOSEError(.malformed, "x5c entries must be strings") }
-            chain.append(try X509Certificate(der: try Base64URL.decodeStandard(text)))
-        }
-        return chain
     }
 
     public var pem: String {
@@ -113,7 +101,7 @@ public final class X509Certificate: @unchecked Sendable {
     }
 
     /// The subject public key; throws for keys we do not accept (RSA under 2048 bits, curves other than P-256).
-    public func publicKey() throws(JOSEError) -> AsymmetricKey {
+    public func publicKey() throws(CryptoError) -> AsymmetricKey {
         guard let pkey = X509_get_pubkey(x509) else { throw OpenSSLErrorQueue.failure(.certificate, "X509_get_pubkey") }
         return try AsymmetricKey(taking: pkey, isPrivate: false)
     }

@@ -47,17 +47,17 @@ public enum Base64URL {
     /// Decodes unpadded base64url; rejects padding, white space, characters outside the alphabet and
     /// non-zero trailing bits, so every byte string has exactly one accepted encoding (RFC 4648 §3.5,
     /// RFC 7515 §2: a JWS has one serialization).
-    public static func decode<Text: StringProtocol>(_ text: Text) throws(JOSEError) -> [UInt8] {
+    public static func decode<Text: StringProtocol>(_ text: Text) throws(CryptoError) -> [UInt8] {
         let table = decodingTable
         let count = text.utf8.count
-        guard count % 4 != 1 else { throw JOSEError(.malformed, "invalid base64url length") }
+        guard count % 4 != 1 else { throw CryptoError(.malformed, "invalid base64url length") }
         var output = [UInt8]()
         output.reserveCapacity(count * 3 / 4)
         var accumulator: UInt32 = 0
         var bits = 0
         for byte in text.utf8 {
             let value = table[Int(byte)]
-            guard value != 0xFF else { throw JOSEError(.malformed, "invalid base64url character") }
+            guard value != 0xFF else { throw CryptoError(.malformed, "invalid base64url character") }
             accumulator = accumulator << 6 | UInt32(value)
             bits += 6
             if bits >= 8 {
@@ -67,13 +67,13 @@ public enum Base64URL {
             }
         }
         // The 2 or 4 bits left over after the last whole byte must be zero (RFC 4648 §3.5).
-        guard accumulator == 0 else { throw JOSEError(.malformed, "non-canonical base64url: trailing bits set") }
+        guard accumulator == 0 else { throw CryptoError(.malformed, "non-canonical base64url: trailing bits set") }
         return output
     }
 
     /// Standard base64 with padding, as used by `x5c` (RFC 7515 §4.1.6).
-    public static func decodeStandard(_ text: String) throws(JOSEError) -> [UInt8] {
-        guard let data = Data(base64Encoded: text) else { throw JOSEError(.malformed, "invalid base64") }
+    public static func decodeStandard(_ text: String) throws(CryptoError) -> [UInt8] {
+        guard let data = Data(base64Encoded: text) else { throw CryptoError(.malformed, "invalid base64") }
         return [UInt8](data)
     }
 

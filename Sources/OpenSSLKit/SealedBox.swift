@@ -13,8 +13,8 @@ public enum SealedBox {
         return cipher
     }()
 
-    public static func seal(_ plaintext: [UInt8], key: [UInt8], additionalData: [UInt8]) throws(JOSEError) -> [UInt8] {
-        guard key.count == keyLength else { throw JOSEError(.invalidKey, "the key encryption key must be 32 bytes") }
+    public static func seal(_ plaintext: [UInt8], key: [UInt8], additionalData: [UInt8]) throws(CryptoError) -> [UInt8] {
+        guard key.count == keyLength else { throw CryptoError(.invalidKey, "the key encryption key must be 32 bytes") }
         let nonce = Crypto.randomBytes(nonceLength)
         guard let context = EVP_CIPHER_CTX_new() else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(context) }
@@ -41,9 +41,9 @@ public enum SealedBox {
 
     /// The plaintext, or an error when the box was altered, was sealed for other additional data, or under
     /// another key (the tag is checked by OpenSSL before any plaintext is returned).
-    public static func open(_ box: [UInt8], key: [UInt8], additionalData: [UInt8]) throws(JOSEError) -> [UInt8] {
-        guard key.count == keyLength else { throw JOSEError(.invalidKey, "the key encryption key must be 32 bytes") }
-        guard box.count >= nonceLength + tagLength else { throw JOSEError(.malformed, "sealed box too short") }
+    public static func open(_ box: [UInt8], key: [UInt8], additionalData: [UInt8]) throws(CryptoError) -> [UInt8] {
+        guard key.count == keyLength else { throw CryptoError(.invalidKey, "the key encryption key must be 32 bytes") }
+        guard box.count >= nonceLength + tagLength else { throw CryptoError(.malformed, "sealed box too short") }
         let nonce = Array(box[..<nonceLength])
         let ciphertext = Array(box[nonceLength..<(box.count - tagLength)])
         var tag = Array(box[(box.count - tagLength)...])
@@ -64,7 +64,7 @@ public enum SealedBox {
         }
         let finished = plaintext.withUnsafeMutableBufferPointer { out in EVP_DecryptFinal_ex(context, out.baseAddress! + total, &length) }
         _ = OpenSSLErrorQueue.drain()
-        guard finished == 1 else { throw JOSEError(.invalidSignature, "sealed box does not open: wrong key, or altered") }
+        guard finished == 1 else { throw CryptoError(.invalidSignature, "sealed box does not open: wrong key, or altered") }
         return Array(plaintext[..<(total + Int(length))])
     }
 }

@@ -19,8 +19,8 @@ extension X509Certificate {
 
     /// The PSD2 QCStatement, or nil when the certificate has none. Decoding goes through OpenSSL's generic
     /// ASN.1 parser (`d2i_ASN1_SEQUENCE_ANY`); an extension that is present but malformed throws.
-    public func psd2Attributes() throws(JOSEError) -> PSD2Attributes? {
-        try withX509 { x509 throws(JOSEError) -> PSD2Attributes? in
+    public func psd2Attributes() throws(CryptoError) -> PSD2Attributes? {
+        try withX509 { x509 throws(CryptoError) -> PSD2Attributes? in
             guard let object = OBJ_txt2obj(Self.qcStatementsOID, 1) else { return nil }
             defer { ASN1_OBJECT_free(object) }
             let index = X509_get_ext_by_OBJ(x509, object, -1)
@@ -31,10 +31,10 @@ extension X509Certificate {
                 let statement = try Self.sequence(of: fapid_asn1_types_value(statements, statementIndex))
                 defer { fapid_asn1_types_free(statement) }
                 guard fapid_asn1_types_count(statement) >= 1, Self.oid(fapid_asn1_types_value(statement, 0)) == Self.psd2StatementOID else { continue }
-                guard fapid_asn1_types_count(statement) == 2 else { throw JOSEError(.certificate, "PSD2 QCStatement without its value") }
+                guard fapid_asn1_types_count(statement) == 2 else { throw CryptoError(.certificate, "PSD2 QCStatement without its value") }
                 let psd2 = try Self.sequence(of: fapid_asn1_types_value(statement, 1))
                 defer { fapid_asn1_types_free(psd2) }
-                guard fapid_asn1_types_count(psd2) == 3 else { throw JOSEError(.certificate, "PSD2QcType must have three members") }
+                guard fapid_asn1_types_count(psd2) == 3 else { throw CryptoError(.certificate, "PSD2QcType must have three members") }
                 let rolesOfPSP = try Self.sequence(of: fapid_asn1_types_value(psd2, 0))
                 defer { fapid_asn1_types_free(rolesOfPSP) }
                 var roles: [String] = []
@@ -43,15 +43,15 @@ extension X509Certificate {
                     defer { fapid_asn1_types_free(role) }
                     guard fapid_asn1_types_count(role) == 2, let id = Self.oid(fapid_asn1_types_value(role, 0)),
                         let name = Self.utf8(fapid_asn1_types_value(role, 1))
-                    else { throw JOSEError(.certificate, "malformed RoleOfPSP") }
+                    else { throw CryptoError(.certificate, "malformed RoleOfPSP") }
                     // The OID decides; a name that contradicts it is refused.
                     if let expected = Self.psd2Roles[id] {
-                        guard expected == name else { throw JOSEError(.certificate, "RoleOfPSP \(id) is named \(name)") }
+                        guard expected == name else { throw CryptoError(.certificate, "RoleOfPSP \(id) is named \(name)") }
                         roles.append(expected)
                     }
                 }
                 guard let ncaName = Self.utf8(fapid_asn1_types_value(psd2, 1)), let ncaID = Self.utf8(fapid_asn1_types_value(psd2, 2)) else {
-                    throw JOSEError(.certificate, "PSD2QcType without its competent authority")
+                    throw CryptoError(.certificate, "PSD2QcType without its competent authority")
                 }
                 return PSD2Attributes(roles: roles, competentAuthorityName: ncaName, competentAuthorityID: ncaID)
             }
@@ -59,18 +59,18 @@ extension X509Certificate {
         }
     }
 
-    private static func sequence(_ bytes: UnsafePointer<UInt8>?, _ length: Int) throws(JOSEError) -> OpaquePointer {
+    private static func sequence(_ bytes: UnsafePointer<UInt8>?, _ length: Int) throws(CryptoError) -> OpaquePointer {
         var cursor = bytes
         guard let bytes, let parsed = d2i_ASN1_SEQUENCE_ANY(nil, &cursor, length), cursor == bytes + length else {
             OpenSSLErrorQueue.clear()
-            throw JOSEError(.certificate, "malformed QCStatements")
+            throw CryptoError(.certificate, "malformed QCStatements")
         }
         return parsed
     }
 
-    private static func sequence(of type: UnsafeMutablePointer<ASN1_TYPE>?) throws(JOSEError) -> OpaquePointer {
+    private static func sequence(of type: UnsafeMutablePointer<ASN1_TYPE>?) throws(CryptoError) -> OpaquePointer {
         guard let type, type.pointee.type == V_ASN1_SEQUENCE, let string = type.pointee.value.sequence else {
-            throw JOSEError(.certificate, "expected an ASN.1 SEQUENCE in QCStatements")
+            throw CryptoError(.certificate, "expected an ASN.1 SEQUENCE in QCStatements")
         }
         return try sequence(ASN1_STRING_get0_data(string), Int(ASN1_STRING_length(string)))
     }

@@ -25,14 +25,14 @@ public final class AsymmetricKey: @unchecked Sendable {
     /// chooses (a 16384-bit public check takes most of a second), and no profile needs more (CWE-400).
     public static let maximumRSABits = 4096
     /// Largest RSA public exponent, in bytes (OpenSSL's own limit for moduli over 3072 bits is 64 bits).
-    static let maximumRSAExponentBytes = 8
+    package static let maximumRSAExponentBytes = 8
 
-    let pkey: OpaquePointer
+    package let pkey: OpaquePointer
     public let kind: Kind
     public let isPrivate: Bool
 
     /// Takes ownership of `pkey`; frees it if the key is refused.
-    init(taking pkey: OpaquePointer, isPrivate: Bool) throws(JOSEError) {
+    package init(taking pkey: OpaquePointer, isPrivate: Bool) throws(CryptoError) {
         self.pkey = pkey
         self.isPrivate = isPrivate
         switch EVP_PKEY_get_base_id(pkey) {
@@ -40,11 +40,11 @@ public final class AsymmetricKey: @unchecked Sendable {
             let bits = Int(EVP_PKEY_get_bits(pkey))
             guard bits >= Self.minimumRSABits else {
                 EVP_PKEY_free(pkey)
-                throw JOSEError(.weakKey, "RSA key of \(bits) bits; at least \(Self.minimumRSABits) required")
+                throw CryptoError(.weakKey, "RSA key of \(bits) bits; at least \(Self.minimumRSABits) required")
             }
             guard bits <= Self.maximumRSABits else {
                 EVP_PKEY_free(pkey)
-                throw JOSEError(.invalidKey, "RSA key of \(bits) bits; at most \(Self.maximumRSABits) accepted")
+                throw CryptoError(.invalidKey, "RSA key of \(bits) bits; at most \(Self.maximumRSABits) accepted")
             }
             kind = .rsa(bits: bits)
         case EVP_PKEY_EC:
@@ -55,14 +55,14 @@ public final class AsymmetricKey: @unchecked Sendable {
             guard group == "prime256v1" || group == "P-256" else {
                 EVP_PKEY_free(pkey)
                 OpenSSLErrorQueue.clear()
-                throw JOSEError(.weakKey, "EC curve \(group.isEmpty ? "unknown" : group) is not accepted; only P-256")
+                throw CryptoError(.weakKey, "EC curve \(group.isEmpty ? "unknown" : group) is not accepted; only P-256")
             }
             kind = .p256
         case EVP_PKEY_ED25519:
             kind = .ed25519
         default:
             EVP_PKEY_free(pkey)
-            throw JOSEError(.invalidKey, "unsupported key type")
+            throw CryptoError(.invalidKey, "unsupported key type")
         }
     }
 
@@ -78,12 +78,12 @@ public final class AsymmetricKey: @unchecked Sendable {
 
     // MARK: Generation
 
-    public static func generate(_ kind: Kind) throws(JOSEError) -> AsymmetricKey {
+    public static func generate(_ kind: Kind) throws(CryptoError) -> AsymmetricKey {
         let created: OpaquePointer?
         switch kind {
         case .rsa(let bits):
-            guard bits >= minimumRSABits else { throw JOSEError(.weakKey, "RSA keys must have at least \(minimumRSABits) bits") }
-            guard bits <= maximumRSABits else { throw JOSEError(.invalidKey, "RSA keys may have at most \(maximumRSABits) bits") }
+            guard bits >= minimumRSABits else { throw CryptoError(.weakKey, "RSA keys must have at least \(minimumRSABits) bits") }
+            guard bits <= maximumRSABits else { throw CryptoError(.invalidKey, "RSA keys may have at most \(maximumRSABits) bits") }
             created = fapid_rsa_generate(UInt32(bits))
         case .p256:
             created = "P-256".withCString { fapid_ec_generate($0) }
@@ -97,7 +97,7 @@ public final class AsymmetricKey: @unchecked Sendable {
     // MARK: PEM and DER
 
     /// Reads a PEM private key (PKCS#8 or traditional) or, failing that, a PEM public key (SubjectPublicKeyInfo).
-    public convenience init(pem: String) throws(JOSEError) {
+    public convenience init(pem: String) throws(CryptoError) {
         let bytes = Array(pem.utf8)
         if let key = Self.readPEM(bytes, privateKey: true) {
             try self.init(taking: key, isPrivate: true)
@@ -120,7 +120,7 @@ public final class AsymmetricKey: @unchecked Sendable {
     }
 
     /// Parses a DER SubjectPublicKeyInfo.
-    public convenience init(publicKeyDER der: [UInt8]) throws(JOSEError) {
+    public convenience init(publicKeyDER der: [UInt8]) throws(CryptoError) {
         let key = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             return d2i_PUBKEY(nil, &cursor, buffer.count)
@@ -130,27 +130,27 @@ public final class AsymmetricKey: @unchecked Sendable {
     }
 
     /// PKCS#8 PEM of the private key, for key files (written 0600 by the caller).
-    public func privateKeyPEM() throws(JOSEError) -> String {
-        guard isPrivate else { throw JOSEError(.invalidKey, "not a private key") }
+    public func privateKeyPEM() throws(CryptoError) -> String {
+        guard isPrivate else { throw CryptoError(.invalidKey, "not a private key") }
         return try Self.writePEM { bio in PEM_write_bio_PrivateKey(bio, pkey, nil, nil, 0, nil, nil) }
     }
 
-    public func publicKeyPEM() throws(JOSEError) -> String {
+    public func publicKeyPEM() throws(CryptoError) -> String {
         try Self.writePEM { bio in PEM_write_bio_PUBKEY(bio, pkey) }
     }
 
-    private static func writePEM(_ write: (OpaquePointer) -> Int32) throws(JOSEError) -> String {
+    private static func writePEM(_ write: (OpaquePointer) -> Int32) throws(CryptoError) -> String {
         guard let bio = BIO_new(BIO_s_mem()) else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "BIO_new") }
         defer { BIO_free(bio) }
         guard write(bio) == 1 else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "PEM write") }
         var data: UnsafeMutablePointer<CChar>?
         let length = fapid_bio_mem_data(bio, &data)
-        guard let data, length > 0 else { throw JOSEError(.cryptoFailure, "empty PEM") }
+        guard let data, length > 0 else { throw CryptoError(.cryptoFailure, "empty PEM") }
         return String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
     }
 
     /// DER SubjectPublicKeyInfo: two keys are the same public key exactly when these bytes are equal.
-    public func publicKeyDER() throws(JOSEError) -> [UInt8] {
+    public func publicKeyDER() throws(CryptoError) -> [UInt8] {
         var out: UnsafeMutablePointer<UInt8>?
         let length = i2d_PUBKEY(pkey, &out)
         guard length > 0, let out else { throw OpenSSLErrorQueue.failure(.cryptoFailure, "i2d_PUBKEY") }

@@ -3,7 +3,7 @@ internal import COpenSSL
 /// Digests, randomness and constant-time comparison from the system OpenSSL.
 public enum Crypto {
     /// SHA-256 fetched once: an implicit fetch per call costs a provider lookup.
-    nonisolated(unsafe) static let sha256: OpaquePointer = {
+    nonisolated(unsafe) package static let sha256Digest: OpaquePointer = {
         guard let md = EVP_MD_fetch(nil, "SHA2-256", nil) else { fatalError("OpenSSL has no SHA-256: \(OpenSSLErrorQueue.drain())") }
         return md
     }()
@@ -13,7 +13,7 @@ public enum Crypto {
         var length: UInt32 = 32
         let ok = bytes.withUnsafeBytes { input in
             out.withUnsafeMutableBufferPointer { output in
-                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, sha256, nil)
+                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, sha256Digest, nil)
             }
         }
         precondition(ok == 1 && length == 32, "SHA-256 failed: \(OpenSSLErrorQueue.drain())")
@@ -37,7 +37,7 @@ public enum Crypto {
     }
 
     /// scrypt (RFC 7914) through OpenSSL's `EVP_PBE_scrypt`, for password hashing.
-    public static func scrypt(password: [UInt8], salt: [UInt8], n: UInt64, r: UInt64, p: UInt64, length: Int) throws(JOSEError) -> [UInt8] {
+    public static func scrypt(password: [UInt8], salt: [UInt8], n: UInt64, r: UInt64, p: UInt64, length: Int) throws(CryptoError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: length)
         // Memory bound: 128 * r * (n + p + 2) bytes, with headroom.
         let maxMemory = 128 * r * (n + p + 2) + 1024 * 1024
