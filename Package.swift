@@ -79,6 +79,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The same store protocols in memory: the third backend of the contract suite, and core tests' storage.
+        .target(
+            name: "MemoryStorage",
+            dependencies: ["AuthorizationServer", "CertificateStatus"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HTTPEndpoints",
             dependencies: [
@@ -105,6 +111,7 @@ let package = Package(
                 "JOSE",
                 "SQLiteStorage",
                 "PostgresStorage",
+                "MemoryStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -171,8 +178,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["AuthorizationServer"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificateStatusTests", dependencies: ["CertificateStatus", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "TestSupport", "MemoryStorage"], swiftSettings: swiftSettings),
+        .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "MemoryStorage", "AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HTTPEndpointsTests",
             dependencies: [
@@ -187,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "StorageContractTests",
             dependencies: [
-                "FapidRuntime", "PostgresStorage", "SQLiteStorage", "AuthorizationServer", "CertificateStatus", "JOSE", "TestSupport",
+                "FapidRuntime", "PostgresStorage", "SQLiteStorage", "MemoryStorage", "AuthorizationServer", "CertificateStatus", "JOSE", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
