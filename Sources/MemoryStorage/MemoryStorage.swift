@@ -1,36 +1,23 @@
-public import AuthorizationServer
-public import CertificateStatus
-
 /// Every store of the core in memory, over one `MemoryDatabase`: the third backend of the store contract
-/// suite, and the storage of core tests (`let storage = MemoryStorage()`).
+/// suite, and the storage of core tests (`let storage = MemoryStorage()`). Each store is a view of the one
+/// database, so changes through one are seen by all, as with a SQL backend's stores.
 public struct MemoryStorage: Sendable {
     public let database: MemoryDatabase
-    public let clients: any ClientStore & ResourceServerStore
-    public let tokens: any TokenStore & ReplayStore & ExpiredRowSweeper
-    public let codes: any AuthorizationCodeStore
-    public let pushed: any PushedRequestStore
-    public let ciba: any CIBAStore
-    public let registrations: any RegistrationStore
-    public let users: any UserStore
-    public let signingKeys: any SigningKeyStore
-    public let statusCache: any StatusCacheStore
-    public let audit: any AuditLogReader
-    public let interactions: any InteractionStore
-    public let signInAttempts: any SignInAttemptStore
 
     public init(database: MemoryDatabase = MemoryDatabase()) {
         self.database = database
-        clients = MemoryClientStore(database: database)
-        tokens = MemoryTokenStore(database: database)
-        codes = MemoryCodeStore(database: database)
-        pushed = MemoryPushedRequestStore(database: database)
-        ciba = MemoryCIBAStore(database: database)
-        registrations = MemoryRegistrationStore(database: database)
-        users = MemoryUserStore(database: database)
-        signingKeys = MemorySigningKeyStore(database: database)
-        statusCache = MemoryStatusCacheStore(database: database)
-        audit = MemoryAuditLog(database: database)
-        interactions = MemoryInteractionStore(database: database)
-        signInAttempts = MemorySignInAttemptStore(database: database)
     }
+
+    public var clients: MemoryClientStore { MemoryClientStore(database: database) }
+    public var tokens: MemoryTokenStore { MemoryTokenStore(database: database) }
+    public var codes: MemoryCodeStore { MemoryCodeStore(database: database) }
+    public var pushed: MemoryPushedRequestStore { MemoryPushedRequestStore(database: database) }
+    public var ciba: MemoryCIBAStore { MemoryCIBAStore(database: database) }
+    public var registrations: MemoryRegistrationStore { MemoryRegistrationStore(database: database) }
+    public var users: MemoryUserStore { MemoryUserStore(database: database) }
+    public var signingKeys: MemorySigningKeyStore { MemorySigningKeyStore(database: database) }
+    public var statusCache: MemoryStatusCacheStore { MemoryStatusCacheStore(database: database) }
+    public var audit: MemoryAuditLog { MemoryAuditLog(database: database) }
+    public var interactions: MemoryInteractionStore { MemoryInteractionStore(database: database) }
+    public var signInAttempts: MemorySignInAttemptStore { MemorySignInAttemptStore(database: database) }
 }

@@ -23,30 +23,18 @@ public struct PostgresCIBAStore: CIBAStore {
         """
 
     func decode(_ row: PostgresRandomAccessRow) throws -> CIBARequest {
-        var request = CIBARequest(
+        CIBARequest(
             id: try row.value(0), authReqIDHash: try row.bytes(1), clientID: try row.value(2), username: try row.value(3), scope: try row.value(4),
             bindingMessage: try row.value(5), acr: try row.value(6), deliveryMode: try row.value(7), notificationToken: try row.value(8),
             createdAt: try row.date(9), expiresAt: try row.date(10), interval: Int(try row.value(11, as: Int64.self)), lastPolledAt: try row.optionalDate(12),
             status: CIBARequest.Status(rawValue: try row.value(13)) ?? .pending, decidedBy: try row.value(14), decidedAt: try row.optionalDate(15),
-            pingAuthReqID: try row.value(16))
-        if let sealed = try row.optionalBytes(17) {
-            // Sealed under another key (or altered): no secrets, so no notification is sent from here.
-            let secrets = sealer?.open(sealed, requestID: request.id)
-            request.pingAuthReqID = secrets?.authReqID
-            request.notificationToken = secrets?.notificationToken
-        }
-        return request
+            pingAuthReqID: try row.value(16)
+        ).openingSecrets(try row.optionalBytes(17), with: sealer)
     }
 
     public func insertCIBARequest(_ original: CIBARequest, audit: AuditEvent?) async throws(StorageError) {
-        var sealed: ByteBuffer?
-        var request = original
-        if let sealer, original.pingAuthReqID != nil || original.notificationToken != nil {
-            let secrets = CIBANotificationSealer.Secrets(authReqID: original.pingAuthReqID, notificationToken: original.notificationToken)
-            sealed = ByteBuffer(bytes: try sealer.seal(secrets, requestID: original.id))
-            request.pingAuthReqID = nil
-            request.notificationToken = nil
-        }
+        let (request, box) = try original.sealingSecrets(with: sealer)
+        let sealed = box.map { ByteBuffer(bytes: $0) }
         try await database.transaction { [request, sealed] tx in
             try await tx.execute(
                 """

@@ -22,29 +22,17 @@ public struct SQLiteCIBAStore: CIBAStore {
         """
 
     func decode(_ row: Row) -> CIBARequest {
-        var request = CIBARequest(
+        CIBARequest(
             id: row[0], authReqIDHash: [UInt8](row[1] as Data), clientID: row[2], username: row[3], scope: row[4], bindingMessage: row[5], acr: row[6],
             deliveryMode: row[7], notificationToken: row[8], createdAt: Self.date(row[9])!, expiresAt: Self.date(row[10])!, interval: row[11],
             lastPolledAt: Self.date(row[12]), status: CIBARequest.Status(rawValue: row[13]) ?? .pending, decidedBy: row[14],
-            decidedAt: Self.date(row[15]), pingAuthReqID: row[16])
-        if let sealed = row[17] as Data? {
-            // Sealed under another key (or altered): no secrets, so no notification is sent from here.
-            let secrets = sealer?.open([UInt8](sealed), requestID: request.id)
-            request.pingAuthReqID = secrets?.authReqID
-            request.notificationToken = secrets?.notificationToken
-        }
-        return request
+            decidedAt: Self.date(row[15]), pingAuthReqID: row[16]
+        ).openingSecrets((row[17] as Data?).map { [UInt8]($0) }, with: sealer)
     }
 
     public func insertCIBARequest(_ request: CIBARequest, audit: AuditEvent?) async throws(StorageError) {
-        var sealed: Data?
-        var stored = request
-        if let sealer, request.pingAuthReqID != nil || request.notificationToken != nil {
-            sealed = Data(
-                try sealer.seal(.init(authReqID: request.pingAuthReqID, notificationToken: request.notificationToken), requestID: request.id))
-            stored.pingAuthReqID = nil
-            stored.notificationToken = nil
-        }
+        let (stored, box) = try request.sealingSecrets(with: sealer)
+        let sealed = box.map { Data($0) }
         try await database.write { [stored, sealed] db in
             try db.execute(
                 sql: "INSERT INTO ciba_requests (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
