@@ -4,7 +4,8 @@ public import ServiceLifecycle
 
 /// Deletes what can no longer matter, as `ExpirySweep` lists it: assertion `jti`s past their expiry, tokens,
 /// codes and requests `ExpirySweep.retention` past theirs, and, at once, expired PSU interactions and sessions
-/// (each holds a whole request: CWE-400) and sign-in counters whose window has ended. Runs every `interval`; a failure is logged and retried next time.
+/// (each holds a whole request: CWE-400) and sign-in counters whose window has ended. Runs every `interval`;
+/// a failure is logged and retried next time.
 public struct ExpirySweeper: Service {
     let tokens: any ExpiredRowSweeper
     let interactions: (any InteractionStore)?

@@ -74,8 +74,8 @@ struct MemoryState {
         let seq = (previous?.seq ?? 0) + 1
         let previousHash = previous?.hash ?? AuditChain.genesis
         let values = AuditChain.values(of: event)
-        auditRows.append(
-            AuditChain.Row(seq: seq, values: values, previousHash: previousHash, hash: AuditChain.hash(seq: seq, values: values, previousHash: previousHash)))
+        let hash = AuditChain.hash(seq: seq, values: values, previousHash: previousHash)
+        auditRows.append(AuditChain.Row(seq: seq, values: values, previousHash: previousHash, hash: hash))
     }
 }
 

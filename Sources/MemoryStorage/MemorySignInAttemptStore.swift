@@ -19,7 +19,8 @@ public struct MemorySignInAttemptStore: SignInAttemptStore {
         let ends = StoredTime.date(now.addingTimeInterval(window).storedSeconds)
         return try database.write { state in
             keys.map { key in
-                var counter = state.signInCounters[key].flatMap { $0.windowEnds > current ? $0 : nil } ?? MemoryState.SignInCounter(failures: 0, windowEnds: ends)
+                var counter =
+                    state.signInCounters[key].flatMap { $0.windowEnds > current ? $0 : nil } ?? MemoryState.SignInCounter(failures: 0, windowEnds: ends)
                 counter.failures += 1
                 state.signInCounters[key] = counter
                 return SignInAttemptCount(failures: counter.failures, windowEnds: counter.windowEnds)

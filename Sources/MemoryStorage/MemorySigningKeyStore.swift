@@ -23,7 +23,8 @@ public struct MemorySigningKeyStore: SigningKeyStore {
 
     public func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date, audit: AuditEvent?) async throws(StorageError) {
         try database.write { (state: inout MemoryState) throws(StorageError) in
-            for index in state.signingKeys.indices where state.signingKeys[index].algorithm == newKey.algorithm && state.signingKeys[index].retiredAt == nil {
+            for index in state.signingKeys.indices
+            where state.signingKeys[index].algorithm == newKey.algorithm && state.signingKeys[index].retiredAt == nil {
                 state.signingKeys[index].retiredAt = at
                 state.signingKeys[index].publishUntil = publishUntil
             }

@@ -26,9 +26,9 @@ public struct PostgresCIBAStore: CIBAStore {
         CIBARequest(
             id: try row.value(0), authReqIDHash: try row.bytes(1), clientID: try row.value(2), username: try row.value(3), scope: try row.value(4),
             bindingMessage: try row.value(5), acr: try row.value(6), deliveryMode: try row.value(7), notificationToken: try row.value(8),
-            createdAt: try row.date(9), expiresAt: try row.date(10), interval: Int(try row.value(11, as: Int64.self)), lastPolledAt: try row.optionalDate(12),
-            status: CIBARequest.Status(rawValue: try row.value(13)) ?? .pending, decidedBy: try row.value(14), decidedAt: try row.optionalDate(15),
-            pingAuthReqID: try row.value(16)
+            createdAt: try row.date(9), expiresAt: try row.date(10), interval: Int(try row.value(11, as: Int64.self)),
+            lastPolledAt: try row.optionalDate(12), status: CIBARequest.Status(rawValue: try row.value(13)) ?? .pending, decidedBy: try row.value(14),
+            decidedAt: try row.optionalDate(15), pingAuthReqID: try row.value(16)
         ).openingSecrets(try row.optionalBytes(17), with: sealer)
     }
 
@@ -51,7 +51,8 @@ public struct PostgresCIBAStore: CIBAStore {
     public func updateCIBARequest<R: Sendable>(
         authReqIDHash: [UInt8], _ transition: @escaping @Sendable (CIBARequest) -> StoredTransition<CIBARequest, R>
     ) async throws(StorageError) -> R? {
-        try await update("SELECT \(unescaped: Self.columns) FROM ciba_requests WHERE auth_req_id_hash = \(ByteBuffer(bytes: authReqIDHash)) FOR UPDATE", transition)
+        let hash = ByteBuffer(bytes: authReqIDHash)
+        return try await update("SELECT \(unescaped: Self.columns) FROM ciba_requests WHERE auth_req_id_hash = \(hash) FOR UPDATE", transition)
     }
 
     public func updateCIBARequest<R: Sendable>(

@@ -50,7 +50,8 @@ public struct PostgresCodeStore: AuthorizationCodeStore {
             if let next = step.updated {
                 try await tx.execute(
                     """
-                    UPDATE authorization_codes SET used_at = \(next.usedAt.map(StoredTime.seconds)), reused_at = \(next.reusedAt.map(StoredTime.seconds))
+                    UPDATE authorization_codes
+                    SET used_at = \(next.usedAt.map(StoredTime.seconds)), reused_at = \(next.reusedAt.map(StoredTime.seconds))
                     WHERE code_hash = \(code)
                     """)
             }

@@ -64,12 +64,16 @@ public struct SQLiteCIBAStore: CIBAStore {
         _ transition: @escaping @Sendable (CIBARequest) -> StoredTransition<CIBARequest, R>
     ) async throws(StorageError) -> R? {
         try await database.write { db -> R? in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM ciba_requests WHERE \(condition)", arguments: [key]) else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM ciba_requests WHERE \(condition)", arguments: [key]) else {
+                return nil
+            }
             let step = transition(decode(row))
             if let next = step.updated {
                 try db.execute(
                     sql: "UPDATE ciba_requests SET status = ?, poll_interval = ?, last_polled_at = ?, decided_by = ?, decided_at = ? WHERE id = ?",
-                    arguments: [next.status.rawValue, next.interval, next.lastPolledAt.map(Self.seconds), next.decidedBy, next.decidedAt.map(Self.seconds), next.id])
+                    arguments: [
+                        next.status.rawValue, next.interval, next.lastPolledAt.map(Self.seconds), next.decidedBy, next.decidedAt.map(Self.seconds), next.id,
+                    ])
             }
             try SQLiteTokenRows.applyAll(step.revocations, db)
             try SQLiteAuditLog.append(step.audit, to: db)

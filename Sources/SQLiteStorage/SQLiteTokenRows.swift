@@ -21,7 +21,8 @@ enum SQLiteTokenRows {
     static func apply(_ revocation: TokenRevocation, _ db: Database) throws -> Int {
         let at = StoredTime.seconds(revocation.at)
         func mark(_ table: String, _ condition: String, _ values: [any DatabaseValueConvertible]) throws -> Int {
-            try db.execute(sql: "UPDATE \(table) SET revoked_at = COALESCE(revoked_at, ?) WHERE \(condition)", arguments: StatementArguments([at] + values))
+            try db.execute(
+                sql: "UPDATE \(table) SET revoked_at = COALESCE(revoked_at, ?) WHERE \(condition)", arguments: StatementArguments([at] + values))
             return db.changesCount
         }
         switch revocation.target {
@@ -47,8 +48,8 @@ enum SQLiteTokenRows {
     }
 
     static func codeReused(_ code: [UInt8], _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT reused_at IS NOT NULL FROM authorization_codes WHERE code_hash = ?"), arguments: [Data(code)])
-            ?? false
+        let statement = try db.cachedStatement(sql: "SELECT reused_at IS NOT NULL FROM authorization_codes WHERE code_hash = ?")
+        return try Bool.fetchOne(statement, arguments: [Data(code)]) ?? false
     }
 
     /// The code or refresh token `origin`, as `AccessTokenRecord.asStored` asks about it.

@@ -40,7 +40,8 @@ extension CIBARequest {
         }
     }
 
-    /// CIBA Core §8 (the OP obtains the user's consent or refusal): only a pending, unexpired request is decided, once, recorded with a `ciba.decided` event naming the staff member.
+    /// CIBA Core §8 (the OP obtains the user's consent or refusal): only a pending, unexpired request is decided,
+    /// once, recorded with a `ciba.decided` event naming the staff member.
     public func decided(approve: Bool, by staff: String, at now: Date, context: AuditContext? = AuditContext.current)
         -> StoredTransition<CIBARequest, Bool>
     {

@@ -56,7 +56,10 @@ public enum StoredRevocation {
 
     /// RFC 7009 §2.1: revoking a refresh token (its client's) revokes the access tokens issued from it.
     public static func refreshTokenRevoked(_ hash: [UInt8], clientID: String, at: Date) -> [TokenRevocation] {
-        [TokenRevocation(.refreshToken(hash: hash, clientID: clientID), at: at), TokenRevocation(.accessTokensIssuedFrom(origin: hash, clientID: clientID), at: at)]
+        [
+            TokenRevocation(.refreshToken(hash: hash, clientID: clientID), at: at),
+            TokenRevocation(.accessTokensIssuedFrom(origin: hash, clientID: clientID), at: at),
+        ]
     }
 
     /// RFC 7009 §2.1: revoking an access token (its client's) revokes only it.
@@ -68,7 +71,8 @@ public enum StoredRevocation {
     /// the access tokens issued from it or from those refresh tokens.
     public static func codeReused(_ code: [UInt8], at: Date) -> [TokenRevocation] {
         [
-            TokenRevocation(.refreshTokensIssuedFrom(code: code), at: at), TokenRevocation(.accessTokensIssuedFrom(origin: code, clientID: nil), at: at),
+            TokenRevocation(.refreshTokensIssuedFrom(code: code), at: at),
+            TokenRevocation(.accessTokensIssuedFrom(origin: code, clientID: nil), at: at),
             TokenRevocation(.accessTokensRefreshedFrom(code: code), at: at),
         ]
     }
