@@ -91,6 +91,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The same store protocols in memory: the third backend of the contract suite, and core tests' storage.
+        .target(
+            name: "MemoryStorage",
+            dependencies: ["AuthorizationServer", "CertificateStatus"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HTTPEndpoints",
             dependencies: [
@@ -117,6 +123,7 @@ let package = Package(
                 "JOSE", "OpenSSLKit",
                 "SQLiteStorage",
                 "PostgresStorage",
+                "MemoryStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -183,8 +190,12 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["AuthorizationServer"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "OpenSSLKit", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificateStatusTests", dependencies: ["CertificateStatus", "JOSE", "OpenSSLKit", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport", "MemoryStorage"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "MemoryStorage", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "HTTPEndpointsTests",
             dependencies: [
@@ -199,7 +210,8 @@ let package = Package(
         .testTarget(
             name: "StorageContractTests",
             dependencies: [
-                "FapidRuntime", "PostgresStorage", "SQLiteStorage", "AuthorizationServer", "CertificateStatus", "JOSE", "OpenSSLKit", "TestSupport",
+                "FapidRuntime", "PostgresStorage", "SQLiteStorage", "MemoryStorage", "AuthorizationServer", "CertificateStatus", "JOSE", "OpenSSLKit",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

@@ -2,9 +2,10 @@ public import AuthorizationServer
 public import Logging
 public import ServiceLifecycle
 
-/// Deletes what can no longer matter: assertion `jti`s past their expiry, access tokens an hour past theirs,
-/// and, at once, expired PSU interactions and sessions (each holds a whole request: CWE-400) and sign-in
-/// counters whose window has ended. Runs every `interval`; a failure is logged and retried next time.
+/// Deletes what can no longer matter, as `ExpirySweep` lists it: assertion `jti`s past their expiry, tokens,
+/// codes and requests `ExpirySweep.retention` past theirs, and, at once, expired PSU interactions and sessions
+/// (each holds a whole request: CWE-400) and sign-in counters whose window has ended. Runs every `interval`;
+/// a failure is logged and retried next time.
 public struct ExpirySweeper: Service {
     let tokens: any ExpiredRowSweeper
     let interactions: (any InteractionStore)?
@@ -34,7 +35,7 @@ public struct ExpirySweeper: Service {
         let now = clock.now()
         var removed = 0
         do {
-            removed += try await tokens.sweepExpired(now: now, retention: 3600)
+            removed += try await tokens.sweepExpired(now: now, retention: ExpirySweep.retention)
         } catch {
             logger.error("expiry sweep failed", metadata: ["reason": "\(error)"])
         }

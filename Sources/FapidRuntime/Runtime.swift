@@ -2,15 +2,17 @@ public import AuthorizationServer
 public import CertificateStatus
 import Foundation
 public import Logging
+public import MemoryStorage
 public import PostgresStorage
 public import SQLiteStorage
 
-/// Every store of the core on one backend: the embedded SQLite file (one instance), or a PostgreSQL
-/// database shared by several instances.
+/// Every store of the core on one backend: the embedded SQLite file (one instance), a PostgreSQL
+/// database shared by several instances, or memory (tests: `Storage.memory()`).
 public struct Storage: Sendable {
     public enum Backend: Sendable {
         case sqlite(SQLiteDatabase)
         case postgres(PostgresDatabase)
+        case memory(MemoryDatabase)
     }
 
     public let backend: Backend
@@ -46,22 +48,39 @@ public struct Storage: Sendable {
 
     public init(postgres database: PostgresDatabase, cibaSealer: CIBANotificationSealer? = nil) {
         backend = .postgres(database)
-        let clientStore = PostgresClientStore(database: database)
-        let tokenStore = PostgresTokenStore(database: database)
-        let keyStore = PostgresKeyStore(database: database)
-        clients = clientStore
-        tokens = tokenStore
-        codes = tokenStore
-        pushed = tokenStore
+        clients = PostgresClientStore(database: database)
+        tokens = PostgresTokenStore(database: database)
+        codes = PostgresCodeStore(database: database)
+        pushed = PostgresPushedRequestStore(database: database)
         ciba = PostgresCIBAStore(database: database, sealer: cibaSealer)
-        registrations = clientStore
-        users = clientStore
-        signingKeys = keyStore
-        statusCache = keyStore
+        registrations = PostgresRegistrationStore(database: database)
+        users = PostgresUserStore(database: database)
+        signingKeys = PostgresSigningKeyStore(database: database)
+        statusCache = PostgresStatusCacheStore(database: database)
         audit = PostgresAuditLog(database: database)
         interactions = PostgresInteractionStore(database: database)
         signInAttempts = PostgresSignInAttemptStore(database: database)
     }
+
+    /// The stores of `memory`, which keeps nothing beyond the process (no sealer: nothing is written out).
+    public init(memory: MemoryStorage) {
+        backend = .memory(memory.database)
+        clients = memory.clients
+        tokens = memory.tokens
+        codes = memory.codes
+        pushed = memory.pushed
+        ciba = memory.ciba
+        registrations = memory.registrations
+        users = memory.users
+        signingKeys = memory.signingKeys
+        statusCache = memory.statusCache
+        audit = memory.audit
+        interactions = memory.interactions
+        signInAttempts = memory.signInAttempts
+    }
+
+    /// A fresh, empty in-memory storage.
+    public static func memory() -> Storage { Storage(memory: MemoryStorage()) }
 
     /// Opens the configured backend and applies pending migrations from `migrations_dir/<backend>/`, each in
     /// its own transaction; with PostgreSQL under an advisory lock, so instances starting at once take turns.
@@ -93,6 +112,7 @@ public struct Storage: Sendable {
         switch backend {
         case .sqlite(let database): await database.isAnswering()
         case .postgres(let database): await database.isAnswering()
+        case .memory: true
         }
     }
 
@@ -101,6 +121,7 @@ public struct Storage: Sendable {
         switch backend {
         case .sqlite(let database): database.path
         case .postgres(let database): database.redactedURL
+        case .memory: "memory"
         }
     }
 }

@@ -7,10 +7,9 @@ import PostgresNIO
 ///
 /// An append is one statement: it updates the single `audit_head` row (which locks it until the
 /// transaction ends, so instances append one after another and the chain stays linear), computes the new
-/// row's hash there from the previous one (`sha256` over the documented encoding, the same bytes
-/// `AuditChain.hash` hashes), and inserts the row. A store appends inside the transaction of the change an
-/// event records, as its last statement, or in the change's own statement: the head is then locked only
-/// from that statement to the commit.
+/// row's hash there from the previous one (`hashExpression`, generated from `AuditChain.hashedText`), and
+/// inserts the row. A store appends inside the transaction of the change an event records, as its last
+/// statement, or in the change's own statement: the head is then locked only from that statement to the commit.
 public struct PostgresAuditLog: AuditLogReader {
     let database: PostgresDatabase
 
@@ -38,7 +37,6 @@ public struct PostgresAuditLog: AuditLogReader {
     /// The common table expressions that append `event`: `audit_next` (the head moved on) and `audit_row`.
     static func append(_ event: AuditEvent, into statement: inout Statement) -> String {
         let values = AuditChain.values(of: event)
-        let header = statement.bind(AuditChain.header)
         let fields = statement.bind(AuditChain.encodedFields(values))
         let columns = ["time", "type", "client_id", "org_id", "user", "x5t#S256", "interaction_id", "source", "outcome", "reason"]
             .map { statement.bind(values[$0]) + "::text" }.joined(separator: ", ")
@@ -47,13 +45,26 @@ public struct PostgresAuditLog: AuditLogReader {
         return """
             audit_next AS (
                 UPDATE audit_head SET prev_hash = hash, seq = seq + 1,
-                    hash = encode(sha256(convert_to(\(header)::text || length((seq + 1)::text) || ':' || (seq + 1)::text || chr(10)
-                        || \(fields)::text || hash, 'UTF8')), 'hex')
+                    hash = \(hashExpression(seq: "(seq + 1)::text", fields: fields + "::text", previousHash: "hash"))
                 WHERE id = 1 RETURNING seq, prev_hash, hash),
             audit_row AS (
                 INSERT INTO audit_log (seq, time, type, client_id, org_id, "user", cnf_x5t, interaction_id, source, outcome, reason, prev_hash, hash)
                 SELECT seq, \(columns), prev_hash, hash FROM audit_next RETURNING seq)
             """
+    }
+
+    /// A row's hash as a SQL expression over SQL text expressions of its `seq`, its encoded fields and the
+    /// previous hash: `AuditChain.hashedText` written in SQL, so the database hashes the bytes `AuditChain.hash`
+    /// hashes. Both the single append and the token batch's chain use it.
+    static func hashExpression(seq: String, fields: String, previousHash: String) -> String {
+        "encode(sha256(convert_to(\(AuditChain.hashedText(SQLText(), seq: seq, fields: fields, previousHash: previousHash)), 'UTF8')), 'hex')"
+    }
+
+    /// Text as SQL expressions. Literals are the chain's constants, quoted (standard-conforming strings).
+    struct SQLText: AuditTextBuilder {
+        func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        func byteCount(_ text: String) -> String { "octet_length(\(text))::text" }
+        func concatenation(_ parts: [String]) -> String { "(" + parts.joined(separator: " || ") + ")" }
     }
 
     public func head() async throws(StorageError) -> (seq: Int64, hash: String)? {

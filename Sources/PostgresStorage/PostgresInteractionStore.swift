@@ -102,11 +102,7 @@ public struct PostgresInteractionStore: InteractionStore {
         ) { row in PSUSession(idHash: idHash, username: try row.value(0), authTime: try row.date(1), expiresAt: try row.date(2)) }.first
     }
 
-    public func sweepExpiredInteractions(now: Date) async throws(StorageError) -> Int {
-        let current = StoredTime.seconds(now)
-        return try await database.transaction { tx in
-            let interactions = try await tx.rows("DELETE FROM psu_interactions WHERE expires_at <= \(current) RETURNING 1").count
-            return interactions + (try await tx.rows("DELETE FROM psu_sessions WHERE expires_at <= \(current) RETURNING 1").count)
-        }
+    public func deleteExpired(_ cutoffs: [ExpiryCutoff]) async throws(StorageError) -> Int {
+        try await database.transaction { tx in try await PostgresTokenRows.deleteExpired(cutoffs, tx) }
     }
 }

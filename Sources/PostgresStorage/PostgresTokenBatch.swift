@@ -12,8 +12,9 @@ import Synchronization
 /// Each audited change must lock the single audit head row until it commits, so one instance's tokens would
 /// otherwise commit one after another, each waiting for the previous one's round trip and WAL flush. While a
 /// batch is in flight, new tokens queue; the next batch takes them all. The statement locks the head, chains
-/// the batch's audit rows from it with a recursive CTE (the same `sha256` encoding as `AuditChain.hash`),
-/// share-locks the tokens' clients (a token of a client removed meanwhile is stored revoked), inserts the
+/// the batch's audit rows from it with a recursive CTE (`PostgresAuditLog.hashExpression`), share-locks the
+/// tokens' clients (a token of a client removed meanwhile is stored revoked, as `AccessTokenRecord.asStored`
+/// decides: each row carries the rule's answer for both facts and the statement picks one), inserts the
 /// tokens and audit rows, and moves the head. Every caller is answered after that commit. A batch that fails
 /// as a whole is retried one token at a time, so one bad token fails alone.
 final class PostgresTokenBatch: Sendable {
@@ -95,7 +96,7 @@ final class PostgresTokenBatch: Sendable {
                 "subject": record.subject.map(JSON.string) ?? .null, "scope": .string(record.scope),
                 "issued_at": .int(StoredTime.seconds(record.issuedAt)), "expires_at": .int(StoredTime.seconds(record.expiresAt)),
                 "cnf_x5t": record.certificateThumbprint.map(JSON.string) ?? .null, "format": .string(record.format),
-                "revoked_at": record.revokedAt.map { .int(StoredTime.seconds($0)) } ?? .null,
+                "revoked_at": stored(record, clientExists: true), "revoked_if_removed": stored(record, clientExists: false),
                 "origin_hash": record.originHash.map { .string(Crypto.hex($0)) } ?? .null,
             ]
             if let audit {
@@ -115,14 +116,13 @@ final class PostgresTokenBatch: Sendable {
         }
         var statement = Statement()
         let batch = statement.bind(JSON.array(rows).serialized())
-        let header = statement.bind(AuditChain.header)
         statement.with(
             """
             batch AS (
                 SELECT * FROM jsonb_to_recordset(\(batch)::jsonb) AS e(
                     n int, token_hash text, client_id text, subject text, scope text, issued_at bigint, expires_at bigint, cnf_x5t text,
-                    format text, revoked_at bigint, origin_hash text, k bigint, fields text, a_time text, a_type text, a_client_id text, a_org_id text,
-                    a_user text, a_cnf text, a_interaction_id text, a_source text, a_outcome text, a_reason text))
+                    format text, revoked_at bigint, revoked_if_removed bigint, origin_hash text, k bigint, fields text, a_time text, a_type text,
+                    a_client_id text, a_org_id text, a_user text, a_cnf text, a_interaction_id text, a_source text, a_outcome text, a_reason text))
             """)
         statement.with("live AS (SELECT client_id FROM clients WHERE client_id IN (SELECT client_id FROM batch) FOR SHARE)")
         statement.with(
@@ -130,7 +130,7 @@ final class PostgresTokenBatch: Sendable {
             tokens AS (
                 INSERT INTO access_tokens (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, origin_hash)
                 SELECT decode(token_hash, 'hex'), client_id, subject, scope, issued_at, expires_at, cnf_x5t, format,
-                    CASE WHEN client_id IN (SELECT client_id FROM live) THEN revoked_at ELSE COALESCE(revoked_at, issued_at) END,
+                    CASE WHEN client_id IN (SELECT client_id FROM live) THEN revoked_at ELSE revoked_if_removed END,
                     decode(origin_hash, 'hex')
                 FROM batch ORDER BY n RETURNING 1)
             """)
@@ -145,8 +145,7 @@ final class PostgresTokenBatch: Sendable {
                         SELECT 0::bigint, seq, NULL::text, hash FROM head
                         UNION ALL
                         SELECT b.k, l.seq + 1, l.hash,
-                            encode(sha256(convert_to(\(header)::text || length((l.seq + 1)::text) || ':' || (l.seq + 1)::text || chr(10)
-                                || b.fields || l.hash, 'UTF8')), 'hex')
+                            \(PostgresAuditLog.hashExpression(seq: "(l.seq + 1)::text", fields: "b.fields", previousHash: "l.hash"))
                         FROM link l JOIN batch b ON b.k = l.k + 1)
                     SELECT * FROM link WHERE k > 0)
                 """)
@@ -167,5 +166,11 @@ final class PostgresTokenBatch: Sendable {
         }
         statement.sql = "SELECT count(*) FROM tokens"
         return statement
+    }
+
+    /// The `revoked_at` that `AccessTokenRecord.asStored` gives `record` (origins are looked up before a
+    /// token with one reaches this statement).
+    private static func stored(_ record: AccessTokenRecord, clientExists: Bool) -> JSON {
+        record.asStored(clientExists: clientExists, origin: .standing).revokedAt.map { .int(StoredTime.seconds($0)) } ?? .null
     }
 }

@@ -22,29 +22,17 @@ public struct SQLiteCIBAStore: CIBAStore {
         """
 
     func decode(_ row: Row) -> CIBARequest {
-        var request = CIBARequest(
+        CIBARequest(
             id: row[0], authReqIDHash: [UInt8](row[1] as Data), clientID: row[2], username: row[3], scope: row[4], bindingMessage: row[5], acr: row[6],
             deliveryMode: row[7], notificationToken: row[8], createdAt: Self.date(row[9])!, expiresAt: Self.date(row[10])!, interval: row[11],
             lastPolledAt: Self.date(row[12]), status: CIBARequest.Status(rawValue: row[13]) ?? .pending, decidedBy: row[14],
-            decidedAt: Self.date(row[15]), pingAuthReqID: row[16])
-        if let sealed = row[17] as Data? {
-            // Sealed under another key (or altered): no secrets, so no notification is sent from here.
-            let secrets = sealer?.open([UInt8](sealed), requestID: request.id)
-            request.pingAuthReqID = secrets?.authReqID
-            request.notificationToken = secrets?.notificationToken
-        }
-        return request
+            decidedAt: Self.date(row[15]), pingAuthReqID: row[16]
+        ).openingSecrets((row[17] as Data?).map { [UInt8]($0) }, with: sealer)
     }
 
     public func insertCIBARequest(_ request: CIBARequest, audit: AuditEvent?) async throws(StorageError) {
-        var sealed: Data?
-        var stored = request
-        if let sealer, request.pingAuthReqID != nil || request.notificationToken != nil {
-            sealed = Data(
-                try sealer.seal(.init(authReqID: request.pingAuthReqID, notificationToken: request.notificationToken), requestID: request.id))
-            stored.pingAuthReqID = nil
-            stored.notificationToken = nil
-        }
+        let (stored, box) = try request.sealingSecrets(with: sealer)
+        let sealed = box.map { Data($0) }
         try await database.write { [stored, sealed] db in
             try db.execute(
                 sql: "INSERT INTO ciba_requests (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -58,30 +46,38 @@ public struct SQLiteCIBAStore: CIBAStore {
         }
     }
 
-    public func pollCIBARequest(authReqIDHash: [UInt8], clientID: String, now: Date) async throws(StorageError) -> CIBAPoll {
-        let current = Self.seconds(now)
-        return try await database.write { db -> CIBAPoll in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM ciba_requests WHERE auth_req_id_hash = ?", arguments: [Data(authReqIDHash)])
-            else { return .invalid }
-            let request = decode(row)
-            guard request.clientID == clientID, request.status != .redeemed else { return .invalid }
-            if request.expiresAt <= now { return .expired }
-            switch request.status {
-            case .denied: return .denied
-            case .approved:
-                try db.execute(sql: "UPDATE ciba_requests SET status = 'redeemed' WHERE id = ?", arguments: [request.id])
-                return .approved(request)
-            default:
-                if let last = request.lastPolledAt, now.timeIntervalSince(last) < TimeInterval(request.interval) {
-                    // CIBA Core §11: slow_down, and the client must add 5 s to its interval.
-                    try db.execute(
-                        sql: "UPDATE ciba_requests SET poll_interval = poll_interval + 5, last_polled_at = ? WHERE id = ?",
-                        arguments: [current, request.id])
-                    return .slowDown
-                }
-                try db.execute(sql: "UPDATE ciba_requests SET last_polled_at = ? WHERE id = ?", arguments: [current, request.id])
-                return .pending
+    public func updateCIBARequest<R: Sendable>(
+        authReqIDHash: [UInt8], _ transition: @escaping @Sendable (CIBARequest) -> StoredTransition<CIBARequest, R>
+    ) async throws(StorageError) -> R? {
+        try await update(where: "auth_req_id_hash = ?", Data(authReqIDHash), transition)
+    }
+
+    public func updateCIBARequest<R: Sendable>(
+        id: String, _ transition: @escaping @Sendable (CIBARequest) -> StoredTransition<CIBARequest, R>
+    ) async throws(StorageError) -> R? {
+        try await update(where: "id = ?", id, transition)
+    }
+
+    /// The write transaction holds SQLite's one write lock from the read to the commit.
+    private func update<R: Sendable>(
+        where condition: String, _ key: some DatabaseValueConvertible & Sendable,
+        _ transition: @escaping @Sendable (CIBARequest) -> StoredTransition<CIBARequest, R>
+    ) async throws(StorageError) -> R? {
+        try await database.write { db -> R? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM ciba_requests WHERE \(condition)", arguments: [key]) else {
+                return nil
             }
+            let step = transition(decode(row))
+            if let next = step.updated {
+                try db.execute(
+                    sql: "UPDATE ciba_requests SET status = ?, poll_interval = ?, last_polled_at = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                    arguments: [
+                        next.status.rawValue, next.interval, next.lastPolledAt.map(Self.seconds), next.decidedBy, next.decidedAt.map(Self.seconds), next.id,
+                    ])
+            }
+            try SQLiteTokenRows.applyAll(step.revocations, db)
+            try SQLiteAuditLog.append(step.audit, to: db)
+            return step.result
         }
     }
 
@@ -91,24 +87,6 @@ public struct SQLiteCIBAStore: CIBAStore {
                 db, sql: "SELECT \(Self.columns) FROM ciba_requests WHERE status = 'pending' AND expires_at > ? ORDER BY created_at, id",
                 arguments: [Self.seconds(now)]
             ).map(decode)
-        }
-    }
-
-    public func decideCIBARequest(id: String, approve: Bool, by: String, now: Date) async throws(StorageError) -> Bool {
-        try await database.write { db in
-            try db.execute(
-                sql: "UPDATE ciba_requests SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
-                arguments: [approve ? "approved" : "denied", by, Self.seconds(now), id, Self.seconds(now)])
-            guard db.changesCount == 1,
-                let row = try Row.fetchOne(db, sql: "SELECT client_id, username FROM ciba_requests WHERE id = ?", arguments: [id])
-            else { return false }
-            let psu: String = row[1]
-            try SQLiteAuditLog.append(
-                AuditEvent(
-                    .cibaDecided, at: now, clientID: row[0], user: by, outcome: approve ? .success : .failure,
-                    reason: "request \(id) \(approve ? "approved" : "denied") for PSU \(psu)"),
-                to: db)
-            return true
         }
     }
 
@@ -136,13 +114,6 @@ public struct SQLiteCIBAStore: CIBAStore {
                     sql: "UPDATE ciba_requests SET notify_claimed_until = ? WHERE id = ?", arguments: [Self.seconds(now.addingTimeInterval(lease)), request.id])
             }
             return requests
-        }
-    }
-
-    public func redeemCIBARequest(id: String) async throws(StorageError) -> Bool {
-        try await database.write { db in
-            try db.execute(sql: "UPDATE ciba_requests SET status = 'redeemed' WHERE id = ? AND status = 'approved'", arguments: [id])
-            return db.changesCount == 1
         }
     }
 

@@ -1,5 +1,5 @@
 public import AuthorizationServer
-public import Foundation
+import Foundation
 import GRDB
 import JOSE
 
@@ -46,14 +46,11 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
         return clients
     }
 
-    public func removeClient(id: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool {
-        let now = Int64(at.timeIntervalSince1970)
-        return try await database.write { db in
+    public func deleteClient(id: String, revocations: [TokenRevocation], audit: AuditEvent?) async throws(StorageError) -> Bool {
+        try await database.write { db in
             try db.execute(sql: "DELETE FROM clients WHERE client_id = ?", arguments: [id])
             guard db.changesCount > 0 else { return false }
-            // Tokens of a removed client stop working at once.
-            try db.execute(sql: "UPDATE access_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL", arguments: [now, id])
-            try db.execute(sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL", arguments: [now, id])
+            try SQLiteTokenRows.applyAll(revocations, db)
             try SQLiteAuditLog.append(audit, to: db)
             return true
         }

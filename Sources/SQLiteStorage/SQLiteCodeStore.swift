@@ -1,5 +1,5 @@
 public import AuthorizationServer
-public import Foundation
+import Foundation
 import GRDB
 import JOSE
 
@@ -31,50 +31,38 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
         }
     }
 
-    public func redeemCode(hash: [UInt8], now: Date) async throws(StorageError) -> CodeRedemption {
-        let current = Self.seconds(now)
-        return try await database.write { db -> CodeRedemption in
+    public func updateCode<R: Sendable>(
+        hash: [UInt8], _ transition: @escaping @Sendable (StoredCode) -> StoredTransition<StoredCode, R>
+    ) async throws(StorageError) -> R? {
+        try await database.write { db -> R? in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT client_id, subject, redirect_uri, scope, code_challenge, nonce, auth_time, acr, claims, expires_at, used_at
+                        SELECT client_id, subject, redirect_uri, scope, code_challenge, nonce, auth_time, acr, claims, expires_at, used_at, reused_at
                         FROM authorization_codes WHERE code_hash = ?
                         """,
                     arguments: [Data(hash)])
-            else { return .unknownOrExpired }
-            if (row[10] as Int64?) != nil {
-                // Reuse: revoke what the first redemption produced (refresh tokens and access tokens), and mark
-                // the code, so that anything of it still to be stored is stored revoked.
-                try db.execute(
-                    sql: "UPDATE authorization_codes SET reused_at = COALESCE(reused_at, ?) WHERE code_hash = ?", arguments: [current, Data(hash)])
-                try db.execute(sql: "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE code_hash = ?", arguments: [current, Data(hash)])
-                try db.execute(sql: "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE origin_hash = ?", arguments: [current, Data(hash)])
-                try db.execute(
-                    sql: """
-                        UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?)
-                        WHERE origin_hash IN (SELECT token_hash FROM refresh_tokens WHERE code_hash = ?)
-                        """,
-                    arguments: [current, Data(hash)])
-                try SQLiteAuditLog.append(
-                    AuditEvent(
-                        .codeReuseDetected, at: now, clientID: row[0], user: row[1], outcome: .failure,
-                        reason: "authorization code redeemed twice: the tokens issued from it were revoked"),
-                    to: db)
-                return .reused
-            }
-            guard (row[9] as Int64) > current else { return .unknownOrExpired }
-            try db.execute(sql: "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ?", arguments: [current, Data(hash)])
+            else { return nil }
             let claims = (row[8] as String?).flatMap { try? JSON.parse(Array($0.utf8)) }
-            return .redeemed(
-                AuthorizationCodeRecord(
-                    codeHash: hash, clientID: row[0], subject: row[1], redirectURI: row[2], scope: row[3], codeChallenge: row[4], nonce: row[5],
-                    authTime: Self.date(row[6]), acr: row[7], claims: claims, expiresAt: Self.date(row[9])))
+            let record = AuthorizationCodeRecord(
+                codeHash: hash, clientID: row[0], subject: row[1], redirectURI: row[2], scope: row[3], codeChallenge: row[4], nonce: row[5],
+                authTime: Self.date(row[6]), acr: row[7], claims: claims, expiresAt: Self.date(row[9]))
+            let step = transition(StoredCode(record: record, usedAt: (row[10] as Int64?).map(Self.date), reusedAt: (row[11] as Int64?).map(Self.date)))
+            if let next = step.updated {
+                try db.execute(
+                    sql: "UPDATE authorization_codes SET used_at = ?, reused_at = ? WHERE code_hash = ?",
+                    arguments: [next.usedAt.map(Self.seconds), next.reusedAt.map(Self.seconds), Data(hash)])
+            }
+            try SQLiteTokenRows.applyAll(step.revocations, db)
+            try SQLiteAuditLog.append(step.audit, to: db)
+            return step.result
         }
     }
 
     public func insertRefreshToken(_ token: RefreshTokenRecord) async throws(StorageError) {
         try await database.write { db in
+            let stored = token.asStored(codeReused: try token.codeHash.map { code in try SQLiteTokenRows.codeReused(code, db) } ?? false)
             try db.execute(
                 sql: """
                     INSERT INTO refresh_tokens
@@ -82,35 +70,15 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    Data(token.tokenHash), token.clientID, token.subject, token.scope, Self.seconds(token.authTime), token.nonce,
-                    token.certificateThumbprint, token.codeHash.map { Data($0) }, Self.seconds(token.issuedAt), Self.seconds(token.expiresAt),
-                    token.revokedAt.map(Self.seconds),
+                    Data(stored.tokenHash), stored.clientID, stored.subject, stored.scope, Self.seconds(stored.authTime), stored.nonce,
+                    stored.certificateThumbprint, stored.codeHash.map { Data($0) }, Self.seconds(stored.issuedAt), Self.seconds(stored.expiresAt),
+                    stored.revokedAt.map(Self.seconds),
                 ])
-            if let code = token.codeHash {
-                // Its code was reused meanwhile: the reuse's revocation could not see this row yet.
-                try db.execute(
-                    sql: """
-                        UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ?
-                        AND EXISTS (SELECT 1 FROM authorization_codes WHERE code_hash = ? AND reused_at IS NOT NULL)
-                        """,
-                    arguments: [Self.seconds(token.issuedAt), Data(token.tokenHash), Data(code)])
-            }
         }
     }
 
-    public func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool {
-        let now = Self.seconds(at)
-        return try await database.write { db in
-            try db.execute(
-                sql: "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ? AND client_id = ?",
-                arguments: [now, Data(hash), clientID])
-            guard db.changesCount > 0 else { return false }
-            try db.execute(
-                sql: "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE origin_hash = ? AND client_id = ?",
-                arguments: [now, Data(hash), clientID])
-            try SQLiteAuditLog.append(audit, to: db)
-            return true
-        }
+    public func revoke(_ revocations: [TokenRevocation], audit: AuditEvent?) async throws(StorageError) -> Bool {
+        try await database.write { db in try SQLiteTokenRows.revoke(revocations, audit: audit, db) }
     }
 
     public func refreshToken(hash: [UInt8]) async throws(StorageError) -> RefreshTokenRecord? {

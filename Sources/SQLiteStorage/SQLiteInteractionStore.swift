@@ -90,13 +90,7 @@ public struct SQLiteInteractionStore: InteractionStore {
         }
     }
 
-    public func sweepExpiredInteractions(now: Date) async throws(StorageError) -> Int {
-        try await database.write { db in
-            try db.execute(sql: "DELETE FROM psu_interactions WHERE expires_at <= ?", arguments: [StoredTime.seconds(now)])
-            var removed = db.changesCount
-            try db.execute(sql: "DELETE FROM psu_sessions WHERE expires_at <= ?", arguments: [StoredTime.seconds(now)])
-            removed += db.changesCount
-            return removed
-        }
+    public func deleteExpired(_ cutoffs: [ExpiryCutoff]) async throws(StorageError) -> Int {
+        try await database.write { db in try SQLiteTokenRows.deleteExpired(cutoffs, db) }
     }
 }

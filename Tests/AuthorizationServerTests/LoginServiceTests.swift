@@ -2,6 +2,7 @@ import AuthorizationServer
 import Foundation
 import JOSE
 import Synchronization
+import MemoryStorage
 import TestSupport
 import Testing
 
@@ -40,7 +41,7 @@ struct LoginServiceTests {
     @Test("five failures lock a username for the window, at every instance sharing the counters; the lock ends with it")
     func sharedLockout() async throws {
         let users = CountingUserStore([Self.alice])
-        let attempts = InMemorySignInAttemptStore()
+        let attempts = MemorySignInAttemptStore()
         let clock = LoginTestClock(t0)
         // Two instances of the daemon: their own services, one storage.
         let first = LoginService(users: users, attempts: attempts, clock: clock)
@@ -67,7 +68,7 @@ struct LoginServiceTests {
     @Test("a success takes its attempt back; an interaction and an address are throttled whatever the usernames")
     func interactionAndAddress() async throws {
         let users = CountingUserStore([Self.alice])
-        let attempts = InMemorySignInAttemptStore()
+        let attempts = MemorySignInAttemptStore()
         let clock = LoginTestClock(t0)
         let service = LoginService(users: users, attempts: attempts, clock: clock, maximumFailures: 5, maximumAddressFailures: 8)
         for _ in 0..<10 { _ = try await service.authenticate(username: "alice", password: Self.password, address: "192.0.2.1", interaction: "i-1") }
@@ -95,7 +96,7 @@ struct LoginServiceTests {
     @Test("an over-long or malformed username is refused before any lookup and never becomes a counter key")
     func boundedUsernames() async throws {
         let users = CountingUserStore([Self.alice])
-        let attempts = InMemorySignInAttemptStore()
+        let attempts = MemorySignInAttemptStore()
         let service = LoginService(users: users, attempts: attempts, clock: LoginTestClock(t0))
         for name in [String(repeating: "a", count: 100_000), String(repeating: "a", count: 65), "a\u{0301}" + String(repeating: "\u{0301}", count: 300), "a b", ""] {
             #expect(await failure { () async throws(LoginService.Failure) in
@@ -108,7 +109,7 @@ struct LoginServiceTests {
 
     @Test("a full line of waiting sign-ins is turned away at once as busy, and that attempt is not counted")
     func busy() async throws {
-        let attempts = InMemorySignInAttemptStore()
+        let attempts = MemorySignInAttemptStore()
         let pool = PasswordHashPool(width: 1, maximumWaiting: 0)
         let service = LoginService(users: CountingUserStore([Self.alice]), attempts: attempts, clock: LoginTestClock(t0), hashing: pool)
         let outcomes = await withTaskGroup(of: LoginService.Failure?.self) { group in

@@ -2,6 +2,7 @@ import AuthorizationServer
 import Foundation
 import JOSE
 import SQLiteStorage
+import MemoryStorage
 import TestSupport
 import Testing
 
@@ -16,7 +17,7 @@ struct SigningKeyStoreContractTests {
         let directory = try TestPKI(name: "keys-db")
         switch backend {
         case .memory:
-            return (InMemorySigningKeyStore(), directory)
+            return (MemorySigningKeyStore(), directory)
         case .sqlite:
             let database = try SQLiteDatabase(path: directory.path("fapid.sqlite"))
             try SQLiteMigrator(directory: SQLiteMigratorTests.repositoryMigrations).migrate(database)

@@ -7,25 +7,18 @@ import TestSupport
 import Testing
 
 /// The contract of the PSU sign-in counters and of the bounded, promptly swept interactions, run against
-/// SQLite and PostgreSQL (and, for the counters, the in-memory twin). On PostgreSQL each concurrent call is
+/// memory, SQLite and PostgreSQL. On PostgreSQL each concurrent call is
 /// its own transaction on its own connection, as two instances' would be.
 @Suite("PSU throttling store contract")
 struct PSUThrottleContractTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
-    enum Subject: String, CaseIterable, Sendable, CustomTestStringConvertible {
-        case memory, sqlite, postgres
-        var testDescription: String { rawValue }
-        static var available: [Subject] { [.memory] + Backend.available.map { Subject(rawValue: $0.rawValue)! } }
-    }
+    /// Every backend, memory included.
+    typealias Subject = Backend
 
     func store(_ subject: Subject) async throws -> (any SignInAttemptStore, Fixture?) {
-        switch subject {
-        case .memory: return (InMemorySignInAttemptStore(), nil)
-        case .sqlite, .postgres:
-            let fixture = try await Fixture.open(Backend(rawValue: subject.rawValue)!)
-            return (fixture.storage.signInAttempts, fixture)
-        }
+        let fixture = try await Fixture.open(subject)
+        return (fixture.storage.signInAttempts, fixture)
     }
 
     @Test("50 concurrent failures of one key each see a distinct count; a window restarts once ended", arguments: Subject.available)

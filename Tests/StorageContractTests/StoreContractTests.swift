@@ -7,9 +7,9 @@ import OpenSSLKit
 import TestSupport
 import Testing
 
-/// The store protocols' contract, run unchanged against SQLite and PostgreSQL. The races run many writers at
-/// once on the same row: on PostgreSQL each is its own transaction on its own connection, as two instances'
-/// would be.
+/// The store protocols' contract, run unchanged against memory, SQLite and PostgreSQL. The races run many
+/// writers at once on the same row: on PostgreSQL each is its own transaction on its own connection, as two
+/// instances' would be.
 @Suite("Store contract")
 struct StoreContractTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)

@@ -49,8 +49,28 @@ public enum AuditChain {
     }
 
     public static func hash(seq: Int64, values: [String: String], previousHash: String) -> String {
-        let number = String(seq)
-        return Crypto.hex(Crypto.sha256(header + "\(number.utf8.count):\(number)\n" + encodedFields(values) + previousHash))
+        Crypto.hex(Crypto.sha256(hashedText(PlainText(), seq: String(seq), fields: encodedFields(values), previousHash: previousHash)))
+    }
+
+    /// The hashed text, put together in any representation of text: Swift strings here, a SQL expression
+    /// where PostgreSQL hashes at the chain's head (`PostgresAuditLog.hashExpression`). This and `encoded`
+    /// are the one definition of the encoding.
+    public static func hashedText<Builder: AuditTextBuilder>(
+        _ builder: Builder, seq: Builder.Text, fields: Builder.Text, previousHash: Builder.Text
+    ) -> Builder.Text {
+        builder.concatenation([builder.literal(header), encoded(builder, seq), fields, previousHash])
+    }
+
+    /// One present field: `<UTF-8 byte count>:<value>\n`.
+    public static func encoded<Builder: AuditTextBuilder>(_ builder: Builder, _ value: Builder.Text) -> Builder.Text {
+        builder.concatenation([builder.byteCount(value), builder.literal(":"), value, builder.literal("\n")])
+    }
+
+    /// Swift strings.
+    struct PlainText: AuditTextBuilder {
+        func literal(_ text: String) -> String { text }
+        func byteCount(_ text: String) -> String { String(text.utf8.count) }
+        func concatenation(_ parts: [String]) -> String { parts.joined() }
     }
 
     /// The hashed text's first line.
@@ -62,7 +82,7 @@ public enum AuditChain {
         var text = ""
         for field in fields.dropFirst() {
             if let value = values[field] {
-                text += "\(value.utf8.count):\(value)\n"
+                text += encoded(PlainText(), value)
             } else {
                 text += "-\n"
             }
@@ -132,6 +152,16 @@ public enum AuditChain {
             return nil
         }
     }
+}
+
+/// Text operations the chain's encoding is written in (`AuditChain.hashedText`).
+public protocol AuditTextBuilder {
+    associatedtype Text
+    /// A constant.
+    func literal(_ text: String) -> Text
+    /// The decimal count of the UTF-8 bytes of `text`.
+    func byteCount(_ text: Text) -> Text
+    func concatenation(_ parts: [Text]) -> Text
 }
 
 public struct AuditChainProblem: Sendable, Equatable, CustomStringConvertible {

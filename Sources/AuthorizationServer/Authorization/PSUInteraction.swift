@@ -63,12 +63,17 @@ public protocol InteractionStore: Sendable {
     func insertSession(_ session: PSUSession) async throws(StorageError)
     /// The session while it has not expired.
     func session(idHash: [UInt8], now: Date) async throws(StorageError) -> PSUSession?
-    /// Removes the interactions and sessions that have expired, without a retention: nothing needs them
-    /// afterwards, and interactions hold whole requests. Returns how many rows went.
-    func sweepExpiredInteractions(now: Date) async throws(StorageError) -> Int
+    /// Removes expired rows by cutoff, in one transaction; returns how many went (as `ExpiredRowSweeper`).
+    func deleteExpired(_ cutoffs: [ExpiryCutoff]) async throws(StorageError) -> Int
 }
 
 extension InteractionStore {
+    /// Removes the interactions and sessions that have expired (`ExpirySweep.interactionCutoffs`). Returns how
+    /// many rows went.
+    public func sweepExpiredInteractions(now: Date) async throws(StorageError) -> Int {
+        try await deleteExpired(ExpirySweep.interactionCutoffs(now: now))
+    }
+
     /// Stores the interaction, however many its `request_uri` has.
     public func insertInteraction(_ interaction: PSUInteraction) async throws(StorageError) {
         _ = try await insertInteraction(interaction, livePerRequestURI: .max)

@@ -51,29 +51,20 @@ public struct CIBARequest: Sendable, Equatable {
     }
 }
 
-/// What a poll found (CIBA Core §11), decided atomically by the store.
-public enum CIBAPoll: Sendable, Equatable {
-    case pending
-    /// Polled faster than the interval; the interval has grown by 5 s.
-    case slowDown
-    case denied
-    case expired
-    /// Approved and now redeemed: tokens may be issued, once.
-    case approved(CIBARequest)
-    /// Unknown, another client's, or already redeemed.
-    case invalid
-}
-
 public protocol CIBAStore: Sendable {
     /// Stores the request and appends `audit` in one transaction.
     func insertCIBARequest(_ request: CIBARequest, audit: AuditEvent?) async throws(StorageError)
-    /// One poll: updates `last_polled_at`, grows the interval on `slow_down`, and moves approved to redeemed.
-    func pollCIBARequest(authReqIDHash: [UInt8], clientID: String, now: Date) async throws(StorageError) -> CIBAPoll
+    /// Locks the request's row, hands it to `transition`, writes back its state (status, interval,
+    /// `last_polled_at`, decision) and appends its audit event, in one transaction; nil when there is none.
+    func updateCIBARequest<R: Sendable>(
+        authReqIDHash: [UInt8], _ transition: @escaping @Sendable (CIBARequest) -> StoredTransition<CIBARequest, R>
+    ) async throws(StorageError) -> R?
+    /// The same, for the request with internal id `id`.
+    func updateCIBARequest<R: Sendable>(
+        id: String, _ transition: @escaping @Sendable (CIBARequest) -> StoredTransition<CIBARequest, R>
+    ) async throws(StorageError) -> R?
     /// Pending requests, oldest first, for the staff terminal.
     func pendingCIBARequests(now: Date) async throws(StorageError) -> [CIBARequest]
-    /// Records the decision of a pending, unexpired request, with a `ciba.decided` audit event naming the
-    /// staff member `by`, in one transaction; false otherwise.
-    func decideCIBARequest(id: String, approve: Bool, by: String, now: Date) async throws(StorageError) -> Bool
     /// At most `limit` decided ping/push requests whose client has not been notified yet and that no instance
     /// has claimed in the last `lease`: each is claimed for `lease` by this call, atomically, so that of several
     /// instances sharing the store only one sends it. One not marked notified is claimable again after the
@@ -82,6 +73,4 @@ public protocol CIBAStore: Sendable {
     /// How many requests await a decision (for the `fapid_ciba_pending_requests` gauge).
     func pendingCIBACount(now: Date) async throws(StorageError) -> Int
     func markCIBANotified(id: String, now: Date) async throws(StorageError)
-    /// Push mode: moves an approved request to redeemed, atomically; false if it was not approved.
-    func redeemCIBARequest(id: String) async throws(StorageError) -> Bool
 }

@@ -65,27 +65,44 @@ public struct RefreshTokenRecord: Sendable, Equatable {
     }
 }
 
-public enum CodeRedemption: Sendable, Equatable {
-    case redeemed(AuthorizationCodeRecord)
-    /// Already used: everything issued from it has just been revoked (RFC 6749 §4.1.2, FAPI).
-    case reused
-    case unknownOrExpired
+/// A stored code with its single-use marks.
+public struct StoredCode: Sendable, Equatable {
+    public var record: AuthorizationCodeRecord
+    /// When it was first redeemed.
+    public var usedAt: Date?
+    /// When it was first redeemed again: tokens of it stored later are stored revoked.
+    public var reusedAt: Date?
+
+    public init(record: AuthorizationCodeRecord, usedAt: Date? = nil, reusedAt: Date? = nil) {
+        self.record = record
+        self.usedAt = usedAt
+        self.reusedAt = reusedAt
+    }
 }
 
 public protocol AuthorizationCodeStore: Sendable {
     /// Stores the code and appends `audit` (the consent it records) in one transaction.
     func insertCode(_ code: AuthorizationCodeRecord, audit: AuditEvent?) async throws(StorageError)
-    /// Marks the code used, atomically. A second redemption revokes the tokens issued from the first and
-    /// appends a `code.reuse_detected` event in the same transaction.
-    func redeemCode(hash: [UInt8], now: Date) async throws(StorageError) -> CodeRedemption
+    /// Locks the code's row, hands it to `transition`, writes back its `usedAt`/`reusedAt`, applies its
+    /// revocations and appends its audit event, in one transaction; nil when there is no such code.
+    func updateCode<R: Sendable>(
+        hash: [UInt8], _ transition: @escaping @Sendable (StoredCode) -> StoredTransition<StoredCode, R>
+    ) async throws(StorageError) -> R?
+    /// Stores the token as `RefreshTokenRecord.asStored` decides from whether its code was reused meanwhile.
     func insertRefreshToken(_ token: RefreshTokenRecord) async throws(StorageError)
     func refreshToken(hash: [UInt8]) async throws(StorageError) -> RefreshTokenRecord?
-    /// RFC 7009 §2.1: revokes the refresh token if it is `clientID`'s, with the access tokens issued from it.
-    /// `audit` is appended in the same transaction when a token was revoked.
-    func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool
+    /// Applies `revocations` in order, in one transaction, when the first finds a token: then appends `audit`
+    /// and returns true; otherwise changes nothing and returns false.
+    func revoke(_ revocations: [TokenRevocation], audit: AuditEvent?) async throws(StorageError) -> Bool
 }
 
 extension AuthorizationCodeStore {
+    /// RFC 7009 §2.1: revokes the refresh token if it is `clientID`'s, with the access tokens issued from it.
+    /// `audit` is appended in the same transaction when a token was revoked.
+    public func revokeRefreshToken(hash: [UInt8], clientID: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool {
+        try await revoke(StoredRevocation.refreshTokenRevoked(hash, clientID: clientID, at: at), audit: audit)
+    }
+
     /// Creates and stores a refresh token (256 random bits, kept as a hash), bound to the client and, when
     /// issued over mTLS, its certificate; returns the value for the token response.
     func issueRefreshToken(

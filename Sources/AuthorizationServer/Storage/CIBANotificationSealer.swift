@@ -46,3 +46,28 @@ public struct CIBANotificationSealer: Sendable {
         return Secrets(authReqID: object["auth_req_id"]?.stringValue, notificationToken: object["client_notification_token"]?.stringValue)
     }
 }
+
+/// How a request's notification secrets are stored, once for every backend that seals them.
+extension CIBARequest {
+    /// The request as stored, and the sealed box of its secrets: with a sealer, a ping or push request's
+    /// `auth_req_id` and `client_notification_token` leave the row and go into the box.
+    public func sealingSecrets(with sealer: CIBANotificationSealer?) throws(StorageError) -> (stored: CIBARequest, sealed: [UInt8]?) {
+        guard let sealer, pingAuthReqID != nil || notificationToken != nil else { return (self, nil) }
+        let sealed = try sealer.seal(.init(authReqID: pingAuthReqID, notificationToken: notificationToken), requestID: id)
+        var stored = self
+        stored.pingAuthReqID = nil
+        stored.notificationToken = nil
+        return (stored, sealed)
+    }
+
+    /// The stored request with the secrets of `sealed` put back. Sealed under another key (or altered): no
+    /// secrets, so no notification is sent from this instance.
+    public func openingSecrets(_ sealed: [UInt8]?, with sealer: CIBANotificationSealer?) -> CIBARequest {
+        guard let sealed else { return self }
+        let secrets = sealer?.open(sealed, requestID: id)
+        var request = self
+        request.pingAuthReqID = secrets?.authReqID
+        request.notificationToken = secrets?.notificationToken
+        return request
+    }
+}

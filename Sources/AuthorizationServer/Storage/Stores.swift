@@ -7,9 +7,17 @@ public protocol ClientStore: Sendable {
     func insertClient(_ client: Client, audit: AuditEvent?) async throws(StorageError)
     func client(id: String) async throws(StorageError) -> Client?
     func clients() async throws(StorageError) -> [Client]
-    /// Removes the client and revokes its tokens; false when there was no such client. `audit` is appended
-    /// in the same transaction when the client was removed.
-    func removeClient(id: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool
+    /// Deletes the client (with its registration) and applies `revocations`, in one transaction; false when
+    /// there was no such client. `audit` is appended in the same transaction when the client was removed.
+    func deleteClient(id: String, revocations: [TokenRevocation], audit: AuditEvent?) async throws(StorageError) -> Bool
+}
+
+extension ClientStore {
+    /// Removes the client and revokes its tokens (`StoredRevocation.clientRemoved`); false when there was no
+    /// such client. `audit` is appended in the same transaction when the client was removed.
+    public func removeClient(id: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool {
+        try await deleteClient(id: id, revocations: StoredRevocation.clientRemoved(id, at: at), audit: audit)
+    }
 }
 
 /// A resource server allowed to introspect tokens, authenticated by its mTLS certificate.
@@ -70,24 +78,28 @@ public struct AccessTokenRecord: Sendable, Equatable {
 }
 
 public protocol TokenStore: Sendable {
-    /// Stores the token and appends `audit` in one transaction.
+    /// Stores the token as `AccessTokenRecord.asStored` decides from what the store learns in the insert's
+    /// transaction (whether the client exists, whether the origin was revoked), and appends `audit`.
     func insertAccessToken(_ record: AccessTokenRecord, audit: AuditEvent?) async throws(StorageError)
+    /// The token; its `originHash` is not returned.
     func accessToken(hash: [UInt8]) async throws(StorageError) -> AccessTokenRecord?
+    /// Applies `revocations` in order, in one transaction, when the first finds a token: then appends `audit`
+    /// and returns true; otherwise changes nothing and returns false.
+    func revoke(_ revocations: [TokenRevocation], audit: AuditEvent?) async throws(StorageError) -> Bool
+}
+
+extension TokenStore {
     /// Marks the token revoked if it belongs to `clientID`; returns whether a token of that client was found.
     /// `audit` is appended in the same transaction when it was.
-    func revokeAccessToken(hash: [UInt8], clientID: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool
+    public func revokeAccessToken(hash: [UInt8], clientID: String, at: Date, audit: AuditEvent?) async throws(StorageError) -> Bool {
+        try await revoke(StoredRevocation.accessTokenRevoked(hash, clientID: clientID, at: at), audit: audit)
+    }
 }
 
 /// Single-use `jti` values of client assertions (RFC 7523 §3 item 7).
 public protocol ReplayStore: Sendable {
     /// Records `jti` for `clientID` until `expiresAt`, atomically; false when it was already recorded.
     func consume(jti: String, clientID: String, expiresAt: Date, now: Date) async throws(StorageError) -> Bool
-}
-
-/// Removes what has expired: assertion `jti`s past their expiry, and tokens, codes, pushed and CIBA requests
-/// expired more than `retention` ago. Returns how many rows went.
-public protocol ExpiredRowSweeper: Sendable {
-    func sweepExpired(now: Date, retention: TimeInterval) async throws(StorageError) -> Int
 }
 
 /// The audit log as `fapictl audit` and the checkpointer read it.

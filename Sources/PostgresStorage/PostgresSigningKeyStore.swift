@@ -1,0 +1,63 @@
+public import AuthorizationServer
+public import Foundation
+import JOSE
+import NIOCore
+import PostgresNIO
+
+/// `SigningKeyStore` over the `signing_keys` table on PostgreSQL.
+public struct PostgresSigningKeyStore: SigningKeyStore {
+    let database: PostgresDatabase
+
+    public init(database: PostgresDatabase) {
+        self.database = database
+    }
+
+    public func signingKeys() async throws(StorageError) -> [SigningKeyRecord] {
+        let rows = try await database.map(
+            "SELECT kid, alg, key_file, created_at, retired_at, publish_until, sealed_key FROM signing_keys ORDER BY created_at, kid"
+        ) { row in
+            (
+                try row.value(0, as: String.self), try row.value(1, as: String.self), try row.value(2, as: String.self), try row.date(3),
+                try row.optionalDate(4), try row.optionalDate(5), try row.optionalBytes(6)
+            )
+        }
+        var records: [SigningKeyRecord] = []
+        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil, sealed) in rows {
+            guard let algorithm = JWSAlgorithm(rawValue: alg) else { throw StorageError(.conflict, "signing key with unknown alg \(alg)") }
+            records.append(
+                SigningKeyRecord(
+                    kid: kid, algorithm: algorithm, keyFile: keyFile, createdAt: createdAt, retiredAt: retiredAt, publishUntil: publishUntil,
+                    sealedKey: sealed))
+        }
+        return records
+    }
+
+    public func insertSigningKey(_ record: SigningKeyRecord, audit: AuditEvent?) async throws(StorageError) {
+        try await database.transaction { tx in
+            try await Self.insert(record, tx)
+            try await PostgresAuditLog.append(audit, to: tx)
+        }
+    }
+
+    public func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date, audit: AuditEvent?) async throws(StorageError) {
+        try await database.transaction { tx in
+            try await tx.execute(
+                """
+                UPDATE signing_keys SET retired_at = \(StoredTime.seconds(at)), publish_until = \(StoredTime.seconds(publishUntil))
+                WHERE alg = \(newKey.algorithm.rawValue) AND retired_at IS NULL
+                """)
+            try await Self.insert(newKey, tx)
+            try await PostgresAuditLog.append(audit, to: tx)
+        }
+    }
+
+    private static func insert(_ record: SigningKeyRecord, _ tx: Transaction) async throws {
+        try await tx.execute(
+            """
+            INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until, sealed_key)
+            VALUES (\(record.kid), \(record.algorithm.rawValue), \(record.keyFile), \(StoredTime.seconds(record.createdAt)),
+                \(record.retiredAt.map(StoredTime.seconds)), \(record.publishUntil.map(StoredTime.seconds)),
+                \(record.sealedKey.map { ByteBuffer(bytes: $0) }))
+            """)
+    }
+}
