@@ -140,7 +140,6 @@ let package = Package(
             dependencies: [
                 "FapidRuntime",
                 "CertificateStatus",
-                "SQLiteStorage",
                 "AuthorizationServer",
                 "JOSE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
