@@ -57,8 +57,8 @@ public struct InteractionService: Sendable {
     /// a leaked `request_uri` opened in a loop must not fill the database (CWE-400).
     public static let livePerRequestURI = 10
 
-    public let authorization: AuthorizationService
-    public let login: LoginService
+    let authorization: AuthorizationService
+    let login: LoginService
     let store: any InteractionStore
     let clients: any ClientStore
     let clock: any Clock
