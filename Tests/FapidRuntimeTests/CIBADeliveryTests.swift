@@ -4,72 +4,18 @@ import Foundation
 import JOSE
 import Testing
 
-/// A decided request's way to the staff terminal and to the client: `CIBADecisionService` and `CIBADelivery`.
-@Suite("CIBADecisionService and CIBADelivery")
-struct CIBAServicesTests {
-    let fixture: CoreServiceFixture
-    let decisions: CIBADecisionService
-    let delivery: CIBADelivery
+/// A decided request's way to a ping or push client.
+@Suite("CIBADelivery")
+struct CIBADeliveryTests {
+    let ciba: CIBAFixture
+    var fixture: CoreServiceFixture { ciba.fixture }
+    var decisions: CIBADecisionService { ciba.decisions }
+    var delivery: CIBADelivery { ciba.delivery }
 
-    init() async throws {
-        fixture = try CoreServiceFixture("ciba-services")
-        let storage = fixture.storage
-        let clock = fixture.clock
-        // No signing keys: push deliveries cannot issue an ID Token, which is how `transaction_failed` is reached.
-        let ring = KeyRing()
-        let tokens = CIBATokens(
-            codes: storage.codes,
-            tokens: TokenIssuer(store: storage.tokens, keyRing: ring, settings: AccessTokenSettings(issuer: CoreServiceFixture.issuer), clock: clock),
-            idTokens: IDTokenIssuer(keyRing: ring, issuer: CoreServiceFixture.issuer, clock: clock), clock: clock)
-        decisions = CIBADecisionService(store: storage.ciba, clients: storage.clients, clock: clock)
-        delivery = CIBADelivery(store: storage.ciba, clients: storage.clients, tokens: tokens, clock: clock)
-        try await fixture.client(
-            "ping", name: "Call Centre",
-            extra: ["backchannel_token_delivery_mode": "ping", "backchannel_client_notification_endpoint": "https://tpp.example/notify"])
-        try await fixture.client(
-            "push", name: nil,
-            extra: [
-                "fapi": false, "backchannel_token_delivery_mode": "push", "backchannel_client_notification_endpoint": "https://tpp.example/push",
-            ])
-    }
+    init() async throws { ciba = try await CIBAFixture("CIBADelivery") }
 
     func insert(_ id: String, client: String, mode: String, binding: String? = nil, sealed: Bool = false) async throws {
-        let now = fixture.clock.now()
-        try await fixture.storage.ciba.insertCIBARequest(
-            CIBARequest(
-                id: id, authReqIDHash: Crypto.sha256("auth-req-" + id), clientID: client, username: "alice", scope: "openid payments",
-                bindingMessage: binding, acr: nil, deliveryMode: mode, notificationToken: sealed ? nil : "bearer-" + id, createdAt: now,
-                expiresAt: now.addingTimeInterval(300), interval: 5, pingAuthReqID: sealed ? nil : "auth-req-" + id),
-            audit: nil)
-    }
-
-    @Test("pending requests carry their client's name and organisation; a decision is recorded once, under the staff name, audited")
-    func decide() async throws {
-        try await insert("r1", client: "ping", mode: "ping", binding: "Order 1")
-        try await insert("r2", client: "push", mode: "push")
-        let pending = try await decisions.pending()
-        #expect(pending.map(\.id) == ["r1", "r2"])
-        #expect(
-            pending.first
-                == CIBADecisionService.PendingRequest(
-                    id: "r1", clientID: "ping", clientName: "Call Centre", organisation: "TPP Ltd", user: "alice", scope: "openid payments",
-                    bindingMessage: "Order 1", expiresAt: fixture.clock.now().addingTimeInterval(300)))
-        #expect(pending.last?.clientName == nil && pending.last?.bindingMessage == nil)
-
-        #expect(try await decisions.decide(id: "r1", approve: true, by: "staff1"))
-        #expect(try await !decisions.decide(id: "r1", approve: false, by: "staff2"), "decided already")
-        #expect(try await !decisions.decide(id: "nope", approve: true, by: "staff1"))
-        #expect(try await decisions.pending().map(\.id) == ["r2"])
-        let rows = try await fixture.storage.audit.rows(after: 0)
-        #expect(rows.filter { $0.values["type"] == "ciba.decided" }.map { $0.values["user"] } == ["staff1"])
-    }
-
-    @Test("an expired request cannot be decided")
-    func expired() async throws {
-        try await insert("r1", client: "ping", mode: "ping")
-        fixture.clock.advance(301)
-        #expect(try await decisions.pending().isEmpty)
-        #expect(try await !decisions.decide(id: "r1", approve: true, by: "staff1"))
+        try await ciba.insert(id, client: client, mode: mode, binding: binding, sealed: sealed)
     }
 
     @Test("ping: the auth_req_id to the client's endpoint with its bearer; retried until a final answer, then not claimed again")
