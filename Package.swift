@@ -159,7 +159,6 @@ let package = Package(
             dependencies: [
                 "FapidRuntime",
                 "CertificateStatus",
-                "SQLiteStorage",
                 "AuthorizationServer",
                 "JOSE", "OpenSSLKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

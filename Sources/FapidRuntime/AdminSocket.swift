@@ -1,6 +1,5 @@
 public import AuthorizationServer
 import Foundation
-import JOSE
 public import Logging
 import NIOCore
 import NIOPosix
@@ -8,27 +7,23 @@ public import ServiceLifecycle
 
 /// The daemon's admin Unix socket (no network listener) for `fapictl`'s live operations: mode 0600, or 0660
 /// to `admin_socket_group` so each staff member in that group connects under their own account.
-/// One JSON object per line each way: `{"op":"ciba.list"}`, `{"op":"ciba.decide","id":…,"approve":true}`.
-/// Who decides is the account of the connecting process, from the kernel (`SO_PEERCRED`), never a name the
-/// client sends: a `by` member is ignored.
+/// One JSON object per line each way, `AdminRequest` in and `AdminResponse` out; the decisions are the core's
+/// (`CIBADecisionService`). Who decides is the account of the connecting process, from the kernel
+/// (`SO_PEERCRED`), never a name the client sends: a `by` member is ignored.
 public struct AdminSocket: Service {
     let path: String
     let groupName: String?
-    let ciba: any CIBAStore
-    let clients: any ClientStore
-    let clock: any Clock
+    let ciba: CIBADecisionService
     let logger: Logger
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
 
-    public init(path: String, group: String? = nil, ciba: any CIBAStore, clients: any ClientStore, clock: any Clock, logger: Logger) {
+    public init(path: String, group: String? = nil, ciba: CIBADecisionService, logger: Logger) {
         self.path = path
         self.groupName = group
         self.ciba = ciba
-        self.clients = clients
-        self.clock = clock
         self.logger = logger
     }
 
@@ -121,50 +116,34 @@ public struct AdminSocket: Service {
                     let line = Array(pending[..<newline])
                     pending.removeSubrange(...newline)
                     let answer = await handle(line, staff: staff)
-                    try await outbound.write(ByteBuffer(bytes: answer.bytes + [UInt8(ascii: "\n")]))
+                    try await outbound.write(ByteBuffer(bytes: answer.line + [UInt8(ascii: "\n")]))
                 }
             }
         }
     }
 
-    /// One request from `staff`, the connecting account.
-    func handle(_ line: [UInt8], staff: String) async -> JSON {
-        guard let request = try? JSON.parseObject(line), let op = request["op"]?.stringValue else {
-            return ["ok": false, "error": "not a JSON request"]
+    /// One request line from `staff`, the connecting account.
+    func handle(_ line: [UInt8], staff: String) async -> AdminResponse {
+        switch AdminRequest.parse(line) {
+        case .failure(let refusal): return .failure(refusal.description)
+        case .success(let request): return await handle(request, staff: staff)
         }
-        do {
-            switch op {
-            case "ciba.list":
-                var rows: [JSON] = []
-                for pending in try await ciba.pendingCIBARequests(now: clock.now()) {
-                    let client = try? await clients.client(id: pending.clientID)
-                    rows.append([
-                        "id": .string(pending.id), "client_id": .string(pending.clientID),
-                        "client_name": (client?.name).map { .string($0) } ?? .null,
-                        "org": (client?.metadata["org_name"] ?? client?.metadata["org_id"]) ?? .null,
-                        "user": .string(pending.username), "scope": .string(pending.scope),
-                        "binding_message": pending.bindingMessage.map { .string($0) } ?? .null,
-                        "expires_at": .int(Int64(pending.expiresAt.timeIntervalSince1970)),
-                    ])
-                }
-                return ["ok": true, "requests": .array(rows)]
-            case "ciba.decide":
-                guard let id = request["id"]?.stringValue, let approve = request["approve"]?.boolValue else {
-                    return ["ok": false, "error": "ciba.decide needs id and approve"]
-                }
+    }
+
+    func handle(_ request: AdminRequest, staff: String) async -> AdminResponse {
+        do throws(StorageError) {
+            switch request {
+            case .cibaList:
+                return .cibaRequests(try await ciba.pending().map(AdminCIBARequest.init))
+            case .cibaDecide(let id, let approve):
                 // The approver is the peer's account (SO_PEERCRED), whatever `by` the client sent.
-                let recorded = try await ciba.decideCIBARequest(id: id, approve: approve, by: staff, now: clock.now())
-                if recorded {
-                    ServerMetrics.cibaDecisions.increment(approve ? "approved" : "denied")
-                    logger.notice("CIBA decision", metadata: ["request": "\(id)", "approved": "\(approve)", "by": "\(staff)"])
-                }
-                return recorded ? ["ok": true, "by": .string(staff)] : ["ok": false, "error": .string("no pending request \(id)")]
-            default:
-                return ["ok": false, "error": .string("unknown op \(op)")]
+                guard try await ciba.decide(id: id, approve: approve, by: staff) else { return .failure("no pending request \(id)") }
+                logger.notice("CIBA decision", metadata: ["request": "\(id)", "approved": "\(approve)", "by": "\(staff)"])
+                return .cibaDecided(by: staff)
             }
         } catch {
-            logger.error("admin request failed", metadata: ["op": "\(op)", "reason": "\(error)"])
-            return ["ok": false, "error": "the request failed"]
+            logger.error("admin request failed", metadata: ["op": "\(request.op)", "reason": "\(error)"])
+            return .failure("the request failed")
         }
     }
 }

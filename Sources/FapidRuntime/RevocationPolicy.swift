@@ -82,11 +82,12 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
             switch policy.decide(outcome, anchorThumbprint: chain.last?.sha256Thumbprint) {
             case .accept:
                 continue
+            case .acceptUnverified(.noPointers):
+                continue
             case .acceptUnverified(let reason):
-                if reason.hasPrefix("soft-fail") {
-                    softFails.withLock { $0 += 1 }
-                    logger.warning("certificate accepted without a verified status", metadata: ["subject": "\(subject)", "reason": "\(reason)"])
-                }
+                // A soft-fail: no source answered, and the anchor's policy accepts that.
+                softFails.withLock { $0 += 1 }
+                logger.warning("certificate accepted without a verified status", metadata: ["subject": "\(subject)", "reason": "\(reason)"])
             case .reject(let reason):
                 if case .known(.revoked, _) = outcome {
                     await recordRevoked(certificate, reason: index == 0 ? reason : "issuing CA \(subject): \(reason)")

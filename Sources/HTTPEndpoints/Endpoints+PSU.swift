@@ -7,59 +7,39 @@ import Logging
 import Mustache
 import NIOCore
 
-/// The services the browser-facing endpoints need.
+/// The services the browser-facing endpoints need: the core's PSU interaction service.
 public struct PSUServices: Sendable {
-    public let authorization: AuthorizationService
-    public let login: LoginService
-    let interactions: Interactions
+    let interactions: InteractionService
 
-    /// `interactions` keeps the browser's progress (in the shared storage, so any instance can continue it);
-    /// `clients` gives the pending request's client back.
-    public init(authorization: AuthorizationService, login: LoginService, interactions: any InteractionStore, clients: any ClientStore) {
-        self.authorization = authorization
-        self.login = login
-        self.interactions = Interactions(store: interactions, clients: clients)
+    public init(interactions: InteractionService) {
+        self.interactions = interactions
     }
 }
 
 extension Endpoints {
     static let sessionCookie = "fapid_session"
 
+    /// Thin adapters: each route reads its query or form, asks `InteractionService`, and renders the page or
+    /// the redirect it answers.
     func registerPSUEndpoints(_ services: PSUServices, on router: Router<FapidRequestContext>) {
         router.get("/authorize") { request, context in
             let parameters = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { first, _ in first })
             do throws(AuthorizationError) {
-                let pending = try await services.authorization.begin(parameters: parameters)
-                let prompts = Set((pending.request.prompt ?? "").split(separator: " ").map(String.init))
-                var session = await services.interactions.session(Self.cookie(request, Self.sessionCookie), now: Date())
-                // OIDC Core §3.1.2.1 max_age: an older sign-in must be repeated.
-                if let maxAge = pending.request.maxAge, let current = session, Date().timeIntervalSince(current.authTime) > TimeInterval(maxAge) {
-                    session = nil
-                }
-                if prompts.contains("none") {
-                    // OIDC Core §3.1.2.6: no page may be shown; consent is always asked here, so it is needed.
-                    let error = session == nil ? OAuthError(.loginRequired, "the user is not signed in") : OAuthError(.consentRequired, "consent is needed")
-                    return Self.deliver(await services.authorization.deny(pending, error: error))
-                }
-                let started: (id: String, Interactions.Interaction)?
-                do { started = try await services.interactions.start(pending, now: Date()) } catch {
+                switch try await services.interactions.open(parameters: parameters, session: Self.cookie(request, Self.sessionCookie)) {
+                case .answered(let response):
+                    return Self.deliver(response)
+                case .unavailable:
                     return Self.page(Pages.error, ["message": "The bank cannot take this request now. Please try again."], status: .serviceUnavailable)
-                }
-                guard let (id, interaction) = started else {
-                    // More browsers than `Interactions.livePerRequestURI` opened this request_uri (CWE-400).
-                    context.logger.info("authorization request opened too often", metadata: ["client_id": "\(pending.client.clientID)"])
+                case .openedTooOften:
+                    context.logger.info("authorization request opened too often", metadata: ["client_id": "\(parameters["client_id"] ?? "-")"])
                     return Self.page(
                         Pages.error, ["message": "This request has been opened too many times. Please return to the app and start again."],
                         status: .badRequest)
+                case .consent(let interaction, let username):
+                    return Self.page(Pages.consent, Self.consentValues(interaction, username: username))
+                case .signIn(let interaction):
+                    return Self.page(Pages.login, Self.loginValues(interaction))
                 }
-                if !prompts.contains("login"), let session {
-                    // A signed-in PSU goes straight to consent.
-                    guard await services.interactions.signIn(id, username: session.username, authTime: session.authTime, now: Date()) else {
-                        return Self.page(Pages.error, ["message": "The bank cannot take this request now. Please try again."], status: .serviceUnavailable)
-                    }
-                    return Self.page(Pages.consent, Self.consentValues(pending, id: id, csrf: interaction.csrf, username: session.username))
-                }
-                return Self.page(Pages.login, ["clientName": pending.client.name ?? pending.client.clientID, "interaction": id, "csrf": interaction.csrf])
             } catch {
                 context.logger.info("authorization request refused", metadata: ["detail": "\(error.error.detail)"])
                 // The OAuth error code is shown too: the request could not go back to the client (RFC 6749 §4.1.2.1).
@@ -72,24 +52,23 @@ extension Endpoints {
                     "site": "\(request.headers[HTTPField.Name("Sec-Fetch-Site")!] ?? "-")"])
                 return Self.page(Pages.error, ["message": "This form was not sent from this site."], status: .forbidden)
             }
-            guard let form = try? await FormBody.read(request),
-                let interaction = await services.interactions.get(form["interaction"], csrf: form["csrf"] ?? "", now: Date()),
-                let id = form["interaction"]
-            else { return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest) }
+            guard let form = try? await FormBody.read(request) else {
+                return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest)
+            }
             let username = form["username"] ?? ""
-            do throws(LoginService.Failure) {
-                // The client's address: behind a trusted proxy the forwarded one (InteractionIDResponder.sourceAddress).
-                let address = AuditContext.current?.source ?? context.remoteAddress
-                let user = try await services.login.authenticate(
-                    username: username, password: form["password"] ?? "", address: address, interaction: id)
-                let now = Date()
-                guard await services.interactions.signIn(id, username: user.username, authTime: now, now: now),
-                    let session = try? await services.interactions.newSession(username: user.username, authTime: now)
-                else { return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest) }
-                var response = Self.page(Pages.consent, Self.consentValues(interaction.pending, id: id, csrf: interaction.csrf, username: user.username))
-                response.headers[.setCookie] = "\(Self.sessionCookie)=\(session); Path=/authorize; Secure; HttpOnly; SameSite=Lax; Max-Age=\(Int(Interactions.sessionLifetime))"
+            // The client's address: behind a trusted proxy the forwarded one (InteractionIDResponder.sourceAddress).
+            let address = AuditContext.current?.source ?? context.remoteAddress
+            switch await services.interactions.signIn(
+                interaction: form["interaction"], csrf: form["csrf"] ?? "", username: username, password: form["password"] ?? "", address: address)
+            {
+            case .expired:
+                return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest)
+            case .signedIn(let interaction, let username, let session):
+                var response = Self.page(Pages.consent, Self.consentValues(interaction, username: username))
+                response.headers[.setCookie] =
+                    "\(Self.sessionCookie)=\(session); Path=/authorize; Secure; HttpOnly; SameSite=Lax; Max-Age=\(Int(InteractionService.sessionLifetime))"
                 return response
-            } catch {
+            case .refused(let interaction, let error):
                 context.logger.info("PSU sign-in failed", metadata: ["reason": "\(error)"])
                 let message: String
                 let status: HTTPResponse.Status
@@ -102,35 +81,35 @@ extension Endpoints {
                 case .busy: (message, status, retryAfter) = ("The bank is busy. Please try again in a moment.", .serviceUnavailable, 1)
                 case .unavailable: (message, status) = ("The bank cannot check your sign-in now. Please try again.", .serviceUnavailable)
                 }
-                var response = Self.page(
-                    Pages.login,
-                    ["clientName": interaction.pending.client.name ?? interaction.pending.client.clientID, "interaction": id, "csrf": interaction.csrf,
-                     "error": message, "username": username.utf8.count <= LoginService.maximumUsernameBytes ? username : ""],
-                    status: status)
+                var values = Self.loginValues(interaction)
+                values["error"] = message
+                values["username"] = username.utf8.count <= LoginService.maximumUsernameBytes ? username : ""
+                var response = Self.page(Pages.login, values, status: status)
                 if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
                 return response
             }
         }
         router.post("/authorize/consent") { request, context in
             guard self.isSameOrigin(request) else { return Self.page(Pages.error, ["message": "This form was not sent from this site."], status: .forbidden) }
-            guard let form = try? await FormBody.read(request), let id = form["interaction"],
-                let interaction = await services.interactions.finish(id, csrf: form["csrf"] ?? "", now: Date()),
-                let username = interaction.username, let authTime = interaction.authTime
-            else { return Self.page(Pages.error, ["message": "This consent form has expired."], status: .badRequest) }
-            let target: AuthorizationResponse
-            if form["decision"] == "approve" {
-                do throws(AuthorizationError) {
-                    target = try await services.authorization.approve(interaction.pending, subject: username, authTime: authTime)
-                } catch {
-                    // The OAuth error code is shown too: the request could not go back to the client (RFC 6749 §4.1.2.1).
-                return Self.page(Pages.error, ["message": error.error.description, "code": error.error.code.rawValue], status: .badRequest)
-                }
-                context.logger.notice("consent given", metadata: ["client_id": "\(interaction.pending.client.clientID)", "user": "\(username)"])
-            } else {
-                target = await services.authorization.deny(interaction.pending, user: username)
-                context.logger.notice("consent denied", metadata: ["client_id": "\(interaction.pending.client.clientID)", "user": "\(username)"])
+            guard let form = try? await FormBody.read(request) else {
+                return Self.page(Pages.error, ["message": "This consent form has expired."], status: .badRequest)
             }
-            return Self.deliver(target)
+            do throws(AuthorizationError) {
+                switch try await services.interactions.decide(
+                    interaction: form["interaction"], csrf: form["csrf"] ?? "", approve: form["decision"] == "approve")
+                {
+                case .expired:
+                    return Self.page(Pages.error, ["message": "This consent form has expired."], status: .badRequest)
+                case .answered(let response, let interaction, let username, let approved):
+                    context.logger.notice(
+                        approved ? "consent given" : "consent denied",
+                        metadata: ["client_id": "\(interaction.pending.client.clientID)", "user": "\(username)"])
+                    return Self.deliver(response)
+                }
+            } catch {
+                // The OAuth error code is shown too: the request could not go back to the client (RFC 6749 §4.1.2.1).
+                return Self.page(Pages.error, ["message": error.error.description, "code": error.error.code.rawValue], status: .badRequest)
+            }
         }
     }
 
@@ -159,9 +138,16 @@ extension Endpoints {
         return origin == metadata.issuer || metadata.issuer.hasPrefix(origin + "/")
     }
 
-    static func consentValues(_ pending: AuthorizationService.Pending, id: String, csrf: String, username: String) -> [String: Any] {
+    /// The sign-in page's values: who asks, and the interaction the form continues.
+    static func loginValues(_ interaction: InteractionService.Interaction) -> [String: Any] {
+        let client = interaction.pending.client
+        return ["clientName": client.name ?? client.clientID, "interaction": interaction.id, "csrf": interaction.csrf]
+    }
+
+    static func consentValues(_ interaction: InteractionService.Interaction, username: String) -> [String: Any] {
+        let pending = interaction.pending
         var values: [String: Any] = [
-            "clientName": pending.client.name ?? pending.client.clientID, "interaction": id, "csrf": csrf, "username": username,
+            "clientName": pending.client.name ?? pending.client.clientID, "interaction": interaction.id, "csrf": interaction.csrf, "username": username,
             "permissions": pending.request.scopes.compactMap(Pages.permission),
         ]
         if let organisation = pending.client.metadata["org_name"]?.stringValue ?? pending.client.metadata["org_id"]?.stringValue {

@@ -1,12 +1,12 @@
 import FapidRuntime
 import Foundation
-import JOSE
 
-/// Talks to the running daemon over its admin Unix socket: one JSON request, one JSON answer per line.
+/// Talks to the running daemon over its admin Unix socket: one `AdminRequest`, one `AdminResponse` per line.
 struct AdminClient {
     let path: String
 
-    func call(_ request: JSON) throws -> [String: JSON] {
+    /// The daemon's answer; a refusal (`ok: false`) is thrown as its one-line reason.
+    func call(_ request: AdminRequest) throws -> AdminResponse {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(message: "cannot create a socket") }
         defer { close(descriptor) }
@@ -24,7 +24,7 @@ struct AdminClient {
         guard connected == 0 else {
             throw Failure(message: "cannot reach the daemon at \(path) (\(String(cString: strerror(errno)))); is fapid running?")
         }
-        let line = request.bytes + [UInt8(ascii: "\n")]
+        let line = [UInt8](try JSONEncoder().encode(request)) + [UInt8(ascii: "\n")]
         guard line.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == line.count else {
             throw Failure(message: "cannot write to the admin socket")
         }
@@ -35,10 +35,10 @@ struct AdminClient {
             guard count > 0 else { break }
             answer += buffer[..<count]
         }
-        guard let object = try? JSON.parseObject(Array(answer.prefix { $0 != UInt8(ascii: "\n") })) else {
+        guard let response = try? JSONDecoder().decode(AdminResponse.self, from: Data(answer.prefix { $0 != UInt8(ascii: "\n") })) else {
             throw Failure(message: "the daemon's answer was not understood")
         }
-        guard object["ok"]?.boolValue == true else { throw Failure(message: object["error"]?.stringValue ?? "the daemon refused the request") }
-        return object
+        if case .failure(let reason) = response { throw Failure(message: reason) }
+        return response
     }
 }

@@ -3,7 +3,6 @@ import AuthorizationServer
 import FapidRuntime
 import Foundation
 import JOSE
-import SQLiteStorage
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

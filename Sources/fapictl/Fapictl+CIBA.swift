@@ -1,9 +1,7 @@
 import ArgumentParser
-import AuthorizationServer
 import FapidRuntime
 import Foundation
 import JOSE
-import SQLiteStorage
 
 /// The bank staff side of CIBA: see pending backchannel requests and approve or deny them.
 struct CIBA: AsyncParsableCommand {
@@ -19,24 +17,34 @@ struct CIBA: AsyncParsableCommand {
         AdminClient(path: try options.load().adminSocket)
     }
 
-    static func pending(_ admin: AdminClient) throws -> [[String: JSON]] {
-        (try admin.call(["op": "ciba.list"])["requests"]?.arrayValue ?? []).compactMap(\.objectValue)
+    static func pending(_ admin: AdminClient) throws -> [AdminCIBARequest] {
+        guard case .cibaRequests(let requests) = try admin.call(.cibaList) else { throw Failure(message: "the daemon's answer was not understood") }
+        return requests
     }
 
     /// Records the decision; returns the account the daemon recorded it under. That is the account this
     /// process runs as, which the daemon reads from the socket itself (SO_PEERCRED): no name is sent.
     static func decide(_ admin: AdminClient, id: String, approve: Bool) throws -> String {
-        let answer = try admin.call(["op": "ciba.decide", "id": .string(id), "approve": .bool(approve)])
-        return answer["by"]?.stringValue ?? "?"
+        guard case .cibaDecided(let staff) = try admin.call(.cibaDecide(id: id, approve: approve)) else {
+            throw Failure(message: "the daemon's answer was not understood")
+        }
+        return staff
     }
 
-    static func describe(_ request: [String: JSON], now: Date) -> String {
-        let expires = Double(request["expires_at"]?.int64Value ?? 0)
-        let left = max(0, Int(expires - now.timeIntervalSince1970))
-        let name = request["client_name"]?.stringValue ?? request["client_id"]?.stringValue ?? "?"
-        let organisation = request["org"]?.stringValue.map { " (\($0))" } ?? ""
-        let scope = request["scope"]?.stringValue ?? ""
-        let permissions = scope.split(separator: " ").compactMap { scope -> String? in
+    /// `ciba list --json`: one object per request, absent values as null.
+    static func json(_ request: AdminCIBARequest) -> JSON {
+        [
+            "id": .string(request.id), "client_id": .string(request.clientID), "client_name": request.clientName.map { .string($0) } ?? .null,
+            "user": .string(request.user), "scope": .string(request.scope),
+            "binding_message": request.bindingMessage.map { .string($0) } ?? .null, "expires_at": .int(request.expiresAt),
+        ]
+    }
+
+    static func describe(_ request: AdminCIBARequest, now: Date) -> String {
+        let left = max(0, Int(Double(request.expiresAt) - now.timeIntervalSince1970))
+        let name = request.clientName ?? request.clientID
+        let organisation = request.organisation.map { " (\($0))" } ?? ""
+        let permissions = request.scope.split(separator: " ").compactMap { scope -> String? in
             switch scope {
             case "openid": nil
             case "accounts": "see account details, balances and transactions"
@@ -48,11 +56,11 @@ struct CIBA: AsyncParsableCommand {
         // Everything but the countdown came from the TPP or the customer: shown with control characters made visible.
         let safe = TerminalText.safe
         return """
-            Request \(safe(request["id"]?.stringValue ?? "?"))
+            Request \(safe(request.id))
               TPP:      \(safe(name + organisation))
-              Customer: \(safe(request["user"]?.stringValue ?? "?"))
+              Customer: \(safe(request.user))
               Wants to: \(safe(permissions.isEmpty ? "confirm the customer's identity" : permissions.joined(separator: "; ")))
-              Message:  \(safe(request["binding_message"]?.stringValue ?? "-"))
+              Message:  \(safe(request.bindingMessage ?? "-"))
               Expires:  in \(left) s
             """
     }
@@ -70,13 +78,14 @@ struct CIBA: AsyncParsableCommand {
                 print("Waiting for backchannel requests (Ctrl-D to stop)…")
                 while deadline.map({ Date() < $0 }) ?? true {
                     for request in try CIBA.pending(admin) {
-                        guard let id = request["id"]?.stringValue, !seen.contains(id) else { continue }
+                        let id = request.id
+                        guard !seen.contains(id) else { continue }
                         seen.insert(id)
                         print("\n" + CIBA.describe(request, now: Date()))
                         print("Approve? [y/N] ", terminator: "")
                         guard let answer = readLine() else { return }
                         var approve = answer.lowercased().hasPrefix("y")
-                        if approve && (request["scope"]?.stringValue ?? "").split(separator: " ").contains("payments") {
+                        if approve && request.scope.split(separator: " ").contains("payments") {
                             print("This is a payment. Approve it? Type yes to confirm: ", terminator: "")
                             approve = readLine()?.lowercased() == "yes"
                         }
@@ -103,11 +112,7 @@ struct CIBA: AsyncParsableCommand {
                 let now = Date()
                 let requests = try CIBA.pending(try CIBA.admin(options))
                 if json {
-                    printJSON(.array(requests.map { request in
-                        var row = request
-                        row["org"] = nil
-                        return .object(row)
-                    }))
+                    printJSON(.array(requests.map(CIBA.json)))
                 } else {
                     for request in requests { print(CIBA.describe(request, now: now) + "\n") }
                 }

@@ -4,7 +4,14 @@ import FapidRuntime
 import Foundation
 import JOSE
 import OpenSSLKit
-import SQLiteStorage
+
+extension GlobalOptions {
+    /// The core's administration service over the configured database, acting for the account running fapictl.
+    func administration() async throws -> AdministrationService {
+        let (_, runtime) = try await runtime()
+        return AdministrationService(clients: runtime.clients, resourceServers: runtime.clients, clock: SystemClock())
+    }
+}
 
 struct Clients: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,20 +37,12 @@ struct Clients: AsyncParsableCommand {
                 }
                 let metadata: [String: JSON]
                 do { metadata = try JSON.parseObject([UInt8](data)) } catch { throw Failure(message: "client metadata must be a JSON object") }
-                for field in ["client_id", "client_secret"] where metadata[field] != nil {
-                    throw Failure(message: "\(field): assigned by the server, must not be given")
-                }
-                let (_, runtime) = try await options.runtime()
                 let client: Client
                 do {
-                    // 128 random bits: client ids are not secrets, but need not be guessable either.
-                    client = try Client(clientID: Crypto.hex(Crypto.randomBytes(16)), metadata: metadata, createdAt: Date())
-                } catch {
-                    throw Failure(message: "invalid client metadata: \(error)")
+                    client = try await options.administration().addClient(metadata: metadata, by: OperatingSystemUser.name)
+                } catch let error as AdministrationError {
+                    throw Failure(message: error.description)
                 }
-                try await runtime.clients.insertClient(
-                    client,
-                    audit: AuditEvent(.clientRegistered, at: client.createdAt, client: client, user: OperatingSystemUser.name, reason: "fapictl clients add"))
                 printJSON(client.registeredJSON)
             }
         }
@@ -56,8 +55,7 @@ struct Clients: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try await options.runtime()
-                let clients = try await runtime.clients.clients()
+                let clients = try await options.administration().clients()
                 if json {
                     printJSON(.array(clients.map(\.registeredJSON)))
                 } else {
@@ -78,8 +76,7 @@ struct Clients: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try await options.runtime()
-                guard let client = try await runtime.clients.client(id: id) else { throw Failure(message: "no client \(id)") }
+                guard let client = try await options.administration().client(id: id) else { throw Failure(message: "no client \(id)") }
                 printJSON(client.registeredJSON)
             }
         }
@@ -92,10 +89,7 @@ struct Clients: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try await options.runtime()
-                let now = Date()
-                let event = AuditEvent(.clientDeleted, at: now, clientID: id, user: OperatingSystemUser.name, reason: "fapictl clients remove")
-                guard try await runtime.clients.removeClient(id: id, at: now, audit: event) else { throw Failure(message: "no client \(id)") }
+                guard try await options.administration().removeClient(id: id, by: OperatingSystemUser.name) else { throw Failure(message: "no client \(id)") }
                 print("removed \(id)")
             }
         }
@@ -117,17 +111,15 @@ struct ResourceServers: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                do { _ = try DistinguishedName(rfc4514: subjectDn) } catch { throw Failure(message: "--subject-dn: \(error)") }
-                let (_, runtime) = try await options.runtime()
-                let server = ResourceServer(id: Crypto.hex(Crypto.randomBytes(12)), name: name, subjectDN: subjectDn, createdAt: Date())
+                let server: ResourceServer
                 do {
-                    try await runtime.clients.insertResourceServer(
-                        server,
-                        audit: AuditEvent(
-                            .resourceServerAdded, at: server.createdAt, clientID: server.id, user: OperatingSystemUser.name,
-                            reason: "resource server \(name), subject \(subjectDn)"))
-                } catch let error as StorageError where error.code == .conflict {
+                    server = try await options.administration().addResourceServer(name: name, subjectDN: subjectDn, by: OperatingSystemUser.name)
+                } catch AdministrationError.invalidSubjectDN(let error) {
+                    throw Failure(message: "--subject-dn: \(error)")
+                } catch AdministrationError.nameTaken(let name) {
                     throw Failure(message: "--name: a resource server named \(name) exists")
+                } catch let error as AdministrationError {
+                    throw Failure(message: error.description)
                 }
                 printJSON(["id": .string(server.id), "name": .string(name), "subject_dn": .string(subjectDn)])
             }
@@ -141,8 +133,7 @@ struct ResourceServers: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try await options.runtime()
-                let servers = try await runtime.clients.resourceServers()
+                let servers = try await options.administration().resourceServers()
                 if json {
                     printJSON(.array(servers.map { ["id": .string($0.id), "name": .string($0.name), "subject_dn": .string($0.subjectDN)] }))
                 } else {
@@ -159,10 +150,7 @@ struct ResourceServers: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let (_, runtime) = try await options.runtime()
-                let event = AuditEvent(
-                    .resourceServerRemoved, at: Date(), clientID: id, user: OperatingSystemUser.name, reason: "fapictl resource-servers remove")
-                guard try await runtime.clients.removeResourceServer(id: id, audit: event) else { throw Failure(message: "no resource server \(id)") }
+                guard try await options.administration().removeResourceServer(id: id, by: OperatingSystemUser.name) else { throw Failure(message: "no resource server \(id)") }
                 print("removed \(id)")
             }
         }

@@ -3,7 +3,6 @@ import AuthorizationServer
 import FapidRuntime
 import Foundation
 import JOSE
-import SQLiteStorage
 
 struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "PSU accounts.", subcommands: [Add.self, List.self])

@@ -3,7 +3,6 @@ import AuthorizationServer
 import FapidRuntime
 import Foundation
 import JOSE
-import Logging
 
 @main
 struct Fapictl: AsyncParsableCommand {

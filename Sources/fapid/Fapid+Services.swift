@@ -48,11 +48,13 @@ extension Fapid {
             keys: clientKeys, replay: runtime.tokens, issuer: issuer, clock: clock)
         let pushedStore = runtime.storage.pushed
         let psu = PSUServices(
-            authorization: AuthorizationService(
-                clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
-                clock: clock, keyRing: keyRing, requirePushed: configuration.requirePushedAuthorizationRequests,
-                audit: runtime.storage.audit),
-            login: LoginService(users: runtime.storage.users, attempts: runtime.storage.signInAttempts, clock: clock), interactions: runtime.storage.interactions, clients: runtime.clients)
+            interactions: InteractionService(
+                authorization: AuthorizationService(
+                    clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
+                    clock: clock, keyRing: keyRing, requirePushed: configuration.requirePushedAuthorizationRequests,
+                    audit: runtime.storage.audit),
+                login: LoginService(users: runtime.storage.users, attempts: runtime.storage.signInAttempts, clock: clock),
+                store: runtime.storage.interactions, clients: runtime.clients, clock: clock))
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(

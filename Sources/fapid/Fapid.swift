@@ -121,10 +121,10 @@ struct Fapid: AsyncParsableCommand {
                     tokens: runtime.tokens, interactions: runtime.storage.interactions, signInAttempts: runtime.storage.signInAttempts, clock: clock,
                     logger: logger),
                 AdminSocket(
-                    path: configuration.adminSocket, group: configuration.adminSocketGroup, ciba: runtime.storage.ciba, clients: runtime.clients, clock: clock,
-                    logger: logger),
+                    path: configuration.adminSocket, group: configuration.adminSocketGroup,
+                    ciba: CIBADecisionService(store: runtime.storage.ciba, clients: runtime.clients, clock: clock), logger: logger),
                 CIBANotifier(
-                    store: runtime.storage.ciba, clients: runtime.clients, http: outbound, tokens: cibaTokens, clock: clock,
+                    delivery: CIBADelivery(store: runtime.storage.ciba, clients: runtime.clients, tokens: cibaTokens, clock: clock), http: outbound,
                     logger: logger),
             ], onServerRunning: { _ in
             // Logged once the socket is bound, so a supervisor can wait for this line.

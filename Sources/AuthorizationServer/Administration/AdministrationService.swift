@@ -1,0 +1,102 @@
+import Foundation
+public import JOSE
+import OpenSSLKit
+
+/// The bank operator's administration of clients (TPPs registered out of band, RFC 7591 metadata) and of the
+/// resource servers allowed to introspect tokens: each change is stored with its audit event naming the
+/// operator, in one transaction. `fapictl` uses it on the database directly.
+public struct AdministrationService: Sendable {
+    let clients: any ClientStore
+    let resourceServers: any ResourceServerStore
+    let clock: any Clock
+
+    public init(clients: any ClientStore, resourceServers: any ResourceServerStore, clock: any Clock) {
+        self.clients = clients
+        self.resourceServers = resourceServers
+        self.clock = clock
+    }
+
+    /// Registers a client from its metadata, under a new random `client_id`, recorded as added by `operator`.
+    public func addClient(metadata: [String: JSON], by operator: String) async throws(AdministrationError) -> Client {
+        // RFC 7591 §3.2.1: the server assigns these.
+        for field in ["client_id", "client_secret"] where metadata[field] != nil { throw .serverAssigned(field: field) }
+        let client: Client
+        do throws(ClientMetadataError) {
+            // 128 random bits: client ids are not secrets, but need not be guessable either.
+            client = try Client(clientID: Crypto.hex(Crypto.randomBytes(16)), metadata: metadata, createdAt: clock.now())
+        } catch {
+            throw .invalidMetadata(error)
+        }
+        do throws(StorageError) {
+            try await clients.insertClient(
+                client, audit: AuditEvent(.clientRegistered, at: client.createdAt, client: client, user: `operator`, reason: "fapictl clients add"))
+        } catch {
+            throw .storage(error)
+        }
+        return client
+    }
+
+    public func clients() async throws(StorageError) -> [Client] {
+        try await clients.clients()
+    }
+
+    public func client(id: String) async throws(StorageError) -> Client? {
+        try await clients.client(id: id)
+    }
+
+    /// Removes the client and revokes its tokens, recorded as removed by `operator`; false when there is none.
+    public func removeClient(id: String, by operator: String) async throws(StorageError) -> Bool {
+        let now = clock.now()
+        let event = AuditEvent(.clientDeleted, at: now, clientID: id, user: `operator`, reason: "fapictl clients remove")
+        return try await clients.removeClient(id: id, at: now, audit: event)
+    }
+
+    /// Registers a resource server by the subject DN of its mTLS certificate (RFC 4514), under a new id.
+    public func addResourceServer(name: String, subjectDN: String, by operator: String) async throws(AdministrationError) -> ResourceServer {
+        do throws(DistinguishedNameError) { _ = try DistinguishedName(rfc4514: subjectDN) } catch { throw .invalidSubjectDN(error) }
+        let server = ResourceServer(id: Crypto.hex(Crypto.randomBytes(12)), name: name, subjectDN: subjectDN, createdAt: clock.now())
+        do throws(StorageError) {
+            try await resourceServers.insertResourceServer(
+                server,
+                audit: AuditEvent(
+                    .resourceServerAdded, at: server.createdAt, clientID: server.id, user: `operator`,
+                    reason: "resource server \(name), subject \(subjectDN)"))
+        } catch where error.code == .conflict {
+            throw .nameTaken(name)
+        } catch {
+            throw .storage(error)
+        }
+        return server
+    }
+
+    public func resourceServers() async throws(StorageError) -> [ResourceServer] {
+        try await resourceServers.resourceServers()
+    }
+
+    /// Removes a resource server by id or name, recorded as removed by `operator`; false when there is none.
+    public func removeResourceServer(id: String, by operator: String) async throws(StorageError) -> Bool {
+        let event = AuditEvent(.resourceServerRemoved, at: clock.now(), clientID: id, user: `operator`, reason: "fapictl resource-servers remove")
+        return try await resourceServers.removeResourceServer(id: id, audit: event)
+    }
+}
+
+/// Why an administrative change was refused.
+public enum AdministrationError: Error, Sendable, CustomStringConvertible {
+    /// The metadata names a value the server assigns (`client_id`, `client_secret`).
+    case serverAssigned(field: String)
+    case invalidMetadata(ClientMetadataError)
+    case invalidSubjectDN(DistinguishedNameError)
+    /// A resource server of this name exists.
+    case nameTaken(String)
+    case storage(StorageError)
+
+    public var description: String {
+        switch self {
+        case .serverAssigned(let field): "\(field): assigned by the server, must not be given"
+        case .invalidMetadata(let error): "invalid client metadata: \(error)"
+        case .invalidSubjectDN(let error): "\(error)"
+        case .nameTaken(let name): "a resource server named \(name) exists"
+        case .storage(let error): "\(error)"
+        }
+    }
+}

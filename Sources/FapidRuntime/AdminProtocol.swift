@@ -1,0 +1,175 @@
+public import AuthorizationServer
+import Foundation
+import JOSE
+
+/// One request line on the admin socket (`AdminSocket` serves it, fapictl's `AdminClient` sends it): a JSON
+/// object with `op`. No member names the staff member: the daemon reads the peer's account from the
+/// socket (`SO_PEERCRED`), and ignores any `by` a client sends.
+public enum AdminRequest: Codable, Sendable, Equatable {
+    /// `{"op":"ciba.list"}`: the pending CIBA requests.
+    case cibaList
+    /// `{"op":"ciba.decide","id":…,"approve":…}`: approve or deny one.
+    case cibaDecide(id: String, approve: Bool)
+
+    /// A request line the daemon cannot serve, with the reason it answers.
+    public struct Refusal: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    enum Key: String, CodingKey {
+        case op, id, approve
+    }
+
+    /// The request's `op`, for log lines.
+    public var op: String {
+        switch self {
+        case .cibaList: "ciba.list"
+        case .cibaDecide: "ciba.decide"
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        let op = try container.decode(String.self, forKey: .op)
+        switch op {
+        case "ciba.list":
+            self = .cibaList
+        case "ciba.decide":
+            guard let id = try? container.decode(String.self, forKey: .id), let approve = try? container.decode(Bool.self, forKey: .approve) else {
+                throw Refusal(description: "ciba.decide needs id and approve")
+            }
+            self = .cibaDecide(id: id, approve: approve)
+        default:
+            throw Refusal(description: "unknown op \(op)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(op, forKey: .op)
+        if case .cibaDecide(let id, let approve) = self {
+            try container.encode(id, forKey: .id)
+            try container.encode(approve, forKey: .approve)
+        }
+    }
+
+    /// Parses one line: the request, or the reason it is refused (`not a JSON request` when it is not an
+    /// object with a string `op`).
+    public static func parse(_ line: [UInt8]) -> Result<AdminRequest, Refusal> {
+        // The project's strict parser first: duplicate member names are refused, not resolved.
+        guard (try? JSON.parseObject(line)) != nil else { return .failure(Refusal(description: "not a JSON request")) }
+        do {
+            return .success(try JSONDecoder().decode(AdminRequest.self, from: Data(line)))
+        } catch let refusal as Refusal {
+            return .failure(refusal)
+        } catch {
+            return .failure(Refusal(description: "not a JSON request"))
+        }
+    }
+}
+
+/// One answer line on the admin socket: `{"ok":true,…}` with the request's result, or `{"ok":false,"error":…}`.
+public enum AdminResponse: Codable, Sendable, Equatable {
+    /// `{"ok":true,"requests":[…]}`, the answer to `ciba.list`.
+    case cibaRequests([AdminCIBARequest])
+    /// `{"ok":true,"by":…}`, the answer to `ciba.decide`: the account the decision was recorded under.
+    case cibaDecided(by: String)
+    /// `{"ok":false,"error":…}`: one line for the operator.
+    case failure(String)
+
+    enum Key: String, CodingKey {
+        case ok, requests, by, error
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        guard try container.decode(Bool.self, forKey: .ok) else {
+            self = .failure(try container.decodeIfPresent(String.self, forKey: .error) ?? "the daemon refused the request")
+            return
+        }
+        if let requests = try container.decodeIfPresent([AdminCIBARequest].self, forKey: .requests) {
+            self = .cibaRequests(requests)
+        } else {
+            self = .cibaDecided(by: try container.decode(String.self, forKey: .by))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        switch self {
+        case .cibaRequests(let requests):
+            try container.encode(true, forKey: .ok)
+            try container.encode(requests, forKey: .requests)
+        case .cibaDecided(let by):
+            try container.encode(true, forKey: .ok)
+            try container.encode(by, forKey: .by)
+        case .failure(let reason):
+            try container.encode(false, forKey: .ok)
+            try container.encode(reason, forKey: .error)
+        }
+    }
+
+    /// The answer as one line, without its newline.
+    public var line: [UInt8] {
+        // Encoding these cases cannot fail: strings, booleans and integers only.
+        (try? [UInt8](JSONEncoder().encode(self))) ?? Array(#"{"ok":false,"error":"the request failed"}"#.utf8)
+    }
+}
+
+/// A pending CIBA request on the wire (`CIBADecisionService.PendingRequest`); absent values are `null`.
+public struct AdminCIBARequest: Codable, Sendable, Equatable {
+    public let id: String
+    public let clientID: String
+    public let clientName: String?
+    public let organisation: String?
+    public let user: String
+    public let scope: String
+    public let bindingMessage: String?
+    /// Unix seconds.
+    public let expiresAt: Int64
+
+    enum Key: String, CodingKey {
+        case id, user, scope
+        case clientID = "client_id"
+        case clientName = "client_name"
+        case organisation = "org"
+        case bindingMessage = "binding_message"
+        case expiresAt = "expires_at"
+    }
+
+    public init(_ pending: CIBADecisionService.PendingRequest) {
+        id = pending.id
+        clientID = pending.clientID
+        clientName = pending.clientName
+        organisation = pending.organisation
+        user = pending.user
+        scope = pending.scope
+        bindingMessage = pending.bindingMessage
+        expiresAt = Int64(pending.expiresAt.timeIntervalSince1970)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        id = try container.decode(String.self, forKey: .id)
+        clientID = try container.decode(String.self, forKey: .clientID)
+        clientName = try container.decodeIfPresent(String.self, forKey: .clientName)
+        organisation = try container.decodeIfPresent(String.self, forKey: .organisation)
+        user = try container.decode(String.self, forKey: .user)
+        scope = try container.decode(String.self, forKey: .scope)
+        bindingMessage = try container.decodeIfPresent(String.self, forKey: .bindingMessage)
+        expiresAt = try container.decode(Int64.self, forKey: .expiresAt)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(clientID, forKey: .clientID)
+        // Written as null when absent, as the wire always had them.
+        try container.encode(clientName, forKey: .clientName)
+        try container.encode(organisation, forKey: .organisation)
+        try container.encode(user, forKey: .user)
+        try container.encode(scope, forKey: .scope)
+        try container.encode(bindingMessage, forKey: .bindingMessage)
+        try container.encode(expiresAt, forKey: .expiresAt)
+    }
+}
