@@ -162,6 +162,7 @@ let package = Package(
                 "AuthorizationServer",
                 "JOSE", "OpenSSLKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
