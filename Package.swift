@@ -167,11 +167,18 @@ let package = Package(
             name: "FapidBenchmarkSupport", dependencies: ["CertificateStatus", "JOSE", "TestSupport"], path: "Tests/Benchmarks/Support",
             swiftSettings: swiftSettings
         ),
-        // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.
-        .target(name: "TestSupport", dependencies: ["AuthorizationServer"], swiftSettings: swiftSettings),
+        // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, a fixed clock, seeded entropy.
+        .target(name: "TestSupport", dependencies: ["AuthorizationServer", "JOSE"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificateStatusTests", dependencies: ["CertificateStatus", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
+        // The core's services and grants driven through their public API, without a daemon. The stores come from
+        // one fixture function (`CoreFixture.stores()`), on SQLite in a temporary directory for now.
+        .testTarget(
+            name: "CoreTests",
+            dependencies: ["AuthorizationServer", "JOSE", "TestSupport", "FapidRuntime", "SQLiteStorage"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "AuthorizationServer", "JOSE", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HTTPEndpointsTests",

@@ -30,8 +30,8 @@ struct Interactions: Sendable {
 
     /// A new interaction for the pending request; nil when its `request_uri` has `livePerRequestURI` already.
     func start(_ pending: AuthorizationService.Pending, now: Date) async throws(StorageError) -> (id: String, Interaction)? {
-        let id = Crypto.randomToken()
-        let csrf = Crypto.randomToken()
+        let id = SystemEntropy().token()
+        let csrf = SystemEntropy().token()
         let stored = try await store.insertInteraction(
             PSUInteraction(
                 idHash: Crypto.sha256(id), clientID: pending.client.clientID, request: pending.request, requestURIHash: pending.requestURIHash,
@@ -68,7 +68,7 @@ struct Interactions: Sendable {
     }
 
     func newSession(username: String, authTime: Date) async throws(StorageError) -> String {
-        let id = Crypto.randomToken()
+        let id = SystemEntropy().token()
         try await store.insertSession(
             PSUSession(idHash: Crypto.sha256(id), username: username, authTime: authTime, expiresAt: authTime.addingTimeInterval(Self.sessionLifetime)))
         return id

@@ -2,6 +2,7 @@ import AuthorizationServer
 import Foundation
 import JOSE
 import Synchronization
+import TestSupport
 import Testing
 
 /// jti replay memory for one test.
@@ -17,11 +18,6 @@ final class MemoryReplayStore: ReplayStore {
     }
 
     func expiry(of jti: String, clientID: String) -> Date? { seen.withLock { $0[clientID + " " + jti] } }
-}
-
-struct FixedClock: Clock {
-    let date: Date
-    func now() -> Date { date }
 }
 
 struct NoFetcher: JWKSFetcher {
@@ -49,7 +45,7 @@ struct RequestObjectValidatorTests {
                 "tls_client_auth_subject_dn": "CN=a,C=GB", "redirect_uris": ["https://tpp.example/cb"], "grant_types": ["authorization_code"],
                 "scope": "openid accounts", "jwks": ["keys": [.object(jwk.publicMembers)]],
             ], createdAt: Self.now)
-        let clock = FixedClock(date: Self.now)
+        let clock = FixedClock(Self.now)
         validator = RequestObjectValidator(
             keys: ClientKeyResolver(fetcher: NoFetcher(), clock: clock), replay: replay, issuer: Self.issuer, clock: clock)
     }
