@@ -52,7 +52,10 @@ struct RegistrationServiceTests {
     @Test("a statement with a bad signature, from no trusted directory, is invalid_software_statement")
     func badSignature() async throws {
         #expect(await failure { try await register(try statement(signer: core.credentials.strangerSigner)) } == "invalid_software_statement")
-        let tampered = try statement().split(separator: ".").enumerated().map { $0.offset == 2 ? "A" + $0.element.dropFirst() : $0.element }.joined(separator: ".")
+        // The same statement with the first character of its signature changed.
+        var parts = try statement().split(separator: ".").map(String.init)
+        parts[2] = (parts[2].hasPrefix("A") ? "B" : "A") + parts[2].dropFirst()
+        let tampered = parts.joined(separator: ".")
         #expect(await failure { try await register(tampered) } == "invalid_software_statement")
         #expect(await failure { try await register("not a jws") } == "invalid_software_statement")
     }
