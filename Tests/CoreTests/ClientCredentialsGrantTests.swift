@@ -39,4 +39,23 @@ struct ClientCredentialsGrantTests {
     func refusedScopes(scope: String) async {
         #expect(await failure { try await core.tokenRequest("cc", ["grant_type": "client_credentials", "scope": scope]) } == "invalid_scope")
     }
+
+    @Test("a client registered for JWT access tokens gets an RFC 9068 at+jwt, signed, bound by cnf, stored by hash")
+    func jwtAccessToken() async throws {
+        try await core.register("jwt-at", grants: ["client_credentials"], ["scope": "accounts", "access_token_format": "jwt", "access_token_signing_alg": "ES256"])
+        let response = try await core.tokenRequest("jwt-at", ["grant_type": "client_credentials"])
+        let jws = try CompactJWS(response.accessToken)
+        #expect(jws.header["typ"]?.stringValue == "at+jwt")
+        let claims = try core.verifiedClaims(response.accessToken)
+        let now = Int64(core.clock.now().timeIntervalSince1970)
+        #expect(claims.issuer == Core.issuer)
+        #expect(claims.subject == "jwt-at")
+        #expect(claims["client_id"]?.stringValue == "jwt-at")
+        #expect(claims["scope"]?.stringValue == "accounts")
+        #expect(claims["exp"]?.int64Value == now + 300)
+        #expect(claims["cnf"]?["x5t#S256"]?.stringValue == core.credentials.tpp[0].sha256Thumbprint)
+        // RFC 9068 §2.2: a unique jti, drawn from the entropy source like every other value.
+        #expect(claims.jwtID?.count == 43)
+        #expect(try await core.accessToken(response.accessToken)?.format == "jwt")
+    }
 }

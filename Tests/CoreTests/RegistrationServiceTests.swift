@@ -84,6 +84,34 @@ struct RegistrationServiceTests {
         #expect(await failure { try await register(try statement(), ["scope": "openid payments"]) } == "invalid_client_metadata")
     }
 
+    /// An Open Banking UK registration request JWT: signed with the software's key, `iss` the software id, `aud` the issuer.
+    func requestJWT(_ statement: String, _ claims: [String: JSON] = [:], signer: SigningKey? = nil) throws -> [UInt8] {
+        let now = Int64(core.clock.now().timeIntervalSince1970)
+        var members: [String: JSON] = [
+            "iss": "software-1", "aud": .string(Core.issuer), "iat": .int(now), "exp": .int(now + 300), "jti": .string(UUID().uuidString),
+            "software_statement": .string(statement), "grant_types": ["authorization_code"],
+        ]
+        members.merge(claims) { $1 }
+        return Array(try (signer ?? core.credentials.clientSigner).sign(claims: members).utf8)
+    }
+
+    @Test("a request JWT signed with the statement's software key registers; one signed otherwise, or replayed, is invalid_client_metadata")
+    func requestJWTs() async throws {
+        let certificate = core.certificate(core.credentials.tpp)
+        let body = try requestJWT(try statement(), ["jti": "request-1"])
+        let registered = try await core.registration.register(body: body, isJWT: true, certificate: certificate)
+        #expect(registered.client.grantTypes == ["authorization_code"])
+        #expect(await failure {
+            try await core.registration.register(body: try requestJWT(try statement(), signer: core.credentials.strangerSigner), isJWT: true, certificate: certificate)
+        } == "invalid_client_metadata")
+        #expect(await failure {
+            try await core.registration.register(body: try requestJWT(try statement(), ["jti": "request-1"]), isJWT: true, certificate: certificate)
+        } == "invalid_client_metadata")
+        #expect(await failure {
+            try await core.registration.register(body: try requestJWT(try statement(), ["aud": "https://elsewhere.example"]), isJWT: true, certificate: certificate)
+        } == "invalid_client_metadata")
+    }
+
     @Test("RFC 7592: read with the access token and the registration certificate; a wrong token or certificate is invalid_token")
     func read() async throws {
         let registered = try await register(try statement())
