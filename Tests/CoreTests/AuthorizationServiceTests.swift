@@ -11,7 +11,7 @@ struct AuthorizationServiceTests {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register("tpp", grants: ["authorization_code", "refresh_token"])
         try await core.register("byvalue", grants: ["authorization_code"], ["require_pushed_authorization_requests": false])
     }

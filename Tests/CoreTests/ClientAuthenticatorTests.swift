@@ -11,7 +11,7 @@ struct ClientAuthenticatorTests {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register("mtls", grants: ["client_credentials"])
         try await core.register("self", method: .selfSignedTLSClientAuth, grants: ["client_credentials"])
         try await core.register("jwt", method: .privateKeyJWT, grants: ["client_credentials"])

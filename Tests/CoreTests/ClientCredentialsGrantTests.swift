@@ -10,7 +10,7 @@ struct ClientCredentialsGrantTests {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register("cc", grants: ["client_credentials"], ["scope": "accounts payments"])
     }
 

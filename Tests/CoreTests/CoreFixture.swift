@@ -39,8 +39,15 @@ enum CoreFixture {
 
 /// Keys and certificates, made once per test process (each openssl call costs tens of milliseconds).
 final class CoreCredentials: Sendable {
-    static let shared = Result { try CoreCredentials() }
-    static func get() throws -> CoreCredentials { try shared.get() }
+    /// Made on a thread of its own: the openssl subprocesses and RSA key generation would otherwise hold a thread of
+    /// the cooperative pool (two on this machine) while every other suite of the process waits for them.
+    private static let shared = Task {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CoreCredentials, any Error>) in
+            Thread { continuation.resume(with: Result { try CoreCredentials() }) }.start()
+        }
+    }
+
+    static func get() async throws -> CoreCredentials { try await shared.value }
 
     /// How long every certificate is valid, in days.
     static let validityDays = 120
@@ -133,9 +140,9 @@ struct Core {
     let userinfo: UserinfoService
     let registration: RegistrationService
 
-    init(requirePushed: Bool = false) throws {
+    init() async throws {
         stores = try CoreFixture.stores()
-        credentials = try CoreCredentials.get()
+        credentials = try await CoreCredentials.get()
         clock = FixedClock(credentials.madeAt.addingTimeInterval(60))
         let keys = ClientKeyResolver(fetcher: OfflineFetcher(), clock: clock)
         authenticator = ClientAuthenticator(
@@ -156,7 +163,7 @@ struct Core {
         let requestObjects = RequestObjectValidator(keys: keys, replay: stores.tokens, issuer: Self.issuer, clock: clock)
         authorization = AuthorizationService(
             clients: stores.clients, pushed: stores.pushed, codes: stores.codes, validator: requestObjects, idTokens: idTokens, issuer: Self.issuer,
-            clock: clock, keyRing: credentials.keyRing, requirePushed: requirePushed, audit: stores.audit, entropy: entropy)
+            clock: clock, keyRing: credentials.keyRing, audit: stores.audit, entropy: entropy)
         pushed = PushedAuthorizationService(
             authenticator: authenticator, validator: requestObjects, store: stores.pushed, clock: clock, entropy: entropy)
         backchannel = BackchannelAuthenticationService(
@@ -300,7 +307,7 @@ struct CIBAFixture {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register(
             "ciba", grants: [CIBAGrant.grantTypeURN], ["backchannel_token_delivery_mode": "poll", "response_types": ["code id_token"]])
         try await core.register(

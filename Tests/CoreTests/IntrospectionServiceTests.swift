@@ -10,7 +10,7 @@ struct IntrospectionServiceTests {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register("tpp", grants: ["authorization_code", "client_credentials"])
         // The resource server is known by the subject of the "other" certificate.
         try await core.stores.clients.insertResourceServer(

@@ -10,7 +10,7 @@ struct PushedAuthorizationServiceTests {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register("tpp", grants: ["authorization_code"])
         try await core.register("cc", grants: ["client_credentials"])
     }

@@ -10,7 +10,7 @@ struct RefreshTokenGrantTests {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register("tpp", grants: ["authorization_code", "refresh_token"])
         try await core.register("rival", grants: ["authorization_code", "refresh_token"])
     }

@@ -10,7 +10,7 @@ import Testing
 struct RegistrationServiceTests {
     let core: Core
 
-    init() throws { core = try Core() }
+    init() async throws { core = try await Core() }
 
     /// A software statement of the test directory for organisation org-1 (the TPP certificate's OU).
     func statement(_ claims: [String: JSON] = [:], signer: SigningKey? = nil) throws -> String {

@@ -10,7 +10,7 @@ struct RevocationServiceTests {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register("tpp", grants: ["authorization_code", "refresh_token", "client_credentials"])
         try await core.register("rival", grants: ["client_credentials"])
     }

@@ -10,7 +10,7 @@ struct TokenServiceTests {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register("cc", grants: ["client_credentials"])
         try await core.register("jwt", method: .privateKeyJWT, grants: ["client_credentials"])
     }

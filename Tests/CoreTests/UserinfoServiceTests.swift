@@ -10,7 +10,7 @@ struct UserinfoServiceTests {
     let core: Core
 
     init() async throws {
-        core = try Core()
+        core = try await Core()
         try await core.register("tpp", grants: ["authorization_code", "client_credentials"], ["scope": "openid accounts"])
     }
 
