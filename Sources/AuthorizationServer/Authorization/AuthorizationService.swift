@@ -46,12 +46,14 @@ public struct AuthorizationService: Sendable {
     /// Server-wide PAR requirement (RFC 9126 §5 `require_pushed_authorization_requests`).
     let requirePushed: Bool
     let audit: (any AuditLog)?
+    let entropy: any EntropySource
 
     public init(
         clients: any ClientStore, pushed: any PushedRequestStore, codes: any AuthorizationCodeStore, validator: RequestObjectValidator,
         idTokens: IDTokenIssuer, issuer: String, clock: any Clock, codeLifetime: TimeInterval = 60, keyRing: KeyRing? = nil,
-        requirePushed: Bool = false, audit: (any AuditLog)? = nil
+        requirePushed: Bool = false, audit: (any AuditLog)? = nil, entropy: any EntropySource = SystemEntropy()
     ) {
+        self.entropy = entropy
         self.audit = audit
         self.keyRing = keyRing
         self.requirePushed = requirePushed
@@ -114,7 +116,7 @@ public struct AuthorizationService: Sendable {
             return await deny(
                 pending, error: OAuthError(.accessDenied, "the requested essential authentication context was not reached"), user: subject)
         }
-        let code = TokenIssuer.randomToken()
+        let code = entropy.token()
         let now = clock.now()
         let record = AuthorizationCodeRecord(
             codeHash: Crypto.sha256(code), clientID: pending.client.clientID, subject: subject, redirectURI: request.redirectURI,

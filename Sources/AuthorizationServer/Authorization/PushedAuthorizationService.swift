@@ -36,11 +36,13 @@ public struct PushedAuthorizationService: Sendable {
     let clock: any Clock
     /// `expires_in` of a request_uri: short (FAPI 2 SP §5.3.1.2-12: under 600 s).
     public let lifetime: TimeInterval
+    let entropy: any EntropySource
 
     public init(
         authenticator: ClientAuthenticator, validator: RequestObjectValidator, store: any PushedRequestStore, clock: any Clock,
-        lifetime: TimeInterval = 90
+        lifetime: TimeInterval = 90, entropy: any EntropySource = SystemEntropy()
     ) {
+        self.entropy = entropy
         self.authenticator = authenticator
         self.validator = validator
         self.store = store
@@ -58,8 +60,7 @@ public struct PushedAuthorizationService: Sendable {
         }
         let request = try await validator.validate(requestObject, client: client.client)
         try AuthorizationChecks.check(request, client: client.client, delivery: .pushed)
-        let value = Base64URL.encode(Crypto.randomBytes(32))
-        let uri = Self.uriPrefix + value
+        let uri = Self.uriPrefix + entropy.token()
         let now = clock.now()
         let pushed = PushedRequest(uriHash: Crypto.sha256(uri), clientID: client.client.clientID, request: request, expiresAt: now.addingTimeInterval(lifetime))
         do { try await store.insertPushedRequest(pushed) } catch { throw OAuthError(error) }

@@ -19,6 +19,7 @@ public struct BackchannelAuthenticationService: Sendable {
     let keyRing: KeyRing
     let issuer: String
     let clock: any Clock
+    let entropy: any EntropySource
     /// Default and longest lifetime of a request.
     public let defaultExpiry = 300
     public let maximumExpiry = 600
@@ -26,8 +27,9 @@ public struct BackchannelAuthenticationService: Sendable {
 
     public init(
         authenticator: ClientAuthenticator, keys: ClientKeyResolver, replay: any ReplayStore, users: any UserStore, store: any CIBAStore,
-        keyRing: KeyRing, issuer: String, clock: any Clock
+        keyRing: KeyRing, issuer: String, clock: any Clock, entropy: any EntropySource = SystemEntropy()
     ) {
+        self.entropy = entropy
         self.authenticator = authenticator
         self.keys = keys
         self.replay = replay
@@ -92,10 +94,10 @@ public struct BackchannelAuthenticationService: Sendable {
                 throw CIBAError(.invalidRequest, "client_notification_token is required for \(mode) mode")
             }
         }
-        let authReqID = TokenIssuer.randomToken()
+        let authReqID = entropy.token()
         let request = CIBARequest(
             // Hex: an id starting with "-" would read as an option on the fapictl command line.
-            id: Crypto.hex(Crypto.randomBytes(9)), authReqIDHash: TokenIssuer.hash(authReqID), clientID: client.client.clientID,
+            id: entropy.hexIdentifier(bytes: 9), authReqIDHash: TokenIssuer.hash(authReqID), clientID: client.client.clientID,
             username: username, scope: scopes.joined(separator: " "), bindingMessage: binding, acr: parameters["acr_values"],
             deliveryMode: mode, notificationToken: token, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(expiry)), interval: interval,
             pingAuthReqID: mode == "poll" ? nil : authReqID)

@@ -35,13 +35,16 @@ public struct RegistrationService: Sendable {
     let status: (any CertificateStatusPolicy)?
     let settings: Settings
     let clock: any Clock
+    let entropy: any EntropySource
     /// Directory JWKS fetched from a `jwks_uri`, kept for five minutes.
     private let directoryKeys = DirectoryKeyCache()
 
     public init(
         directories: [TrustedDirectory], clients: any ClientStore, registrations: any RegistrationStore, replay: any ReplayStore,
-        fetcher: any JWKSFetcher, status: (any CertificateStatusPolicy)?, settings: Settings, clock: any Clock
+        fetcher: any JWKSFetcher, status: (any CertificateStatusPolicy)?, settings: Settings, clock: any Clock,
+        entropy: any EntropySource = SystemEntropy()
     ) {
+        self.entropy = entropy
         self.directories = directories
         self.clients = clients
         self.registrations = registrations
@@ -90,9 +93,9 @@ public struct RegistrationService: Sendable {
             try await verifyRequestSignature(request, statement: statement, now: now)
             try await consumeRequest(request, statement: statement, now: now)
         }
-        let clientID = Crypto.hex(Crypto.randomBytes(16))  // hex: never starts with "-" on a command line
+        let clientID = entropy.hexIdentifier(bytes: 16)
         let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: transport, now: now)
-        let token = TokenIssuer.randomToken()
+        let token = entropy.token()
         let record = RegistrationRecord(
             clientID: clientID, accessTokenHash: TokenIssuer.hash(token), directory: statement.directory.name, softwareID: statement.softwareID,
             orgID: statement.orgID, certificateThumbprint: transport.thumbprint, softwareStatement: request.softwareStatement
@@ -160,7 +163,7 @@ public struct RegistrationService: Sendable {
             try await consumeRequest(request, statement: statement, now: now)
         }
         let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: certificate, now: existing.createdAt)
-        let token = TokenIssuer.randomToken()
+        let token = entropy.token()
         var updated = record
         updated.accessTokenHash = TokenIssuer.hash(token)
         if !sent.isEmpty { updated.softwareStatement = sent }
