@@ -61,9 +61,7 @@ extension Endpoints {
                 }
                 return Self.page(Pages.login, ["clientName": pending.client.name ?? pending.client.clientID, "interaction": id, "csrf": interaction.csrf])
             } catch {
-                context.logger.info("authorization request refused", metadata: ["detail": "\(error.error.detail)"])
-                // The OAuth error code is shown too: the request could not go back to the client (RFC 6749 §4.1.2.1).
-                return Self.page(Pages.error, ["message": error.error.description, "code": error.error.code.rawValue], status: .badRequest)
+                return Self.refusal(error, logger: context.logger)
             }
         }
         router.post("/authorize/login") { request, context in
@@ -122,8 +120,7 @@ extension Endpoints {
                 do throws(AuthorizationError) {
                     target = try await services.authorization.approve(interaction.pending, subject: username, authTime: authTime)
                 } catch {
-                    // The OAuth error code is shown too: the request could not go back to the client (RFC 6749 §4.1.2.1).
-                return Self.page(Pages.error, ["message": error.error.description, "code": error.error.code.rawValue], status: .badRequest)
+                    return Self.refusal(error, logger: context.logger)
                 }
                 context.logger.notice("consent given", metadata: ["client_id": "\(interaction.pending.client.clientID)", "user": "\(username)"])
             } else {
