@@ -307,6 +307,29 @@ struct RequestChecksTests {
         #expect(replay.expiry(of: "j1", clientID: "jar:c") == Date(timeIntervalSince1970: exp + 10))
     }
 
+    @Test("the verified request object becomes the request: parameters as text at /bc-authorize, an AuthorizationRequest at /par")
+    func requestObjectParameters() async throws {
+        let key = try AsymmetricKey.generate(.p256)
+        let jwk = try JWK(key: key)
+        let signer = try SigningKey(key: key, algorithm: .ES256, kid: jwk.kid ?? "k")
+        let client = try Self.client(jwk: jwk)
+        let now = Int64(Self.now.timeIntervalSince1970)
+        let token = try signer.sign(claims: [
+            "iss": "c", "aud": .string(Self.issuer), "exp": .int(now + 300), "nbf": .int(now), "iat": .int(now), "jti": "j2",
+            "scope": "openid accounts", "login_hint": "alice", "requested_expiry": .int(120), "response_type": "code id_token",
+            "redirect_uri": .string(Self.redirect), "nonce": "n",
+        ])
+        var backchannel = RequestCheckSubject(endpoint: .backchannel, client: client, parameters: ["request": token, "login_hint": "mallory"])
+        try await RequestChecks.run(&backchannel, Self.environment(), rows: RequestChecks.requestObject)
+        #expect(backchannel.parameters["login_hint"] == "alice")
+        #expect(backchannel.parameters["requested_expiry"] == "120")
+        #expect(backchannel.request == nil)
+        var pushed = RequestCheckSubject(endpoint: .pushed, client: client, parameters: ["request": token])
+        try await RequestChecks.run(&pushed, Self.environment(), rows: RequestChecks.requestObject)
+        #expect(pushed.request?.clientID == "c")
+        #expect(pushed.request?.scopes == ["openid", "accounts"])
+    }
+
     // MARK: Authorization request
 
     static func check(_ step: (AuthorizationRequest, Client) throws(OAuthError) -> Void, _ request: AuthorizationRequest, _ client: Client) -> OAuthError.Code? {

@@ -260,14 +260,8 @@ extension RequestChecks {
         async throws(OAuthError) -> JWTClaims?
     {
         guard let token = subject.parameters["request"] else { return nil }
-        let jws: CompactJWS
-        let claims: JWTClaims
-        do {
-            jws = try CompactJWS(token)
-            claims = try jws.claims()
-        } catch {
-            throw badObject(subject.endpoint, "the request object is not a signed JWT", detail: "\(error)")
-        }
+        let (jws, claims): (CompactJWS, JWTClaims)
+        do { (jws, claims) = try CompactJWS.jwt(token) } catch { throw badObject(subject.endpoint, "the request object is not a signed JWT", detail: "\(error)") }
         let set = try await environment.objects.keys.keys(for: subject.client, kid: jws.kid)
         let purpose: Client.SignedObject = subject.endpoint == .backchannel ? .backchannelRequest : .requestObject
         do throws(JOSEError) {

@@ -241,12 +241,8 @@ public struct RegistrationService: Sendable {
     func verifySoftwareStatement(_ token: String, now: Date, forUpdate: Bool = false) async throws(OAuthError)
         -> SoftwareStatement
     {
-        let jws: CompactJWS
-        let claims: JWTClaims
-        do {
-            jws = try CompactJWS(token)
-            claims = try jws.claims()
-        } catch {
+        let (jws, claims): (CompactJWS, JWTClaims)
+        do { (jws, claims) = try CompactJWS.jwt(token) } catch {
             throw OAuthError(.invalidSoftwareStatement, "the software statement is not a valid JWS", detail: "\(error)")
         }
         var directory: TrustedDirectory?
