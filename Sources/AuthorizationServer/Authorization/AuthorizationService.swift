@@ -58,6 +58,8 @@ public struct AuthorizationService: Sendable {
 
     /// Resolves `client_id` + `request_uri` (PAR), or `client_id` + `request` for clients that do not require PAR.
     public func begin(parameters: [String: String]) async throws(AuthorizationError) -> Pending {
+        // Every refusal here is a page (RFC 6749 §4.1.2.1): before the request object is verified its
+        // redirect_uri is only a claim, and the refusals after it keep the one rule so no client is sent elsewhere.
         func page(_ error: OAuthError) -> AuthorizationError { AuthorizationError(error: error, redirect: nil) }
         guard let clientID = parameters["client_id"] else { throw page(OAuthError(.invalidRequest, "client_id is required")) }
         let client: Client?
