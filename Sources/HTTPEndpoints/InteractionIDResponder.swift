@@ -51,8 +51,8 @@ public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where B
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         } catch {
-            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            response = JSONResponse.make(status: .internalServerError, ["error": "server_error"])
+            // Anything unexpected is a bare server_error; the type goes to the log only.
+            response = OAuthResponse.error(.server("unhandled \(String(reflecting: type(of: error)))"), logger: context.logger)
         }
         response.headers[Self.header] = interactionID
         // RFC 6797: every response of this (HTTPS-only) server tells browsers to use HTTPS only.
@@ -99,11 +99,9 @@ public struct InteractionIDResponder<Base: HTTPResponder>: HTTPResponder where B
     }
 
     static func tooManyRequests(_ seconds: Int) -> Response {
-        var response = JSONResponse.make(
-            status: .tooManyRequests,
-            ["error": "temporarily_unavailable", "error_description": .string("too many requests; retry after \(seconds) s")])
+        var response = OAuthResponse.render(
+            OAuthError(.temporarilyUnavailable, "too many requests; retry after \(seconds) s"), status: .tooManyRequests)
         response.headers[.retryAfter] = String(seconds)
-        response.headers[.cacheControl] = "no-store"
         return response
     }
 }

@@ -19,9 +19,15 @@ enum OAuthResponse {
     /// and `invalid_token` also get `WWW-Authenticate` (RFC 6749 §5.2, RFC 6750 §3). The detail is logged only.
     static func error(_ error: OAuthError, logger: Logger) -> Response {
         log(error, logger: logger)
+        return render(error)
+    }
+
+    /// The error's response without the log line, with the error's status unless another is given (a rate
+    /// limit answers `temporarily_unavailable` with 429, RFC 6585 §4, and logs nothing per request).
+    static func render(_ error: OAuthError, status: HTTPResponse.Status? = nil) -> Response {
         var response = json(
             ["error": .string(error.code.rawValue), "error_description": .string(error.description)],
-            status: HTTPResponse.Status(code: error.status)
+            status: status ?? HTTPResponse.Status(code: error.status)
         )
         if error.code == .invalidClient {
             response.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="invalid_client""#

@@ -119,7 +119,8 @@ struct RequestChecksTests {
 
     static func environment(replay: MemoryReplayStore = MemoryReplayStore()) -> RequestCheckEnvironment {
         let clock = FixedClock(date: now)
-        let objects = RequestObjectValidator(keys: ClientKeyResolver(fetcher: NoFetcher(), clock: clock), replay: replay, issuer: issuer, clock: clock)
+        let objects = RequestObjectValidator(
+            keys: ClientKeyResolver(fetcher: NoFetcher(), clock: clock), replay: replay, issuer: issuer, clock: clock)
         return RequestCheckEnvironment(objects: objects, now: now)
     }
 
@@ -179,7 +180,9 @@ struct RequestChecksTests {
     @Test("request and request_uri together are refused (RFC 9101 §5)")
     func requestAndRequestURIExclusive() async {
         #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.requestAndRequestURIExclusive(["request_uri": "x"]) } == nil)
-        let both = await Self.refusal { () throws(OAuthError) in try RequestChecks.requestAndRequestURIExclusive(["request_uri": "x", "request": "y"]) }
+        let both = await Self.refusal { () throws(OAuthError) in
+            try RequestChecks.requestAndRequestURIExclusive(["request_uri": "x", "request": "y"])
+        }
         #expect(both?.code == .invalidRequest)
     }
 
@@ -187,9 +190,13 @@ struct RequestChecksTests {
     func pushedRequestRequired() async throws {
         let optedOut = try Self.client(["require_pushed_authorization_requests": false])
         #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.pushedRequestRequired(optedOut, serverRequires: false) } == nil)
-        #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.pushedRequestRequired(optedOut, serverRequires: true) }?.code == .invalidRequest)
+        #expect(
+            await Self.refusal { () throws(OAuthError) in try RequestChecks.pushedRequestRequired(optedOut, serverRequires: true) }?.code
+                == .invalidRequest)
         let plain = try Self.client()
-        #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.pushedRequestRequired(plain, serverRequires: false) }?.code == .invalidRequest)
+        #expect(
+            await Self.refusal { () throws(OAuthError) in try RequestChecks.pushedRequestRequired(plain, serverRequires: false) }?.code
+                == .invalidRequest)
     }
 
     @Test("only clients registered for the CIBA grant start one (unauthorized_client)")
@@ -282,9 +289,13 @@ struct RequestChecksTests {
     @Test("client_id inside the request object names the sending client")
     func requestObjectClientID() async throws {
         let client = try Self.client()
-        #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.requestObjectClientID(JWTClaims(["client_id": "c"]), client: client) } == nil)
+        #expect(
+            await Self.refusal { () throws(OAuthError) in try RequestChecks.requestObjectClientID(JWTClaims(["client_id": "c"]), client: client) }
+                == nil)
         #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.requestObjectClientID(JWTClaims([:]), client: client) } == nil)
-        let other = await Self.refusal { () throws(OAuthError) in try RequestChecks.requestObjectClientID(JWTClaims(["client_id": "d"]), client: client) }
+        let other = await Self.refusal { () throws(OAuthError) in
+            try RequestChecks.requestObjectClientID(JWTClaims(["client_id": "d"]), client: client)
+        }
         #expect(other?.code == .invalidRequestObject)
     }
 
@@ -332,7 +343,9 @@ struct RequestChecksTests {
 
     // MARK: Authorization request
 
-    static func check(_ step: (AuthorizationRequest, Client) throws(OAuthError) -> Void, _ request: AuthorizationRequest, _ client: Client) -> OAuthError.Code? {
+    static func check(_ step: (AuthorizationRequest, Client) throws(OAuthError) -> Void, _ request: AuthorizationRequest, _ client: Client)
+        -> OAuthError.Code?
+    {
         do {
             try step(request, client)
             return nil
@@ -345,7 +358,8 @@ struct RequestChecksTests {
     func redirectURIRegistered() throws {
         let client = try Self.client()
         #expect(Self.check(RequestChecks.redirectURIRegistered, try Self.request(), client) == nil)
-        #expect(Self.check(RequestChecks.redirectURIRegistered, try Self.request(["redirect_uri": "https://tpp.example/cb/"]), client) == .invalidRequest)
+        #expect(
+            Self.check(RequestChecks.redirectURIRegistered, try Self.request(["redirect_uri": "https://tpp.example/cb/"]), client) == .invalidRequest)
     }
 
     @Test("response_type is code id_token or code")
@@ -449,8 +463,12 @@ struct RequestChecksTests {
     func valueLengths() throws {
         let client = try Self.client()
         #expect(Self.check(RequestChecks.valueLengths, try Self.request(["state": .string(String(repeating: "s", count: 1024))]), client) == nil)
-        #expect(Self.check(RequestChecks.valueLengths, try Self.request(["state": .string(String(repeating: "s", count: 1025))]), client) == .invalidRequest)
-        #expect(Self.check(RequestChecks.valueLengths, try Self.request(["nonce": .string(String(repeating: "n", count: 513))]), client) == .invalidRequest)
+        #expect(
+            Self.check(RequestChecks.valueLengths, try Self.request(["state": .string(String(repeating: "s", count: 1025))]), client)
+                == .invalidRequest)
+        #expect(
+            Self.check(RequestChecks.valueLengths, try Self.request(["nonce": .string(String(repeating: "n", count: 513))]), client)
+                == .invalidRequest)
     }
 
     // MARK: Backchannel authentication request
@@ -485,7 +503,8 @@ struct RequestChecksTests {
     func userKnown() async {
         let users = FixedUserStore(names: ["alice"])
         #expect(await Self.refusal { () async throws(OAuthError) in try await RequestChecks.userKnown("alice", users: users) } == nil)
-        #expect(await Self.refusal { () async throws(OAuthError) in try await RequestChecks.userKnown("mallory", users: users) }?.code == .unknownUserID)
+        #expect(
+            await Self.refusal { () async throws(OAuthError) in try await RequestChecks.userKnown("mallory", users: users) }?.code == .unknownUserID)
     }
 
     @Test("binding_message is required, at most 64 printable characters (FAPI-CIBA AS-2)")
@@ -500,9 +519,12 @@ struct RequestChecksTests {
     func userCodeUnsupported() async throws {
         let client = try Self.client()
         #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.userCodeUnsupported([:], client: client) } == nil)
-        #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.userCodeUnsupported(["user_code": "1234"], client: client) }?.code == .invalidUserCode)
+        #expect(
+            await Self.refusal { () throws(OAuthError) in try RequestChecks.userCodeUnsupported(["user_code": "1234"], client: client) }?.code
+                == .invalidUserCode)
         let needsCode = try Self.client(["backchannel_user_code_parameter": true])
-        #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.userCodeUnsupported([:], client: needsCode) }?.code == .invalidUserCode)
+        #expect(
+            await Self.refusal { () throws(OAuthError) in try RequestChecks.userCodeUnsupported([:], client: needsCode) }?.code == .invalidUserCode)
     }
 
     @Test("requested_expiry is a positive integer when sent")
@@ -517,7 +539,9 @@ struct RequestChecksTests {
     @Test("ping and push clients send a client_notification_token of at most 1024 characters")
     func notificationToken() async {
         #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.notificationToken([:], mode: "poll") } == nil)
-        #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.notificationToken(["client_notification_token": "t"], mode: "ping") } == nil)
+        #expect(
+            await Self.refusal { () throws(OAuthError) in try RequestChecks.notificationToken(["client_notification_token": "t"], mode: "ping") }
+                == nil)
         #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.notificationToken([:], mode: "ping") }?.code == .invalidRequest)
         let long = ["client_notification_token": String(repeating: "t", count: 1025)]
         #expect(await Self.refusal { () throws(OAuthError) in try RequestChecks.notificationToken(long, mode: "push") }?.code == .invalidRequest)

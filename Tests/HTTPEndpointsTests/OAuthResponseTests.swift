@@ -1,10 +1,11 @@
 import AuthorizationServer
 import Foundation
-@testable import HTTPEndpoints
 import HTTPTypes
 import Hummingbird
 import Logging
 import Testing
+
+@testable import HTTPEndpoints
 
 /// Every JSON endpoint renders its errors through `OAuthResponse.error`: one status rule, never cached,
 /// `WWW-Authenticate` for the two authentication failures.
@@ -12,11 +13,13 @@ import Testing
 struct OAuthResponseTests {
     static let logger = Logger(label: "test")
 
-    @Test("status, no-store and Pragma for each family of codes", arguments: [
-        (OAuthError.Code.invalidRequest, 400), (.invalidGrant, 400), (.invalidRequestObject, 400), (.unknownUserID, 400),
-        (.invalidBindingMessage, 400), (.invalidClientMetadata, 400), (.invalidSoftwareStatement, 400), (.invalidClient, 401),
-        (.invalidToken, 401), (.serverError, 500), (.temporarilyUnavailable, 503),
-    ])
+    @Test(
+        "status, no-store and Pragma for each family of codes",
+        arguments: [
+            (OAuthError.Code.invalidRequest, 400), (.invalidGrant, 400), (.invalidRequestObject, 400), (.unknownUserID, 400),
+            (.invalidBindingMessage, 400), (.invalidClientMetadata, 400), (.invalidSoftwareStatement, 400), (.invalidClient, 401),
+            (.invalidToken, 401), (.serverError, 500), (.temporarilyUnavailable, 503),
+        ])
     func rendering(code: OAuthError.Code, status: Int) {
         let response = OAuthResponse.error(OAuthError(code, "refused", detail: "for the log"), logger: Self.logger)
         #expect(response.status.code == status)
@@ -27,7 +30,9 @@ struct OAuthResponseTests {
 
     @Test("WWW-Authenticate names invalid_client and invalid_token (RFC 6749 §5.2, RFC 6750 §3), nothing else")
     func challenge() {
-        func header(_ code: OAuthError.Code) -> String? { OAuthResponse.error(OAuthError(code, "refused"), logger: Self.logger).headers[.wwwAuthenticate] }
+        func header(_ code: OAuthError.Code) -> String? {
+            OAuthResponse.error(OAuthError(code, "refused"), logger: Self.logger).headers[.wwwAuthenticate]
+        }
         #expect(header(.invalidClient) == #"Bearer realm="fapid", error="invalid_client""#)
         #expect(header(.invalidToken) == #"Bearer realm="fapid", error="invalid_token""#)
         #expect(header(.invalidClientMetadata) == nil)

@@ -138,7 +138,8 @@ public enum RequestChecks {
         .request("state and nonce length", authorization, valueLengths),
         RequestCheck("login hint", [.backchannel]) { (subject, environment) throws(OAuthError) in
             guard let keyRing = environment.keyRing else { throw OAuthError.server("no key ring for id_token_hint") }
-            subject.username = try loginHint(subject.parameters, client: subject.client, keys: keyRing.snapshot.published, issuer: environment.objects.issuer)
+            subject.username = try loginHint(
+                subject.parameters, client: subject.client, keys: keyRing.snapshot.published, issuer: environment.objects.issuer)
         },
         RequestCheck("user known", [.backchannel]) { (subject, environment) async throws(OAuthError) in
             guard let users = environment.users, let username = subject.username else { throw OAuthError.server("no user store for login hints") }
@@ -226,7 +227,9 @@ extension RequestChecks {
 
     /// CIBA Core §4: only clients registered for the CIBA grant may start one.
     public static func backchannelGrantRegistered(_ client: Client) throws(OAuthError) {
-        guard client.grantTypes.contains(CIBAGrant.grantTypeURN) else { throw OAuthError(.unauthorizedClient, "the client is not registered for CIBA") }
+        guard client.grantTypes.contains(CIBAGrant.grantTypeURN) else {
+            throw OAuthError(.unauthorizedClient, "the client is not registered for CIBA")
+        }
     }
 }
 
@@ -261,7 +264,9 @@ extension RequestChecks {
     {
         guard let token = subject.parameters["request"] else { return nil }
         let (jws, claims): (CompactJWS, JWTClaims)
-        do { (jws, claims) = try CompactJWS.jwt(token) } catch { throw badObject(subject.endpoint, "the request object is not a signed JWT", detail: "\(error)") }
+        do { (jws, claims) = try CompactJWS.jwt(token) } catch {
+            throw badObject(subject.endpoint, "the request object is not a signed JWT", detail: "\(error)")
+        }
         let set = try await environment.objects.keys.keys(for: subject.client, kid: jws.kid)
         let purpose: Client.SignedObject = subject.endpoint == .backchannel ? .backchannelRequest : .requestObject
         do throws(JOSEError) {
@@ -348,7 +353,9 @@ extension RequestChecks {
 
     /// FAPI 1 Baseline §5.2.2-8/9/10: registered, required, exact match (no normalisation).
     public static func redirectURIRegistered(_ request: AuthorizationRequest, _ client: Client) throws(OAuthError) {
-        guard client.redirectURIs.contains(request.redirectURI) else { throw OAuthError(.invalidRequest, "redirect_uri is not registered for this client") }
+        guard client.redirectURIs.contains(request.redirectURI) else {
+            throw OAuthError(.invalidRequest, "redirect_uri is not registered for this client")
+        }
     }
 
     public static func responseTypeSupported(_ request: AuthorizationRequest, _ client: Client) throws(OAuthError) {
@@ -369,7 +376,9 @@ extension RequestChecks {
     }
 
     public static func responseModeSupported(_ request: AuthorizationRequest, _ client: Client) throws(OAuthError) {
-        if let mode = request.responseMode, !responseModes.contains(mode) { throw OAuthError(.invalidRequest, "response_mode \(mode) is not supported") }
+        if let mode = request.responseMode, !responseModes.contains(mode) {
+            throw OAuthError(.invalidRequest, "response_mode \(mode) is not supported")
+        }
     }
 
     /// FAPI 1 Advanced §5.2.2-2: response_type code only with JARM, so the response is signed.
@@ -446,7 +455,8 @@ extension RequestChecks {
             let claims = try? jws.claims(), claims.issuer == issuer, let subject = claims.subject
         else { throw OAuthError(.invalidRequest, "id_token_hint is not an ID Token of this server") }
         guard let audience = try? claims.audiences(), audience.contains(client.clientID) else {
-            throw OAuthError(.invalidRequest, "id_token_hint was not issued to this client", detail: "id_token_hint aud does not name \(client.clientID)")
+            throw OAuthError(
+                .invalidRequest, "id_token_hint was not issued to this client", detail: "id_token_hint aud does not name \(client.clientID)")
         }
         return subject
     }
