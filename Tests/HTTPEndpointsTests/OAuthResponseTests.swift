@@ -11,7 +11,7 @@ import Testing
 /// `WWW-Authenticate` for the two authentication failures.
 @Suite("OAuthResponse")
 struct OAuthResponseTests {
-    static let logger = Logger(label: "test")
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     @Test(
         "status, no-store and Pragma for each family of codes",
