@@ -124,7 +124,10 @@ struct AuthorizationServiceTests {
     func essentialACR() async throws {
         let claims: JSON = ["id_token": ["acr": ["essential": true, "values": ["urn:openbanking:psd2:sca"]]]]
         let uri = try await core.push("tpp", ["claims": claims])
-        let members = responseMembers(try await approve(try await begin(["client_id": "tpp", "request_uri": uri])))
+        let pending = try await begin(["client_id": "tpp", "request_uri": uri])
+        // A failed authentication that may go back to the client: the error carries the redirect.
+        let refusal = await #expect(throws: AuthorizationError.self) { try await approve(pending) }
+        let members = try responseMembers(#require(refusal?.redirect))
         #expect(members["error"] == "access_denied")
         #expect(members["code"] == nil)
     }

@@ -344,7 +344,7 @@ struct CIBAFixture {
 }
 
 /// The wire error code `body` fails with (`invalid_grant`, `slow_down`, `invalid_software_statement`…), whichever
-/// error type the service throws; nil when it succeeds.
+/// the service throws (`OAuthError`, or an `AuthorizationError` wrapping one); nil when it succeeds.
 func failure<T>(_ body: () async throws -> T) async -> String? {
     do {
         _ = try await body()
@@ -353,10 +353,6 @@ func failure<T>(_ body: () async throws -> T) async -> String? {
         return error.code.rawValue
     } catch let error as AuthorizationError {
         return error.error.code.rawValue
-    } catch let error as CIBAError {
-        return error.code.rawValue
-    } catch let error as RegistrationError {
-        return error.code.rawValue
     } catch {
         return "unexpected: \(error)"
     }

@@ -52,14 +52,9 @@ public struct PushedAuthorizationService: Sendable {
 
     public func push(parameters: [String: String], credentials: ClientCredentials) async throws(OAuthError) -> (requestURI: String, expiresIn: Int) {
         let client = try await authenticator.authenticate(credentials)
-        // RFC 9126 §2.1: request_uri must not be pushed.
-        if parameters["request_uri"] != nil { throw OAuthError(.invalidRequest, "request_uri is not allowed at the PAR endpoint") }
-        // FAPI 1 Advanced §5.2.2-1 / FAPI 2 MS: only a signed request object; loose parameters are never used.
-        guard let requestObject = parameters["request"] else {
-            throw OAuthError(.invalidRequest, "a signed request object (request) is required")
-        }
-        let request = try await validator.validate(requestObject, client: client.client)
-        try AuthorizationChecks.check(request, client: client.client, delivery: .pushed)
+        var subject = RequestCheckSubject(endpoint: .pushed, client: client.client, parameters: parameters)
+        try await RequestChecks.run(&subject, RequestCheckEnvironment(objects: validator, now: clock.now()))
+        guard let request = subject.request else { throw OAuthError.server("the checks read no request") }
         let uri = Self.uriPrefix + entropy.token()
         let now = clock.now()
         let pushed = PushedRequest(uriHash: Crypto.sha256(uri), clientID: client.client.clientID, request: request, expiresAt: now.addingTimeInterval(lifetime))
