@@ -1,6 +1,5 @@
 import Foundation
 public import JOSE
-import OpenSSLKit
 
 /// The bank operator's administration of clients (TPPs registered out of band, RFC 7591 metadata) and of the
 /// resource servers allowed to introspect tokens: each change is stored with its audit event naming the
@@ -9,11 +8,15 @@ public struct AdministrationService: Sendable {
     let clients: any ClientStore
     let resourceServers: any ResourceServerStore
     let clock: any Clock
+    let entropy: any EntropySource
 
-    public init(clients: any ClientStore, resourceServers: any ResourceServerStore, clock: any Clock) {
+    public init(
+        clients: any ClientStore, resourceServers: any ResourceServerStore, clock: any Clock, entropy: any EntropySource = SystemEntropy()
+    ) {
         self.clients = clients
         self.resourceServers = resourceServers
         self.clock = clock
+        self.entropy = entropy
     }
 
     /// Registers a client from its metadata, under a new random `client_id`, recorded as added by `operator`.
@@ -23,7 +26,7 @@ public struct AdministrationService: Sendable {
         let client: Client
         do throws(ClientMetadataError) {
             // 128 random bits: client ids are not secrets, but need not be guessable either.
-            client = try Client(clientID: Crypto.hex(Crypto.randomBytes(16)), metadata: metadata, createdAt: clock.now())
+            client = try Client(clientID: entropy.hexIdentifier(bytes: 16), metadata: metadata, createdAt: clock.now())
         } catch {
             throw .invalidMetadata(error)
         }
@@ -54,7 +57,7 @@ public struct AdministrationService: Sendable {
     /// Registers a resource server by the subject DN of its mTLS certificate (RFC 4514), under a new id.
     public func addResourceServer(name: String, subjectDN: String, by operator: String) async throws(AdministrationError) -> ResourceServer {
         do throws(DistinguishedNameError) { _ = try DistinguishedName(rfc4514: subjectDN) } catch { throw .invalidSubjectDN(error) }
-        let server = ResourceServer(id: Crypto.hex(Crypto.randomBytes(12)), name: name, subjectDN: subjectDN, createdAt: clock.now())
+        let server = ResourceServer(id: entropy.hexIdentifier(bytes: 12), name: name, subjectDN: subjectDN, createdAt: clock.now())
         do throws(StorageError) {
             try await resourceServers.insertResourceServer(
                 server,
