@@ -1,4 +1,3 @@
-import JOSE
 import OpenSSLKit
 
 /// Where the core draws random bytes from: OpenSSL in the daemon, a seeded generator in tests

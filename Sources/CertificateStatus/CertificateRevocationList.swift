@@ -1,6 +1,5 @@
 internal import COpenSSL
 public import Foundation
-import JOSE
 public import OpenSSLKit
 
 /// A parsed CRL (RFC 5280 §5), kept for reuse until its `nextUpdate`.

@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 public import OpenSSLKit
 import Synchronization
 

@@ -1,6 +1,5 @@
 internal import COpenSSL
 public import Foundation
-import JOSE
 public import OpenSSLKit
 
 /// One OCSP exchange (RFC 6960): a request with a nonce for one certificate, and the judgement of the

@@ -1,5 +1,4 @@
 internal import COpenSSL
-import JOSE
 public import OpenSSLKit
 
 /// Where a certificate says its status can be learned: OCSP responders from the Authority Information

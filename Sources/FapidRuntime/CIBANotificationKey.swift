@@ -1,6 +1,5 @@
 public import AuthorizationServer
 import Foundation
-import JOSE
 import OpenSSLKit
 
 /// The key that seals CIBA ping/push secrets (`auth_req_id`, `client_notification_token`) until delivery.

@@ -1,5 +1,4 @@
 import Foundation
-import JOSE
 public import OpenSSLKit
 
 /// Private key files on disk: written 0600 from the start whatever the umask, and refused when group or others can read them.

@@ -1,7 +1,6 @@
 public import AuthorizationServer
 public import CertificateStatus
 import Foundation
-import JOSE
 import OpenSSLKit
 public import Logging
 public import ServiceLifecycle

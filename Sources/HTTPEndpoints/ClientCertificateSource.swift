@@ -1,7 +1,6 @@
 public import AuthorizationServer
 import Foundation
 public import HTTPTypes
-import JOSE
 public import OpenSSLKit
 import NIOCore
 import NIOSSL

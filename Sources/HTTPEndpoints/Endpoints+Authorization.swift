@@ -1,8 +1,8 @@
 import AuthorizationServer
 import HTTPTypes
 import Hummingbird
-import JOSE
 import Logging
+import JOSE
 
 extension Endpoints {
     func registerPushedAuthorization(_ service: PushedAuthorizationService, on router: Router<FapidRequestContext>) {

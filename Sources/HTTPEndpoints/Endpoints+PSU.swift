@@ -2,10 +2,10 @@ public import AuthorizationServer
 import Foundation
 import HTTPTypes
 import Hummingbird
-import JOSE
 import Logging
 import Mustache
 import NIOCore
+import JOSE
 
 /// The services the browser-facing endpoints need: the core's PSU interaction service.
 public struct PSUServices: Sendable {

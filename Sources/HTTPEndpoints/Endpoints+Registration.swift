@@ -2,9 +2,9 @@ import AuthorizationServer
 import Foundation
 import HTTPTypes
 import Hummingbird
-import JOSE
 import Logging
 import NIOCore
+import JOSE
 
 extension Endpoints {
     func registerRegistrationEndpoints(_ service: RegistrationService, on router: Router<FapidRequestContext>) {

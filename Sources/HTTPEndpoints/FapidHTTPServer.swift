@@ -1,7 +1,6 @@
 public import AuthorizationServer
 import Foundation
 public import Hummingbird
-import JOSE
 import OpenSSLKit
 public import Logging
 public import NIOCore

@@ -1,6 +1,5 @@
 public import AuthorizationServer
 public import Foundation
-import JOSE
 import PostgresNIO
 
 /// The audit log over `audit_log`, `audit_head` and `audit_checkpoints`, shared by every instance.

@@ -1,6 +1,5 @@
 public import AuthorizationServer
 public import Foundation
-import JOSE
 import NIOCore
 import PostgresNIO
 

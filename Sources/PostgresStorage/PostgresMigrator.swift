@@ -1,6 +1,5 @@
 public import AuthorizationServer
 public import Foundation
-import JOSE
 import PostgresNIO
 
 /// Applies the numbered SQL files of `migrations/postgres/` in order, each in its own transaction with its

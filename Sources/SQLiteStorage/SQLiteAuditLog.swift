@@ -1,7 +1,6 @@
 public import AuthorizationServer
 public import Foundation
 import GRDB
-import JOSE
 import OpenSSLKit
 
 /// The audit log over `audit_log`, `audit_head` and `audit_checkpoints`.

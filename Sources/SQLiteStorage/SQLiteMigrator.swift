@@ -1,7 +1,6 @@
 public import AuthorizationServer
 public import Foundation
 import GRDB
-import JOSE
 
 /// Applies the numbered SQL files of `migrations/` in order.
 ///

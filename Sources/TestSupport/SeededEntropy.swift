@@ -1,5 +1,4 @@
 public import AuthorizationServer
-import JOSE
 import OpenSSLKit
 import Synchronization
 

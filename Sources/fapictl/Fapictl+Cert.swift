@@ -2,7 +2,6 @@ import ArgumentParser
 import CertificateStatus
 import FapidRuntime
 import Foundation
-import JOSE
 import OpenSSLKit
 
 struct Cert: AsyncParsableCommand {

@@ -1,5 +1,4 @@
 import AuthorizationServer
-import JOSE
 import OpenSSLKit
 import TestSupport
 import Testing

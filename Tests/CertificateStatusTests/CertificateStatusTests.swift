@@ -1,6 +1,5 @@
 import CertificateStatus
 import Foundation
-import JOSE
 import OpenSSLKit
 import Synchronization
 import TestSupport

@@ -1,9 +1,9 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import TestSupport
 import Testing
 import OpenSSLKit
+import JOSE
 
 /// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6): single use, bound to client, redirect URI and verifier.
 @Suite("AuthorizationCodeGrant")

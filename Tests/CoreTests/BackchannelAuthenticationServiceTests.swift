@@ -1,8 +1,8 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import TestSupport
 import Testing
+import JOSE
 
 /// CIBA Core §7 with FAPI-CIBA: the backchannel authentication request.
 @Suite("BackchannelAuthenticationService")

@@ -1,8 +1,8 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import TestSupport
 import Testing
+import JOSE
 
 /// The staff decision on a CIBA request (CIBA Core §5 step 3), as the admin socket records it.
 @Suite("CIBA decision")

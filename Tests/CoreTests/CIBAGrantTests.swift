@@ -1,9 +1,9 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import TestSupport
 import Testing
 import OpenSSLKit
+import JOSE
 
 /// CIBA Core §10.1 and §11: the token request of a poll client, through the staff decision.
 @Suite("CIBAGrant")

@@ -1,9 +1,9 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import TestSupport
 import Testing
 import OpenSSLKit
+import JOSE
 
 /// Client authentication: RFC 8705 §2.1 (tls_client_auth), §2.2 (self_signed_tls_client_auth) and RFC 7523 §2.2
 /// (private_key_jwt). Every failure is `invalid_client`, and is recorded in the audit log.

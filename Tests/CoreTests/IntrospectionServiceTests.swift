@@ -1,9 +1,9 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import TestSupport
 import Testing
 import OpenSSLKit
+import JOSE
 
 /// RFC 7662 introspection for resource servers authenticated by their certificate.
 @Suite("IntrospectionService")

@@ -1,9 +1,9 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import OpenSSLKit
 import TestSupport
 import Testing
+import JOSE
 
 /// RFC 9126 pushed authorization requests with the FAPI rules: authenticated, signed, PKCE.
 @Suite("PushedAuthorizationService")

@@ -1,9 +1,9 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import OpenSSLKit
 import TestSupport
 import Testing
+import JOSE
 
 /// RFC 6749 §6: a refresh token of this client and, when bound, this certificate (RFC 8705 §3).
 @Suite("RefreshTokenGrant")

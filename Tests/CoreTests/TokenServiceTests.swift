@@ -1,6 +1,5 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import TestSupport
 import Testing
 import OpenSSLKit

@@ -1,8 +1,8 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import TestSupport
 import Testing
+import JOSE
 
 /// OIDC Core §5.3 userinfo, with the certificate binding enforced (RFC 8705 §3).
 @Suite("UserinfoService")

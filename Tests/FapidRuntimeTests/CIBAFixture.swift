@@ -1,9 +1,9 @@
 import AuthorizationServer
 import FapidRuntime
 import Foundation
-import JOSE
 import OpenSSLKit
 import TestSupport
+import JOSE
 
 /// Two clients (ping, and push for a non-FAPI client) on fresh storage, with the CIBA services over it.
 struct CIBAFixture {

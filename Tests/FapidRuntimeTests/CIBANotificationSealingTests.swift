@@ -1,7 +1,6 @@
 import AuthorizationServer
 import FapidRuntime
 import Foundation
-import JOSE
 import OpenSSLKit
 import SQLiteStorage
 import TestSupport

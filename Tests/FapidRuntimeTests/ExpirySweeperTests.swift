@@ -1,12 +1,12 @@
 import AuthorizationServer
 import FapidRuntime
 import Foundation
-import JOSE
 import OpenSSLKit
 import Logging
 import SQLiteStorage
 import TestSupport
 import Testing
+import JOSE
 
 @Suite("ExpirySweeper")
 struct ExpirySweeperTests {

@@ -2,7 +2,6 @@ import AuthorizationServer
 import Foundation
 import HTTPEndpoints
 import Hummingbird
-import JOSE
 import OpenSSLKit
 import Logging
 import NIOCore

@@ -1,10 +1,10 @@
 import AuthorizationServer
 import Foundation
-import JOSE
 import OpenSSLKit
 import SQLiteStorage
 import TestSupport
 import Testing
+import JOSE
 
 @Suite("Audit log over SQLite")
 struct AuditLogTests {

@@ -1,10 +1,10 @@
 import AuthorizationServer
 import FapidRuntime
 import Foundation
-import JOSE
 import OpenSSLKit
 import TestSupport
 import Testing
+import JOSE
 
 /// The contract of the PSU sign-in counters and of the bounded, promptly swept interactions, run against
 /// memory, SQLite and PostgreSQL. On PostgreSQL each concurrent call is

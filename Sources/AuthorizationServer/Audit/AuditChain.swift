@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 import OpenSSLKit
 
 /// The hash chain of the audit log. Row `n` stores `hash(n) = SHA-256(v1 ‖ fields of row n ‖ hash(n-1))`,

@@ -1,5 +1,6 @@
 import JOSE
 
+
 /// The authentication context class (`acr`) of an authorization: what the ID Token says, and whether the
 /// request demanded a context the sign-in did not reach (OIDC Core §5.5.1.1, §3.1.2.1 `acr_values`).
 public struct AuthenticationContext: Sendable, Equatable {

@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 import OpenSSLKit
 
 /// The PSU's way through an authorization request in the browser: open it (applying `SessionRules`), sign

@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 
 /// The PSU's side of an authorization request while it is in the browser, as stored: which request, the
 /// hash of its forms' CSRF token, and who signed in. Kept in storage, not in a process, so the browser's

@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 import OpenSSLKit
 
 /// A pushed authorization request as stored: keyed by the hash of its `request_uri`.

@@ -1,5 +1,4 @@
 import Foundation
-import JOSE
 import OpenSSLKit
 
 /// CIBA Core §7 with the FAPI-CIBA profile: an authenticated, confidential client asks for a user's

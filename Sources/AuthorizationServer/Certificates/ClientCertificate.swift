@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 public import OpenSSLKit
 
 /// The certificate a client presented, and what the server could establish about it.

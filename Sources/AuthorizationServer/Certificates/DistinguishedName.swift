@@ -1,4 +1,3 @@
-import JOSE
 public import OpenSSLKit
 
 /// A distinguished name parsed from its RFC 4514 string form, compared as a name rather than as text.

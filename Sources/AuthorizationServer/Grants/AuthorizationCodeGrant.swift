@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 import OpenSSLKit
 
 /// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6): single-use code, bound to client, redirect URI and verifier.

@@ -1,4 +1,3 @@
-import JOSE
 import OpenSSLKit
 
 extension AuthorizationCodeGrant {

@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 import OpenSSLKit
 
 /// One numbered SQL file of `migrations/<backend>/`, as both backends' migrators read it.

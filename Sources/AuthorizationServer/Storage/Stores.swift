@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 
 /// Registered clients (one aggregate).
 public protocol ClientStore: Sendable {

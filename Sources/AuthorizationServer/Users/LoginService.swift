@@ -1,5 +1,4 @@
 public import Foundation
-import JOSE
 import OpenSSLKit
 
 /// Checks PSU passwords, with throttling (CWE-307; PSD2 RTS Art. 4(3)(d)): after `maximumFailures` failures

@@ -2,7 +2,6 @@ import AuthorizationServer
 import Foundation
 import HTTPTypes
 import Hummingbird
-import JOSE
 import OpenSSLKit
 import Logging
 

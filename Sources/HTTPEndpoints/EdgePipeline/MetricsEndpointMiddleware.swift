@@ -1,7 +1,7 @@
 public import Hummingbird
 import HTTPTypes
-import JOSE
 import NIOCore
+import JOSE
 
 /// Answers `/metrics` when the metrics are served on the main port; passes every other request on.
 struct MetricsEndpointMiddleware: RouterMiddleware {

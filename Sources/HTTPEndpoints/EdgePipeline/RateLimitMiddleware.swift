@@ -1,5 +1,4 @@
 import AuthorizationServer
-import JOSE
 import Hummingbird
 
 /// 429 when the source address or the client (its TLS certificate) has used up its bucket on an endpoint that

@@ -1,6 +1,5 @@
 public import CertificateStatus
 import Foundation
-import JOSE
 import OpenSSLKit
 import TestSupport
 

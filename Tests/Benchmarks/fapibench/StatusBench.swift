@@ -1,7 +1,6 @@
 import CertificateStatus
 import FapidRuntime
 import Foundation
-import JOSE
 import OpenSSLKit
 
 /// Cost of a certificate-status check: cold (an OCSP exchange with a real `openssl ocsp` responder on
