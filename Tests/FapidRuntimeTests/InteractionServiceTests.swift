@@ -152,7 +152,7 @@ struct InteractionServiceTests {
             Issue.record("an older sign-in than max_age is repeated")
             return
         }
-        fixture.clock.advance(InteractionService.sessionLifetime)
+        fixture.clock.advance(service.settings.sessionLifetime)
         guard case .signIn = await service.open(try pending(), session: session) else {
             Issue.record("an expired session signs in again")
             return
@@ -177,7 +177,7 @@ struct InteractionServiceTests {
     @Test("one request_uri opens at most livePerRequestURI live interactions (CWE-400)")
     func boundedPerRequestURI() async throws {
         let byReference = AuthorizationService.Pending(client: client, request: try pending().request, requestURIHash: Crypto.sha256("urn:example:1"))
-        for _ in 0..<InteractionService.livePerRequestURI {
+        for _ in 0..<service.settings.livePerRequestURI {
             guard case .signIn = await service.open(byReference, session: nil) else {
                 Issue.record("a few browsers may open one request_uri")
                 return

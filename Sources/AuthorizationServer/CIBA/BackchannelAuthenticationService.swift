@@ -19,15 +19,28 @@ public struct BackchannelAuthenticationService: Sendable {
     let keyRing: KeyRing
     let issuer: String
     let clock: any Clock
-    /// Default and longest lifetime of a request.
-    public let defaultExpiry = 300
-    public let maximumExpiry = 600
-    public let interval = 5
+    /// The protocol knobs of a request's acknowledgement (CIBA Core §7.3).
+    public struct Settings: Sendable {
+        /// `expires_in` of a request that names no `requested_expiry`, in seconds.
+        public var defaultExpiry = 300
+        /// The longest `requested_expiry` honoured, in seconds; a longer one is cut to it.
+        public var maximumExpiry = 600
+        /// The polling `interval` for poll and ping clients, in seconds (§7.3: 5 when absent).
+        public var interval = 5
+
+        public init() {}
+    }
+
+    let settings: Settings
+    public var defaultExpiry: Int { settings.defaultExpiry }
+    public var maximumExpiry: Int { settings.maximumExpiry }
+    public var interval: Int { settings.interval }
 
     public init(
         authenticator: ClientAuthenticator, keys: ClientKeyResolver, replay: any ReplayStore, users: any UserStore, store: any CIBAStore,
-        keyRing: KeyRing, issuer: String, clock: any Clock
+        keyRing: KeyRing, issuer: String, clock: any Clock, settings: Settings = Settings()
     ) {
+        self.settings = settings
         self.authenticator = authenticator
         self.keys = keys
         self.replay = replay

@@ -11,7 +11,7 @@ public struct AuthorizationCodeGrant: GrantHandler {
     let clock: any Clock
     let refreshLifetime: TimeInterval
 
-    public init(codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock, refreshLifetime: TimeInterval = 90 * 86_400) {
+    public init(codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock, refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime) {
         self.codes = codes
         self.tokens = tokens
         self.idTokens = idTokens
