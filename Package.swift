@@ -162,6 +162,7 @@ let package = Package(
                 "AuthorizationServer",
                 "JOSE", "OpenSSLKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -185,13 +186,20 @@ let package = Package(
             name: "FapidBenchmarkSupport", dependencies: ["CertificateStatus", "JOSE", "OpenSSLKit", "TestSupport"], path: "Tests/Benchmarks/Support",
             swiftSettings: swiftSettings
         ),
-        // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, fixed clocks.
-        .target(name: "TestSupport", dependencies: ["AuthorizationServer"], swiftSettings: swiftSettings),
+        // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, a fixed clock, seeded entropy.
+        .target(name: "TestSupport", dependencies: ["AuthorizationServer", "JOSE", "OpenSSLKit"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "OpenSSLKit", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificateStatusTests", dependencies: ["CertificateStatus", "JOSE", "OpenSSLKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AuthorizationServerTests", dependencies: ["AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport", "MemoryStorage"],
             swiftSettings: swiftSettings),
+        // The core's services and grants driven through their public API, without a daemon, on MemoryStorage and a
+        // fixed clock (`CoreFixture.stores()` is the one place that chooses the stores).
+        .testTarget(
+            name: "CoreTests",
+            dependencies: ["AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport", "MemoryStorage"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "MemoryStorage", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport"],
             swiftSettings: swiftSettings),

@@ -1,6 +1,6 @@
 /// What to do with a check's outcome (fail closed unless told otherwise, per trust anchor).
 public struct StatusPolicy: Sendable {
-    public enum Mode: String, Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
         /// No verified answer → reject. The default.
         case failClosed = "fail_closed"
         /// No verified answer → accept, logged and counted.

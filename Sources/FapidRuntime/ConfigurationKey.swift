@@ -40,6 +40,22 @@ struct ConfigurationKey {
         }
     }
 
+    /// One of the values of `Choice` (its raw value; "must be a or b", or "must be one of a, b, c").
+    static func choice<Choice: RawRepresentable & CaseIterable>(
+        _ name: String, _ path: WritableKeyPath<FapidConfiguration, Choice>, caseInsensitive: Bool = false
+    ) -> ConfigurationKey where Choice.RawValue == String {
+        custom(name) { value, _, config throws(ConfigurationError) in
+            let text = try text(value, name)
+            guard let choice = Choice(rawValue: caseInsensitive ? text.lowercased() : text) else {
+                let names = Choice.allCases.map(\.rawValue)
+                throw ConfigurationError(
+                    key: name,
+                    reason: names.count == 2 ? "must be \(names[0]) or \(names[1])" : "must be one of \(names.joined(separator: ", "))")
+            }
+            config[keyPath: path] = choice
+        }
+    }
+
     /// An array of strings, each passing `check`.
     static func list(
         _ name: String, _ path: WritableKeyPath<FapidConfiguration, [String]>, reason: String,

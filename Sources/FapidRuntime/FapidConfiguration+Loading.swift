@@ -64,7 +64,7 @@ extension FapidConfiguration {
                     roles: defaultRoles)
             ]
         }
-        if config.storage == "postgres", config.databaseURL == nil {
+        if config.storage == .postgres, config.databaseURL == nil {
             throw ConfigurationError(key: "database_url", reason: "storage postgres needs database_url")
         }
         try config.check()
@@ -80,11 +80,7 @@ extension FapidConfiguration {
             },
             .flag("allow_non_loopback", \.allowNonLoopback),
             .text("issuer", \.issuer),
-            .custom("storage") { value, _, config throws(ConfigurationError) in
-                let storage = try ConfigurationKey.text(value, "storage")
-                guard storage == "sqlite" || storage == "postgres" else { throw ConfigurationError(key: "storage", reason: "must be sqlite or postgres") }
-                config.storage = storage
-            },
+            .choice("storage", \.storage),
             .custom("database_url") { value, _, config throws(ConfigurationError) in
                 let url = try ConfigurationKey.text(value, "database_url")
                 guard isPostgresURL(url) else { throw ConfigurationError(key: "database_url", reason: "must be a postgres:// URL") }
@@ -97,10 +93,10 @@ extension FapidConfiguration {
                     config.database = database
                     return
                 }
-                if values["storage"] != nil && config.storage != "postgres" {
+                if values["storage"] != nil && config.storage != .postgres {
                     throw ConfigurationError(key: "database", reason: "a postgres:// URL needs storage postgres (or no storage key)")
                 }
-                config.storage = "postgres"
+                config.storage = .postgres
                 config.databaseURL = database
             },
             .number("database_max_connections", \.databaseMaxConnections, in: 1...1000),
@@ -117,7 +113,7 @@ extension FapidConfiguration {
             .text("keys_dir", \.keysDirectory),
             .optionalText("key_encryption_key_file", \.keyEncryptionKeyFile),
             .text("migrations_dir", \.migrationsDirectory),
-            .custom("log_level") { value, _, config throws(ConfigurationError) in config.logLevel = try ConfigurationKey.text(value, "log_level").lowercased() },
+            .choice("log_level", \.logLevel, caseInsensitive: true),
             .text("tls_certificate", \.tlsCertificate),
             .text("tls_private_key", \.tlsPrivateKey),
             .text("client_ca", \.clientCA),
@@ -139,13 +135,7 @@ extension FapidConfiguration {
             .number("key_refresh_seconds", \.keyRefreshSeconds, in: 1...86_400),
             .number("retired_key_publish_seconds", \.retiredKeyPublishSeconds, in: 0...31_536_000),
             .number("access_token_lifetime", \.accessTokenLifetime, in: 1...86_400),
-            .custom("certificate_status") { value, _, config throws(ConfigurationError) in
-                let mode = try ConfigurationKey.text(value, "certificate_status")
-                guard mode == "fail_closed" || mode == "soft_fail" else {
-                    throw ConfigurationError(key: "certificate_status", reason: "must be fail_closed or soft_fail")
-                }
-                config.certificateStatusMode = mode
-            },
+            .choice("certificate_status", \.certificateStatusMode),
             .list("certificate_status_soft_fail_anchors", \.certificateStatusSoftFailAnchors, reason: "must be an array of PEM file paths"),
             .flag("certificate_status_require_pointers", \.certificateStatusRequirePointers),
             .custom("ocsp_responder") { value, _, config throws(ConfigurationError) in
@@ -163,20 +153,19 @@ extension FapidConfiguration {
             .flag("ocsp_require_nonce", \.ocspRequireNonce),
             .list("ocsp_require_nonce_anchors", \.ocspRequireNonceAnchors, reason: "must be an array of PEM file paths"),
             .flag("require_pushed_authorization_requests", \.requirePushedAuthorizationRequests),
-            .custom("log_format") { value, _, config throws(ConfigurationError) in
-                let format = try ConfigurationKey.text(value, "log_format")
-                guard format == "text" || format == "json" else { throw ConfigurationError(key: "log_format", reason: "must be text or json") }
-                config.logFormat = format
-            },
+            .choice("log_format", \.logFormat),
             .custom("metrics_listen") { value, values, config throws(ConfigurationError) in
                 let metrics = try ConfigurationKey.text(value, "metrics_listen")
-                if metrics != "main" && metrics != "off" {
-                    let (host, _) = try parseListen(metrics)
+                switch metrics {
+                case "main": config.metricsListen = .main
+                case "off": config.metricsListen = .off
+                default:
+                    let (host, port) = try parseListen(metrics)
                     if !(values["allow_non_loopback"]?.boolValue ?? false) && !isLoopback(host) {
                         throw ConfigurationError(key: "metrics_listen", reason: "\(host) is not a loopback address; set allow_non_loopback to true")
                     }
+                    config.metricsListen = .address(host: host, port: port)
                 }
-                config.metricsListen = metrics
             },
             .number("audit_checkpoint_seconds", \.auditCheckpointSeconds, in: 1...86_400),
             .number("rate_limit_client_per_second", \.rateLimitClientPerSecond, in: 0...1_000_000),
@@ -224,10 +213,6 @@ extension FapidConfiguration {
         }
         if !allowNonLoopback && !Self.isLoopback(listenHost) {
             throw ConfigurationError(key: "listen", reason: "\(listenHost) is not a loopback address; set allow_non_loopback to true to expose fapid")
-        }
-        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-        guard levels.contains(logLevel) else {
-            throw ConfigurationError(key: "log_level", reason: "must be one of \(levels.joined(separator: ", "))")
         }
         guard cibaRequestMaxLifetimeSeconds >= cibaRequestLifetimeSeconds else {
             throw ConfigurationError(key: "ciba_request_max_lifetime_seconds", reason: "must be at least ciba_request_lifetime_seconds")

@@ -1,4 +1,6 @@
+public import CertificateStatus
 import Foundation
+public import Logging
 
 /// The daemon's configuration, read once at start-up and checked completely before anything listens.
 ///
@@ -16,7 +18,7 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var database: String
     /// `storage`, `FAPID_STORAGE`: `sqlite` (the default, one instance) or `postgres` (several instances
     /// sharing `database_url`).
-    public var storage: String
+    public var storage: StorageKind
     /// `database_url`, `FAPID_DATABASE_URL`: with `storage: postgres`,
     /// `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
     public var databaseURL: String?
@@ -41,7 +43,7 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// each backend. Default `migrations`.
     public var migrationsDirectory: String
     /// `log_level`, `FAPID_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. Default `info`.
-    public var logLevel: String
+    public var logLevel: Logger.Level
     /// `tls_certificate`: server certificate chain (PEM). Default `<keys_dir>/server.pem`.
     public var tlsCertificate: String
     /// `tls_private_key`: server private key (PEM, mode 0600). Default `<keys_dir>/server.key`.
@@ -68,7 +70,7 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var outboundCA: String
     /// `certificate_status`: `fail_closed` (default) rejects a client certificate whose revocation status
     /// cannot be learned; `soft_fail` accepts it, logged.
-    public var certificateStatusMode: String
+    public var certificateStatusMode: StatusPolicy.Mode
     /// `certificate_status_soft_fail_anchors`: PEM files of trust anchors whose certificates soft-fail.
     public var certificateStatusSoftFailAnchors: [String]
     /// `certificate_status_require_pointers`: reject certificates naming no OCSP responder or CRL. Default false.
@@ -115,10 +117,10 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var requirePushedAuthorizationRequests: Bool = false
 
     /// `log_format`, `FAPID_LOG_FORMAT`: `text` (default) or `json` (one JSON object per line).
-    public var logFormat: String = "text"
+    public var logFormat: LogFormat = .text
     /// `metrics_listen`, `FAPID_METRICS_LISTEN`: `main` (default: `/metrics` on the main port, to loopback
     /// peers only), `off`, or `host:port` for a plain-HTTP listener of its own (loopback unless allowed).
-    public var metricsListen: String = "main"
+    public var metricsListen: MetricsListen = .main
     /// `audit_checkpoint_seconds`: how often the chain head is signed when it moved. Default 300.
     public var auditCheckpointSeconds: Int = 300
     /// `rate_limit_client_per_second` and `rate_limit_client_burst`: token bucket per client and endpoint
@@ -197,7 +199,7 @@ public struct FapidConfiguration: Sendable, Equatable {
         allowNonLoopback: false,
         issuer: "https://localhost:8443",
         database: "var/fapid.sqlite",
-        storage: "sqlite",
+        storage: .sqlite,
         databaseURL: nil,
         databaseMaxConnections: 20,
         databaseTimeoutSeconds: 5,
@@ -205,7 +207,7 @@ public struct FapidConfiguration: Sendable, Equatable {
         keysDirectory: "keys/dev",
         keyEncryptionKeyFile: nil,
         migrationsDirectory: "migrations",
-        logLevel: "info",
+        logLevel: .info,
         tlsCertificate: "keys/dev/server.pem",
         tlsPrivateKey: "keys/dev/server.key",
         clientCA: "keys/dev/ca.pem",
@@ -214,7 +216,7 @@ public struct FapidConfiguration: Sendable, Equatable {
         retiredKeyPublishSeconds: 3600,
         accessTokenLifetime: 300,
         outboundCA: "keys/dev/ca.pem",
-        certificateStatusMode: "fail_closed",
+        certificateStatusMode: .failClosed,
         certificateStatusSoftFailAnchors: [],
         certificateStatusRequirePointers: false,
         ocspResponder: nil,
@@ -237,6 +239,30 @@ public struct FapidConfiguration: Sendable, Equatable {
     }
 }
 
+/// `storage`: the embedded SQLite file (one instance) or a PostgreSQL database (several instances).
+public enum StorageKind: String, Sendable, CaseIterable {
+    case sqlite, postgres
+}
+
+/// `log_format`: one text line per entry, or one JSON object per line.
+public enum LogFormat: String, Sendable, CaseIterable {
+    case text, json
+}
+
+/// `metrics_listen`: `/metrics` on the main port (loopback peers only), nowhere, or a plain-HTTP listener of its own.
+public enum MetricsListen: Sendable, Equatable, CustomStringConvertible {
+    case main, off
+    case address(host: String, port: Int)
+
+    public var description: String {
+        switch self {
+        case .main: "main"
+        case .off: "off"
+        case .address(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+    }
+}
+
 /// A configuration value that cannot be used; names the key and why.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     public let key: String
@@ -254,7 +280,7 @@ extension FapidConfiguration {
     /// What the audit event `configuration.loaded` records: the settings that decide who gets access, no secrets.
     public var summary: String {
         [
-            "listen=\(listen)", "issuer=\(issuer)", "database=\(database)", "certificate_status=\(certificateStatusMode)",
+            "listen=\(listen)", "issuer=\(issuer)", "database=\(database)", "certificate_status=\(certificateStatusMode.rawValue)",
             "trusted_proxies=\(trustedProxies.joined(separator: ","))", "directories=\(directories.map(\.name).joined(separator: ","))",
             "access_token_lifetime=\(accessTokenLifetime)", "require_par=\(requirePushedAuthorizationRequests)",
             "rate_limits=client:\(rateLimitClientPerSecond)/\(rateLimitClientBurst),address:\(rateLimitAddressPerSecond)/\(rateLimitAddressBurst)",

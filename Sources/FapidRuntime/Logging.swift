@@ -14,8 +14,8 @@ public enum FapidLogging {
     }
 
     /// Call once, first thing.
-    public static func bootstrap(format: String) {
-        if format == "json" {
+    public static func bootstrap(format: LogFormat) {
+        if format == .json {
             LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, metadataProvider: provider) }, metadataProvider: requestMetadata)
         } else {
             LoggingSystem.bootstrap(

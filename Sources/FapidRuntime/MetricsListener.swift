@@ -5,8 +5,7 @@ public import ServiceLifecycle
 /// `/metrics` on a listener of its own (plain HTTP, loopback unless allowed by the configuration),
 /// for a Prometheus server that should not reach the TLS port.
 public enum MetricsListener {
-    public static func make(listen: String, metrics: PrometheusMetrics, logger: Logger) throws -> some Service {
-        let (host, port) = try FapidConfiguration.parseListen(listen)
+    public static func make(host: String, port: Int, metrics: PrometheusMetrics, logger: Logger) throws -> some Service {
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
             let body = await metrics.render()

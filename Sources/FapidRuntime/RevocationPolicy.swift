@@ -56,7 +56,7 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
             for anchor in try X509Certificate.parsePEM(text) { anchorModes[anchor.sha256Thumbprint] = .softFail }
         }
         let policy = StatusPolicy(
-            mode: StatusPolicy.Mode(rawValue: configuration.certificateStatusMode) ?? .failClosed,
+            mode: configuration.certificateStatusMode,
             anchorModes: anchorModes,
             requirePointers: configuration.certificateStatusRequirePointers
         )

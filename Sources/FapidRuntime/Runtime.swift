@@ -87,18 +87,18 @@ public struct Storage: Sendable {
     public static func open(
         _ configuration: FapidConfiguration, logger: Logger, backgroundCheckpoints: Bool = false, cibaSealer: CIBANotificationSealer? = nil
     ) async throws -> Storage {
-        let directory = URL(fileURLWithPath: configuration.migrationsDirectory).appendingPathComponent(configuration.storage)
+        let directory = URL(fileURLWithPath: configuration.migrationsDirectory).appendingPathComponent(configuration.storage.rawValue)
         let applied: [String]
         let storage: Storage
         switch configuration.storage {
-        case "postgres":
+        case .postgres:
             guard let url = configuration.databaseURL else { throw StorageError(.unavailable, "storage postgres needs database_url") }
             let database = try PostgresDatabase(
                 url: url, maximumConnections: configuration.databaseMaxConnections, timeout: .seconds(configuration.databaseTimeoutSeconds),
                 logger: logger)
             applied = try await PostgresMigrator(directory: directory).migrate(database)
             storage = Storage(postgres: database, cibaSealer: cibaSealer)
-        default:
+        case .sqlite:
             let database = try SQLiteDatabase(path: configuration.database, backgroundCheckpoints: backgroundCheckpoints)
             applied = try SQLiteMigrator(directory: directory).migrate(database)
             storage = Storage(sqlite: database, cibaSealer: cibaSealer)
@@ -151,9 +151,9 @@ public struct Runtime: Sendable {
         return Runtime(configuration: configuration, storage: storage, signingKeys: manager)
     }
 
-    public static func logger(_ label: String, level: String) -> Logger {
+    public static func logger(_ label: String, level: Logger.Level) -> Logger {
         var logger = Logger(label: label)
-        logger.logLevel = Logger.Level(rawValue: level) ?? .info
+        logger.logLevel = level
         return logger
     }
 }

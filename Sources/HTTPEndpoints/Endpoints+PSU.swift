@@ -41,9 +41,7 @@ extension Endpoints {
                     return Self.page(Pages.login, Self.loginValues(interaction))
                 }
             } catch {
-                context.logger.info("authorization request refused", metadata: ["detail": "\(error.error.detail)"])
-                // The OAuth error code is shown too: the request could not go back to the client (RFC 6749 §4.1.2.1).
-                return Self.page(Pages.error, ["message": error.error.description, "code": error.error.code.rawValue], status: .badRequest)
+                return Self.refusal(error, logger: context.logger)
             }
         }
         router.post("/authorize/login") { request, context in
@@ -107,8 +105,8 @@ extension Endpoints {
                     return Self.deliver(response)
                 }
             } catch {
-                // The OAuth error code is shown too: the request could not go back to the client (RFC 6749 §4.1.2.1).
-                return Self.page(Pages.error, ["message": error.error.description, "code": error.error.code.rawValue], status: .badRequest)
+                // Back to the client when it may be (an essential acr not reached), an error page otherwise.
+                return Self.refusal(error, logger: context.logger)
             }
         }
     }

@@ -9,7 +9,7 @@ import NIOCore
 extension Endpoints {
     func registerRegistrationEndpoints(_ service: RegistrationService, on router: Router<FapidRequestContext>) {
         router.post("/register") { request, context in
-            await Self.registration(context.logger) { () async throws(RegistrationError) -> Response in
+            await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
                 let (body, isJWT) = try await Self.registrationBody(request)
                 let certificate = await self.clientCertificate(request, context: context)
                 let registered = try await service.register(body: body, isJWT: isJWT, certificate: certificate)
@@ -18,7 +18,7 @@ extension Endpoints {
             }
         }
         router.get("/register/:client_id") { request, context in
-            await Self.registration(context.logger) { () async throws(RegistrationError) -> Response in
+            await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
                 let clientID = context.parameters.get("client_id") ?? ""
                 let certificate = await self.clientCertificate(request, context: context)
                 let (client, _) = try await service.authorize(clientID: clientID, accessToken: Self.bearer(request), certificate: certificate)
@@ -28,7 +28,7 @@ extension Endpoints {
             }
         }
         router.put("/register/:client_id") { request, context in
-            await Self.registration(context.logger) { () async throws(RegistrationError) -> Response in
+            await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
                 let clientID = context.parameters.get("client_id") ?? ""
                 let (body, isJWT) = try await Self.registrationBody(request)
                 let certificate = await self.clientCertificate(request, context: context)
@@ -39,7 +39,7 @@ extension Endpoints {
             }
         }
         router.delete("/register/:client_id") { request, context in
-            await Self.registration(context.logger) { () async throws(RegistrationError) -> Response in
+            await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
                 let clientID = context.parameters.get("client_id") ?? ""
                 let certificate = await self.clientCertificate(request, context: context)
                 try await service.delete(clientID: clientID, accessToken: Self.bearer(request), certificate: certificate)
@@ -61,16 +61,16 @@ extension Endpoints {
             ])
     }
 
-    static func registrationBody(_ request: Request) async throws(RegistrationError) -> ([UInt8], isJWT: Bool) {
+    static func registrationBody(_ request: Request) async throws(OAuthError) -> ([UInt8], isJWT: Bool) {
         let type = MediaType.essence(request.headers[.contentType])
         guard type == "application/json" || type == "application/jwt" else {
-            throw RegistrationError(.invalidRequest, "Content-Type must be application/json or application/jwt")
+            throw OAuthError(.invalidRequest, "Content-Type must be application/json or application/jwt")
         }
         do {
             let buffer = try await request.body.collect(upTo: FormBody.maximumSize)
             return (Array(buffer.readableBytesView), type == "application/jwt")
         } catch {
-            throw RegistrationError(.invalidRequest, "request body too large or unreadable")
+            throw OAuthError(.invalidRequest, "request body too large or unreadable")
         }
     }
 
@@ -87,20 +87,5 @@ extension Endpoints {
         members["registration_access_token"] = .string(registered.registrationAccessToken)
         members["registration_client_uri"] = .string(issuer + "/register/" + registered.client.clientID)
         return OAuthResponse.json(members, status: status)
-    }
-
-    static func registration(_ logger: Logger, _ body: () async throws(RegistrationError) -> Response) async -> Response {
-        do {
-            return try await body()
-        } catch {
-            logger.info("registration refused", metadata: ["error": "\(error.code.rawValue)", "detail": "\(error.detail)"])
-            var response = OAuthResponse.json(
-                ["error": .string(error.code.rawValue), "error_description": .string(error.description)],
-                status: HTTPResponse.Status(code: error.status)
-            )
-            if error.code == .invalidToken { response.headers[.wwwAuthenticate] = #"Bearer error="invalid_token""# }
-            if error.code == .invalidClient { response.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="invalid_client""# }
-            return response
-        }
     }
 }

@@ -46,8 +46,7 @@ extension Endpoints {
         }
         router.post("/token") { request, context in
             await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
-                let parameters = try await FormBody.read(request)
-                let credentials = await self.credentials(parameters, request, context)
+                let (parameters, credentials) = try await self.clientForm(request, context)
                 let response = try await services.token.token(parameters: parameters, credentials: credentials)
                 var members: [String: JSON] = [
                     "access_token": .string(response.accessToken),
@@ -70,12 +69,17 @@ extension Endpoints {
         }
         router.post("/revoke") { request, context in
             await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
-                let parameters = try await FormBody.read(request)
-                let credentials = await self.credentials(parameters, request, context)
+                let (parameters, credentials) = try await self.clientForm(request, context)
                 try await services.revocation.revoke(parameters: parameters, credentials: credentials)
                 return OAuthResponse.json([:])
             }
         }
+    }
+
+    /// The form and the client's credentials of a client-authenticated POST (token, revocation, PAR, CIBA).
+    func clientForm(_ request: Request, _ context: FapidRequestContext) async throws(OAuthError) -> ([String: String], ClientCredentials) {
+        let parameters = try await FormBody.read(request)
+        return (parameters, await credentials(parameters, request, context))
     }
 
     func credentials(_ parameters: [String: String], _ request: Request, _ context: FapidRequestContext) async -> ClientCredentials {

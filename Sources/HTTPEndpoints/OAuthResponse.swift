@@ -14,17 +14,20 @@ enum OAuthResponse {
         return response
     }
 
-    /// The error as JSON with its status; `invalid_client` also gets `WWW-Authenticate` (RFC 6749 §5.2).
-    /// The detail is logged, the description sent.
+    /// The one rendering of an error at every JSON endpoint (token, introspection, revocation, userinfo, PAR,
+    /// CIBA, registration): its code and description as JSON with its status, never cached; `invalid_client`
+    /// and `invalid_token` also get `WWW-Authenticate` (RFC 6749 §5.2, RFC 6750 §3). The detail is logged only.
     static func error(_ error: OAuthError, logger: Logger) -> Response {
-        if error.code == .serverError {
-            logger.error("request failed", metadata: ["error": "\(error.code.rawValue)", "detail": "\(error.detail)"])
-        } else {
-            logger.info("request refused", metadata: ["error": "\(error.code.rawValue)", "detail": "\(error.detail)"])
-        }
+        log(error, logger: logger)
+        return render(error)
+    }
+
+    /// The error's response without the log line, with the error's status unless another is given (a rate
+    /// limit answers `temporarily_unavailable` with 429, RFC 6585 §4, and logs nothing per request).
+    static func render(_ error: OAuthError, status: HTTPResponse.Status? = nil) -> Response {
         var response = json(
             ["error": .string(error.code.rawValue), "error_description": .string(error.description)],
-            status: HTTPResponse.Status(code: error.status)
+            status: status ?? HTTPResponse.Status(code: error.status)
         )
         if error.code == .invalidClient {
             response.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="invalid_client""#
@@ -32,6 +35,15 @@ enum OAuthResponse {
             response.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="invalid_token""#
         }
         return response
+    }
+
+    /// The log line of a refusal: the detail at error level for `server_error`, at info level otherwise.
+    static func log(_ error: OAuthError, logger: Logger) {
+        if error.code == .serverError {
+            logger.error("request failed", metadata: ["error": "\(error.code.rawValue)", "detail": "\(error.detail)"])
+        } else {
+            logger.info("request refused", metadata: ["error": "\(error.code.rawValue)", "detail": "\(error.detail)"])
+        }
     }
 
     /// Runs an endpoint body, turning any OAuthError into its response.

@@ -83,6 +83,12 @@ public struct CompactJWS: Sendable {
         JWTClaims(try JSON.parseObject(payload))
     }
 
+    /// A signed JWT read in one step: the JWS and its claims (neither verified yet).
+    public static func jwt(_ token: String) throws(JOSEError) -> (jws: CompactJWS, claims: JWTClaims) {
+        let jws = try CompactJWS(token)
+        return (jws, try jws.claims())
+    }
+
     /// The `x5c` header chain, leaf first (RFC 7515 §4.1.6), or nil.
     public func certificateChain() throws(JOSEError) -> [X509Certificate]? {
         guard let value = header["x5c"] else { return nil }

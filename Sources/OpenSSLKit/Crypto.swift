@@ -66,9 +66,6 @@ public enum Crypto {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// 256 random bits as base64url (43 characters).
-    public static func randomToken() -> String { Base64URL.encode(randomBytes(32)) }
-
     /// Compares secrets without leaking where they differ (CRYPTO_memcmp). Lengths are not secret.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         a.withUnsafeBytes { x in

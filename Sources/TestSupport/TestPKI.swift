@@ -68,10 +68,10 @@ public final class TestPKI: @unchecked Sendable {
         try openssl(["crl", "-in", "ca.crl.pem", "-outform", "DER", "-out", "ca.crl"])
     }
 
-    /// A self-signed CA certificate and key: `NAME.pem`, `NAME.key`.
-    public func makeCA(_ name: String, subject: String? = nil) throws {
+    /// A self-signed CA certificate and key: `NAME.pem`, `NAME.key`, valid for `days`.
+    public func makeCA(_ name: String, subject: String? = nil, days: Int = 30) throws {
         try openssl([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).pem", "-days", "30",
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).pem", "-days", String(days),
             "-subj", subject ?? "/O=fapid tests/CN=\(name)", "-addext", "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         ])
@@ -91,10 +91,10 @@ public final class TestPKI: @unchecked Sendable {
         ])
     }
 
-    /// A self-signed leaf certificate `NAME.pem` with key `NAME.key`.
-    public func selfSigned(_ name: String, subject: String, key: String = "rsa:2048") throws {
+    /// A self-signed leaf certificate `NAME.pem` with key `NAME.key`, valid for `days`.
+    public func selfSigned(_ name: String, subject: String, key: String = "rsa:2048", days: Int = 30) throws {
         try newKey(name, key)
-        try openssl(["req", "-x509", "-new", "-key", "\(name).key", "-out", "\(name).pem", "-days", "30", "-subj", subject])
+        try openssl(["req", "-x509", "-new", "-key", "\(name).key", "-out", "\(name).pem", "-days", String(days), "-subj", subject])
     }
 
     private func newKey(_ name: String, _ key: String) throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthorizationServer
 import FapidRuntime
+import Logging
 import Foundation
 import JOSE
 
@@ -29,7 +30,7 @@ struct GlobalOptions: ParsableArguments {
     func runtime() async throws -> (FapidConfiguration, Runtime) {
         let configuration = try load()
         do {
-            return (configuration, try await Runtime.open(configuration, logger: Runtime.logger("fapictl", level: "warning")))
+            return (configuration, try await Runtime.open(configuration, logger: Runtime.logger("fapictl", level: .warning)))
         } catch {
             throw Failure(message: "\(error)")
         }

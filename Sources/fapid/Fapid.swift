@@ -88,7 +88,7 @@ struct Fapid: AsyncParsableCommand {
                     perAddress: RateLimiter(rate: configuration.rateLimitAddressPerSecond, burst: configuration.rateLimitAddressBurst),
                     authorize: RateLimiter(rate: configuration.rateLimitAuthorizePerSecond, burst: configuration.rateLimitAuthorizeBurst),
                     signIn: RateLimiter(rate: configuration.rateLimitSignInPerSecond, burst: configuration.rateLimitSignInBurst)),
-                metrics: configuration.metricsListen == "main"
+                metrics: configuration.metricsListen == .main
                     ? MetricsEndpoint(render: metrics.render, trustedProxies: configuration.trustedProxies) : nil
             ),
             metadata: metadata,
@@ -113,8 +113,8 @@ struct Fapid: AsyncParsableCommand {
                 log: audit, keyRing: keyRing, issuer: issuer, clock: clock, interval: .seconds(configuration.auditCheckpointSeconds), logger: logger),
         ]
         if case .sqlite(let database) = runtime.storage.backend { background.append(WALCheckpointer(database: database, logger: logger)) }
-        if configuration.metricsListen != "main" && configuration.metricsListen != "off" {
-            background.append(try MetricsListener.make(listen: configuration.metricsListen, metrics: metrics, logger: logger))
+        if case .address(let host, let port) = configuration.metricsListen {
+            background.append(try MetricsListener.make(host: host, port: port, metrics: metrics, logger: logger))
         }
         let app = try server.makeApplication(logger: logger, services: background + [
                 refresher, outbound, revocation, ExpirySweeper(

@@ -3,19 +3,13 @@ import Foundation
 import JOSE
 import OpenSSLKit
 import Synchronization
+import TestSupport
 import Testing
 
 /// Issue 16 item 1: a client's `jwks_uri` costs at most one fetch and one parse per refetch interval,
 /// whatever it serves and however many requests name the client at once.
 @Suite("ClientKeyResolver")
 struct ClientKeyResolverTests {
-    /// A clock the test moves forward.
-    final class SteppingClock: Clock {
-        private let date = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
-        func now() -> Date { date.withLock { $0 } }
-        func advance(_ seconds: TimeInterval) { date.withLock { $0 += seconds } }
-    }
-
     /// Serves one answer (bytes or a failure), counting fetches, optionally slowly.
     final class CountingFetcher: JWKSFetcher {
         private let state = Mutex<(answer: Result<[UInt8], JWKSFetchError>, count: Int)>((.failure(JWKSFetchError("unset")), 0))
@@ -42,7 +36,7 @@ struct ClientKeyResolverTests {
     static let url = "https://tpp.example/jwks.json"
 
     let client: Client
-    let clock = SteppingClock()
+    let clock = FixedClock(Date(timeIntervalSince1970: 1_800_000_000))
     let key: JWK
 
     init() throws {

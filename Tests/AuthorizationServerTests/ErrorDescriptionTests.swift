@@ -26,10 +26,10 @@ struct ErrorDescriptionTests {
         let oauth = OAuthError(.unsupportedGrantType, quoted)
         #expect(oauth.description.unicodeScalars.allSatisfy(Self.allowed.contains))
         #expect(oauth.detail == quoted)
-        let registration = RegistrationError(.invalidClientMetadata, quoted)
+        let registration = OAuthError(.invalidClientMetadata, quoted)
         #expect(registration.description.unicodeScalars.allSatisfy(Self.allowed.contains))
         #expect(registration.detail == quoted)
-        let ciba = CIBAError(.invalidScope, quoted)
+        let ciba = OAuthError(.invalidBindingMessage, quoted)
         #expect(ciba.description.unicodeScalars.allSatisfy(Self.allowed.contains))
         #expect(ciba.detail == quoted)
     }

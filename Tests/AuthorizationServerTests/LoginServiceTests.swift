@@ -6,14 +6,6 @@ import MemoryStorage
 import TestSupport
 import Testing
 
-/// A clock tests move by hand.
-final class LoginTestClock: Clock {
-    private let current: Mutex<Date>
-    init(_ start: Date) { current = Mutex(start) }
-    func now() -> Date { current.withLock { $0 } }
-    func advance(_ seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
-
 /// Users in memory, counting lookups.
 final class CountingUserStore: UserStore {
     private let stored: Mutex<[String: User]>
@@ -42,7 +34,7 @@ struct LoginServiceTests {
     func sharedLockout() async throws {
         let users = CountingUserStore([Self.alice])
         let attempts = MemorySignInAttemptStore()
-        let clock = LoginTestClock(t0)
+        let clock = FixedClock(t0)
         // Two instances of the daemon: their own services, one storage.
         let first = LoginService(users: users, attempts: attempts, clock: clock)
         let second = LoginService(users: users, attempts: attempts, clock: clock)
@@ -69,7 +61,7 @@ struct LoginServiceTests {
     func interactionAndAddress() async throws {
         let users = CountingUserStore([Self.alice])
         let attempts = MemorySignInAttemptStore()
-        let clock = LoginTestClock(t0)
+        let clock = FixedClock(t0)
         let service = LoginService(users: users, attempts: attempts, clock: clock, maximumFailures: 5, maximumAddressFailures: 8)
         for _ in 0..<10 { _ = try await service.authenticate(username: "alice", password: Self.password, address: "192.0.2.1", interaction: "i-1") }
         for index in 0..<5 {
@@ -97,7 +89,7 @@ struct LoginServiceTests {
     func boundedUsernames() async throws {
         let users = CountingUserStore([Self.alice])
         let attempts = MemorySignInAttemptStore()
-        let service = LoginService(users: users, attempts: attempts, clock: LoginTestClock(t0))
+        let service = LoginService(users: users, attempts: attempts, clock: FixedClock(t0))
         for name in [String(repeating: "a", count: 100_000), String(repeating: "a", count: 65), "a\u{0301}" + String(repeating: "\u{0301}", count: 300), "a b", ""] {
             #expect(await failure { () async throws(LoginService.Failure) in
                 try await service.authenticate(username: name, password: "x", address: nil)
@@ -111,7 +103,7 @@ struct LoginServiceTests {
     func busy() async throws {
         let attempts = MemorySignInAttemptStore()
         let pool = PasswordHashPool(width: 1, maximumWaiting: 0)
-        let service = LoginService(users: CountingUserStore([Self.alice]), attempts: attempts, clock: LoginTestClock(t0), hashing: pool)
+        let service = LoginService(users: CountingUserStore([Self.alice]), attempts: attempts, clock: FixedClock(t0), hashing: pool)
         let outcomes = await withTaskGroup(of: LoginService.Failure?.self) { group in
             for _ in 0..<6 {
                 group.addTask { await failure { () async throws(LoginService.Failure) in

@@ -3,6 +3,7 @@ import Foundation
 import JOSE
 import OpenSSLKit
 import Synchronization
+import TestSupport
 import Testing
 
 /// jti replay memory for one test.
@@ -18,11 +19,6 @@ final class MemoryReplayStore: ReplayStore {
     }
 
     func expiry(of jti: String, clientID: String) -> Date? { seen.withLock { $0[clientID + " " + jti] } }
-}
-
-struct FixedClock: Clock {
-    let date: Date
-    func now() -> Date { date }
 }
 
 struct NoFetcher: JWKSFetcher {
@@ -50,7 +46,7 @@ struct RequestObjectValidatorTests {
                 "tls_client_auth_subject_dn": "CN=a,C=GB", "redirect_uris": ["https://tpp.example/cb"], "grant_types": ["authorization_code"],
                 "scope": "openid accounts", "jwks": ["keys": [.object(jwk.publicMembers)]],
             ], createdAt: Self.now)
-        let clock = FixedClock(date: Self.now)
+        let clock = FixedClock(Self.now)
         validator = RequestObjectValidator(
             keys: ClientKeyResolver(fetcher: NoFetcher(), clock: clock), replay: replay, issuer: Self.issuer, clock: clock)
     }

@@ -2,6 +2,7 @@ import AuthorizationServer
 import FapidRuntime
 import Foundation
 import JOSE
+import TestSupport
 import Testing
 
 /// The staff terminal's side: pending requests and decisions.

@@ -3,6 +3,7 @@ import FapidRuntime
 import Foundation
 import JOSE
 import OpenSSLKit
+import TestSupport
 
 /// Two clients (ping, and push for a non-FAPI client) on fresh storage, with the CIBA services over it.
 struct CIBAFixture {

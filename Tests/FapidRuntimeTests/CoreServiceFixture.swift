@@ -2,35 +2,21 @@ import AuthorizationServer
 import FapidRuntime
 import Foundation
 import JOSE
-import SQLiteStorage
-import Synchronization
 import TestSupport
 
-/// A clock the test sets and moves.
-final class TestClock: Clock {
-    private let time: Mutex<Date>
-
-    init(_ date: Date) { time = Mutex(date) }
-
-    func now() -> Date { time.withLock { $0 } }
-
-    func advance(_ seconds: TimeInterval) { time.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
-
-/// Every store on a fresh, migrated SQLite file in a temporary directory, for tests of the core's services.
+/// Every store on MemoryStorage (the backend that passes the same store contract as SQLite and PostgreSQL), for
+/// tests of the core's services, with a fixed clock.
 struct CoreServiceFixture {
     static let issuer = "https://as.example"
     static let redirect = "https://tpp.example/cb"
 
     let directory: TestPKI
     let storage: Storage
-    let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000))
+    let clock = FixedClock(Date(timeIntervalSince1970: 1_800_000_000))
 
     init(_ name: String) throws {
         directory = try TestPKI(name: name)
-        let database = try SQLiteDatabase(path: directory.path("fapid.sqlite"))
-        try SQLiteMigrator(directory: Shell.repositoryRoot.appendingPathComponent("migrations/sqlite")).migrate(database)
-        storage = Storage(sqlite: database)
+        storage = Storage.memory()
     }
 
     /// Registers a client (a TPP with a redirect URI and a CIBA ping endpoint) directly in the store.

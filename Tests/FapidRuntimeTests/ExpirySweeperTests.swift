@@ -10,11 +10,6 @@ import Testing
 
 @Suite("ExpirySweeper")
 struct ExpirySweeperTests {
-    struct At: Clock {
-        let date: Date
-        func now() -> Date { date }
-    }
-
     @Test("one pass removes an interaction and a sign-in counter as soon as they expire, not an hour later")
     func promptly() async throws {
         let directory = try TestPKI(name: "sweeper")
@@ -34,7 +29,7 @@ struct ExpirySweeperTests {
         var logger = Logger(label: "sweeper")
         logger.logLevel = .critical
         let sweeper = ExpirySweeper(
-            tokens: SQLiteTokenStore(database: database), interactions: interactions, signInAttempts: attempts, clock: At(date: t0.addingTimeInterval(601)),
+            tokens: SQLiteTokenStore(database: database), interactions: interactions, signInAttempts: attempts, clock: FixedClock(t0.addingTimeInterval(601)),
             logger: logger)
         #expect(await sweeper.sweep() == 2)
         #expect(try await interactions.interaction(idHash: Crypto.sha256("i"), now: t0) == nil)

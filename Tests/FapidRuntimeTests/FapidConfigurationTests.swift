@@ -1,5 +1,6 @@
 import FapidRuntime
 import Foundation
+import Logging
 import TestSupport
 import Testing
 
@@ -33,7 +34,7 @@ struct FapidConfigurationTests {
         #expect(config.adminSocket == "var/fapid.sock")
         #expect(config.tlsCertificate == "keys/dev/server.pem")
         #expect(config.clientCA == "keys/dev/ca.pem")
-        #expect(config.logLevel == "info")
+        #expect(config.logLevel == .info)
     }
 
     @Test("the file overrides defaults and the environment overrides the file")
@@ -46,7 +47,7 @@ struct FapidConfigurationTests {
         #expect(fromFile.tlsCertificate == "/srv/keys/server.pem")
         let both = try load(file: path, ["FAPID_LISTEN": "[::1]:9443", "FAPID_LOG_LEVEL": "warning", "FAPID_KEYS_DIR": "/other"])
         #expect(both.listen == "[::1]:9443")
-        #expect(both.logLevel == "warning")
+        #expect(both.logLevel == .warning)
         #expect(both.issuer == "https://as.example")
         #expect(both.clientCA == "/other/ca.pem")
     }
@@ -72,11 +73,11 @@ struct FapidConfigurationTests {
     func postgresURL() throws {
         let url = "postgres://fapid:secret@db.example:5432/fapid"
         let config = try load(["FAPID_DATABASE": url])
-        #expect(config.storage == "postgres")
+        #expect(config.storage == .postgres)
         #expect(config.databaseURL == url)
         let explicit = try load(["FAPID_DATABASE": url, "FAPID_STORAGE": "postgres"])
         #expect(explicit.databaseURL == url)
-        #expect(try load(["FAPID_DATABASE": "/var/lib/fapid.sqlite"]).storage == "sqlite")
+        #expect(try load(["FAPID_DATABASE": "/var/lib/fapid.sqlite"]).storage == .sqlite)
     }
 
     @Test("every file key is also an environment variable; arrays as JSON text, flags as true or false")

@@ -3,6 +3,7 @@ import FapidRuntime
 import Foundation
 import JOSE
 import OpenSSLKit
+import TestSupport
 import Testing
 
 struct NoJWKSFetcher: JWKSFetcher {

@@ -40,11 +40,11 @@ struct Fixture {
         case .memory:
             return Fixture(storage: .memory(), directory: directory)
         case .sqlite:
-            configuration.storage = "sqlite"
+            configuration.storage = .sqlite
             configuration.database = directory.path("fapid.sqlite")
         case .postgres:
             let admin = try #require(Backend.postgresURL, "FAPID_TEST_POSTGRES_URL is not set: run the tests through make test")
-            configuration.storage = "postgres"
+            configuration.storage = .postgres
             configuration.databaseURL = try await createDatabase(admin: admin)
         }
         var logger = Logger(label: "contract")

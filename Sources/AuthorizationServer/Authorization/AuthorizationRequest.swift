@@ -80,7 +80,7 @@ public struct AuthorizationRequest: Sendable, Equatable {
         } else {
             maxAge = nil
         }
-        // PKCE (RFC 7636) with S256 only, when present; whether it is required is AuthorizationChecks' rule.
+        // PKCE (RFC 7636) with S256 only, when present; whether it is required is RequestChecks' rule (the pkce row).
         if !codeChallenge.isEmpty || method != nil {
             guard method == "S256" else { throw OAuthError(.invalidRequest, "code_challenge_method must be S256") }
             guard (43...128).contains(codeChallenge.count), (try? Base64URL.decode(codeChallenge)) != nil else {

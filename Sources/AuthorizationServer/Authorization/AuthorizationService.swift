@@ -2,19 +2,11 @@ public import Foundation
 import JOSE
 import OpenSSLKit
 
-/// An authorization error, and whether it may go back to the client: only once the client and its
-/// redirect URI are established (RFC 6749 §4.1.2.1); before that, the PSU sees a page.
 /// How the authorization response reaches the client: a redirect (query or fragment), or an HTML form
 /// the browser posts to the redirect URI (OAuth 2.0 Form Post Response Mode).
 public enum AuthorizationResponse: Sendable, Equatable {
     case redirect(URL)
     case formPost(action: String, fields: [String: String])
-}
-
-public struct AuthorizationError: Error, Sendable {
-    public let error: OAuthError
-    /// Where to send it, when the redirect URI is trusted.
-    public let redirect: URL?
 }
 
 /// The authorization endpoint's judgement: which request is being authorized, and the redirect that
@@ -48,13 +40,16 @@ public struct AuthorizationService: Sendable {
     /// Server-wide PAR requirement (RFC 9126 §5 `require_pushed_authorization_requests`).
     let requirePushed: Bool
     let audit: (any AuditLog)?
+    let entropy: any EntropySource
 
     public init(
         clients: any ClientStore, pushed: any PushedRequestStore, codes: any AuthorizationCodeStore, validator: RequestObjectValidator,
         idTokens: IDTokenIssuer, issuer: String, clock: any Clock, codeLifetime: TimeInterval = 60, keyRing: KeyRing? = nil,
-        requirePushed: Bool = false, audit: (any AuditLog)? = nil, jarmLifetime: TimeInterval = 300
+        requirePushed: Bool = false, audit: (any AuditLog)? = nil, entropy: any EntropySource = SystemEntropy(),
+        jarmLifetime: TimeInterval = 300
     ) {
         self.jarmLifetime = jarmLifetime
+        self.entropy = entropy
         self.audit = audit
         self.keyRing = keyRing
         self.requirePushed = requirePushed
@@ -70,33 +65,26 @@ public struct AuthorizationService: Sendable {
 
     /// Resolves `client_id` + `request_uri` (PAR), or `client_id` + `request` for clients that do not require PAR.
     public func begin(parameters: [String: String]) async throws(AuthorizationError) -> Pending {
+        // Every refusal here is a page (RFC 6749 §4.1.2.1): before the request object is verified its
+        // redirect_uri is only a claim, and the refusals after it keep the one rule so no client is sent elsewhere.
         func page(_ error: OAuthError) -> AuthorizationError { AuthorizationError(error: error, redirect: nil) }
         guard let clientID = parameters["client_id"] else { throw page(OAuthError(.invalidRequest, "client_id is required")) }
         let client: Client?
         do { client = try await clients.client(id: clientID) } catch { throw page(OAuthError(error)) }
         guard let client else { throw page(OAuthError(.invalidRequest, "unknown client")) }
+        let environment = RequestCheckEnvironment(objects: validator, now: clock.now(), requirePushed: requirePushed)
         if let uri = parameters["request_uri"] {
-            guard parameters["request"] == nil else { throw page(OAuthError(.invalidRequest, "request and request_uri are exclusive")) }
+            var subject = RequestCheckSubject(endpoint: .authorizeByReference, client: client, parameters: parameters)
+            do { try await RequestChecks.run(&subject, environment) } catch { throw page(error) }
             let hash = Crypto.sha256(uri)
             let found: PushedRequest?
             do { found = try await pushed.pushedRequest(uriHash: hash, clientID: clientID, now: clock.now()) } catch { throw page(OAuthError(error)) }
             guard let found else { throw page(OAuthError(.invalidRequestURI, "request_uri is unknown, expired, used, or not this client's")) }
             return Pending(client: client, request: found.request, requestURIHash: hash)
         }
-        // RFC 9126 §6: PAR is required unless the client registered require_pushed_authorization_requests: false.
-        guard !requirePushed, client.metadata["require_pushed_authorization_requests"]?.boolValue == false else {
-            throw page(OAuthError(.invalidRequest, "this client must use pushed authorization requests"))
-        }
-        guard let requestObject = parameters["request"] else {
-            throw page(OAuthError(.invalidRequest, "a signed request object is required; unsigned parameters are not accepted"))
-        }
-        let request: AuthorizationRequest
-        do {
-            request = try await validator.validate(requestObject, client: client)
-            try AuthorizationChecks.check(request, client: client, delivery: .byValue)
-        } catch {
-            throw page(error)
-        }
+        var subject = RequestCheckSubject(endpoint: .authorize, client: client, parameters: parameters)
+        do { try await RequestChecks.run(&subject, environment) } catch { throw page(error) }
+        guard let request = subject.request else { throw page(OAuthError.server("the checks read no request")) }
         return Pending(client: client, request: request, requestURIHash: nil)
     }
 
@@ -114,10 +102,11 @@ public struct AuthorizationService: Sendable {
         // OIDC Core §5.5.1.1: an essential acr the sign-in did not reach fails the authentication.
         let context = AuthenticationContext.decide(for: request, achieved: Self.passwordACR)
         if context.unmet {
-            return await deny(
-                pending, error: OAuthError(.accessDenied, "the requested essential authentication context was not reached"), user: subject)
+            // The request and its redirect URI were verified at `begin`: the refusal goes back to the client.
+            let error = OAuthError(.accessDenied, "the requested essential authentication context was not reached")
+            throw AuthorizationError(error: error, redirect: await deny(pending, error: error, user: subject))
         }
-        let code = TokenIssuer.randomToken()
+        let code = entropy.token()
         let now = clock.now()
         let record = AuthorizationCodeRecord(
             codeHash: Crypto.sha256(code), clientID: pending.client.clientID, subject: subject, redirectURI: request.redirectURI,
@@ -165,7 +154,7 @@ public struct AuthorizationService: Sendable {
         var all = members
         if let state = request.state { all.append(("state", state)) }
         let mode = request.responseMode ?? (request.responseType == "code" ? "query" : "fragment")
-        let jarm = AuthorizationChecks.jarmModes.contains(mode)
+        let jarm = RequestChecks.jarmModes.contains(mode)
         if jarm {
             all = [("response", try jarmResponse(all, client: client))]
         } else {

@@ -68,12 +68,13 @@ public struct InteractionService: Sendable {
     let store: any InteractionStore
     let clients: any ClientStore
     let clock: any Clock
+    let entropy: any EntropySource
     public let settings: Settings
 
     /// `store` keeps the browser's progress; `clients` gives the pending request's client back.
     public init(
         authorization: AuthorizationService, login: LoginService, store: any InteractionStore, clients: any ClientStore, clock: any Clock,
-        settings: Settings = Settings()
+        entropy: any EntropySource = SystemEntropy(), settings: Settings = Settings()
     ) {
         self.settings = settings
         self.authorization = authorization
@@ -81,6 +82,7 @@ public struct InteractionService: Sendable {
         self.store = store
         self.clients = clients
         self.clock = clock
+        self.entropy = entropy
     }
 
     /// Opens the authorization request the browser brought (`AuthorizationService.begin`), with the session
@@ -138,8 +140,8 @@ public struct InteractionService: Sendable {
 
     /// A new interaction for the pending request; nil when its `request_uri` has `livePerRequestURI` already.
     func start(_ pending: AuthorizationService.Pending) async throws(StorageError) -> Interaction? {
-        let id = Crypto.randomToken()
-        let csrf = Crypto.randomToken()
+        let id = entropy.token()
+        let csrf = entropy.token()
         let now = clock.now()
         let stored = try await store.insertInteraction(
             PSUInteraction(
@@ -180,7 +182,7 @@ public struct InteractionService: Sendable {
 
     /// A new session for the PSU's cookie: its value (only its hash is stored).
     func newSession(username: String, authTime: Date) async throws(StorageError) -> String {
-        let id = Crypto.randomToken()
+        let id = entropy.token()
         try await store.insertSession(
             PSUSession(idHash: Crypto.sha256(id), username: username, authTime: authTime, expiresAt: authTime.addingTimeInterval(settings.sessionLifetime)))
         return id

@@ -36,11 +36,13 @@ public struct PushedAuthorizationService: Sendable {
     let clock: any Clock
     /// `expires_in` of a request_uri: short (FAPI 2 SP §5.3.1.2-12: under 600 s).
     public let lifetime: TimeInterval
+    let entropy: any EntropySource
 
     public init(
         authenticator: ClientAuthenticator, validator: RequestObjectValidator, store: any PushedRequestStore, clock: any Clock,
-        lifetime: TimeInterval = 90
+        lifetime: TimeInterval = 90, entropy: any EntropySource = SystemEntropy()
     ) {
+        self.entropy = entropy
         self.authenticator = authenticator
         self.validator = validator
         self.store = store
@@ -50,16 +52,10 @@ public struct PushedAuthorizationService: Sendable {
 
     public func push(parameters: [String: String], credentials: ClientCredentials) async throws(OAuthError) -> (requestURI: String, expiresIn: Int) {
         let client = try await authenticator.authenticate(credentials)
-        // RFC 9126 §2.1: request_uri must not be pushed.
-        if parameters["request_uri"] != nil { throw OAuthError(.invalidRequest, "request_uri is not allowed at the PAR endpoint") }
-        // FAPI 1 Advanced §5.2.2-1 / FAPI 2 MS: only a signed request object; loose parameters are never used.
-        guard let requestObject = parameters["request"] else {
-            throw OAuthError(.invalidRequest, "a signed request object (request) is required")
-        }
-        let request = try await validator.validate(requestObject, client: client.client)
-        try AuthorizationChecks.check(request, client: client.client, delivery: .pushed)
-        let value = Base64URL.encode(Crypto.randomBytes(32))
-        let uri = Self.uriPrefix + value
+        var subject = RequestCheckSubject(endpoint: .pushed, client: client.client, parameters: parameters)
+        try await RequestChecks.run(&subject, RequestCheckEnvironment(objects: validator, now: clock.now()))
+        guard let request = subject.request else { throw OAuthError.server("the checks read no request") }
+        let uri = Self.uriPrefix + entropy.token()
         let now = clock.now()
         let pushed = PushedRequest(uriHash: Crypto.sha256(uri), clientID: client.client.clientID, request: request, expiresAt: now.addingTimeInterval(lifetime))
         do { try await store.insertPushedRequest(pushed) } catch { throw OAuthError(error) }

@@ -1,11 +1,8 @@
 public import Foundation
-import JOSE
-import OpenSSLKit
 
-/// Verifies a signed request object (RFC 9101 JAR) with the FAPI rules: the client's key and algorithm
-/// (PS256/ES256 for FAPI clients, never `none`), `iss` = client_id, `aud` = the issuer, `exp` and `nbf`
-/// present, `exp − nbf` ≤ 60 minutes, `nbf` no more than 60 minutes old (FAPI 1 Advanced §5.2.2-12/-16),
-/// and `jti` single-use when present.
+/// What verifying a signed request object needs (RFC 9101 JAR, CIBA Core §7.1.1): the client's keys, the
+/// `jti` replay memory, our issuer (the `aud`), the clock and the allowed skew. The rules themselves are
+/// rows of `RequestChecks`.
 public struct RequestObjectValidator: Sendable {
     let keys: ClientKeyResolver
     let replay: any ReplayStore
@@ -21,45 +18,12 @@ public struct RequestObjectValidator: Sendable {
         self.clockSkew = clockSkew
     }
 
-    public func validate(_ token: String, client: Client) async throws(OAuthError) -> AuthorizationRequest {
-        let jws: CompactJWS
-        let claims: JWTClaims
-        do {
-            jws = try CompactJWS(token)
-            claims = try jws.claims()
-        } catch {
-            throw OAuthError(.invalidRequestObject, "the request object is not a signed JWT", detail: "\(error)")
-        }
-        let now = clock.now()
-        let set = try await keys.keys(for: client, kid: jws.kid)
-        do {
-            try jws.verify(with: set, allowed: client.allowedAlgorithms(for: .requestObject))
-            try JWTValidator(
-                issuer: client.clientID, audiences: [issuer], requiredClaims: ["exp", "nbf"], clockSkew: clockSkew,
-                maximumLifetime: 3600, maximumAge: 3600
-            ).validate(claims, now: now.timeIntervalSince1970)
-        } catch {
-            throw OAuthError(.invalidRequestObject, "the request object is not acceptable: \(error.code.rawValue)", detail: "\(error)")
-        }
-        // RFC 9101 §4 / RFC 9126 §2.1: a request object never carries request or request_uri (it would name another request).
-        if let nested = ["request_uri", "request"].first(where: { claims[$0] != nil }) {
-            throw OAuthError(.invalidRequestObject, "the request object must not contain \(nested)")
-        }
-        if let claimed = claims["client_id"]?.stringValue, claimed != client.clientID {
-            throw OAuthError(.invalidRequestObject, "client_id in the request object does not match the client")
-        }
-        // The jti is remembered as long as the object is accepted: until exp plus the allowed clock skew.
-        if let jti = claims.jwtID, let exp = try? claims.date("exp") {
-            let fresh: Bool
-            do {
-                fresh = try await replay.consume(jti: jti, clientID: "jar:\(client.clientID)", expiresAt: Date(timeIntervalSince1970: exp + clockSkew), now: now)
-            } catch {
-                throw OAuthError(error)
-            }
-            guard fresh else { throw OAuthError(.invalidRequestObject, "the request object was already used (jti)") }
-        }
-        var members = claims.members
-        members["client_id"] = .string(client.clientID)
-        return try AuthorizationRequest(json: .object(members))
+    /// The request-object rows of `RequestChecks` for a request object sent to `/authorize` or `/par`:
+    /// verified, and read into an authorization request.
+    public func validate(_ token: String, client: Client, endpoint: RequestEndpoint = .pushed) async throws(OAuthError) -> AuthorizationRequest {
+        var subject = RequestCheckSubject(endpoint: endpoint, client: client, parameters: ["request": token])
+        try await RequestChecks.run(&subject, RequestCheckEnvironment(objects: self, now: clock.now()), rows: RequestChecks.requestObject)
+        guard let request = subject.request else { throw OAuthError.server("the request object rows read no request") }
+        return request
     }
 }

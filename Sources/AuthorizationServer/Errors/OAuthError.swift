@@ -1,7 +1,10 @@
-/// An OAuth error as the wire sees it (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3):
-/// a code from a closed set and a public description. `detail` is for the log only.
+/// Every error the server sends on the wire, at every endpoint: a code from one closed set and a public
+/// description. `detail` is for the log only. (The OAuth, CIBA and registration families share the
+/// shape, the status rule and the renderer, so they are one type.)
 public struct OAuthError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+    /// RFC 6749 §4.1.2.1 and §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3, RFC 6750 §3.1, RFC 9101 §6.2,
+    /// OIDC Core §3.1.2.6, CIBA Core §11 and §13, RFC 7591 §3.2.2.
+    public enum Code: String, Sendable, CaseIterable {
         case invalidRequest = "invalid_request"
         case invalidClient = "invalid_client"
         case invalidGrant = "invalid_grant"
@@ -25,6 +28,22 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
         case invalidRequestURI = "invalid_request_uri"
         case serverError = "server_error"
         case temporarilyUnavailable = "temporarily_unavailable"
+        /// CIBA Core §13: the authentication request's hint names no known user.
+        case unknownUserID = "unknown_user_id"
+        /// CIBA Core §13: `binding_message` is missing or unacceptable.
+        case invalidBindingMessage = "invalid_binding_message"
+        /// CIBA Core §13: a user code is required and was not sent.
+        case missingUserCode = "missing_user_code"
+        /// CIBA Core §13: the user code is wrong (or user codes are not supported).
+        case invalidUserCode = "invalid_user_code"
+        /// RFC 7591 §3.2.2: the software statement is invalid.
+        case invalidSoftwareStatement = "invalid_software_statement"
+        /// RFC 7591 §3.2.2: the software statement is not approved for this server.
+        case unapprovedSoftwareStatement = "unapproved_software_statement"
+        /// RFC 7591 §3.2.2: a redirect URI is not acceptable.
+        case invalidRedirectURI = "invalid_redirect_uri"
+        /// RFC 7591 §3.2.2: a client metadata field is not acceptable.
+        case invalidClientMetadata = "invalid_client_metadata"
     }
 
     public let code: Code
@@ -42,7 +61,8 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
         self.failure = failure
     }
 
-    /// 401 for `invalid_client` (RFC 6749 §5.2), 500/503 for server trouble, 400 otherwise.
+    /// The one status rule: 401 for `invalid_client` (RFC 6749 §5.2) and `invalid_token` (RFC 6750 §3.1,
+    /// RFC 7592 §2), 500 and 503 for server trouble, 400 otherwise (RFC 7591 §3.2.2 and CIBA Core §13 too).
     public var status: Int {
         switch code {
         case .invalidClient, .invalidToken: 401
@@ -63,8 +83,9 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
 }
 
 extension OAuthError {
-    init(_ error: StorageError) {
-        self = .server("storage: \(error)")
+    /// A storage failure: `server_error`, with the storage's reason in the detail only.
+    init(_ error: StorageError, _ description: String = "the server could not complete the request") {
+        self.init(.serverError, description, detail: "storage: \(error)")
     }
 }
 

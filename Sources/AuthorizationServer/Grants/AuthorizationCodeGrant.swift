@@ -10,13 +10,18 @@ public struct AuthorizationCodeGrant: GrantHandler {
     let idTokens: IDTokenIssuer
     let clock: any Clock
     let refreshLifetime: TimeInterval
+    let entropy: any EntropySource
 
-    public init(codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock, refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime) {
+    public init(
+        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock,
+        refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy()
+    ) {
         self.codes = codes
         self.tokens = tokens
         self.idTokens = idTokens
         self.clock = clock
         self.refreshLifetime = refreshLifetime
+        self.entropy = entropy
     }
 
     public func handle(_ request: TokenRequest) async throws(OAuthError) -> TokenResponse {
@@ -41,7 +46,7 @@ public struct AuthorizationCodeGrant: GrantHandler {
             grant: grantType)
         let refreshValue = try await codes.issueRefreshToken(
             client: client, subject: record.subject, scope: record.scope, authTime: record.authTime, nonce: record.nonce,
-            certificate: request.client.certificate, codeHash: hash, now: clock.now(), lifetime: refreshLifetime)
+            certificate: request.client.certificate, codeHash: hash, now: clock.now(), lifetime: refreshLifetime, entropy: entropy)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: record.scope)
         response.refreshToken = refreshValue
         if record.scope.split(separator: " ").contains("openid") {

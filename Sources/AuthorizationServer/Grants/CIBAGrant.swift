@@ -43,16 +43,18 @@ public struct CIBATokens: Sendable {
     let idTokens: IDTokenIssuer
     let clock: any Clock
     let refreshLifetime: TimeInterval
+    let entropy: any EntropySource
 
     public init(
         codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock,
-        refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime
+        refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy()
     ) {
         self.refreshLifetime = refreshLifetime
         self.codes = codes
         self.tokens = tokens
         self.idTokens = idTokens
         self.clock = clock
+        self.entropy = entropy
     }
 
     public func issue(_ approved: CIBARequest, client: Client, certificate: ClientCertificate?, authReqID: String) async throws(OAuthError)
@@ -64,7 +66,7 @@ public struct CIBATokens: Sendable {
         let now = clock.now()
         let refreshValue = try await codes.issueRefreshToken(
             client: client, subject: approved.username, scope: approved.scope, authTime: approved.decidedAt ?? now, nonce: nil,
-            certificate: certificate, codeHash: nil, now: now, lifetime: refreshLifetime)
+            certificate: certificate, codeHash: nil, now: now, lifetime: refreshLifetime, entropy: entropy)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: approved.scope)
         response.refreshToken = refreshValue
         // FAPI-CIBA: no c_hash or s_hash.

@@ -35,13 +35,16 @@ public struct RegistrationService: Sendable {
     let status: (any CertificateStatusPolicy)?
     let settings: Settings
     let clock: any Clock
+    let entropy: any EntropySource
     /// Directory JWKS fetched from a `jwks_uri`, kept for five minutes.
     private let directoryKeys = DirectoryKeyCache()
 
     public init(
         directories: [TrustedDirectory], clients: any ClientStore, registrations: any RegistrationStore, replay: any ReplayStore,
-        fetcher: any JWKSFetcher, status: (any CertificateStatusPolicy)?, settings: Settings, clock: any Clock
+        fetcher: any JWKSFetcher, status: (any CertificateStatusPolicy)?, settings: Settings, clock: any Clock,
+        entropy: any EntropySource = SystemEntropy()
     ) {
+        self.entropy = entropy
         self.directories = directories
         self.clients = clients
         self.registrations = registrations
@@ -72,11 +75,11 @@ public struct RegistrationService: Sendable {
 
     // MARK: RFC 7591 registration
 
-    public func register(body: [UInt8], isJWT: Bool, certificate: ClientCertificate?) async throws(RegistrationError) -> Registered {
+    public func register(body: [UInt8], isJWT: Bool, certificate: ClientCertificate?) async throws(OAuthError) -> Registered {
         // The registration endpoint authenticates the TPP by its transport certificate: without one, the request
         // fails as an mTLS client authentication does (RFC 6749 §5.2, RFC 8705 §2), before any work is done.
         guard certificate != nil else {
-            throw RegistrationError(.invalidClient, "registration needs the TPP's transport certificate (mTLS)")
+            throw OAuthError(.invalidClient, "registration needs the TPP's transport certificate (mTLS)")
         }
         let now = clock.now()
         let request = try parseRequest(body: body, isJWT: isJWT)
@@ -90,9 +93,9 @@ public struct RegistrationService: Sendable {
             try await verifyRequestSignature(request, statement: statement, now: now)
             try await consumeRequest(request, statement: statement, now: now)
         }
-        let clientID = Crypto.hex(Crypto.randomBytes(16))  // hex: never starts with "-" on a command line
+        let clientID = entropy.hexIdentifier(bytes: 16)
         let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: transport, now: now)
-        let token = TokenIssuer.randomToken()
+        let token = entropy.token()
         let record = RegistrationRecord(
             clientID: clientID, accessTokenHash: TokenIssuer.hash(token), directory: statement.directory.name, softwareID: statement.softwareID,
             orgID: statement.orgID, certificateThumbprint: transport.thumbprint, softwareStatement: request.softwareStatement
@@ -100,7 +103,7 @@ public struct RegistrationService: Sendable {
         let event = AuditEvent(
             .clientRegistered, at: now, clientID: clientID, orgID: statement.orgID, certificateThumbprint: transport.thumbprint,
             reason: "directory \(statement.directory.name), software \(statement.softwareID)")
-        do { try await registrations.insertRegistration(client, record, audit: event) } catch { throw RegistrationError(error) }
+        do { try await registrations.insertRegistration(client, record, audit: event) } catch { throw OAuthError(error, "the registration could not be stored") }
         return Registered(client: client, registration: record, registrationAccessToken: token)
     }
 
@@ -108,10 +111,10 @@ public struct RegistrationService: Sendable {
 
     /// The registration of `clientID` when `accessToken` and `certificate` are the ones it was registered with.
     /// Unknown clients and bad tokens fail alike (RFC 7592 §2.1: do not reveal whether the client exists).
-    public func authorize(clientID: String, accessToken: String?, certificate: ClientCertificate?) async throws(RegistrationError)
+    public func authorize(clientID: String, accessToken: String?, certificate: ClientCertificate?) async throws(OAuthError)
         -> (Client, RegistrationRecord)
     {
-        let refused = RegistrationError(.invalidToken, "the registration access token is not valid for this client")
+        let refused = OAuthError(.invalidToken, "the registration access token is not valid for this client")
         guard let accessToken, !accessToken.isEmpty else { throw refused }
         let record: RegistrationRecord?
         let client: Client?
@@ -119,19 +122,19 @@ public struct RegistrationService: Sendable {
             record = try await registrations.registration(clientID: clientID)
             client = try await clients.client(id: clientID)
         } catch {
-            throw RegistrationError(error)
+            throw OAuthError(error, "the registration could not be stored")
         }
         guard let record, let client, Crypto.constantTimeEqual(TokenIssuer.hash(accessToken), record.accessTokenHash) else { throw refused }
         guard let certificate, certificate.thumbprint == record.certificateThumbprint else {
-            throw RegistrationError(.invalidToken, "management needs the certificate the client was registered with")
+            throw OAuthError(.invalidToken, "management needs the certificate the client was registered with")
         }
         // The same checks as at registration: the directory's CAs, validity today, revocation (RFC 7592 §2 leaves
         // authentication to the server; a certificate revoked since registration must not manage the client).
         guard let directory = directories.first(where: { $0.name == record.directory }) else {
-            throw RegistrationError(.invalidToken, "the directory of this registration is no longer trusted")
+            throw OAuthError(.invalidToken, "the directory of this registration is no longer trusted")
         }
         do { _ = try await verifyTransport(certificate, directory: directory) } catch {
-            throw RegistrationError(.invalidToken, "the registration certificate is not valid now", detail: error.detail)
+            throw OAuthError(.invalidToken, "the registration certificate is not valid now", detail: error.detail)
         }
         return (client, record)
     }
@@ -140,27 +143,27 @@ public struct RegistrationService: Sendable {
     /// The body is JSON, or (Open Banking UK DCR) a request JWT signed by the software's key, checked as at registration.
     /// A software statement in the body replaces the stored one when it is valid and names the same software.
     public func update(clientID: String, accessToken: String?, body: [UInt8], isJWT: Bool = false, certificate: ClientCertificate?)
-        async throws(RegistrationError) -> Registered
+        async throws(OAuthError) -> Registered
     {
         let (existing, record) = try await authorize(clientID: clientID, accessToken: accessToken, certificate: certificate)
-        guard let certificate else { throw RegistrationError(.invalidToken, "management needs the registered certificate") }
+        guard let certificate else { throw OAuthError(.invalidToken, "management needs the registered certificate") }
         let now = clock.now()
         let request = try parseRequest(body: body, isJWT: isJWT, update: true)
         // RFC 7592 §2.2 requires client_id in a JSON update; Open Banking request JWTs may leave it out.
         guard request.clientID == clientID || (isJWT && request.clientID == nil) else {
-            throw RegistrationError(.invalidRequest, "the body's client_id must be the client being updated")
+            throw OAuthError(.invalidRequest, "the body's client_id must be the client being updated")
         }
         let sent = request.softwareStatement
         let statement = try await verifySoftwareStatement(sent.isEmpty ? record.softwareStatement : sent, now: now, forUpdate: true)
         guard statement.softwareID == record.softwareID, statement.directory.name == record.directory else {
-            throw RegistrationError(.invalidSoftwareStatement, "the software statement names other software than the registration")
+            throw OAuthError(.invalidSoftwareStatement, "the software statement names other software than the registration")
         }
         if isJWT {
             try await verifyRequestSignature(request, statement: statement, now: now)
             try await consumeRequest(request, statement: statement, now: now)
         }
         let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: certificate, now: existing.createdAt)
-        let token = TokenIssuer.randomToken()
+        let token = entropy.token()
         var updated = record
         updated.accessTokenHash = TokenIssuer.hash(token)
         if !sent.isEmpty { updated.softwareStatement = sent }
@@ -171,20 +174,20 @@ public struct RegistrationService: Sendable {
         do {
             stored = try await registrations.updateRegistration(client, updated, previousTokenHash: record.accessTokenHash, audit: event)
         } catch {
-            throw RegistrationError(error)
+            throw OAuthError(error, "the registration could not be stored")
         }
-        guard stored else { throw RegistrationError(.invalidToken, "the registration access token is not valid for this client") }
+        guard stored else { throw OAuthError(.invalidToken, "the registration access token is not valid for this client") }
         return Registered(client: client, registration: updated, registrationAccessToken: token)
     }
 
     /// RFC 7592 §2.3: removes the client; its tokens stop working at once.
-    public func delete(clientID: String, accessToken: String?, certificate: ClientCertificate?) async throws(RegistrationError) {
+    public func delete(clientID: String, accessToken: String?, certificate: ClientCertificate?) async throws(OAuthError) {
         let (_, record) = try await authorize(clientID: clientID, accessToken: accessToken, certificate: certificate)
         let now = clock.now()
         let event = AuditEvent(
             .clientDeleted, at: now, clientID: clientID, orgID: record.orgID, certificateThumbprint: certificate?.thumbprint,
             reason: "RFC 7592 delete; its tokens were revoked")
-        do { _ = try await clients.removeClient(id: clientID, at: now, audit: event) } catch { throw RegistrationError(error) }
+        do { _ = try await clients.removeClient(id: clientID, at: now, audit: event) } catch { throw OAuthError(error, "the registration could not be stored") }
     }
 
     // MARK: Steps
@@ -199,7 +202,7 @@ public struct RegistrationService: Sendable {
 
     /// Reads JSON metadata or an `application/jwt` request (its signature is checked later, once the
     /// software statement says which keys sign it).
-    func parseRequest(body: [UInt8], isJWT: Bool, update: Bool = false) throws(RegistrationError) -> ParsedRequest {
+    func parseRequest(body: [UInt8], isJWT: Bool, update: Bool = false) throws(OAuthError) -> ParsedRequest {
         var members: [String: JSON]
         var jws: CompactJWS?
         var claims: JWTClaims?
@@ -213,17 +216,17 @@ public struct RegistrationService: Sendable {
                 members = try JSON.parseObject(body)
             }
         } catch {
-            throw RegistrationError(.invalidClientMetadata, isJWT ? "the registration request is not a valid JWT" : "the body is not a JSON object")
+            throw OAuthError(.invalidClientMetadata, isJWT ? "the registration request is not a valid JWT" : "the body is not a JSON object")
         }
         if update {
             for forbidden in ["registration_access_token", "registration_client_uri", "client_id_issued_at", "client_secret_expires_at"]
             where members[forbidden] != nil {
-                throw RegistrationError(.invalidRequest, "\(forbidden) must not be sent in an update")
+                throw OAuthError(.invalidRequest, "\(forbidden) must not be sent in an update")
             }
         }
         let clientID = members["client_id"]?.stringValue
         guard let statement = members["software_statement"]?.stringValue ?? (update ? "" : nil) else {
-            throw RegistrationError(.invalidSoftwareStatement, "software_statement is required")
+            throw OAuthError(.invalidSoftwareStatement, "software_statement is required")
         }
         let metadata = members.filter { Self.registrableMembers.contains($0.key) && !Self.serverMembers.contains($0.key) }
         return ParsedRequest(metadata: metadata, softwareStatement: statement, clientID: clientID, jws: jws, claims: claims)
@@ -239,16 +242,12 @@ public struct RegistrationService: Sendable {
     }
 
     /// RFC 7591 §2.3: a JWS from a trusted directory, with FAPI algorithms, not expired, `jti` single-use.
-    func verifySoftwareStatement(_ token: String, now: Date, forUpdate: Bool = false) async throws(RegistrationError)
+    func verifySoftwareStatement(_ token: String, now: Date, forUpdate: Bool = false) async throws(OAuthError)
         -> SoftwareStatement
     {
-        let jws: CompactJWS
-        let claims: JWTClaims
-        do {
-            jws = try CompactJWS(token)
-            claims = try jws.claims()
-        } catch {
-            throw RegistrationError(.invalidSoftwareStatement, "the software statement is not a valid JWS", detail: "\(error)")
+        let (jws, claims): (CompactJWS, JWTClaims)
+        do { (jws, claims) = try CompactJWS.jwt(token) } catch {
+            throw OAuthError(.invalidSoftwareStatement, "the software statement is not a valid JWS", detail: "\(error)")
         }
         var directory: TrustedDirectory?
         for candidate in directories {
@@ -260,23 +259,23 @@ public struct RegistrationService: Sendable {
             }
         }
         guard let directory else {
-            throw RegistrationError(.invalidSoftwareStatement, "the software statement is not signed by a trusted directory with PS256 or ES256")
+            throw OAuthError(.invalidSoftwareStatement, "the software statement is not signed by a trusted directory with PS256 or ES256")
         }
         do {
             try JWTValidator(requiredClaims: directory.requiresExpiry ? ["iat", "exp"] : ["iat"], clockSkew: settings.clockSkew)
                 .validate(claims, now: now.timeIntervalSince1970)
         } catch {
-            throw RegistrationError(.invalidSoftwareStatement, "the software statement is expired or not yet valid", detail: "\(error)")
+            throw OAuthError(.invalidSoftwareStatement, "the software statement is expired or not yet valid", detail: "\(error)")
         }
         // A registration takes a recent statement only (the stored one is re-checked for updates without this bound).
         if !forUpdate, let iat = try? claims.date("iat"), iat < now.timeIntervalSince1970 - settings.maximumStatementAge {
-            throw RegistrationError(.invalidSoftwareStatement, "the software statement is too old; get a new one from the directory")
+            throw OAuthError(.invalidSoftwareStatement, "the software statement is too old; get a new one from the directory")
         }
         guard let softwareID = claims["software_id"]?.stringValue, !softwareID.isEmpty else {
-            throw RegistrationError(.invalidSoftwareStatement, "the software statement has no software_id")
+            throw OAuthError(.invalidSoftwareStatement, "the software statement has no software_id")
         }
         if !forUpdate {
-            guard let jti = claims.jwtID, !jti.isEmpty else { throw RegistrationError(.invalidSoftwareStatement, "the software statement has no jti") }
+            guard let jti = claims.jwtID, !jti.isEmpty else { throw OAuthError(.invalidSoftwareStatement, "the software statement has no jti") }
         }
         let roles = claims["software_roles"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let redirects = (claims["software_redirect_uris"] ?? claims["redirect_uris"])?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -286,16 +285,16 @@ public struct RegistrationService: Sendable {
 
     /// Records the statement's `jti` as used, for as long as the statement could be accepted: until the earlier
     /// of its `exp` and `iat` + the maximum age, plus the clock skew.
-    func consumeStatement(_ statement: SoftwareStatement, now: Date) async throws(RegistrationError) {
-        guard let jti = statement.claims.jwtID else { throw RegistrationError(.invalidSoftwareStatement, "the software statement has no jti") }
+    func consumeStatement(_ statement: SoftwareStatement, now: Date) async throws(OAuthError) {
+        guard let jti = statement.claims.jwtID else { throw OAuthError(.invalidSoftwareStatement, "the software statement has no jti") }
         let iat = (try? statement.claims.date("iat")).flatMap { $0 } ?? now.timeIntervalSince1970
         let exp = (try? statement.claims.date("exp")).flatMap { $0 } ?? .infinity
         let until = Date(timeIntervalSince1970: min(exp, iat + settings.maximumStatementAge) + settings.clockSkew)
         let fresh: Bool
         do { fresh = try await replay.consume(jti: jti, clientID: "ssa:\(statement.directory.name)", expiresAt: until, now: now) } catch {
-            throw RegistrationError(error)
+            throw OAuthError(error, "the registration could not be stored")
         }
-        guard fresh else { throw RegistrationError(.invalidSoftwareStatement, "the software statement was already used (jti)") }
+        guard fresh else { throw OAuthError(.invalidSoftwareStatement, "the software statement was already used (jti)") }
     }
 
     private func keys(of directory: TrustedDirectory) async -> JWKSet? {
@@ -312,9 +311,9 @@ public struct RegistrationService: Sendable {
 
     /// The transport certificate: chain-verified against the directory's CAs, not revoked, and belonging
     /// to the software statement's organisation (its `org_id` in the subject's OU or organizationIdentifier).
-    func checkTransportCertificate(_ presented: ClientCertificate?, statement: SoftwareStatement) async throws(RegistrationError) -> ClientCertificate {
+    func checkTransportCertificate(_ presented: ClientCertificate?, statement: SoftwareStatement) async throws(OAuthError) -> ClientCertificate {
         guard let presented else {
-            throw RegistrationError(.invalidClient, "registration needs the TPP's transport certificate (mTLS)")
+            throw OAuthError(.invalidClient, "registration needs the TPP's transport certificate (mTLS)")
         }
         let certificate = try await verifyTransport(presented, directory: statement.directory)
         if let orgID = statement.orgID {
@@ -326,7 +325,7 @@ public struct RegistrationService: Sendable {
                         || (attribute.oid == "2.5.4.97" && (attribute.value == orgID || attribute.value.hasSuffix("-" + orgID))))
             }
             guard matches else {
-                throw RegistrationError(.unapprovedSoftwareStatement, "the certificate does not belong to organisation \(orgID)")
+                throw OAuthError(.unapprovedSoftwareStatement, "the certificate does not belong to organisation \(orgID)")
             }
         }
         return certificate
@@ -351,23 +350,23 @@ public struct RegistrationService: Sendable {
     }
 
     /// A transport certificate as the directory sees it: chained to its CAs, valid now, not revoked.
-    func verifyTransport(_ presented: ClientCertificate, directory: TrustedDirectory) async throws(RegistrationError) -> ClientCertificate {
+    func verifyTransport(_ presented: ClientCertificate, directory: TrustedDirectory) async throws(OAuthError) -> ClientCertificate {
         guard
             let certificate = ClientCertificate.evaluate(
                 presented: presented.presentedChain, trustStore: directory.transportCAs, source: presented.source, at: clock.now()),
             certificate.isChainVerified
         else {
-            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate is not issued by a CA of the software statement's directory")
+            throw OAuthError(.unapprovedSoftwareStatement, "the certificate is not issued by a CA of the software statement's directory")
         }
         do { try await status?.check(certificate) } catch {
-            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate's revocation status does not allow registration", detail: error.detail)
+            throw OAuthError(.unapprovedSoftwareStatement, "the certificate's revocation status does not allow registration", detail: error.detail)
         }
         return certificate
     }
 
     /// OBUK DCR: the request JWT is signed with a key of the software (see `softwareKeys`),
     /// `iss` = software_id, `aud` = this issuer, `exp` present, `jti` single-use.
-    func verifyRequestSignature(_ request: ParsedRequest, statement: SoftwareStatement, now: Date) async throws(RegistrationError) {
+    func verifyRequestSignature(_ request: ParsedRequest, statement: SoftwareStatement, now: Date) async throws(OAuthError) {
         guard let jws = request.jws, let claims = request.claims else { return }
         let keys: JWKSet?
         switch Self.softwareKeys(of: statement) {
@@ -375,7 +374,7 @@ public struct RegistrationService: Sendable {
         case .uri(let url) where url.hasPrefix("https://"): keys = (try? await fetcher.fetch(url)).flatMap { try? JWKSet(json: $0) }
         case .uri, nil: keys = nil
         }
-        guard let keys else { throw RegistrationError(.invalidSoftwareStatement, "the software statement names no usable software keys") }
+        guard let keys else { throw OAuthError(.invalidSoftwareStatement, "the software statement names no usable software keys") }
         do {
             try jws.verify(with: keys, allowed: JWSAlgorithm.fapi)
             try JWTValidator(
@@ -383,26 +382,26 @@ public struct RegistrationService: Sendable {
                 clockSkew: settings.clockSkew, maximumLifetime: settings.maximumRequestLifetime
             ).validate(claims, now: now.timeIntervalSince1970)
         } catch {
-            throw RegistrationError(.invalidClientMetadata, "the registration request JWT is not valid: \(error.code.rawValue)", detail: "\(error)")
+            throw OAuthError(.invalidClientMetadata, "the registration request JWT is not valid: \(error.code.rawValue)", detail: "\(error)")
         }
     }
 
     /// Records the request JWT's `jti` as used until its `exp`.
-    func consumeRequest(_ request: ParsedRequest, statement: SoftwareStatement, now: Date) async throws(RegistrationError) {
+    func consumeRequest(_ request: ParsedRequest, statement: SoftwareStatement, now: Date) async throws(OAuthError) {
         if let claims = request.claims, let jti = claims.jwtID, let exp = try? claims.date("exp") {
             let fresh: Bool
             do {
                 fresh = try await replay.consume(jti: jti, clientID: "dcr:\(statement.softwareID)", expiresAt: Date(timeIntervalSince1970: exp + settings.clockSkew), now: now)
             } catch {
-                throw RegistrationError(error)
+                throw OAuthError(error, "the registration could not be stored")
             }
-            guard fresh else { throw RegistrationError(.invalidClientMetadata, "the registration request was already used (jti)") }
+            guard fresh else { throw OAuthError(.invalidClientMetadata, "the registration request was already used (jti)") }
         }
     }
 
     /// Merges the request with the software statement (RFC 7591 §2.3: the statement wins) and applies the FAPI rules.
     func buildClient(clientID: String, metadata requested: [String: JSON], statement: SoftwareStatement, certificate: ClientCertificate, now: Date)
-        throws(RegistrationError) -> Client
+        throws(OAuthError) -> Client
     {
         var metadata = requested
         // RFC 7591 §2.3: metadata in the software statement takes precedence over the request. A statement that
@@ -416,7 +415,7 @@ public struct RegistrationService: Sendable {
         let allowedRedirects = Set(statement.redirectURIs)
         if let redirects = metadata["redirect_uris"]?.arrayValue?.compactMap(\.stringValue) {
             if let outside = redirects.first(where: { !allowedRedirects.contains($0) }) {
-                throw RegistrationError(.invalidRedirectURI, "redirect URI \(outside) is not among the software statement's software_redirect_uris")
+                throw OAuthError(.invalidRedirectURI, "redirect URI \(outside) is not among the software statement's software_redirect_uris")
             }
         } else if !statement.redirectURIs.isEmpty {
             metadata["redirect_uris"] = .array(statement.redirectURIs.map { .string($0) })
@@ -426,7 +425,7 @@ public struct RegistrationService: Sendable {
         var roles = statement.roles
         let psd2: X509Certificate.PSD2Attributes?
         do { psd2 = try certificate.certificate.psd2Attributes() } catch {
-            throw RegistrationError(.unapprovedSoftwareStatement, "the certificate's PSD2 QCStatement is malformed")
+            throw OAuthError(.unapprovedSoftwareStatement, "the certificate's PSD2 QCStatement is malformed")
         }
         if let psd2 {
             let certified = Set(psd2.roles.compactMap { Self.psd2RoleNames[$0] })
@@ -440,7 +439,7 @@ public struct RegistrationService: Sendable {
         if let scope = metadata["scope"]?.stringValue {
             let requestedScopes = scope.split(separator: " ").map(String.init)
             if let beyond = requestedScopes.first(where: { !allowedScopes.contains($0) }) {
-                throw RegistrationError(.invalidClientMetadata, "scope \(beyond) is not allowed by the software roles \(statement.roles.joined(separator: ", "))")
+                throw OAuthError(.invalidClientMetadata, "scope \(beyond) is not allowed by the software roles \(statement.roles.joined(separator: ", "))")
             }
         } else {
             metadata["scope"] = .string(allowedScopes.sorted().joined(separator: " "))
@@ -454,13 +453,13 @@ public struct RegistrationService: Sendable {
             let subject = certificate.subject
             if let registered = metadata["tls_client_auth_subject_dn"]?.stringValue {
                 guard (try? DistinguishedName(rfc4514: registered)) == subject else {
-                    throw RegistrationError(.invalidClientMetadata, "tls_client_auth_subject_dn must be the subject of the presented certificate")
+                    throw OAuthError(.invalidClientMetadata, "tls_client_auth_subject_dn must be the subject of the presented certificate")
                 }
             } else if let kind = Client.TLSClientAuthSAN.allCases.first(where: { metadata[$0.rawValue] != nil }) {
                 // A SAN registered for tls_client_auth must be one the registration certificate carries.
                 let carried = kind.matches(metadata[kind.rawValue]?.stringValue ?? "", in: certificate.certificate.subjectAlternativeNames)
                 guard carried else {
-                    throw RegistrationError(.invalidClientMetadata, "\(kind.rawValue) must be a subject alternative name of the presented certificate")
+                    throw OAuthError(.invalidClientMetadata, "\(kind.rawValue) must be a subject alternative name of the presented certificate")
                 }
             } else {
                 metadata["tls_client_auth_subject_dn"] = .string(certificate.certificate.subjectDN)
@@ -477,8 +476,8 @@ public struct RegistrationService: Sendable {
         do {
             return try Client(clientID: clientID, metadata: metadata, createdAt: now)
         } catch {
-            if error.field == "redirect_uris" { throw RegistrationError(.invalidRedirectURI, "\(error)") }
-            throw RegistrationError(.invalidClientMetadata, "\(error)")
+            if error.field == "redirect_uris" { throw OAuthError(.invalidRedirectURI, "\(error)") }
+            throw OAuthError(.invalidClientMetadata, "\(error)")
         }
     }
 }

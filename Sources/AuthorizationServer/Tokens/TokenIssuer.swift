@@ -31,16 +31,15 @@ public struct TokenIssuer: Sendable {
     let keyRing: KeyRing
     let settings: AccessTokenSettings
     let clock: any Clock
+    let entropy: any EntropySource
 
-    public init(store: any TokenStore, keyRing: KeyRing, settings: AccessTokenSettings, clock: any Clock) {
+    public init(store: any TokenStore, keyRing: KeyRing, settings: AccessTokenSettings, clock: any Clock, entropy: any EntropySource = SystemEntropy()) {
         self.store = store
         self.keyRing = keyRing
         self.settings = settings
         self.clock = clock
+        self.entropy = entropy
     }
-
-    /// A random token value: 256 bits, base64url (43 characters, VSCHAR only).
-    public static func randomToken() -> String { Base64URL.encode(Crypto.randomBytes(32)) }
 
     public static func hash(_ token: String) -> [UInt8] { Crypto.sha256(token) }
 
@@ -62,7 +61,7 @@ public struct TokenIssuer: Sendable {
                 "client_id": .string(client.clientID),
                 "iat": .int(Int64(issuedAt.timeIntervalSince1970)),
                 "exp": .int(Int64(expiresAt.timeIntervalSince1970)),
-                "jti": .string(Self.randomToken()),
+                "jti": .string(entropy.token()),
             ]
             if !scope.isEmpty { claims["scope"] = .string(scope) }
             if let thumbprint { claims["cnf"] = ["x5t#S256": .string(thumbprint)] }
@@ -74,7 +73,7 @@ public struct TokenIssuer: Sendable {
             }
             format = "jwt"
         } else {
-            value = Self.randomToken()
+            value = entropy.token()
             format = "opaque"
         }
         let record = AccessTokenRecord(

@@ -41,7 +41,7 @@ public final class LoginService: Sendable {
         self.maximumAddressFailures = maximumAddressFailures
         self.window = window
         self.hashing = hashing
-        dummyHash = (try? PasswordHash.make(Base64URLRandom.value())) ?? ""
+        dummyHash = (try? PasswordHash.make(SystemEntropy().token())) ?? ""
     }
 
     /// `address` is the client's (behind a trusted proxy, the forwarded one); `interaction` the browser
@@ -74,8 +74,4 @@ public final class LoginService: Sendable {
         try? await attempts.forgiveSignInAttempt(keys: hashes, now: now)
         return user
     }
-}
-
-enum Base64URLRandom {
-    static func value() -> String { Crypto.randomToken() }
 }

@@ -9,8 +9,8 @@ public enum PasswordHash {
     public static let r: UInt64 = 8
     public static let p: UInt64 = 1
 
-    public static func make(_ password: String) throws(JOSEError) -> String {
-        let salt = Crypto.randomBytes(16)
+    public static func make(_ password: String, entropy: any EntropySource = SystemEntropy()) throws(JOSEError) -> String {
+        let salt = entropy.bytes(16)
         let hash = try Crypto.scrypt(password: Array(password.utf8), salt: salt, n: n, r: r, p: p, length: 32)
         return "scrypt$\(n)$\(r)$\(p)$\(Base64URL.encode(salt))$\(Base64URL.encode(hash))"
     }

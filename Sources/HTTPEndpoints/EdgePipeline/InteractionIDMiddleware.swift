@@ -27,8 +27,8 @@ struct InteractionIDMiddleware: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         } catch {
-            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            response = JSONResponse.make(status: .internalServerError, ["error": "server_error"])
+            // Anything unexpected is a bare server_error; the type goes to the log only.
+            response = OAuthResponse.error(.server("unhandled \(String(reflecting: type(of: error)))"), logger: context.logger)
         }
         response.headers[Self.header] = interactionID
         // RFC 6797: every response of this (HTTPS-only) server tells browsers to use HTTPS only.

@@ -41,11 +41,9 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     static func tooManyRequests(_ seconds: Int) -> Response {
-        var response = JSONResponse.make(
-            status: .tooManyRequests,
-            ["error": "temporarily_unavailable", "error_description": .string("too many requests; retry after \(seconds) s")])
+        var response = OAuthResponse.render(
+            OAuthError(.temporarilyUnavailable, "too many requests; retry after \(seconds) s"), status: .tooManyRequests)
         response.headers[.retryAfter] = String(seconds)
-        response.headers[.cacheControl] = "no-store"
         return response
     }
 }
