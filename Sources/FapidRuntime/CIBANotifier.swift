@@ -14,7 +14,7 @@ public struct CIBANotifier: Service {
     let interval: Duration
     /// Claimed per round: each send may take the outbound connect and read timeouts, and all must be sent
     /// within the lease.
-    var claimLimit: Int { CIBADelivery.claimLimit(sendTimeout: Double(http.timeout.nanoseconds) / 1e9) }
+    var claimLimit: Int { delivery.claimLimit(sendTimeout: Double(http.timeout.nanoseconds) / 1e9) }
 
     public init(delivery: CIBADelivery, http: OutboundHTTPClient, logger: Logger, interval: Duration = .milliseconds(250)) {
         self.delivery = delivery

@@ -182,6 +182,17 @@ extension FapidConfiguration {
             .number("max_body_bytes", \.maxBodyBytes, in: 1024...16_777_216),
             .number("client_assertion_max_lifetime_seconds", \.clientAssertionMaxLifetimeSeconds, in: 1...86_400),
             .number("pushed_request_lifetime_seconds", \.pushedRequestLifetimeSeconds, in: 5...600),
+            .number("authorization_code_lifetime_seconds", \.authorizationCodeLifetimeSeconds, in: 1...60),
+            .number("id_token_lifetime_seconds", \.idTokenLifetimeSeconds, in: 1...86_400),
+            .number("refresh_token_lifetime_seconds", \.refreshTokenLifetimeSeconds, in: 60...31_536_000),
+            .number("jarm_response_lifetime_seconds", \.jarmResponseLifetimeSeconds, in: 1...3600),
+            .number("ciba_request_lifetime_seconds", \.cibaRequestLifetimeSeconds, in: 1...86_400),
+            .number("ciba_request_max_lifetime_seconds", \.cibaRequestMaxLifetimeSeconds, in: 1...86_400),
+            .number("ciba_poll_interval_seconds", \.cibaPollIntervalSeconds, in: 1...300),
+            .number("ciba_notification_lease_seconds", \.cibaNotificationLeaseSeconds, in: 5...3600),
+            .number("psu_interaction_lifetime_seconds", \.psuInteractionLifetimeSeconds, in: 60...86_400),
+            .number("psu_session_lifetime_seconds", \.psuSessionLifetimeSeconds, in: 60...2_592_000),
+            .number("psu_interactions_per_request_uri", \.psuInteractionsPerRequestURI, in: 1...1000),
             .flag("outbound_allow_private_networks", \.outboundAllowPrivateNetworks),
             .custom("directories") { value, _, config throws(ConfigurationError) in
                 guard let entries = value.arrayValue else { throw ConfigurationError(key: "directories", reason: "must be an array of objects") }
@@ -202,6 +213,9 @@ extension FapidConfiguration {
         }
         if !allowNonLoopback && !Self.isLoopback(listenHost) {
             throw ConfigurationError(key: "listen", reason: "\(listenHost) is not a loopback address; set allow_non_loopback to true to expose fapid")
+        }
+        guard cibaRequestMaxLifetimeSeconds >= cibaRequestLifetimeSeconds else {
+            throw ConfigurationError(key: "ciba_request_max_lifetime_seconds", reason: "must be at least ciba_request_lifetime_seconds")
         }
     }
 

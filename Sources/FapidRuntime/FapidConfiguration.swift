@@ -158,6 +158,37 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var clientAssertionMaxLifetimeSeconds: Int = 3600
     /// `pushed_request_lifetime_seconds`: `expires_in` of a PAR `request_uri` (RFC 9126 §2.2; FAPI 2 SP: under 600). Default 90.
     public var pushedRequestLifetimeSeconds: Int = 90
+    /// `authorization_code_lifetime_seconds`: how long an authorization code may be redeemed
+    /// (FAPI 2 SP §5.3.1.1-12: at most 60). Default 60.
+    public var authorizationCodeLifetimeSeconds: Int = 60
+    /// `id_token_lifetime_seconds`: from an ID token's `iat` to its `exp` (OIDC Core §2). Default 300.
+    public var idTokenLifetimeSeconds: Int = 300
+    /// `refresh_token_lifetime_seconds`: how long a refresh token can be used (refresh tokens are not rotated).
+    /// Default 7776000 (90 days).
+    public var refreshTokenLifetimeSeconds: Int = 7_776_000
+    /// `jarm_response_lifetime_seconds`: how far ahead of its `iat` a JARM response's `exp` lies (JARM §4.1:
+    /// short-lived). Default 300.
+    public var jarmResponseLifetimeSeconds: Int = 300
+    /// `ciba_request_lifetime_seconds`: `expires_in` of a CIBA request that names no `requested_expiry`
+    /// (CIBA Core §7.3). Default 300.
+    public var cibaRequestLifetimeSeconds: Int = 300
+    /// `ciba_request_max_lifetime_seconds`: the longest `requested_expiry` honoured (CIBA Core §7.1); a longer
+    /// one is cut to it. At least `ciba_request_lifetime_seconds`. Default 600.
+    public var cibaRequestMaxLifetimeSeconds: Int = 600
+    /// `ciba_poll_interval_seconds`: the `interval` a poll or ping client is given (CIBA Core §7.3, 5 when
+    /// absent); it grows by 5 at each `slow_down`. Default 5.
+    public var cibaPollIntervalSeconds: Int = 5
+    /// `ciba_notification_lease_seconds`: how long a claimed ping or push notification is one instance's to
+    /// send before another may retry it. Default 30.
+    public var cibaNotificationLeaseSeconds: Int = 30
+    /// `psu_interaction_lifetime_seconds`: how long the PSU has to sign in and consent. Default 600.
+    public var psuInteractionLifetimeSeconds: Int = 600
+    /// `psu_session_lifetime_seconds`: how long a PSU sign-in is remembered by its cookie (`max_age` and
+    /// `prompt=none` are answered from it). Default 900.
+    public var psuSessionLifetimeSeconds: Int = 900
+    /// `psu_interactions_per_request_uri`: live sign-in forms one `request_uri` may have open, so a leaked one
+    /// opened in a loop cannot fill the database (CWE-400). Default 10.
+    public var psuInteractionsPerRequestURI: Int = 10
 
     /// `directories`: default one development directory from `<keys_dir>/directory.jwks.json` and `<keys_dir>/ca.pem`.
     public var directories: [Directory]

@@ -64,7 +64,7 @@ extension Endpoints {
             case .signedIn(let interaction, let username, let session):
                 var response = Self.page(Pages.consent, Self.consentValues(interaction, username: username))
                 response.headers[.setCookie] =
-                    "\(Self.sessionCookie)=\(session); Path=/authorize; Secure; HttpOnly; SameSite=Lax; Max-Age=\(Int(InteractionService.sessionLifetime))"
+                    "\(Self.sessionCookie)=\(session); Path=/authorize; Secure; HttpOnly; SameSite=Lax; Max-Age=\(Int(services.interactions.settings.sessionLifetime))"
                 return response
             case .refused(let interaction, let error):
                 context.logger.info("PSU sign-in failed", metadata: ["reason": "\(error)"])

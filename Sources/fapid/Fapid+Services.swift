@@ -34,13 +34,14 @@ extension Fapid {
         )
         let codes = runtime.storage.codes
         let ciba = runtime.storage.ciba
-        let idTokens = IDTokenIssuer(keyRing: keyRing, issuer: issuer, clock: clock)
-        let cibaTokens = CIBATokens(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock)
+        let idTokens = IDTokenIssuer(keyRing: keyRing, issuer: issuer, lifetime: TimeInterval(configuration.idTokenLifetimeSeconds), clock: clock)
+        let refreshLifetime = TimeInterval(configuration.refreshTokenLifetimeSeconds)
+        let cibaTokens = CIBATokens(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock, refreshLifetime: refreshLifetime)
         let token = TokenService(
             authenticator: authenticator,
             handlers: [
                 ClientCredentialsGrant(issuer: issuerService),
-                AuthorizationCodeGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
+                AuthorizationCodeGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock, refreshLifetime: refreshLifetime),
                 RefreshTokenGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
                 CIBAGrant(store: ciba, tokens: cibaTokens, clock: clock),
             ])
@@ -51,10 +52,11 @@ extension Fapid {
             interactions: InteractionService(
                 authorization: AuthorizationService(
                     clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
-                    clock: clock, keyRing: keyRing, requirePushed: configuration.requirePushedAuthorizationRequests,
-                    audit: runtime.storage.audit),
+                    clock: clock, codeLifetime: TimeInterval(configuration.authorizationCodeLifetimeSeconds), keyRing: keyRing,
+                    requirePushed: configuration.requirePushedAuthorizationRequests, audit: runtime.storage.audit,
+                    jarmLifetime: TimeInterval(configuration.jarmResponseLifetimeSeconds)),
                 login: LoginService(users: runtime.storage.users, attempts: runtime.storage.signInAttempts, clock: clock),
-                store: runtime.storage.interactions, clients: runtime.clients, clock: clock))
+                store: runtime.storage.interactions, clients: runtime.clients, clock: clock, settings: interactionSettings(configuration)))
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(
@@ -66,9 +68,28 @@ extension Fapid {
             userinfo: UserinfoService(tokens: runtime.tokens, clock: clock, status: status),
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: clientKeys, replay: runtime.tokens,
-                users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock)
+                users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock,
+                settings: backchannelSettings(configuration))
         )
         return (services, psu, cibaTokens, token.grantTypes)
+    }
+}
+
+extension Fapid {
+    static func interactionSettings(_ configuration: FapidConfiguration) -> InteractionService.Settings {
+        var settings = InteractionService.Settings()
+        settings.lifetime = TimeInterval(configuration.psuInteractionLifetimeSeconds)
+        settings.sessionLifetime = TimeInterval(configuration.psuSessionLifetimeSeconds)
+        settings.livePerRequestURI = configuration.psuInteractionsPerRequestURI
+        return settings
+    }
+
+    static func backchannelSettings(_ configuration: FapidConfiguration) -> BackchannelAuthenticationService.Settings {
+        var settings = BackchannelAuthenticationService.Settings()
+        settings.defaultExpiry = configuration.cibaRequestLifetimeSeconds
+        settings.maximumExpiry = configuration.cibaRequestMaxLifetimeSeconds
+        settings.interval = configuration.cibaPollIntervalSeconds
+        return settings
     }
 }
 

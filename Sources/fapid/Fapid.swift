@@ -124,7 +124,9 @@ struct Fapid: AsyncParsableCommand {
                     path: configuration.adminSocket, group: configuration.adminSocketGroup,
                     ciba: CIBADecisionService(store: runtime.storage.ciba, clients: runtime.clients, clock: clock), logger: logger),
                 CIBANotifier(
-                    delivery: CIBADelivery(store: runtime.storage.ciba, clients: runtime.clients, tokens: cibaTokens, clock: clock), http: outbound,
+                    delivery: CIBADelivery(
+                        store: runtime.storage.ciba, clients: runtime.clients, tokens: cibaTokens, clock: clock,
+                        lease: TimeInterval(configuration.cibaNotificationLeaseSeconds)), http: outbound,
                     logger: logger),
             ], onServerRunning: { _ in
             // Logged once the socket is bound, so a supervisor can wait for this line.

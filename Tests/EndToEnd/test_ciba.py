@@ -120,6 +120,27 @@ def test_deny_expiry_and_other_clients(ciba, daemon, pki):
     error(ciba.poll("unknown-auth-req-id"), "invalid_grant")
 
 
+def test_configured_lifetimes(make_daemon, pki):
+    """ciba_request_lifetime_seconds, ciba_request_max_lifetime_seconds, ciba_poll_interval_seconds and
+    id_token_lifetime_seconds reach the acknowledgement (CIBA Core §7.3) and the ID token."""
+    daemon = make_daemon(env={
+        "FAPID_CIBA_REQUEST_LIFETIME_SECONDS": "120", "FAPID_CIBA_REQUEST_MAX_LIFETIME_SECONDS": "240",
+        "FAPID_CIBA_POLL_INTERVAL_SECONDS": "7", "FAPID_ID_TOKEN_LIFETIME_SECONDS": "90",
+    }).start()
+    daemon.fapictl("users", "add", "alice", input_text="correct horse battery staple\n")
+    client = CIBAClient(daemon, pki)
+    ack = client.authorize(client.signed()).json()
+    assert ack["expires_in"] == 120 and ack["interval"] == 7, ack
+    long = client.authorize(client.signed(binding_message="Long", requested_expiry="1000")).json()
+    assert long["expires_in"] == 240, long
+    daemon.fapictl("ciba", "approve", pending_id(daemon))
+    tokens = client.poll(ack["auth_req_id"])
+    assert tokens.status_code == 200, tokens.text
+    keys = KeySet.import_key_set(daemon.get("/jwks").json())
+    claims = jwt.decode(tokens.json()["id_token"], keys, algorithms=["PS256"]).claims
+    assert claims["exp"] - claims["iat"] == 90, claims
+
+
 def test_request_rules(ciba):
     error(ciba.authorize(ciba.signed(login_hint="nobody")), "unknown_user_id")
     error(ciba.authorize(scope="openid", login_hint="alice", binding_message="x"), "invalid_request")

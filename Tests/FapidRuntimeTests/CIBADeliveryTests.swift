@@ -37,10 +37,10 @@ struct CIBADeliveryTests {
 
         #expect(await !delivery.record(notification, status: 503), "a 5xx is retried")
         #expect(await !delivery.record(notification, status: nil), "no answer is retried")
-        fixture.clock.advance(CIBADelivery.lease + 1)
+        fixture.clock.advance(ciba.delivery.lease + 1)
         #expect(await delivery.claim(limit: 10).map(\.id) == ["r1"], "claimable again after the lease")
         #expect(await delivery.record(notification, status: 204))
-        fixture.clock.advance(CIBADelivery.lease + 1)
+        fixture.clock.advance(ciba.delivery.lease + 1)
         #expect(await delivery.claim(limit: 10).isEmpty, "delivered")
     }
 
@@ -53,9 +53,9 @@ struct CIBADeliveryTests {
 
     @Test("claims per round fit the lease: two timeouts per send")
     func claimLimit() {
-        #expect(CIBADelivery.claimLimit(sendTimeout: 2) == 6)
-        #expect(CIBADelivery.claimLimit(sendTimeout: 30) == 1)
-        #expect(CIBADelivery.claimLimit(sendTimeout: 0) == 29)
+        #expect(ciba.delivery.claimLimit(sendTimeout: 2) == 6)
+        #expect(ciba.delivery.claimLimit(sendTimeout: 30) == 1)
+        #expect(ciba.delivery.claimLimit(sendTimeout: 0) == 29)
     }
 
     @Test("push: a denial is sent as access_denied; tokens that cannot be issued as transaction_failed (CIBA Core §12), once")
@@ -90,7 +90,7 @@ struct CIBADeliveryTests {
         var preparations: [String: CIBADelivery.Preparation] = [:]
         for request in await delivery.claim(limit: 10) { preparations[request.id] = await delivery.prepare(request) }
         #expect(preparations == ["sealed": .sealedElsewhere, "orphan": .dropped])
-        fixture.clock.advance(CIBADelivery.lease + 1)
+        fixture.clock.advance(ciba.delivery.lease + 1)
         #expect(await delivery.claim(limit: 10).map(\.id) == ["sealed"], "the dropped one is marked notified")
     }
 }

@@ -97,6 +97,53 @@ struct FapidConfigurationTests {
         #expect(defaults.pushedRequestLifetimeSeconds == 90)
     }
 
+    @Test("protocol lifetimes: today's constants by default, set from the file or environment, out of range refused")
+    func protocolLifetimes() throws {
+        let defaults = try load()
+        #expect(defaults.authorizationCodeLifetimeSeconds == 60)
+        #expect(defaults.idTokenLifetimeSeconds == 300)
+        #expect(defaults.refreshTokenLifetimeSeconds == 90 * 86_400)
+        #expect(defaults.jarmResponseLifetimeSeconds == 300)
+        #expect(defaults.cibaRequestLifetimeSeconds == 300)
+        #expect(defaults.cibaRequestMaxLifetimeSeconds == 600)
+        #expect(defaults.cibaPollIntervalSeconds == 5)
+        #expect(defaults.cibaNotificationLeaseSeconds == 30)
+        #expect(defaults.psuInteractionLifetimeSeconds == 600)
+        #expect(defaults.psuSessionLifetimeSeconds == 900)
+        #expect(defaults.psuInteractionsPerRequestURI == 10)
+        let (path, keep) = try writeFile(
+            #"{"authorization_code_lifetime_seconds": 30, "id_token_lifetime_seconds": 600, "ciba_request_lifetime_seconds": 120}"#)
+        _ = keep
+        let set = try load(file: path, [
+            "FAPID_REFRESH_TOKEN_LIFETIME_SECONDS": "86400", "FAPID_JARM_RESPONSE_LIFETIME_SECONDS": "60",
+            "FAPID_CIBA_REQUEST_MAX_LIFETIME_SECONDS": "900", "FAPID_CIBA_POLL_INTERVAL_SECONDS": "10",
+            "FAPID_CIBA_NOTIFICATION_LEASE_SECONDS": "60", "FAPID_PSU_INTERACTION_LIFETIME_SECONDS": "300",
+            "FAPID_PSU_SESSION_LIFETIME_SECONDS": "3600", "FAPID_PSU_INTERACTIONS_PER_REQUEST_URI": "3",
+        ])
+        #expect(set.authorizationCodeLifetimeSeconds == 30)
+        #expect(set.idTokenLifetimeSeconds == 600)
+        #expect(set.cibaRequestLifetimeSeconds == 120)
+        #expect(set.refreshTokenLifetimeSeconds == 86_400)
+        #expect(set.jarmResponseLifetimeSeconds == 60)
+        #expect(set.cibaRequestMaxLifetimeSeconds == 900)
+        #expect(set.cibaPollIntervalSeconds == 10)
+        #expect(set.cibaNotificationLeaseSeconds == 60)
+        #expect(set.psuInteractionLifetimeSeconds == 300)
+        #expect(set.psuSessionLifetimeSeconds == 3600)
+        #expect(set.psuInteractionsPerRequestURI == 3)
+        // FAPI 2 SP §5.3.1.1-12: codes live at most 60 s.
+        #expect(error(["FAPID_AUTHORIZATION_CODE_LIFETIME_SECONDS": "61"])?.key == "authorization_code_lifetime_seconds")
+        for key in [
+            "id_token_lifetime_seconds", "refresh_token_lifetime_seconds", "jarm_response_lifetime_seconds", "ciba_request_lifetime_seconds",
+            "ciba_request_max_lifetime_seconds", "ciba_poll_interval_seconds", "ciba_notification_lease_seconds",
+            "psu_interaction_lifetime_seconds", "psu_session_lifetime_seconds", "psu_interactions_per_request_uri",
+        ] {
+            #expect(error(["FAPID_" + key.uppercased(): "0"])?.key == key)
+        }
+        // A default expiry longer than the longest honoured one cannot be given.
+        #expect(error(["FAPID_CIBA_REQUEST_LIFETIME_SECONDS": "700"])?.key == "ciba_request_max_lifetime_seconds")
+    }
+
     @Test("a non-loopback address is refused unless allowed explicitly")
     func loopbackOnly() throws {
         #expect(error(["FAPID_LISTEN": "0.0.0.0:8443"])?.key == "listen")

@@ -14,6 +14,7 @@ struct NoJWKSFetcher: JWKSFetcher {
 struct InteractionServiceTests {
     let fixture: CoreServiceFixture
     let service: InteractionService
+    let authorization: AuthorizationService
     let client: Client
 
     init() async throws {
@@ -21,7 +22,7 @@ struct InteractionServiceTests {
         let storage = fixture.storage
         let clock = fixture.clock
         let idTokens = IDTokenIssuer(keyRing: KeyRing(), issuer: CoreServiceFixture.issuer, clock: clock)
-        let authorization = AuthorizationService(
+        authorization = AuthorizationService(
             clients: storage.clients, pushed: storage.pushed, codes: storage.codes,
             validator: RequestObjectValidator(
                 keys: ClientKeyResolver(fetcher: NoJWKSFetcher(), clock: clock), replay: storage.tokens, issuer: CoreServiceFixture.issuer, clock: clock),
@@ -153,7 +154,7 @@ struct InteractionServiceTests {
             Issue.record("an older sign-in than max_age is repeated")
             return
         }
-        fixture.clock.advance(InteractionService.sessionLifetime)
+        fixture.clock.advance(service.settings.sessionLifetime)
         guard case .signIn = await service.open(try pending(), session: session) else {
             Issue.record("an expired session signs in again")
             return
@@ -175,10 +176,49 @@ struct InteractionServiceTests {
         #expect(query(needsConsent)["error"] == "consent_required")
     }
 
+    @Test("configured settings take effect: a shorter session and fewer live interactions per request_uri")
+    func configuredSettings() async throws {
+        var settings = InteractionService.Settings()
+        settings.sessionLifetime = 60
+        settings.livePerRequestURI = 2
+        let storage = fixture.storage
+        let configured = InteractionService(
+            authorization: authorization, login: LoginService(users: storage.users, attempts: storage.signInAttempts, clock: fixture.clock),
+            store: storage.interactions, clients: storage.clients, clock: fixture.clock, settings: settings)
+        let byReference = AuthorizationService.Pending(client: client, request: try pending().request, requestURIHash: Crypto.sha256("urn:example:2"))
+        for _ in 0..<2 {
+            guard case .signIn = await configured.open(byReference, session: nil) else {
+                Issue.record("two browsers may open one request_uri")
+                return
+            }
+        }
+        guard case .openedTooOften = await configured.open(byReference, session: nil) else {
+            Issue.record("a third live interaction is refused")
+            return
+        }
+        guard case .signIn(let interaction) = await configured.open(try pending(), session: nil),
+            case .signedIn(_, _, let session) = await configured.signIn(
+                interaction: interaction.id, csrf: interaction.csrf, username: "alice", password: "correct horse", address: "192.0.2.1")
+        else {
+            Issue.record("the right password signs in")
+            return
+        }
+        fixture.clock.advance(59)
+        guard case .consent = await configured.open(try pending(), session: session) else {
+            Issue.record("a session within its configured lifetime is resumed")
+            return
+        }
+        fixture.clock.advance(1)
+        guard case .signIn = await configured.open(try pending(), session: session) else {
+            Issue.record("a session past its configured lifetime signs in again")
+            return
+        }
+    }
+
     @Test("one request_uri opens at most livePerRequestURI live interactions (CWE-400)")
     func boundedPerRequestURI() async throws {
         let byReference = AuthorizationService.Pending(client: client, request: try pending().request, requestURIHash: Crypto.sha256("urn:example:1"))
-        for _ in 0..<InteractionService.livePerRequestURI {
+        for _ in 0..<service.settings.livePerRequestURI {
             guard case .signIn = await service.open(byReference, session: nil) else {
                 Issue.record("a few browsers may open one request_uri")
                 return

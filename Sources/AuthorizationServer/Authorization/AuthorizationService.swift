@@ -34,6 +34,8 @@ public struct AuthorizationService: Sendable {
     let clock: any Clock
     /// FAPI 2 SP §5.3.1.1-12: at most 60 s.
     let codeLifetime: TimeInterval
+    /// How far ahead a JARM response's `exp` lies (JARM §4.1: short).
+    let jarmLifetime: TimeInterval
     let keyRing: KeyRing?
     /// Server-wide PAR requirement (RFC 9126 §5 `require_pushed_authorization_requests`).
     let requirePushed: Bool
@@ -43,8 +45,10 @@ public struct AuthorizationService: Sendable {
     public init(
         clients: any ClientStore, pushed: any PushedRequestStore, codes: any AuthorizationCodeStore, validator: RequestObjectValidator,
         idTokens: IDTokenIssuer, issuer: String, clock: any Clock, codeLifetime: TimeInterval = 60, keyRing: KeyRing? = nil,
-        requirePushed: Bool = false, audit: (any AuditLog)? = nil, entropy: any EntropySource = SystemEntropy()
+        requirePushed: Bool = false, audit: (any AuditLog)? = nil, entropy: any EntropySource = SystemEntropy(),
+        jarmLifetime: TimeInterval = 300
     ) {
+        self.jarmLifetime = jarmLifetime
         self.entropy = entropy
         self.audit = audit
         self.keyRing = keyRing
@@ -173,7 +177,7 @@ public struct AuthorizationService: Sendable {
             throw AuthorizationError(error: OAuthError.server("no \(algorithm) key for JARM"), redirect: nil)
         }
         let now = Int64(clock.now().timeIntervalSince1970)
-        var claims: [String: JSON] = ["iss": .string(issuer), "aud": .string(client.clientID), "exp": .int(now + 300), "iat": .int(now)]
+        var claims: [String: JSON] = ["iss": .string(issuer), "aud": .string(client.clientID), "exp": .int(now + Int64(jarmLifetime)), "iat": .int(now)]
         for (name, value) in members { claims[name] = .string(value) }
         do { return try signer.sign(claims: claims) } catch { throw AuthorizationError(error: OAuthError.server("JARM signing failed: \(error)"), redirect: nil) }
     }

@@ -49,13 +49,18 @@ public struct InteractionService: Sendable {
         case expired
     }
 
-    /// How long the PSU has to sign in and consent.
-    public static let lifetime: TimeInterval = 600
-    /// How long a sign-in is remembered by its cookie.
-    public static let sessionLifetime: TimeInterval = 900
-    /// Live interactions one `request_uri` may have: a PSU may reopen the link in a few tabs or browsers, but
-    /// a leaked `request_uri` opened in a loop must not fill the database (CWE-400).
-    public static let livePerRequestURI = 10
+    /// How long the browser's progress and sign-ins are kept, and how many browsers one request may have.
+    public struct Settings: Sendable {
+        /// How long the PSU has to sign in and consent.
+        public var lifetime: TimeInterval = 600
+        /// How long a sign-in is remembered by its cookie.
+        public var sessionLifetime: TimeInterval = 900
+        /// Live interactions one `request_uri` may have: a PSU may reopen the link in a few tabs or browsers, but
+        /// a leaked `request_uri` opened in a loop must not fill the database (CWE-400).
+        public var livePerRequestURI = 10
+
+        public init() {}
+    }
 
     let authorization: AuthorizationService
     let login: LoginService
@@ -63,12 +68,14 @@ public struct InteractionService: Sendable {
     let clients: any ClientStore
     let clock: any Clock
     let entropy: any EntropySource
+    public let settings: Settings
 
     /// `store` keeps the browser's progress; `clients` gives the pending request's client back.
     public init(
         authorization: AuthorizationService, login: LoginService, store: any InteractionStore, clients: any ClientStore, clock: any Clock,
-        entropy: any EntropySource = SystemEntropy()
+        entropy: any EntropySource = SystemEntropy(), settings: Settings = Settings()
     ) {
+        self.settings = settings
         self.authorization = authorization
         self.login = login
         self.store = store
@@ -138,8 +145,8 @@ public struct InteractionService: Sendable {
         let stored = try await store.insertInteraction(
             PSUInteraction(
                 idHash: Crypto.sha256(id), clientID: pending.client.clientID, request: pending.request, requestURIHash: pending.requestURIHash,
-                csrfHash: Crypto.sha256(csrf), createdAt: now, expiresAt: now.addingTimeInterval(Self.lifetime)),
-            livePerRequestURI: Self.livePerRequestURI)
+                csrfHash: Crypto.sha256(csrf), createdAt: now, expiresAt: now.addingTimeInterval(settings.lifetime)),
+            livePerRequestURI: settings.livePerRequestURI)
         return stored ? Interaction(id: id, pending: pending, csrf: csrf) : nil
     }
 
@@ -176,7 +183,7 @@ public struct InteractionService: Sendable {
     func newSession(username: String, authTime: Date) async throws(StorageError) -> String {
         let id = entropy.token()
         try await store.insertSession(
-            PSUSession(idHash: Crypto.sha256(id), username: username, authTime: authTime, expiresAt: authTime.addingTimeInterval(Self.sessionLifetime)))
+            PSUSession(idHash: Crypto.sha256(id), username: username, authTime: authTime, expiresAt: authTime.addingTimeInterval(settings.sessionLifetime)))
         return id
     }
 

@@ -19,17 +19,30 @@ public struct BackchannelAuthenticationService: Sendable {
     let issuer: String
     let clock: any Clock
     let entropy: any EntropySource
-    /// Default and longest lifetime of a request.
-    public let defaultExpiry = 300
-    public let maximumExpiry = 600
-    public let interval = 5
+    /// The protocol knobs of a request's acknowledgement (CIBA Core §7.3).
+    public struct Settings: Sendable {
+        /// `expires_in` of a request that names no `requested_expiry`, in seconds.
+        public var defaultExpiry = 300
+        /// The longest `requested_expiry` honoured, in seconds; a longer one is cut to it.
+        public var maximumExpiry = 600
+        /// The polling `interval` for poll and ping clients, in seconds (§7.3: 5 when absent).
+        public var interval = 5
+
+        public init() {}
+    }
+
+    let settings: Settings
+    public var defaultExpiry: Int { settings.defaultExpiry }
+    public var maximumExpiry: Int { settings.maximumExpiry }
+    public var interval: Int { settings.interval }
     /// Allowed clock difference for the signed request's `exp`, `nbf` and `iat`.
     static let clockSkew: TimeInterval = 10
 
     public init(
         authenticator: ClientAuthenticator, keys: ClientKeyResolver, replay: any ReplayStore, users: any UserStore, store: any CIBAStore,
-        keyRing: KeyRing, issuer: String, clock: any Clock, entropy: any EntropySource = SystemEntropy()
+        keyRing: KeyRing, issuer: String, clock: any Clock, entropy: any EntropySource = SystemEntropy(), settings: Settings = Settings()
     ) {
+        self.settings = settings
         self.entropy = entropy
         self.authenticator = authenticator
         self.keys = keys

@@ -30,16 +30,19 @@ public struct CIBADelivery: Sendable {
         case skipped
     }
 
-    /// How long a claimed notification is this instance's to send; one not delivered finally is retried after it.
-    public static let lease: TimeInterval = 30
+    /// The default `lease`.
+    public static let defaultLease: TimeInterval = 30
 
     let store: any CIBAStore
     let clients: any ClientStore
     /// Issues the tokens of a push delivery.
     let tokens: CIBATokens
     let clock: any Clock
+    /// How long a claimed notification is this instance's to send; one not delivered finally is retried after it.
+    public let lease: TimeInterval
 
-    public init(store: any CIBAStore, clients: any ClientStore, tokens: CIBATokens, clock: any Clock) {
+    public init(store: any CIBAStore, clients: any ClientStore, tokens: CIBATokens, clock: any Clock, lease: TimeInterval = CIBADelivery.defaultLease) {
+        self.lease = lease
         self.store = store
         self.clients = clients
         self.tokens = tokens
@@ -48,14 +51,14 @@ public struct CIBADelivery: Sendable {
 
     /// How many to claim per round when one send may take `sendTimeout` to connect and as long to read: all
     /// must be sent within the lease.
-    public static func claimLimit(sendTimeout: TimeInterval) -> Int {
+    public func claimLimit(sendTimeout: TimeInterval) -> Int {
         max(1, Int(lease / max(2 * sendTimeout, 1)) - 1)
     }
 
     /// Claims up to `limit` decided requests whose client has not been notified, for `lease`; none when the
     /// store does not answer (the next round tries again).
     public func claim(limit: Int) async -> [CIBARequest] {
-        (try? await store.claimCIBANotifications(now: clock.now(), lease: Self.lease, limit: limit)) ?? []
+        (try? await store.claimCIBANotifications(now: clock.now(), lease: lease, limit: limit)) ?? []
     }
 
     /// The notification for a claimed request; for push, the request is redeemed first, atomically, and its

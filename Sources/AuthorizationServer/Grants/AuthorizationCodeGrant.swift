@@ -12,8 +12,8 @@ public struct AuthorizationCodeGrant: GrantHandler {
     let entropy: any EntropySource
 
     public init(
-        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock, refreshLifetime: TimeInterval = 90 * 86_400,
-        entropy: any EntropySource = SystemEntropy()
+        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock,
+        refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy()
     ) {
         self.codes = codes
         self.tokens = tokens

@@ -35,6 +35,9 @@ public struct AuthorizationCodeRecord: Sendable, Equatable {
 
 /// A refresh token as stored (by hash): bound to its client and, when issued over mTLS, its certificate.
 public struct RefreshTokenRecord: Sendable, Equatable {
+    /// How long a refresh token lives unless configured otherwise: 90 days.
+    public static let defaultLifetime: TimeInterval = 90 * 86_400
+
     public var tokenHash: [UInt8]
     public var clientID: String
     public var subject: String
@@ -107,7 +110,7 @@ extension AuthorizationCodeStore {
     /// issued over mTLS, its certificate; returns the value for the token response.
     func issueRefreshToken(
         client: Client, subject: String, scope: String, authTime: Date, nonce: String?, certificate: ClientCertificate?, codeHash: [UInt8]?,
-        now: Date, lifetime: TimeInterval = 90 * 86_400, entropy: any EntropySource
+        now: Date, lifetime: TimeInterval, entropy: any EntropySource
     ) async throws(OAuthError) -> String {
         let value = entropy.token()
         let record = RefreshTokenRecord(

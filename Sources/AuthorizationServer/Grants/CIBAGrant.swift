@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import JOSE
 
 /// CIBA Core §10.1 token requests (`urn:openid:params:grant-type:ciba`), answered per §11.
@@ -42,11 +42,14 @@ public struct CIBATokens: Sendable {
     let tokens: TokenIssuer
     let idTokens: IDTokenIssuer
     let clock: any Clock
+    let refreshLifetime: TimeInterval
     let entropy: any EntropySource
 
     public init(
-        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock, entropy: any EntropySource = SystemEntropy()
+        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock,
+        refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy()
     ) {
+        self.refreshLifetime = refreshLifetime
         self.codes = codes
         self.tokens = tokens
         self.idTokens = idTokens
@@ -63,7 +66,7 @@ public struct CIBATokens: Sendable {
         let now = clock.now()
         let refreshValue = try await codes.issueRefreshToken(
             client: client, subject: approved.username, scope: approved.scope, authTime: approved.decidedAt ?? now, nonce: nil,
-            certificate: certificate, codeHash: nil, now: now, entropy: entropy)
+            certificate: certificate, codeHash: nil, now: now, lifetime: refreshLifetime, entropy: entropy)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: approved.scope)
         response.refreshToken = refreshValue
         // FAPI-CIBA: no c_hash or s_hash.
