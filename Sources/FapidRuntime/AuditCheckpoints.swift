@@ -41,11 +41,11 @@ public struct AuditCheckpointer: Service {
     let log: any AuditLogReader
     let keyRing: KeyRing
     let issuer: String
-    let clock: any AuthorizationServer.Clock
+    let clock: any WallClock
     let interval: Duration
     let logger: Logger
 
-    public init(log: any AuditLogReader, keyRing: KeyRing, issuer: String, clock: any AuthorizationServer.Clock, interval: Duration, logger: Logger) {
+    public init(log: any AuditLogReader, keyRing: KeyRing, issuer: String, clock: any WallClock, interval: Duration, logger: Logger) {
         self.log = log
         self.keyRing = keyRing
         self.issuer = issuer

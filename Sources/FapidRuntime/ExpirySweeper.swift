@@ -10,13 +10,13 @@ public struct ExpirySweeper: Service {
     let tokens: any ExpiredRowSweeper
     let interactions: (any InteractionStore)?
     let signInAttempts: (any SignInAttemptStore)?
-    let clock: any Clock
+    let clock: any WallClock
     let interval: Duration
     let logger: Logger
 
     public init(
         tokens: any ExpiredRowSweeper, interactions: (any InteractionStore)? = nil, signInAttempts: (any SignInAttemptStore)? = nil,
-        clock: any Clock, interval: Duration = .seconds(60), logger: Logger
+        clock: any WallClock, interval: Duration = .seconds(60), logger: Logger
     ) {
         self.tokens = tokens
         self.interactions = interactions

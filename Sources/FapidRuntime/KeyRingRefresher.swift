@@ -8,11 +8,11 @@ public import ServiceLifecycle
 public struct KeyRingRefresher: Service {
     let manager: SigningKeyManager
     let ring: KeyRing
-    let clock: any Clock
+    let clock: any WallClock
     let interval: Duration
     let logger: Logger
 
-    public init(manager: SigningKeyManager, ring: KeyRing, clock: any Clock, interval: Duration, logger: Logger) {
+    public init(manager: SigningKeyManager, ring: KeyRing, clock: any WallClock, interval: Duration, logger: Logger) {
         self.manager = manager
         self.ring = ring
         self.clock = clock

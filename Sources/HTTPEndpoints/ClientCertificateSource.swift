@@ -20,7 +20,7 @@ public final class ClientCertificateSource: Sendable {
     /// `x5t#S256` of the proxies' own client certificates. When set, a trusted address alone is not enough:
     /// the hop must also present one of these certificates over TLS before its `Client-Cert` is believed.
     let trustedProxyCertificates: Set<String>
-    let clock: any Clock
+    let clock: any WallClock
     private let cache = Mutex<[String: (evaluated: ClientCertificate, until: Date)]>([:])
     /// The evaluation of each open TLS connection's chain, dropped when the connection closes: a kept-alive
     /// client costs one dictionary lookup per request, not a trip to the event loop and a chain hash.
@@ -28,7 +28,7 @@ public final class ClientCertificateSource: Sendable {
     static let cacheLifetime: TimeInterval = 60
     static let cacheLimit = 10_000
 
-    public init(trustStore: CertificateTrustStore, trustedProxies: [String], trustedProxyCertificates: [String] = [], clock: any Clock) {
+    public init(trustStore: CertificateTrustStore, trustedProxies: [String], trustedProxyCertificates: [String] = [], clock: any WallClock) {
         self.trustStore = trustStore
         self.trustedProxies = Set(trustedProxies)
         self.trustedProxyCertificates = Set(trustedProxyCertificates)

@@ -50,7 +50,7 @@ public struct FapidHTTPServer: Sendable {
     public let endpoints: Endpoints
 
     public init(
-        settings: Settings, metadata: ServerMetadata, keyRing: KeyRing, clock: any Clock, tokenServices: TokenEndpointServices? = nil,
+        settings: Settings, metadata: ServerMetadata, keyRing: KeyRing, clock: any WallClock, tokenServices: TokenEndpointServices? = nil,
         registration: RegistrationService? = nil, psu: PSUServices? = nil, databaseProbe: (@Sendable () async -> Bool)? = nil
     ) throws {
         self.settings = settings

@@ -3,7 +3,7 @@ public import Foundation
 import Synchronization
 
 /// A clock that stands still until a test sets or advances it; safe to share between concurrent tasks.
-public final class FixedClock: AuthorizationServer.Clock {
+public final class FixedClock: WallClock {
     private let current: Mutex<Date>
 
     /// 2027-01-15T08:00:00Z, the instant most tests start from.

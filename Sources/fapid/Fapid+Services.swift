@@ -11,7 +11,7 @@ extension Fapid {
         keyRing: KeyRing,
         fetcher: any JWKSFetcher,
         status: any CertificateStatusPolicy,
-        clock: any Clock
+        clock: any WallClock
     ) -> (TokenEndpointServices, PSUServices, CIBATokens, grantTypes: [String]) {
         let issuer = configuration.issuer
         // One resolver, so a client's jwks_uri has one cache and one fetch in flight for every endpoint.
@@ -96,7 +96,7 @@ extension Fapid {
 extension Fapid {
     static func registrationService(
         _ configuration: FapidConfiguration, runtime: Runtime, directories: [TrustedDirectory], fetcher: any JWKSFetcher,
-        status: any CertificateStatusPolicy, clock: any Clock
+        status: any CertificateStatusPolicy, clock: any WallClock
     ) -> RegistrationService {
         RegistrationService(
             directories: directories, clients: runtime.clients, registrations: runtime.storage.registrations,

@@ -7,11 +7,11 @@ public import JOSE
 public struct AdministrationService: Sendable {
     let clients: any ClientStore
     let resourceServers: any ResourceServerStore
-    let clock: any Clock
+    let clock: any WallClock
     let entropy: any EntropySource
 
     public init(
-        clients: any ClientStore, resourceServers: any ResourceServerStore, clock: any Clock, entropy: any EntropySource = SystemEntropy()
+        clients: any ClientStore, resourceServers: any ResourceServerStore, clock: any WallClock, entropy: any EntropySource = SystemEntropy()
     ) {
         self.clients = clients
         self.resourceServers = resourceServers

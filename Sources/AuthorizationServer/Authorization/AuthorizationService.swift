@@ -31,7 +31,7 @@ public struct AuthorizationService: Sendable {
     let validator: RequestObjectValidator
     let idTokens: IDTokenIssuer
     let issuer: String
-    let clock: any Clock
+    let clock: any WallClock
     /// FAPI 2 SP §5.3.1.1-12: at most 60 s.
     let codeLifetime: TimeInterval
     /// How far ahead a JARM response's `exp` lies (JARM §4.1: short).
@@ -44,7 +44,7 @@ public struct AuthorizationService: Sendable {
 
     public init(
         clients: any ClientStore, pushed: any PushedRequestStore, codes: any AuthorizationCodeStore, validator: RequestObjectValidator,
-        idTokens: IDTokenIssuer, issuer: String, clock: any Clock, codeLifetime: TimeInterval = 60, keyRing: KeyRing? = nil,
+        idTokens: IDTokenIssuer, issuer: String, clock: any WallClock, codeLifetime: TimeInterval = 60, keyRing: KeyRing? = nil,
         requirePushed: Bool = false, audit: (any AuditLog)? = nil, entropy: any EntropySource = SystemEntropy(),
         jarmLifetime: TimeInterval = 300
     ) {

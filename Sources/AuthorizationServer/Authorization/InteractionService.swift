@@ -66,13 +66,13 @@ public struct InteractionService: Sendable {
     let login: LoginService
     let store: any InteractionStore
     let clients: any ClientStore
-    let clock: any Clock
+    let clock: any WallClock
     let entropy: any EntropySource
     public let settings: Settings
 
     /// `store` keeps the browser's progress; `clients` gives the pending request's client back.
     public init(
-        authorization: AuthorizationService, login: LoginService, store: any InteractionStore, clients: any ClientStore, clock: any Clock,
+        authorization: AuthorizationService, login: LoginService, store: any InteractionStore, clients: any ClientStore, clock: any WallClock,
         entropy: any EntropySource = SystemEntropy(), settings: Settings = Settings()
     ) {
         self.settings = settings

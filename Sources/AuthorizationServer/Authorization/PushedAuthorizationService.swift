@@ -32,13 +32,13 @@ public struct PushedAuthorizationService: Sendable {
     let authenticator: ClientAuthenticator
     let validator: RequestObjectValidator
     let store: any PushedRequestStore
-    let clock: any Clock
+    let clock: any WallClock
     /// `expires_in` of a request_uri: short (FAPI 2 SP §5.3.1.2-12: under 600 s).
     public let lifetime: TimeInterval
     let entropy: any EntropySource
 
     public init(
-        authenticator: ClientAuthenticator, validator: RequestObjectValidator, store: any PushedRequestStore, clock: any Clock,
+        authenticator: ClientAuthenticator, validator: RequestObjectValidator, store: any PushedRequestStore, clock: any WallClock,
         lifetime: TimeInterval = 90, entropy: any EntropySource = SystemEntropy()
     ) {
         self.entropy = entropy

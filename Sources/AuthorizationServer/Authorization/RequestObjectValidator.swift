@@ -7,10 +7,10 @@ public struct RequestObjectValidator: Sendable {
     let keys: ClientKeyResolver
     let replay: any ReplayStore
     let issuer: String
-    let clock: any Clock
+    let clock: any WallClock
     let clockSkew: TimeInterval
 
-    public init(keys: ClientKeyResolver, replay: any ReplayStore, issuer: String, clock: any Clock, clockSkew: TimeInterval = 10) {
+    public init(keys: ClientKeyResolver, replay: any ReplayStore, issuer: String, clock: any WallClock, clockSkew: TimeInterval = 10) {
         self.keys = keys
         self.replay = replay
         self.issuer = issuer

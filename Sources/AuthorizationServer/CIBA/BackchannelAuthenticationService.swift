@@ -17,7 +17,7 @@ public struct BackchannelAuthenticationService: Sendable {
     let store: any CIBAStore
     let keyRing: KeyRing
     let issuer: String
-    let clock: any Clock
+    let clock: any WallClock
     let entropy: any EntropySource
     /// The protocol knobs of a request's acknowledgement (CIBA Core §7.3).
     public struct Settings: Sendable {
@@ -40,7 +40,7 @@ public struct BackchannelAuthenticationService: Sendable {
 
     public init(
         authenticator: ClientAuthenticator, keys: ClientKeyResolver, replay: any ReplayStore, users: any UserStore, store: any CIBAStore,
-        keyRing: KeyRing, issuer: String, clock: any Clock, entropy: any EntropySource = SystemEntropy(), settings: Settings = Settings()
+        keyRing: KeyRing, issuer: String, clock: any WallClock, entropy: any EntropySource = SystemEntropy(), settings: Settings = Settings()
     ) {
         self.settings = settings
         self.entropy = entropy

@@ -36,9 +36,9 @@ public struct CIBADecisionService: Sendable {
 
     let store: any CIBAStore
     let clients: any ClientStore
-    let clock: any Clock
+    let clock: any WallClock
 
-    public init(store: any CIBAStore, clients: any ClientStore, clock: any Clock) {
+    public init(store: any CIBAStore, clients: any ClientStore, clock: any WallClock) {
         self.store = store
         self.clients = clients
         self.clock = clock

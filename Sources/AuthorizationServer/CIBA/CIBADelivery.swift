@@ -37,11 +37,11 @@ public struct CIBADelivery: Sendable {
     let clients: any ClientStore
     /// Issues the tokens of a push delivery.
     let tokens: CIBATokens
-    let clock: any Clock
+    let clock: any WallClock
     /// How long a claimed notification is this instance's to send; one not delivered finally is retried after it.
     public let lease: TimeInterval
 
-    public init(store: any CIBAStore, clients: any ClientStore, tokens: CIBATokens, clock: any Clock, lease: TimeInterval = CIBADelivery.defaultLease) {
+    public init(store: any CIBAStore, clients: any ClientStore, tokens: CIBATokens, clock: any WallClock, lease: TimeInterval = CIBADelivery.defaultLease) {
         self.lease = lease
         self.store = store
         self.clients = clients

@@ -59,7 +59,7 @@ public struct ClientAuthenticator: Sendable {
     let replay: any ReplayStore
     let keys: ClientKeyResolver
     let settings: ClientAuthenticationSettings
-    let clock: any Clock
+    let clock: any WallClock
     let status: (any CertificateStatusPolicy)?
     let audit: (any AuditLog)?
 
@@ -68,7 +68,7 @@ public struct ClientAuthenticator: Sendable {
         replay: any ReplayStore,
         keys: ClientKeyResolver,
         settings: ClientAuthenticationSettings,
-        clock: any Clock,
+        clock: any WallClock,
         status: (any CertificateStatusPolicy)? = nil,
         audit: (any AuditLog)? = nil
     ) {

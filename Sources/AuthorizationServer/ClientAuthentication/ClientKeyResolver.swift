@@ -22,7 +22,7 @@ public struct JWKSFetchError: Error, Sendable, CustomStringConvertible {
 /// name a client, its `jwks_uri` costs at most one fetch and one parse per `refetchInterval` (CWE-400).
 public final class ClientKeyResolver: Sendable {
     let fetcher: any JWKSFetcher
-    let clock: any Clock
+    let clock: any WallClock
     let cacheLifetime: TimeInterval
     let refetchInterval: TimeInterval
     private let entries = Mutex<[String: Entry]>([:])
@@ -50,7 +50,7 @@ public final class ClientKeyResolver: Sendable {
         case fail(String)
     }
 
-    public init(fetcher: any JWKSFetcher, clock: any Clock, cacheLifetime: TimeInterval = 300, refetchInterval: TimeInterval = 60) {
+    public init(fetcher: any JWKSFetcher, clock: any WallClock, cacheLifetime: TimeInterval = 300, refetchInterval: TimeInterval = 60) {
         self.fetcher = fetcher
         self.clock = clock
         self.cacheLifetime = cacheLifetime

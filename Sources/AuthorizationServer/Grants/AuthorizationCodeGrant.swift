@@ -7,12 +7,12 @@ public struct AuthorizationCodeGrant: GrantHandler {
     let codes: any AuthorizationCodeStore
     let tokens: TokenIssuer
     let idTokens: IDTokenIssuer
-    let clock: any Clock
+    let clock: any WallClock
     let refreshLifetime: TimeInterval
     let entropy: any EntropySource
 
     public init(
-        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock,
+        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any WallClock,
         refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy()
     ) {
         self.codes = codes

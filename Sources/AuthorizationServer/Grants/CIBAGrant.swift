@@ -7,9 +7,9 @@ public struct CIBAGrant: GrantHandler {
     public let grantType = CIBAGrant.grantTypeURN
     let store: any CIBAStore
     let tokens: CIBATokens
-    let clock: any Clock
+    let clock: any WallClock
 
-    public init(store: any CIBAStore, tokens: CIBATokens, clock: any Clock) {
+    public init(store: any CIBAStore, tokens: CIBATokens, clock: any WallClock) {
         self.store = store
         self.tokens = tokens
         self.clock = clock
@@ -41,12 +41,12 @@ public struct CIBATokens: Sendable {
     let codes: any AuthorizationCodeStore
     let tokens: TokenIssuer
     let idTokens: IDTokenIssuer
-    let clock: any Clock
+    let clock: any WallClock
     let refreshLifetime: TimeInterval
     let entropy: any EntropySource
 
     public init(
-        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock,
+        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any WallClock,
         refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy()
     ) {
         self.refreshLifetime = refreshLifetime

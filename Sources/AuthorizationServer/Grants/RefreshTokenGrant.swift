@@ -7,9 +7,9 @@ public struct RefreshTokenGrant: GrantHandler {
     let codes: any AuthorizationCodeStore
     let tokens: TokenIssuer
     let idTokens: IDTokenIssuer
-    let clock: any Clock
+    let clock: any WallClock
 
-    public init(codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any Clock) {
+    public init(codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any WallClock) {
         self.codes = codes
         self.tokens = tokens
         self.idTokens = idTokens

@@ -34,14 +34,14 @@ public struct RegistrationService: Sendable {
     let fetcher: any JWKSFetcher
     let status: (any CertificateStatusPolicy)?
     let settings: Settings
-    let clock: any Clock
+    let clock: any WallClock
     let entropy: any EntropySource
     /// Directory JWKS fetched from a `jwks_uri`, kept for five minutes.
     private let directoryKeys = DirectoryKeyCache()
 
     public init(
         directories: [TrustedDirectory], clients: any ClientStore, registrations: any RegistrationStore, replay: any ReplayStore,
-        fetcher: any JWKSFetcher, status: (any CertificateStatusPolicy)?, settings: Settings, clock: any Clock,
+        fetcher: any JWKSFetcher, status: (any CertificateStatusPolicy)?, settings: Settings, clock: any WallClock,
         entropy: any EntropySource = SystemEntropy()
     ) {
         self.entropy = entropy

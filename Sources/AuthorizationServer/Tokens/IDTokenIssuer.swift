@@ -9,9 +9,9 @@ public struct IDTokenIssuer: Sendable {
     let keyRing: KeyRing
     let issuer: String
     let lifetime: TimeInterval
-    let clock: any Clock
+    let clock: any WallClock
 
-    public init(keyRing: KeyRing, issuer: String, lifetime: TimeInterval = 300, clock: any Clock) {
+    public init(keyRing: KeyRing, issuer: String, lifetime: TimeInterval = 300, clock: any WallClock) {
         self.keyRing = keyRing
         self.issuer = issuer
         self.lifetime = lifetime

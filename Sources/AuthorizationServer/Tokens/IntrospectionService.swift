@@ -8,14 +8,14 @@ public final class IntrospectionService: Sendable {
     let tokens: any TokenStore
     let resourceServers: any ResourceServerStore
     let issuer: String
-    let clock: any Clock
+    let clock: any WallClock
     let status: (any CertificateStatusPolicy)?
     /// Parsed resource-server DNs, re-read every few seconds so `fapictl resource-servers add` takes effect.
     private let cache = Mutex<(servers: [(ResourceServer, DistinguishedName)], loadedAt: Date)?>(nil)
     static let cacheLifetime: TimeInterval = 5
 
     public init(
-        tokens: any TokenStore, resourceServers: any ResourceServerStore, issuer: String, clock: any Clock,
+        tokens: any TokenStore, resourceServers: any ResourceServerStore, issuer: String, clock: any WallClock,
         status: (any CertificateStatusPolicy)? = nil
     ) {
         self.tokens = tokens

@@ -3,9 +3,9 @@ public struct RevocationService: Sendable {
     let authenticator: ClientAuthenticator
     let tokens: any TokenStore
     let refreshTokens: (any AuthorizationCodeStore)?
-    let clock: any Clock
+    let clock: any WallClock
 
-    public init(authenticator: ClientAuthenticator, tokens: any TokenStore, refreshTokens: (any AuthorizationCodeStore)? = nil, clock: any Clock) {
+    public init(authenticator: ClientAuthenticator, tokens: any TokenStore, refreshTokens: (any AuthorizationCodeStore)? = nil, clock: any WallClock) {
         self.authenticator = authenticator
         self.tokens = tokens
         self.refreshTokens = refreshTokens

@@ -30,10 +30,10 @@ public struct TokenIssuer: Sendable {
     let store: any TokenStore
     let keyRing: KeyRing
     let settings: AccessTokenSettings
-    let clock: any Clock
+    let clock: any WallClock
     let entropy: any EntropySource
 
-    public init(store: any TokenStore, keyRing: KeyRing, settings: AccessTokenSettings, clock: any Clock, entropy: any EntropySource = SystemEntropy()) {
+    public init(store: any TokenStore, keyRing: KeyRing, settings: AccessTokenSettings, clock: any WallClock, entropy: any EntropySource = SystemEntropy()) {
         self.store = store
         self.keyRing = keyRing
         self.settings = settings

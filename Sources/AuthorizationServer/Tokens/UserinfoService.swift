@@ -3,10 +3,10 @@ public import JOSE
 /// OIDC Core §5.3 userinfo for user access tokens, enforcing the certificate binding (RFC 8705 §3).
 public struct UserinfoService: Sendable {
     let tokens: any TokenStore
-    let clock: any Clock
+    let clock: any WallClock
     let status: (any CertificateStatusPolicy)?
 
-    public init(tokens: any TokenStore, clock: any Clock, status: (any CertificateStatusPolicy)? = nil) {
+    public init(tokens: any TokenStore, clock: any WallClock, status: (any CertificateStatusPolicy)? = nil) {
         self.tokens = tokens
         self.clock = clock
         self.status = status

@@ -22,7 +22,7 @@ public final class LoginService: Sendable {
 
     let users: any UserStore
     let attempts: any SignInAttemptStore
-    let clock: any Clock
+    let clock: any WallClock
     let maximumFailures: Int
     let maximumAddressFailures: Int
     let window: TimeInterval
@@ -30,7 +30,7 @@ public final class LoginService: Sendable {
     private let dummyHash: String
 
     public init(
-        users: any UserStore, attempts: any SignInAttemptStore, clock: any Clock, maximumFailures: Int = 5, maximumAddressFailures: Int = 20,
+        users: any UserStore, attempts: any SignInAttemptStore, clock: any WallClock, maximumFailures: Int = 5, maximumAddressFailures: Int = 20,
         window: TimeInterval = 300, hashing: PasswordHashPool = PasswordHashPool()
     ) {
         self.users = users
