@@ -42,7 +42,11 @@ struct PasswordHashPoolTests {
                             return value
                         }
                         peak.value.withLock { $0 = max($0, now) }
-                        usleep(20_000)
+                        // Hold the slot until a second job runs beside it (or 5 s pass), so that how fast the
+                        // tasks happen to be scheduled cannot decide whether the width is reached.
+                        let deadline = ContinuousClock.now + .seconds(5)
+                        while peak.value.withLock({ $0 }) < 2 && ContinuousClock.now < deadline { usleep(1_000) }
+                        usleep(5_000)
                         running.value.withLock { $0 -= 1 }
                         return index
                     }
