@@ -90,7 +90,7 @@ extension Endpoints {
             certificate: await clientCertificate(request, context: context),
             hasAuthorizationHeader: request.headers[.authorization] != nil,
             // The route that answered (respellings such as /token/ normalised as for metrics).
-            endpoint: ClientAuthEndpoint(rawValue: RequestMetrics.endpoint(request.uri.path)) ?? .token
+            endpoint: ClientAuthEndpoint(rawValue: context.endpoint(of: request)) ?? .token
         )
     }
 }

@@ -13,6 +13,12 @@ public struct FapidRequestContext: RequestContext {
     public let channel: any Channel
     /// The peer's IP address, as seen on the socket.
     public let remoteAddress: String?
+    /// The route the request's path reaches (`RequestMetrics.endpoint`), worked out once by the edge pipeline's
+    /// first step for every later step and handler.
+    var routedEndpoint: String?
+
+    /// `routedEndpoint`, or worked out now for a request that did not come through the pipeline.
+    func endpoint(of request: Request) -> String { routedEndpoint ?? RequestMetrics.endpoint(request.uri.path) }
 
     public init(source: Source) {
         coreContext = .init(source: source)

@@ -93,7 +93,7 @@ struct CIBA: AsyncParsableCommand {
                             let staff = try CIBA.decide(admin, id: id, approve: approve)
                             print((approve ? "Approved." : "Denied.") + " Recorded as \(TerminalText.safe(staff)).")
                         } catch {
-                            print("Not recorded: \(error)")
+                            print("Not recorded: \(TerminalText.safe("\(error)"))")
                         }
                     }
                     try await Task.sleep(for: .milliseconds(250))

@@ -48,13 +48,14 @@ struct Cert: AsyncParsableCommand {
                     print("unknown: \(StatusSource.noPointers)")
                     return 2
                 case .known(.good, let source):
-                    print("good (\(source))")
+                    print("good (\(TerminalText.safe("\(source)")))")
                     return 0
                 case .known(let revoked, let source):
-                    print("\(revoked) (\(source))")
+                    // The responder URL and reasons come from the TPP's certificate and the answers: never raw to the terminal.
+                    print(TerminalText.safe("\(revoked) (\(source))"))
                     return 1
                 case .unknown(let failures):
-                    print("unknown: " + failures.joined(separator: "; "))
+                    print("unknown: " + TerminalText.safe(failures.joined(separator: "; ")))
                     return 2
                 }
         }

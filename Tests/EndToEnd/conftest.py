@@ -1,11 +1,14 @@
 """End-to-end fixtures: a development PKI made by keys/make-dev-pki.sh and the real fapid daemon
 started on a free loopback port, driven by independent clients (requests, curl, Python's ssl)."""
+import http.server
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +17,17 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("FAPID_BIN", ROOT / ".build" / "debug"))
+
+
+def https_server(handler, cert, key):
+    """A local HTTPS server (the given certificate) answering with `handler` on a thread of its own; the
+    caller shuts it down. Stands for a TPP's jwks_uri, notification endpoint or redirect target."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def free_port():

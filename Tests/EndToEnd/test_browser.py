@@ -4,8 +4,6 @@ shows an error; deny returns access_denied. FAPID_SCREENSHOTS=DIR saves the page
 import http.server
 import os
 import shutil
-import ssl
-import threading
 import urllib.parse
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from conftest import https_server
 
 
 class Callback(http.server.BaseHTTPRequestHandler):
@@ -38,11 +37,7 @@ class Callback(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def callback(pki):
     """The TPP's redirect target: a small HTTPS server on loopback, so the browser never leaves the machine."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Callback)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = https_server(Callback, pki / "server.pem", pki / "server.key")
     yield f"https://127.0.0.1:{server.server_address[1]}/callback"
     server.shutdown()
 

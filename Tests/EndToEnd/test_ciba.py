@@ -3,8 +3,6 @@
 import http.server
 import json
 import os
-import ssl
-import threading
 import time
 import uuid
 
@@ -13,7 +11,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
-from conftest import BIN
+from conftest import BIN, https_server
 from tpp import TokenClient, register, thumbprint
 
 TPP_DN = "CN=example-tpp-client,OU=0015800001041RbAAI,O=Example TPP Ltd,C=GB"
@@ -172,11 +170,7 @@ class Listener(http.server.BaseHTTPRequestHandler):
 
 def test_ping_mode(daemon, pki):
     daemon.fapictl("users", "add", "alice", input_text="correct horse battery staple\n")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = https_server(Listener, pki / "server.pem", pki / "server.key")
     try:
         client = CIBAClient(daemon, pki, mode="ping", endpoint=f"https://localhost:{server.server_address[1]}/cb")
         error(client.authorize(client.signed()), "invalid_request")  # no client_notification_token
@@ -227,11 +221,7 @@ def test_a_restart_loses_nothing(ciba, daemon):
 def test_push_mode_for_a_non_fapi_client(daemon, pki):
     daemon.fapictl("users", "add", "alice", input_text="correct horse battery staple\n")
     Listener.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = https_server(Listener, pki / "server.pem", pki / "server.key")
     try:
         endpoint = f"https://localhost:{server.server_address[1]}/cb"
         client_id = register(daemon, {"fapi": False, "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN,

@@ -12,7 +12,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
 import urllib.parse
 import uuid
@@ -22,7 +21,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from conftest import Daemon, free_port
+from conftest import Daemon, free_port, https_server
 from test_ciba import CIBAClient, pending_id
 from test_hybrid_flow import PASSWORD, Flow, half_hash
 from test_par import push, request_object
@@ -108,11 +107,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def https_server(cert, key, status=200, body=b"{}"):
     """An HTTPS server on loopback (the certificate decides whether fapid trusts it)."""
     handler = type("H", (Handler,), {"status": status, "body": body, "seen": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert), str(key))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = https_server(handler, cert, key)
     return server
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import ssl
 import subprocess
 import tempfile
 import threading
@@ -25,7 +24,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from conftest import free_port
+from conftest import free_port, https_server
 from test_ciba import CIBA_GRANT, CIBAClient, pending_id
 from test_hybrid_flow import PASSWORD, Flow
 from tpp import JWT_BEARER, TokenClient, assertion, fresh_key, register, thumbprint
@@ -310,11 +309,7 @@ class Notifications(http.server.BaseHTTPRequestHandler):
 def test_ciba_ping_is_sent_once_by_two_instances(pair, pki):
     a, b = pair
     Notifications.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Notifications)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = https_server(Notifications, pki / "server.pem", pki / "server.key")
     try:
         ciba = CIBAClient(a, pki, mode="ping", endpoint=f"https://localhost:{server.server_address[1]}/cb")
         notification_token = "notify-" + uuid.uuid4().hex

@@ -7,7 +7,6 @@ import http.server
 import json
 import math
 import secrets
-import ssl
 import threading
 import time
 
@@ -15,6 +14,7 @@ import pytest
 import requests
 
 from tpp import JWT_BEARER, TokenClient, assertion, fresh_key, register
+from conftest import https_server
 
 
 def b64url(data: bytes) -> str:
@@ -54,11 +54,7 @@ class CountingJWKSHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def jwks_server(pki):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingJWKSHandler)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = https_server(CountingJWKSHandler, pki / "server.pem", pki / "server.key")
     CountingJWKSHandler.hits = 0
     yield f"https://localhost:{server.server_address[1]}/jwks.json"
     server.shutdown()

@@ -2,17 +2,14 @@
 (SO_PEERCRED), not $USER; files at rest are 0600 whatever the umask and the ping/push secrets are sealed;
 text logs cannot be forged through a client_id holding a newline."""
 import grp
-import http.server
 import json
 import os
 import pwd
 import shutil
 import sqlite3
-import ssl
 import stat
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 
@@ -20,7 +17,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from conftest import BIN
+from conftest import BIN, https_server
 from test_ciba import Listener
 from tpp import TokenClient, register
 
@@ -163,11 +160,7 @@ def test_files_at_rest_are_private_whatever_the_umask(make_daemon, private_pki):
 def test_ping_secrets_are_sealed_until_delivery(daemon, pki):
     daemon.fapictl("users", "add", "alice", input_text="correct horse battery staple\n")
     Listener.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = https_server(Listener, pki / "server.pem", pki / "server.key")
     try:
         _, _, authorize = ciba_client(daemon, pki, mode="ping", endpoint=f"https://localhost:{server.server_address[1]}/cb")
         token = "notify-" + uuid.uuid4().hex

@@ -3,8 +3,6 @@
 introspection, revocation and the error rules of RFC 6749 §5.2."""
 import http.server
 import json
-import ssl
-import threading
 import time
 import uuid
 
@@ -13,6 +11,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, import_key
 
+from conftest import https_server
 from tpp import (JWT_BEARER, TokenClient, assertion, fresh_key, issue_certificate, make_ca, public_jwk_of_certificate,
                  register, self_signed_certificate, thumbprint)
 
@@ -223,11 +222,7 @@ class JWKSHandler(http.server.BaseHTTPRequestHandler):
 
 
 def test_private_key_jwt_with_jwks_uri_and_key_rotation(rs_daemon, pki):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), JWKSHandler)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = https_server(JWKSHandler, pki / "server.pem", pki / "server.key")
     try:
         first = fresh_key("PS256")
         JWKSHandler.body = json.dumps({"keys": [{**first.as_dict(private=False), "kid": "k1"}]}).encode()
@@ -384,11 +379,7 @@ def test_jwks_uri_on_a_private_address_is_not_fetched(make_daemon, pki):
     """SSRF: with outbound_allow_private_networks off (the default), a client's jwks_uri that resolves to
     loopback is never requested, and its assertions fail as invalid_client."""
     daemon = make_daemon(env={"FAPID_OUTBOUND_ALLOW_PRIVATE_NETWORKS": "false"}).start()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), JWKSHandler)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = https_server(JWKSHandler, pki / "server.pem", pki / "server.key")
     try:
         key = fresh_key("PS256")
         JWKSHandler.body = json.dumps({"keys": [{**key.as_dict(private=False), "kid": "k1"}]}).encode()

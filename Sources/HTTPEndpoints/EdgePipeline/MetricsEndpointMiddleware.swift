@@ -9,7 +9,7 @@ struct MetricsEndpointMiddleware: RouterMiddleware {
     let metrics: MetricsEndpoint?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let metrics, RequestMetrics.endpoint(request.uri.path) == "/metrics" { return await metrics.respond(request, context: context) }
+        if let metrics, context.endpoint(of: request) == "/metrics" { return await metrics.respond(request, context: context) }
         return try await next(request, context)
     }
 }

@@ -15,7 +15,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     func throttle(_ request: Request, context: Context) async -> Response? {
-        let endpoint = RequestMetrics.endpoint(request.uri.path)
+        let endpoint = context.endpoint(of: request)
         let source = AuditContext.current?.source ?? context.remoteAddress
         if let browser = limits.browser(method: request.method, endpoint: endpoint) {
             guard let source, let wait = browser.take(endpoint + " " + source) else { return nil }

@@ -9,8 +9,11 @@ struct RequestMetricsMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
+        let endpoint = RequestMetrics.endpoint(request.uri.path)
+        var context = context
+        context.routedEndpoint = endpoint
         let response = try await next(request, context)
-        RequestMetrics.record(endpoint: RequestMetrics.endpoint(request.uri.path), status: response.status.code, duration: ContinuousClock.now - started)
+        RequestMetrics.record(endpoint: endpoint, status: response.status.code, duration: ContinuousClock.now - started)
         return response
     }
 }
