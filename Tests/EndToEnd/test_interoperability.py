@@ -21,7 +21,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from conftest import Daemon, free_port, https_server
+from conftest import Daemon, free_port
+from conftest import https_server as serve_https
 from test_ciba import CIBAClient, pending_id
 from test_hybrid_flow import PASSWORD, Flow, half_hash
 from test_par import push, request_object
@@ -107,8 +108,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def https_server(cert, key, status=200, body=b"{}"):
     """An HTTPS server on loopback (the certificate decides whether fapid trusts it)."""
     handler = type("H", (Handler,), {"status": status, "body": body, "seen": []})
-    server = https_server(handler, cert, key)
-    return server
+    return serve_https(handler, cert, key)
 
 
 def jwks_server(pki, key, kid):
