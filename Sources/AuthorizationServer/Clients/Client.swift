@@ -12,6 +12,8 @@ public struct Client: Sendable {
     public let authMethod: ClientAuthMethod
     /// FAPI clients (the default) may use only PS256/ES256 and get certificate-bound tokens.
     public let isFAPI: Bool
+    /// The FAPI profile the client follows (`fapi_profile`, default `fapi1-advanced`).
+    public let profile: FAPIProfile
     public let scopes: Set<String>
     public let grantTypes: Set<String>
     public let redirectURIs: [String]
@@ -24,9 +26,9 @@ public struct Client: Sendable {
 
     public var name: String? { metadata["client_name"]?.stringValue }
 
-    /// Which `aud` values this client's assertions may carry. FAPI 1 and CIBA clients today; the FAPI 2 profile
-    /// (issue 18) selects `.issuerOnly` here.
-    public var assertionAudienceRule: AssertionAudienceRule { .issuerOrEndpoint }
+    /// Which `aud` values this client's assertions may carry: FAPI 2.0 §5.3.2.1-8 the issuer alone, FAPI 1 and
+    /// CIBA the issuer or an endpoint URL.
+    public var assertionAudienceRule: AssertionAudienceRule { profile.isFAPI2 ? .issuerOnly : .issuerOrEndpoint }
 
     /// Metadata that people read (RFC 7591 §2 human-readable members and contacts).
     static let displayMembers = ["client_name", "client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts"]
@@ -109,6 +111,17 @@ public struct Client: Sendable {
             isFAPI = flag
         } else {
             isFAPI = true
+        }
+        let profile: FAPIProfile
+        if let value = metadata[FAPIProfile.metadataMember] {
+            guard let name = value.stringValue, let named = FAPIProfile(rawValue: name) else {
+                throw ClientMetadataError(
+                    FAPIProfile.metadataMember, "must be one of \(FAPIProfile.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard isFAPI || !named.isFAPI2 else { throw ClientMetadataError(FAPIProfile.metadataMember, "a FAPI 2 client cannot set fapi false") }
+            profile = named
+        } else {
+            profile = .fapi1Advanced
         }
 
         let method = try string("token_endpoint_auth_method") ?? ClientAuthMethod.tlsClientAuth.rawValue
@@ -278,6 +291,7 @@ public struct Client: Sendable {
         self.createdAt = createdAt
         self.metadata = metadata
         self.isFAPI = isFAPI
+        self.profile = profile
         self.authMethod = authMethod
         self.grantTypes = grantTypesSet
         self.redirectURIs = redirectURIs
