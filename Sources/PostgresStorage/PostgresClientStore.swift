@@ -44,7 +44,8 @@ public struct PostgresClientStore: ClientStore, ResourceServerStore {
     public func replaceClient(_ client: Client, audit: AuditEvent?) async throws(StorageError) -> Bool {
         let json = JSON.object(client.metadata).serialized()
         return try await database.transaction { tx in
-            guard try await !tx.rows("UPDATE clients SET metadata = \(json) WHERE client_id = \(client.clientID) RETURNING 1").isEmpty else { return false }
+            let updated = try await tx.rows("UPDATE clients SET metadata = \(json) WHERE client_id = \(client.clientID) RETURNING 1")
+            guard !updated.isEmpty else { return false }
             try await PostgresAuditLog.append(audit, to: tx)
             return true
         }

@@ -31,8 +31,8 @@ public struct AdministrationService: Sendable {
         let client: Client
         do throws(ClientMetadataError) {
             // 128 random bits: client ids are not secrets, but need not be guessable either.
-            client = try Client(
-                clientID: entropy.hexIdentifier(bytes: 16), metadata: FAPIProfile.resolving(metadata, serverDefault: defaultProfile), createdAt: clock.now())
+            let resolved = FAPIProfile.resolving(metadata, serverDefault: defaultProfile)
+            client = try Client(clientID: entropy.hexIdentifier(bytes: 16), metadata: resolved, createdAt: clock.now())
         } catch {
             throw .invalidMetadata(error)
         }
@@ -60,7 +60,8 @@ public struct AdministrationService: Sendable {
         guard let existing else { return nil }
         let client: Client
         do throws(ClientMetadataError) {
-            client = try Client(clientID: id, metadata: FAPIProfile.resolving(replacement, serverDefault: defaultProfile), createdAt: existing.createdAt)
+            let resolved = FAPIProfile.resolving(replacement, serverDefault: defaultProfile)
+            client = try Client(clientID: id, metadata: resolved, createdAt: existing.createdAt)
         } catch {
             throw .invalidMetadata(error)
         }

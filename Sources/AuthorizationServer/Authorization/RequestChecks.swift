@@ -231,7 +231,8 @@ extension RequestChecks {
     /// RFC 9126 §6: PAR is required unless the client registered `require_pushed_authorization_requests: false`;
     /// always when its profile says so (FAPI 2 SP §5.3.2.2-2).
     public static func pushedRequestRequired(_ client: Client, serverRequires: Bool) throws(OAuthError) {
-        guard !serverRequires, !client.policy.requiresPushedRequests, client.metadata["require_pushed_authorization_requests"]?.boolValue == false else {
+        let optedOut = client.metadata["require_pushed_authorization_requests"]?.boolValue == false
+        guard !serverRequires, !client.policy.requiresPushedRequests, optedOut else {
             throw OAuthError(.invalidRequest, "this client must use pushed authorization requests")
         }
     }

@@ -195,7 +195,8 @@ public struct ClientAuthenticator: Sendable {
         do {
             try jws.verify(with: set, allowed: client.allowedAlgorithms(for: .clientAssertion))
             // The profile may fix its own clock tolerance (FAPI 2 SP §5.3.2.1-13: 10 s).
-            let validator = JWTValidator(issuer: issuer, requiredClaims: ["exp", "jti"], clockSkew: client.policy.assertionClockSkew ?? settings.clockSkew)
+            let skew = client.policy.assertionClockSkew ?? settings.clockSkew
+            let validator = JWTValidator(issuer: issuer, requiredClaims: ["exp", "jti"], clockSkew: skew)
             try validator.validate(claims, now: now.timeIntervalSince1970)
         } catch {
             throw OAuthError.invalidClient(.assertionInvalid, "client \(issuer): assertion rejected: \(error)")

@@ -241,7 +241,8 @@ public struct Client: Sendable {
             guard let algorithm = JWSAlgorithm(rawValue: name) else { throw ClientMetadataError(field, "\(name) is not supported") }
             if isFAPI && !profile.policy.signingAlgorithms.contains(algorithm) {
                 // FAPI 1 Advanced §8.6; FAPI 2 SP §5.4.1-1.
-                throw ClientMetadataError(field, profile.isFAPI2 ? "FAPI 2 clients must use PS256, ES256 or EdDSA" : "FAPI clients must use PS256 or ES256")
+                let allowed = profile.isFAPI2 ? "FAPI 2 clients must use PS256, ES256 or EdDSA" : "FAPI clients must use PS256 or ES256"
+                throw ClientMetadataError(field, allowed)
             }
             return algorithm
         }
