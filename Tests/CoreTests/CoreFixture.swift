@@ -180,14 +180,16 @@ struct Core {
     // MARK: Clients
 
     /// Registers a client; `metadata` adds to (or overrides) a FAPI client of `method` with the client key in its `jwks`.
+    /// Its response types are its profile's (`code id_token` and `code`; for a FAPI 2 `fapi_profile`, `code`).
     @discardableResult
     func register(
         _ clientID: String, method: ClientAuthMethod = .tlsClientAuth, grants: [String], _ metadata: [String: JSON] = [:]
     ) async throws -> Client {
+        let profile = metadata[FAPIProfile.metadataMember]?.stringValue.flatMap(FAPIProfile.init(rawValue:)) ?? .fapi1Advanced
         var members: [String: JSON] = [
             "token_endpoint_auth_method": .string(method.rawValue), "grant_types": .array(grants.map { .string($0) }),
             "redirect_uris": [.string(Self.redirectURI)], "scope": "openid accounts payments",
-            "response_types": ["code id_token", "code"],
+            "response_types": .array(["code id_token", "code"].filter(profile.policy.responseTypes.contains).map { .string($0) }),
         ]
         var keys = [try credentials.clientJWK]
         switch method {
