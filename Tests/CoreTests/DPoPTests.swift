@@ -297,13 +297,14 @@ struct DPoPGrantBindingTests {
         return code
     }
 
+    /// Without a DPoP key the client presents its certificate (a FAPI 2 client must use one or the other).
     func redeem(_ code: String, key: DPoPKey?) async throws -> TokenResponse {
         try await core.dpopToken(
             ["grant_type": "authorization_code", "code": code, "redirect_uri": Core.redirectURI, "code_verifier": Core.verifier],
-            credentials: core.assertion("f2"), key: key)
+            credentials: core.assertion("f2", certificate: key == nil ? core.credentials.tpp : nil), key: key)
     }
 
-    @Test("a code bound to a key is redeemed with a proof of that key; another key is invalid_grant, none invalid_dpop_proof")
+    @Test("a code bound to a key is redeemed with a proof of that key; another key is invalid_grant, none (certificate only) invalid_dpop_proof")
     func codeBinding() async throws {
         let jkt = try key.thumbprint
         #expect(try await redeem(try code(boundTo: jkt), key: key).tokenType == "DPoP")
