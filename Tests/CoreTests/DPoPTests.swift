@@ -193,7 +193,7 @@ struct DPoPProofValidatorTests {
 struct DPoPTokenBindingTests {
     let core: Core
     let key: DPoPKey
-    static let fapi2: [String: JSON] = ["fapi_profile": "fapi2-security-profile"]
+    static let fapi2: [String: JSON] = ["fapi_profile": "fapi2-security-profile", "response_types": ["code"]]
     let cc = ["grant_type": "client_credentials"]
 
     init() async throws {
@@ -373,7 +373,8 @@ struct DPoPUserinfoTests {
     init() async throws {
         core = try await Core()
         key = try DPoPKey()
-        try await core.register("f2", method: .privateKeyJWT, grants: ["authorization_code"], ["fapi_profile": "fapi2-security-profile"])
+        try await core.register(
+            "f2", method: .privateKeyJWT, grants: ["authorization_code"], ["fapi_profile": "fapi2-security-profile", "response_types": ["code"]])
     }
 
     func token(key: DPoPKey?) async throws -> String {
