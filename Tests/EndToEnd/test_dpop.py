@@ -415,3 +415,55 @@ def test_replay_memory_and_nonces_are_shared_across_instances(shared, pki):
     nonce = client_a.token(DPoPKey().proof("POST", token_url(a), nonce="x")).headers["DPoP-Nonce"]
     accepted = client_b.token(DPoPKey().proof("POST", token_url(a), nonce=nonce))
     assert accepted.status_code == 200 and accepted.json()["token_type"] == "DPoP", accepted.text
+
+
+# --- a FAPI 2 private_key_jwt + DPoP client, the whole flow (with the FAPI 2 authorization rules of docs/profiles.md) --
+
+def test_fapi2_dpop_flow_par_to_userinfo_and_refresh_with_a_new_key(daemon, pki):
+    import secrets
+    import urllib.parse
+
+    from conformance_support import REDIRECT_URIS, SCOPE, Browser, Client, add_psu_and_resource_server
+
+    add_psu_and_resource_server(daemon, TPP_DN)
+    client = Client(daemon, pki, daemon.workdir, "fapi2-dpop", auth="private_key_jwt", alg="ES256", metadata={
+        "fapi_profile": "fapi2-security-profile", "redirect_uris": REDIRECT_URIS, "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"], "dpop_bound_access_tokens": True})
+    http = TokenClient(daemon, None)  # no certificate anywhere: the tokens can only be DPoP-bound
+    key = DPoPKey()
+    verifier = secrets.token_urlsafe(48)
+    challenge = b64(hashlib.sha256(verifier.encode()).digest())
+    auth = lambda: client.auth_fields(aud=daemon.issuer)  # noqa: E731  (FAPI 2 SP §5.3.2.1-8: the issuer alone)
+    form = {**auth(), "response_type": "code", "redirect_uri": REDIRECT_URIS[0], "scope": SCOPE, "state": "s-" + secrets.token_urlsafe(8),
+            "nonce": "n-" + secrets.token_urlsafe(8), "code_challenge": challenge, "code_challenge_method": "S256", "dpop_jkt": key.thumbprint}
+    pushed = http.post("/par", form, headers={"DPoP": key.proof("POST", daemon.issuer + "/par")})
+    assert pushed.status_code == 201, pushed.text
+    browser = Browser(daemon)
+    final = browser.play(browser.authorize([("client_id", client.client_id), ("request_uri", pushed.json()["request_uri"])]))
+    assert final.status_code in (302, 303), final.text
+    params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(final.headers["Location"]).query))
+    assert params["iss"] == daemon.issuer
+
+    exchange = {"grant_type": "authorization_code", "code": params["code"], "redirect_uri": REDIRECT_URIS[0], "code_verifier": verifier}
+    tokens = http.post("/token", {**exchange, **auth()}, headers={"DPoP": key.proof("POST", token_url(daemon))})
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    assert body["token_type"] == "DPoP" and body["id_token"] and body["refresh_token"]
+    assert introspect(daemon, pki, body["access_token"])["cnf"] == {"jkt": key.thumbprint}
+
+    def userinfo(token, proof_key):
+        return http.session.get(userinfo_url(daemon), timeout=10, headers={
+            "Authorization": f"DPoP {token}", "DPoP": proof_key.proof("GET", userinfo_url(daemon), token=token)})
+
+    assert userinfo(body["access_token"], key).status_code == 200
+    # Refresh with a new key (RFC 9449 §5: the refresh token is bound to the client), not rotated (FAPI 2 SP §5.3.2.1).
+    new_key = DPoPKey("PS256")
+    refreshed = http.post("/token", {"grant_type": "refresh_token", "refresh_token": body["refresh_token"], **auth()},
+                          headers={"DPoP": new_key.proof("POST", token_url(daemon))})
+    assert refreshed.status_code == 200 and refreshed.json()["token_type"] == "DPoP", refreshed.text
+    assert "refresh_token" not in refreshed.json()
+    new_token = refreshed.json()["access_token"]
+    assert userinfo(new_token, new_key).status_code == 200
+    assert userinfo(new_token, key).status_code == 401
+    without = http.post("/token", {"grant_type": "refresh_token", "refresh_token": body["refresh_token"], **auth()})
+    assert without.status_code == 400 and without.json()["error"] == "invalid_dpop_proof", without.text
