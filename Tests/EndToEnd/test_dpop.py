@@ -467,3 +467,27 @@ def test_fapi2_dpop_flow_par_to_userinfo_and_refresh_with_a_new_key(daemon, pki)
     assert userinfo(new_token, key).status_code == 401
     without = http.post("/token", {"grant_type": "refresh_token", "refresh_token": body["refresh_token"], **auth()})
     assert without.status_code == 400 and without.json()["error"] == "invalid_dpop_proof", without.text
+
+
+def test_resource_nonce_challenge_when_nonces_are_required(make_daemon, pki):
+    daemon = make_daemon(env={"FAPID_DPOP_NONCE_REQUIRED": "true"}).start()
+    daemon.fapictl("users", "add", "alice", input_text=PASSWORD + "\n")
+    flow = DPoPFlow(daemon, pki)
+    key = DPoPKey()
+    code = flow.code(None)
+    first = flow.redeem(code, key)
+    assert first.status_code == 400 and first.json()["error"] == "use_dpop_nonce", first.text
+    # The nonce was asked for before the code was looked at: the same code still works with it.
+    nonce = first.headers["DPoP-Nonce"]
+    response = flow.tpp.post("/token", {"grant_type": "authorization_code", "client_id": flow.client_id, "code": code, "redirect_uri": REDIRECT,
+                                        "code_verifier": flow.verifier}, headers={"DPoP": key.proof("POST", token_url(daemon), nonce=nonce)})
+    assert response.status_code == 200 and response.json()["token_type"] == "DPoP", response.text
+    token = response.json()["access_token"]
+    challenge = flow.tpp.session.get(userinfo_url(daemon), timeout=10, headers={
+        "Authorization": f"DPoP {token}", "DPoP": key.proof("GET", userinfo_url(daemon), token=token)})
+    assert challenge.status_code == 401, challenge.text
+    assert challenge.headers["WWW-Authenticate"].startswith('DPoP error="use_dpop_nonce"')
+    resource_nonce = challenge.headers["DPoP-Nonce"]
+    answer = flow.tpp.session.get(userinfo_url(daemon), timeout=10, headers={
+        "Authorization": f"DPoP {token}", "DPoP": key.proof("GET", userinfo_url(daemon), token=token, nonce=resource_nonce)})
+    assert answer.status_code == 200 and answer.json()["sub"] == "alice", answer.text
