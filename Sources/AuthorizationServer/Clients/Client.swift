@@ -47,6 +47,9 @@ public struct Client: Sendable {
         (isFAPI && !profile.isFAPI2) || metadata["tls_client_certificate_bound_access_tokens"]?.boolValue == true
     }
 
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request of this client must carry a DPoP proof.
+    public var dpopBoundAccessTokens: Bool { metadata["dpop_bound_access_tokens"]?.boolValue == true }
+
     public enum TLSClientAuthSAN: String, Sendable, CaseIterable {
         case dns = "tls_client_auth_san_dns"
         case uri = "tls_client_auth_san_uri"
