@@ -265,14 +265,19 @@ def test_fapi2_sp_final_ensure_other_scope_order_succeeds(fapi, variant):
     finish_and_exchange(fapi, client, request, client.send(request, fapi.browser))
 
 
+# OIDC Core §5.1: the standard identity claims (CheckIfOidcStandardClaimsSupported looks for these).
+STANDARD_CLAIMS = {"name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture", "website",
+                   "email", "email_verified", "gender", "birthdate", "zoneinfo", "locale", "phone_number", "phone_number_verified",
+                   "address", "updated_at"}
+
+
 @pytest.mark.parametrize("variant", REQUEST_VARIANTS)
 def test_fapi2_sp_final_test_claims_parameter_identity_claims(fapi, variant):
     """Optional module: when `claims_parameter_supported`, every identity claim of `claims_supported` asked for
     through `claims` comes back in the id_token or userinfo, and unknown claims are ignored. The suite skips it
     when the parameter or the standard identity claims are not offered; the request must then still succeed."""
     metadata = discovery(fapi.daemon)
-    protocol = {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash", "s_hash", "sid"}
-    identity = [claim for claim in metadata.get("claims_supported", []) if claim not in protocol]
+    identity = [claim for claim in metadata.get("claims_supported", []) if claim in STANDARD_CLAIMS]
     client = fapi.client(variant)
     asked = {claim: None for claim in identity}
     asked["unknown_claim_" + secrets.token_hex(4)] = None
@@ -546,7 +551,7 @@ def test_fapi2_sp_final_par_reject_request_uri_in_par_authorization_request(fapi
     client = fapi.client(MS_VARIANT)
     request = client.new_request()
     request.ro["request_uri"] = "urn:ietf:params:oauth:request_uri:" + secrets.token_urlsafe(32)
-    assert_oauth_error(client.push(request, dpop=True), ("invalid_request_object", "invalid_request"))
+    assert_oauth_error(client.push(request), ("invalid_request_object", "invalid_request"))
 
 
 # === Negative tests: authorization request ==================================================================
