@@ -28,10 +28,10 @@ import urllib.parse
 import uuid
 
 from joserfc import jws, jwt
-from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
-from conformance_support import (PSU, REDIRECT_URIS, VSCHAR, Attempt, Callback, Client, assert_entropy, describe, half_hash,
-                                 is_redirect, server_keys, tls_report)
+from conformance_support import (PSU, REDIRECT_URIS, VSCHAR, Attempt, Client, assert_entropy, describe, half_hash, server_keys,
+                                 shannon_bits, tls_report)
 from tpp import JWT_BEARER, TokenClient
 
 SECURITY_PROFILE = "fapi2-security-profile"
@@ -210,9 +210,13 @@ class FAPI2Client(Client):
     """A FAPI 2 client registered with fapictl: `fapi_profile`, `response_types: ["code"]`, PAR required,
     authorization_code + refresh_token; `dpop_bound_access_tokens` in the dpop variants."""
 
-    def __init__(self, daemon, pki, workdir, name, *, auth, alg, sender, profile, dpop_alg="ES256"):
-        metadata = {"redirect_uris": REDIRECT_URIS, "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-                    "fapi_profile": profile, "require_pushed_authorization_requests": True}
+    def __init__(self, daemon, pki, workdir, name, *, auth, alg, sender, profile, dpop_alg="ES256", client_credentials=False):
+        if client_credentials:
+            # The suite's fapi_client_credentials_grant profile: no authorization endpoint, no redirect URIs.
+            metadata = {"grant_types": ["client_credentials"], "response_types": [], "fapi_profile": profile}
+        else:
+            metadata = {"redirect_uris": REDIRECT_URIS, "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+                        "fapi_profile": profile, "require_pushed_authorization_requests": True}
         if sender == "dpop":
             metadata["dpop_bound_access_tokens"] = True
         super().__init__(daemon, pki, workdir, name, auth=auth, alg=alg, metadata=metadata)
@@ -324,6 +328,9 @@ class FAPI2Client(Client):
             form.pop(name, None)
         return self.token_request(form, dpop_key=dpop_key or request.dpop, **kwargs)
 
+    def client_credentials(self, *, dpop_key=None, scope=OAUTH_SCOPE, **kwargs):
+        return self.token_request({"grant_type": "client_credentials", "scope": scope}, dpop_key=dpop_key, **kwargs)
+
     def refresh(self, refresh_token, *, dpop_key=None, **kwargs):
         return self.token_request({"grant_type": "refresh_token", "refresh_token": refresh_token}, dpop_key=dpop_key, **kwargs)
 
@@ -370,7 +377,6 @@ def assert_fapi2_par_response(response):
     assert response.headers.get("Content-Type", "").startswith("application/json")
     body = response.json()
     value = body["request_uri"].removeprefix("urn:ietf:params:oauth:request_uri:")
-    from conformance_support import shannon_bits
     assert shannon_bits(value) > 96, body
     assert isinstance(body.get("expires_in"), int) and 5 <= body["expires_in"] < 600, body
     return body
@@ -491,7 +497,3 @@ def raw_request(daemon, method, path, headers, cert=None):
         return response.status, dict(response.getheaders()), response.read()
     finally:
         connection.close()
-
-
-def client_key_set(*clients) -> KeySet:
-    return KeySet([client.key for client in clients])

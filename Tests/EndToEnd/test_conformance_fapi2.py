@@ -36,13 +36,15 @@ from conformance_support import (PSU, REDIRECT_URIS, Browser, Callback, FAPIClie
 from tpp import JWT_BEARER, TokenClient, issue_certificate, thumbprint
 
 RS_DN = "CN=conformance-resource-server,O=Conformance Bank,C=GB"
-PROFILES = {"sp": SECURITY_PROFILE, "ms": MESSAGE_SIGNING}
+PROFILES = {"sp": SECURITY_PROFILE, "ms": MESSAGE_SIGNING, "cc": SECURITY_PROFILE}
 ALL_VARIANTS = [f"{profile}-{auth}-{sender}" for profile in ("sp", "ms") for auth in ("mtls", "pkjwt") for sender in ("mtls", "dpop")]
 DPOP_VARIANTS = [v for v in ALL_VARIANTS if v.endswith("-dpop")]
 PKJWT_VARIANTS = [v for v in ALL_VARIANTS if "-pkjwt-" in v]
 # Modules about the authorization request: one variant per profile.
 REQUEST_VARIANTS = ["sp-mtls-mtls", "ms-pkjwt-dpop"]
 MS_VARIANT = "ms-pkjwt-dpop"
+# The SP plan's fapi_client_credentials_grant profile: client_credentials only, no authorization endpoint.
+CC_VARIANTS = [f"cc-{auth}-{sender}" for auth in ("mtls", "pkjwt") for sender in ("mtls", "dpop")]
 INVALID_REQUEST_OBJECT = ("invalid_request_object",)
 MISSING_CLAIM_ERRORS = ("invalid_request", "invalid_request_object", "invalid_request_uri", "access_denied")
 
@@ -71,7 +73,7 @@ class Setup:
             auth, sender, profile = parse(variant)
             self.pairs[variant] = tuple(
                 FAPI2Client(self.daemon, self.pki, self.workdir, f"fapi2-{variant}-client{n}", auth=auth, alg=alg, sender=sender,
-                            profile=profile, dpop_alg=alg)
+                            profile=profile, dpop_alg=alg, client_credentials=variant.startswith("cc-"))
                 for n, alg in ((1, "ES256"), (2, "PS256")))
         return self.pairs[variant]
 
@@ -1026,6 +1028,60 @@ def test_fapi2_sp_final_par_without_duplicate_parameters(fapi, variant):
     attempt = client.send(request, fapi.browser, duplicates=False)
     assert [name for name, _ in attempt.query] == ["client_id", "request_uri"]
     finish_and_exchange(fapi, client, request, attempt)
+
+
+# === fapi_client_credentials_grant (issue 18 item 5) ======================================================================
+# The modules the SP plan runs in this profile that reach the token endpoint. fapid's only resource, userinfo,
+# needs a user, so what a client-credentials token is bound to is checked through introspection (the resource
+# server's view) instead of a resource call.
+
+@pytest.mark.parametrize("variant", CC_VARIANTS)
+def test_fapi2_sp_final_happy_flow_client_credentials_grant(fapi, variant):
+    """Both clients get a sender-constrained token by client_credentials (no refresh token, RFC 6749 §4.4.3,
+    a warning in the suite); the token is bound to the DPoP key or the certificate."""
+    for client in fapi.pair(variant):
+        key = DPoPKey(client.dpop_alg) if client.sender == "dpop" else None
+        body = assert_fapi2_token_response(client.client_credentials(dpop_key=key), client, openid=False)
+        assert "refresh_token" not in body, body
+        assert_bound(fapi, client, body, key)
+    assert "client_credentials" in discovery(fapi.daemon)["grant_types_supported"]
+    assert_fapi2_tls(endpoint(fapi, "token_endpoint"), fapi.daemon.keys / "ca.pem")
+
+
+@pytest.mark.parametrize("variant", CC_VARIANTS)
+def test_fapi2_sp_final_ensure_holder_of_key_required_client_credentials_grant(fapi, variant):
+    client = fapi.client(variant)
+    if client.sender == "mtls":
+        response = no_cert(lambda: client.client_credentials(session=client.nocert))
+        if response is not None:
+            assert_oauth_error(response, ("invalid_client", "invalid_request", "invalid_grant"))
+    else:
+        assert_oauth_error(client.client_credentials(proof=False), DPOP_ERRORS)
+
+
+@pytest.mark.parametrize("variant", [v for v in CC_VARIANTS if v.endswith("-dpop")])
+@pytest.mark.parametrize("iat_offset", [-10, 8], ids=["iat10_seconds_before", "iat10_seconds_after"])
+def test_fapi2_sp_final_ensure_dpop_proof_with_iat_client_credentials_grant(fapi, variant, iat_offset):
+    """FAPI2SPFinalEnsureDpopProofWithIat10SecondsBefore/AfterSucceeds in this profile: the token endpoint's proof."""
+    client = fapi.client(variant)
+    key = DPoPKey()
+    response = client.client_credentials(dpop_key=key, make_proof=lambda nonce: key.proof("POST", client.url("/token"), nonce=nonce, iat_offset=iat_offset))
+    assert_bound(fapi, client, assert_fapi2_token_response(response, client, openid=False), key)
+
+
+@pytest.mark.parametrize("variant", [v for v in CC_VARIANTS if "-pkjwt-" in v])
+def test_fapi2_sp_final_ensure_client_assertion_with_wrong_aud_fails_client_credentials_grant(fapi, variant):
+    """The private_key_jwt modules in this profile, at the token endpoint: the token URL as aud is refused too
+    (FAPI 2 SP §5.3.2.1-8: the issuer only), as are a wrong aud, no sub, RS256 and no assertion."""
+    client1, client2 = fapi.pair(variant)
+    key = DPoPKey() if client1.sender == "dpop" else None
+    for auth in (lambda: client1.auth_fields(aud=endpoint(fapi, "token_endpoint")),
+                 lambda: client1.auth_fields(aud="https://fapidev-rs.authlete.net/api/userinfo"),
+                 lambda: client1.auth_fields(drop=("sub",)),
+                 {"client_id": client1.client_id}):
+        assert_oauth_error(client1.client_credentials(dpop_key=key, auth=auth), ("invalid_client", "invalid_request"))
+    assert_oauth_error(client2.client_credentials(dpop_key=key, auth=lambda: client2.auth_fields(alg="RS256")), "invalid_client")
+    assert_fapi2_token_response(client1.client_credentials(dpop_key=key), client1, openid=False)
 
 
 # === Issue 18, done when: every profile and variant end to end, and FAPI 1 beside it ====================================
