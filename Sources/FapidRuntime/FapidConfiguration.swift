@@ -1,3 +1,4 @@
+public import AuthorizationServer
 public import CertificateStatus
 import Foundation
 public import Logging
@@ -115,6 +116,10 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// `require_pushed_authorization_requests`: PAR for every client (FAPI 2). Default false: clients decide
     /// with their own metadata of that name (which defaults to true).
     public var requirePushedAuthorizationRequests: Bool = false
+    /// `fapi_profile`, `FAPID_FAPI_PROFILE`: the FAPI profile of a client registered (by `fapictl clients add`/`update`
+    /// or at `/register`) without `fapi_profile` of its own: `fapi1-advanced` (default), `fapi2-security-profile` or
+    /// `fapi2-message-signing`. The value is stored with the client; clients registered earlier keep theirs.
+    public var fapiProfile: FAPIProfile = .fapi1Advanced
 
     /// `log_format`, `FAPID_LOG_FORMAT`: `text` (default) or `json` (one JSON object per line).
     public var logFormat: LogFormat = .text

@@ -25,6 +25,15 @@ public struct MemoryClientStore: ClientStore, ResourceServerStore {
         try database.read { state in state.clients.values.sorted { ($0.createdAt, $0.clientID) < ($1.createdAt, $1.clientID) } }
     }
 
+    public func replaceClient(_ client: Client, audit: AuditEvent?) async throws(StorageError) -> Bool {
+        try database.write { state in
+            guard state.clients[client.clientID] != nil else { return false }
+            state.clients[client.clientID] = client
+            state.appendAudit(audit)
+            return true
+        }
+    }
+
     public func deleteClient(id: String, revocations: [TokenRevocation], audit: AuditEvent?) async throws(StorageError) -> Bool {
         try database.write { state in
             guard state.clients.removeValue(forKey: id) != nil else { return false }

@@ -41,6 +41,15 @@ public struct PostgresClientStore: ClientStore, ResourceServerStore {
         return clients
     }
 
+    public func replaceClient(_ client: Client, audit: AuditEvent?) async throws(StorageError) -> Bool {
+        let json = JSON.object(client.metadata).serialized()
+        return try await database.transaction { tx in
+            guard try await !tx.rows("UPDATE clients SET metadata = \(json) WHERE client_id = \(client.clientID) RETURNING 1").isEmpty else { return false }
+            try await PostgresAuditLog.append(audit, to: tx)
+            return true
+        }
+    }
+
     public func deleteClient(id: String, revocations: [TokenRevocation], audit: AuditEvent?) async throws(StorageError) -> Bool {
         try await database.transaction { tx in
             guard try await !tx.rows("DELETE FROM clients WHERE client_id = \(id) RETURNING 1").isEmpty else { return false }

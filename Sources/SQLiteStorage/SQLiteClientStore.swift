@@ -46,6 +46,17 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
         return clients
     }
 
+    public func replaceClient(_ client: Client, audit: AuditEvent?) async throws(StorageError) -> Bool {
+        let json = JSON.object(client.metadata).serialized()
+        let id = client.clientID
+        return try await database.write { db in
+            try db.execute(sql: "UPDATE clients SET metadata = ? WHERE client_id = ?", arguments: [json, id])
+            guard db.changesCount > 0 else { return false }
+            try SQLiteAuditLog.append(audit, to: db)
+            return true
+        }
+    }
+
     public func deleteClient(id: String, revocations: [TokenRevocation], audit: AuditEvent?) async throws(StorageError) -> Bool {
         try await database.write { db in
             try db.execute(sql: "DELETE FROM clients WHERE client_id = ?", arguments: [id])

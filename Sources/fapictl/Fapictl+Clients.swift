@@ -8,16 +8,29 @@ import OpenSSLKit
 extension GlobalOptions {
     /// The core's administration service over the configured database, acting for the account running fapictl.
     func administration() async throws -> AdministrationService {
-        let (_, runtime) = try await runtime()
-        return AdministrationService(clients: runtime.clients, resourceServers: runtime.clients, clock: SystemClock())
+        let (configuration, runtime) = try await runtime()
+        return AdministrationService(
+            clients: runtime.clients, resourceServers: runtime.clients, clock: SystemClock(), defaultProfile: configuration.fapiProfile)
     }
 }
 
 struct Clients: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register and inspect clients (TPPs).",
-        subcommands: [Add.self, List.self, Show.self, Remove.self]
+        subcommands: [Add.self, Update.self, List.self, Show.self, Remove.self]
     )
+
+    /// The metadata JSON object from `file`, or from stdin.
+    static func readMetadata(file: String?) throws -> [String: JSON] {
+        let data: Data
+        if let file {
+            guard let contents = FileManager.default.contents(atPath: file) else { throw Failure(message: "cannot read \(file)") }
+            data = contents
+        } else {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        }
+        do { return try JSON.parseObject([UInt8](data)) } catch { throw Failure(message: "client metadata must be a JSON object") }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -28,21 +41,36 @@ struct Clients: AsyncParsableCommand {
 
         func run() async throws {
             try await reporting {
-                let data: Data
-                if let file {
-                    guard let contents = FileManager.default.contents(atPath: file) else { throw Failure(message: "cannot read \(file)") }
-                    data = contents
-                } else {
-                    data = FileHandle.standardInput.readDataToEndOfFile()
-                }
-                let metadata: [String: JSON]
-                do { metadata = try JSON.parseObject([UInt8](data)) } catch { throw Failure(message: "client metadata must be a JSON object") }
+                let metadata = try Clients.readMetadata(file: file)
                 let client: Client
                 do {
                     client = try await options.administration().addClient(metadata: metadata, by: OperatingSystemUser.name)
                 } catch let error as AdministrationError {
                     throw Failure(message: error.description)
                 }
+                printJSON(client.registeredJSON)
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace a client's whole metadata (JSON on stdin, or --file), as RFC 7592 PUT does; keeps its client_id. Prints the client."
+        )
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The client_id.") var id: String
+        @Option(name: .long, help: "Read the metadata JSON from this file instead of stdin.") var file: String?
+
+        func run() async throws {
+            try await reporting {
+                let metadata = try Clients.readMetadata(file: file)
+                let client: Client?
+                do {
+                    client = try await options.administration().updateClient(id: id, metadata: metadata, by: OperatingSystemUser.name)
+                } catch let error as AdministrationError {
+                    throw Failure(message: error.description)
+                }
+                guard let client else { throw Failure(message: "no client \(id)") }
                 printJSON(client.registeredJSON)
             }
         }

@@ -106,6 +106,7 @@ extension Fapid {
     static func registrationSettings(_ configuration: FapidConfiguration) -> RegistrationService.Settings {
         var settings = RegistrationService.Settings(issuer: configuration.issuer)
         settings.maximumStatementAge = TimeInterval(configuration.softwareStatementMaxAgeSeconds)
+        settings.defaultProfile = configuration.fapiProfile
         return settings
     }
 }

@@ -69,6 +69,25 @@ struct StoreContractTests {
         #expect(try await fixture.auditIsIntact(rows: 2))
     }
 
+    @Test("clients: replacing the metadata keeps id and creation time, is audited, and fails for an unknown client", arguments: Backend.available)
+    func replaceClient(backend: Backend) async throws {
+        let fixture = try await Fixture.open(backend)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.storage
+        let first = try client("c1")
+        try await store.clients.insertClient(first, audit: nil)
+        var metadata = first.metadata
+        metadata["fapi_profile"] = "fapi2-security-profile"
+        metadata["client_name"] = "Renamed"
+        let replaced = try Client(clientID: "c1", metadata: metadata, createdAt: t0)
+        #expect(try await store.clients.replaceClient(replaced, audit: AuditEvent(.clientUpdated, at: t0, client: replaced)))
+        let read = try #require(try await store.clients.client(id: "c1"))
+        #expect(read.profile == .fapi2SecurityProfile && read.name == "Renamed" && read.createdAt == t0)
+        #expect(try await store.clients.replaceClient(try client("nobody"), audit: AuditEvent(.clientUpdated, at: t0, clientID: "nobody")) == false)
+        #expect(try await store.clients.clients().map(\.clientID) == ["c1"])
+        #expect(try await fixture.auditIsIntact(rows: 1))
+    }
+
     @Test("resource servers, users and registrations round-trip; a stale registration update loses", arguments: Backend.available)
     func registrationsAndUsers(backend: Backend) async throws {
         let fixture = try await Fixture.open(backend)

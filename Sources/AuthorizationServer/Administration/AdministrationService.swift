@@ -9,10 +9,14 @@ public struct AdministrationService: Sendable {
     let resourceServers: any ResourceServerStore
     let clock: any WallClock
     let entropy: any EntropySource
+    /// The profile of a client whose metadata names none (the setting `fapi_profile`).
+    let defaultProfile: FAPIProfile
 
     public init(
-        clients: any ClientStore, resourceServers: any ResourceServerStore, clock: any WallClock, entropy: any EntropySource = SystemEntropy()
+        clients: any ClientStore, resourceServers: any ResourceServerStore, clock: any WallClock, entropy: any EntropySource = SystemEntropy(),
+        defaultProfile: FAPIProfile = .fapi1Advanced
     ) {
+        self.defaultProfile = defaultProfile
         self.clients = clients
         self.resourceServers = resourceServers
         self.clock = clock
@@ -20,19 +24,50 @@ public struct AdministrationService: Sendable {
     }
 
     /// Registers a client from its metadata, under a new random `client_id`, recorded as added by `operator`.
+    /// Without `fapi_profile` the client gets the server's default profile, stored so it shows back.
     public func addClient(metadata: [String: JSON], by operator: String) async throws(AdministrationError) -> Client {
         // RFC 7591 §3.2.1: the server assigns these.
         for field in ["client_id", "client_secret"] where metadata[field] != nil { throw .serverAssigned(field: field) }
         let client: Client
         do throws(ClientMetadataError) {
             // 128 random bits: client ids are not secrets, but need not be guessable either.
-            client = try Client(clientID: entropy.hexIdentifier(bytes: 16), metadata: metadata, createdAt: clock.now())
+            client = try Client(
+                clientID: entropy.hexIdentifier(bytes: 16), metadata: FAPIProfile.resolving(metadata, serverDefault: defaultProfile), createdAt: clock.now())
         } catch {
             throw .invalidMetadata(error)
         }
         do throws(StorageError) {
             try await clients.insertClient(
                 client, audit: AuditEvent(.clientRegistered, at: client.createdAt, client: client, user: `operator`, reason: "fapictl clients add"))
+        } catch {
+            throw .storage(error)
+        }
+        return client
+    }
+
+    /// Replaces the whole metadata of client `id` (as an RFC 7592 §2.2 update does), validated as at registration;
+    /// the `client_id` and its creation time stay. The body may repeat `client_id` (it must be `id`) and
+    /// `client_id_issued_at` (ignored), so `fapictl clients show` output can be edited and fed back. Recorded as
+    /// updated by `operator`; nil when there is no such client.
+    public func updateClient(id: String, metadata: [String: JSON], by operator: String) async throws(AdministrationError) -> Client? {
+        if let named = metadata["client_id"], named.stringValue != id { throw .otherClient(id) }
+        if metadata["client_secret"] != nil { throw .serverAssigned(field: "client_secret") }
+        var replacement = metadata
+        replacement["client_id"] = nil
+        replacement["client_id_issued_at"] = nil
+        let existing: Client?
+        do throws(StorageError) { existing = try await clients.client(id: id) } catch { throw .storage(error) }
+        guard let existing else { return nil }
+        let client: Client
+        do throws(ClientMetadataError) {
+            client = try Client(clientID: id, metadata: FAPIProfile.resolving(replacement, serverDefault: defaultProfile), createdAt: existing.createdAt)
+        } catch {
+            throw .invalidMetadata(error)
+        }
+        let event = AuditEvent(
+            .clientUpdated, at: clock.now(), client: client, user: `operator`, reason: "fapictl clients update; profile \(client.profile.rawValue)")
+        do throws(StorageError) {
+            guard try await clients.replaceClient(client, audit: event) else { return nil }
         } catch {
             throw .storage(error)
         }
@@ -87,6 +122,8 @@ public struct AdministrationService: Sendable {
 public enum AdministrationError: Error, Sendable, CustomStringConvertible {
     /// The metadata names a value the server assigns (`client_id`, `client_secret`).
     case serverAssigned(field: String)
+    /// An update's body names another client than the one being updated.
+    case otherClient(String)
     case invalidMetadata(ClientMetadataError)
     case invalidSubjectDN(DistinguishedNameError)
     /// A resource server of this name exists.
@@ -96,6 +133,7 @@ public enum AdministrationError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .serverAssigned(let field): "\(field): assigned by the server, must not be given"
+        case .otherClient(let id): "client_id: must be \(id), the client being updated"
         case .invalidMetadata(let error): "invalid client metadata: \(error)"
         case .invalidSubjectDN(let error): "\(error)"
         case .nameTaken(let name): "a resource server named \(name) exists"

@@ -24,8 +24,8 @@ public protocol PushedRequestStore: Sendable {
     func consumePushedRequest(uriHash: [UInt8], clientID: String, now: Date) async throws(StorageError) -> Bool
 }
 
-/// RFC 9126 pushed authorization requests: an authenticated client posts its signed request object and
-/// gets a short-lived, single-use `request_uri`.
+/// RFC 9126 pushed authorization requests: an authenticated client posts its signed request object (or, when its
+/// profile allows, the form parameters) and gets a short-lived, single-use `request_uri`.
 public struct PushedAuthorizationService: Sendable {
     public static let uriPrefix = "urn:ietf:params:oauth:request_uri:"
 
@@ -56,6 +56,8 @@ public struct PushedAuthorizationService: Sendable {
         guard let request = subject.request else { throw OAuthError.server("the checks read no request") }
         let uri = Self.uriPrefix + entropy.token()
         let now = clock.now()
+        // FAPI 2 SP §5.3.2.2-12: the profile may bound the server's lifetime (under 600 s).
+        let lifetime = client.client.policy.maximumPushedRequestLifetime.map { min($0, self.lifetime) } ?? self.lifetime
         let pushed = PushedRequest(uriHash: Crypto.sha256(uri), clientID: client.client.clientID, request: request, expiresAt: now.addingTimeInterval(lifetime))
         do { try await store.insertPushedRequest(pushed) } catch { throw OAuthError(error) }
         return (uri, Int(lifetime))

@@ -105,7 +105,7 @@ public enum RequestChecks {
     static let signed: Set<RequestEndpoint> = [.authorize, .pushed, .backchannel]
 
     /// The table. Rows are read top to bottom; each endpoint runs the rows that name it.
-    public static let table: [RequestCheck] = parameters + requestObject + request
+    public static let table: [RequestCheck] = parameters + requestObject + formRequest + request
 
     /// The rows on the parameters as sent, before any request object is read.
     public static let parameters: [RequestCheck] = [
@@ -196,6 +196,15 @@ public enum RequestChecks {
         },
     ]
 
+    /// The row that reads an unsigned pushed request: a profile that does not require a signed request object at
+    /// `/par` (FAPI 2 SP §5.3.2.2) takes the form parameters themselves (RFC 9126 §2.1).
+    public static let formRequest: [RequestCheck] = [
+        RequestCheck("form parameters when unsigned", [.pushed]) { (subject, _) throws(OAuthError) in
+            guard subject.request == nil, subject.requestObject == nil else { return }
+            subject.request = try formParameters(subject.parameters, client: subject.client)
+        }
+    ]
+
     /// Runs the rows of `rows` that name the subject's endpoint, in order; the first refusal stops it.
     public static func run(_ subject: inout RequestCheckSubject, _ environment: RequestCheckEnvironment, rows: [RequestCheck] = table)
         async throws(OAuthError)
@@ -219,9 +228,10 @@ extension RequestChecks {
         guard parameters["request"] == nil else { throw OAuthError(.invalidRequest, "request and request_uri are exclusive") }
     }
 
-    /// RFC 9126 §6: PAR is required unless the client registered `require_pushed_authorization_requests: false`.
+    /// RFC 9126 §6: PAR is required unless the client registered `require_pushed_authorization_requests: false`;
+    /// always when its profile says so (FAPI 2 SP §5.3.2.2-2).
     public static func pushedRequestRequired(_ client: Client, serverRequires: Bool) throws(OAuthError) {
-        guard !serverRequires, client.metadata["require_pushed_authorization_requests"]?.boolValue == false else {
+        guard !serverRequires, !client.policy.requiresPushedRequests, client.metadata["require_pushed_authorization_requests"]?.boolValue == false else {
             throw OAuthError(.invalidRequest, "this client must use pushed authorization requests")
         }
     }
@@ -237,13 +247,15 @@ extension RequestChecks {
 // MARK: - Request object
 
 extension RequestChecks {
-    /// FAPI 1 Advanced §5.2.2-1 / FAPI 2 MS: only a signed request object at `/authorize` and `/par`; loose
-    /// parameters are never used. FAPI-CIBA with FAPI 1: FAPI clients send signed authentication requests.
+    /// FAPI 1 Advanced §5.2.2-1 / FAPI 2 MS §5.3.2-1: only a signed request object at `/authorize` and `/par`; loose
+    /// parameters are never used. FAPI 2 SP clients may push form parameters instead (the profile's
+    /// `requiresSignedRequestAtPAR`). FAPI-CIBA with FAPI 1: FAPI clients send signed authentication requests.
     public static func requestObjectRequired(_ subject: RequestCheckSubject) throws(OAuthError) {
         guard subject.parameters["request"] == nil else { return }
         switch subject.endpoint {
         case .authorize: throw OAuthError(.invalidRequest, "a signed request object is required; unsigned parameters are not accepted")
-        case .pushed: throw OAuthError(.invalidRequest, "a signed request object (request) is required")
+        case .pushed:
+            if subject.client.policy.requiresSignedRequestAtPAR { throw OAuthError(.invalidRequest, "a signed request object (request) is required") }
         case .backchannel:
             if subject.client.isFAPI { throw OAuthError(.invalidRequest, "FAPI clients send a signed authentication request (request)") }
         case .authorizeByReference: return
@@ -332,6 +344,27 @@ extension RequestChecks {
         }
     }
 
+    /// RFC 9126 §2.1: an unsigned pushed request's form parameters as an authorization request, for the client
+    /// that authenticated; `claims` (OIDC Core §5.5) arrives as JSON text.
+    public static func formParameters(_ parameters: [String: String], client: Client) throws(OAuthError) -> AuthorizationRequest {
+        var members: [String: JSON] = [:]
+        for (name, value) in parameters where !formOnlyParameters.contains(name) { members[name] = .string(value) }
+        if let claims = parameters["claims"] {
+            guard let object = try? JSON.parse(Array(claims.utf8)), object.objectValue != nil else {
+                throw OAuthError(.invalidRequest, "claims must be a JSON object")
+            }
+            members["claims"] = object
+        }
+        if let claimed = parameters["client_id"], claimed != client.clientID {
+            throw OAuthError(.invalidRequest, "client_id does not match the authenticated client")
+        }
+        members["client_id"] = .string(client.clientID)
+        return try AuthorizationRequest(json: .object(members))
+    }
+
+    /// Form members of a pushed request that are client authentication, not part of the authorization request.
+    static let formOnlyParameters: Set<String> = ["client_assertion", "client_assertion_type", "client_secret"]
+
     /// CIBA Core §7.1.1: the signed request's members are the request's parameters (strings, and numbers as text).
     static func backchannelParameters(_ claims: JWTClaims) -> [String: String] {
         var parameters: [String: String] = [:]
@@ -359,8 +392,12 @@ extension RequestChecks {
         }
     }
 
+    /// The response types fapid offers, narrowed by the client's profile (FAPI 2 SP §5.3.2.2-1: code only).
     public static func responseTypeSupported(_ request: AuthorizationRequest, _ client: Client) throws(OAuthError) {
         guard responseTypes.contains(request.responseType) else { throw OAuthError(.invalidRequest, "response_type must be code id_token or code") }
+        guard client.policy.responseTypes.contains(request.responseType) else {
+            throw OAuthError(.invalidRequest, "response_type must be code for \(client.profile.rawValue) clients")
+        }
     }
 
     /// RFC 7591 §2: a client that registered `response_types` uses only those.
@@ -382,9 +419,10 @@ extension RequestChecks {
         }
     }
 
-    /// FAPI 1 Advanced §5.2.2-2: response_type code only with JARM, so the response is signed.
+    /// FAPI 1 Advanced §5.2.2-2: response_type code only with JARM, so the response is signed (not FAPI 2: PAR
+    /// and PKCE protect a plain code response there, FAPI 2 SP §5.3.2.2).
     public static func codeNeedsJARM(_ request: AuthorizationRequest, _ client: Client) throws(OAuthError) {
-        if client.isFAPI, request.responseType == "code", !(request.responseMode.map(jarmModes.contains) ?? false) {
+        if client.isFAPI, client.policy.codeNeedsJARM, request.responseType == "code", !(request.responseMode.map(jarmModes.contains) ?? false) {
             throw OAuthError(.invalidRequest, "response_type code needs response_mode jwt; use code id_token otherwise")
         }
     }
@@ -414,13 +452,15 @@ extension RequestChecks {
     }
 
     /// FAPI 1 Advanced §5.2.2.2: nonce is required whenever openid is requested, whatever the response type.
+    /// FAPI 2 (the profile's `nonceRequiredWithOpenID`): optional, PKCE binds the code.
     public static func nonceRequired(_ request: AuthorizationRequest, _ client: Client) throws(OAuthError) {
-        if request.scopes.contains("openid"), (request.nonce ?? "").isEmpty { throw OAuthError(.invalidRequest, "nonce is required") }
+        if client.policy.nonceRequiredWithOpenID, request.scopes.contains("openid"), (request.nonce ?? "").isEmpty { throw OAuthError(.invalidRequest, "nonce is required") }
     }
 
     /// FAPI 1 Baseline §5.2.2.3: without openid, state protects the client.
+    /// FAPI 2 (the profile's `stateRequiredWithoutOpenID`): optional, PKCE protects the client.
     public static func stateRequired(_ request: AuthorizationRequest, _ client: Client) throws(OAuthError) {
-        if !request.scopes.contains("openid"), request.state == nil {
+        if client.policy.stateRequiredWithoutOpenID, !request.scopes.contains("openid"), request.state == nil {
             throw OAuthError(.invalidRequest, "state is required when openid is not requested")
         }
     }

@@ -194,7 +194,8 @@ public struct ClientAuthenticator: Sendable {
         let set = try await keys.keys(for: client, kid: jws.kid)
         do {
             try jws.verify(with: set, allowed: client.allowedAlgorithms(for: .clientAssertion))
-            let validator = JWTValidator(issuer: issuer, requiredClaims: ["exp", "jti"], clockSkew: settings.clockSkew)
+            // The profile may fix its own clock tolerance (FAPI 2 SP §5.3.2.1-13: 10 s).
+            let validator = JWTValidator(issuer: issuer, requiredClaims: ["exp", "jti"], clockSkew: client.policy.assertionClockSkew ?? settings.clockSkew)
             try validator.validate(claims, now: now.timeIntervalSince1970)
         } catch {
             throw OAuthError.invalidClient(.assertionInvalid, "client \(issuer): assertion rejected: \(error)")

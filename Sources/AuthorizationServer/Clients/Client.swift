@@ -28,7 +28,10 @@ public struct Client: Sendable {
 
     /// Which `aud` values this client's assertions may carry: FAPI 2.0 §5.3.2.1-8 the issuer alone, FAPI 1 and
     /// CIBA the issuer or an endpoint URL.
-    public var assertionAudienceRule: AssertionAudienceRule { profile.isFAPI2 ? .issuerOnly : .issuerOrEndpoint }
+    public var assertionAudienceRule: AssertionAudienceRule { policy.assertionAudience }
+
+    /// The rules of the client's profile, as the checks read them.
+    public var policy: ProfilePolicy { profile.policy }
 
     /// Metadata that people read (RFC 7591 §2 human-readable members and contacts).
     static let displayMembers = ["client_name", "client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts"]
@@ -36,10 +39,12 @@ public struct Client: Sendable {
     /// OIDC Dynamic Registration §2: registered beside authorization_code by hybrid clients; no token endpoint grant.
     public static let implicitGrantType = "implicit"
 
-    /// Whether every token of this client must be certificate-bound: all FAPI clients, and others that
-    /// registered `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4).
+    /// Whether every token of this client must be certificate-bound: all FAPI 1 clients, and others that
+    /// registered `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4). A FAPI 2 client's tokens are
+    /// certificate-bound unless it registered `dpop_bound_access_tokens` (RFC 9449 §5.2) instead (FAPI 2 SP §5.3.2.1-4:
+    /// mTLS or DPoP), so its registered value decides.
     public var requiresBoundTokens: Bool {
-        isFAPI || metadata["tls_client_certificate_bound_access_tokens"]?.boolValue == true
+        (isFAPI && !profile.isFAPI2) || metadata["tls_client_certificate_bound_access_tokens"]?.boolValue == true
     }
 
     public enum TLSClientAuthSAN: String, Sendable, CaseIterable {
@@ -60,11 +65,11 @@ public struct Client: Sendable {
     /// PS256/ES256 for FAPI clients.
     public var allowedSigningAlgorithms: Set<JWSAlgorithm> { allowedAlgorithms(for: .clientAssertion) }
 
-    /// The algorithm registered for `object` when there is one (it alone is then accepted), else PS256/ES256 for
-    /// FAPI clients (and RS256/EdDSA besides for others).
+    /// The algorithm registered for `object` when there is one (it alone is then accepted), else the profile's
+    /// algorithms for FAPI clients (PS256/ES256; FAPI 2: EdDSA too), and RS256/EdDSA besides for others.
     public func allowedAlgorithms(for object: SignedObject) -> Set<JWSAlgorithm> {
         if let name = metadata[object.rawValue]?.stringValue, let registered = JWSAlgorithm(rawValue: name) { return [registered] }
-        return isFAPI ? JWSAlgorithm.fapi : [.PS256, .ES256, .EdDSA, .RS256]
+        return isFAPI ? policy.signingAlgorithms : [.PS256, .ES256, .EdDSA, .RS256]
     }
 
     /// The JSON shown by `fapictl clients show` and registration responses.
@@ -172,6 +177,10 @@ public struct Client: Sendable {
         if let other = responseTypes.first(where: { !allowedResponseTypes.contains($0) }) {
             throw ClientMetadataError("response_types", "\(other) is not supported; use code id_token or code")
         }
+        // FAPI 2 SP §5.3.2.2-1: the profile's response types only (code; no hybrid, so no implicit grant either).
+        if let other = responseTypes.first(where: { !profile.policy.responseTypes.contains($0) }) {
+            throw ClientMetadataError("response_types", "\(other) is not allowed for \(profile.rawValue) clients; use code")
+        }
         // OIDC Dynamic Registration §2: a code id_token client registers authorization_code and implicit. implicit is
         // accepted only beside a hybrid response type (it never becomes a grant of the token endpoint), and
         // hybrid clients that omit it (Open Banking UK profiles) stay accepted.
@@ -230,8 +239,9 @@ public struct Client: Sendable {
         func algorithm(_ field: String) throws(ClientMetadataError) -> JWSAlgorithm? {
             guard let name = try string(field) else { return nil }
             guard let algorithm = JWSAlgorithm(rawValue: name) else { throw ClientMetadataError(field, "\(name) is not supported") }
-            if isFAPI && !JWSAlgorithm.fapi.contains(algorithm) {
-                throw ClientMetadataError(field, "FAPI clients must use PS256 or ES256")
+            if isFAPI && !profile.policy.signingAlgorithms.contains(algorithm) {
+                // FAPI 1 Advanced §8.6; FAPI 2 SP §5.4.1-1.
+                throw ClientMetadataError(field, profile.isFAPI2 ? "FAPI 2 clients must use PS256, ES256 or EdDSA" : "FAPI clients must use PS256 or ES256")
             }
             return algorithm
         }
@@ -286,7 +296,20 @@ public struct Client: Sendable {
         if !isFAPI, let value = metadata["tls_client_certificate_bound_access_tokens"], value.boolValue == nil {
             throw ClientMetadataError("tls_client_certificate_bound_access_tokens", "must be true or false")
         }
-        if isFAPI { metadata["tls_client_certificate_bound_access_tokens"] = true }
+        // RFC 9449 §5.2: DPoP-bound tokens instead of certificate-bound ones (FAPI 2 SP §5.3.2.1-4 allows either).
+        let dpopBound: Bool
+        if let value = metadata["dpop_bound_access_tokens"] {
+            guard let flag = value.boolValue else { throw ClientMetadataError("dpop_bound_access_tokens", "must be true or false") }
+            dpopBound = flag
+        } else {
+            dpopBound = false
+        }
+        // FAPI 1 clients' tokens are always certificate-bound; a FAPI 2 client's too unless it chose DPoP.
+        if isFAPI && !(profile.isFAPI2 && dpopBound) {
+            metadata["tls_client_certificate_bound_access_tokens"] = true
+        } else if isFAPI, let value = metadata["tls_client_certificate_bound_access_tokens"], value.boolValue == nil {
+            throw ClientMetadataError("tls_client_certificate_bound_access_tokens", "must be true or false")
+        }
         self.clientID = clientID
         self.createdAt = createdAt
         self.metadata = metadata

@@ -14,6 +14,8 @@ public struct RegistrationService: Sendable {
         /// Oldest `iat` of a software statement accepted at registration (`software_statement_max_age_seconds`);
         /// its `jti` is remembered this long. Updates re-check the stored statement without this bound.
         public var maximumStatementAge: TimeInterval = 2_592_000
+        /// The profile of a client whose request and statement name none (the setting `fapi_profile`).
+        public var defaultProfile: FAPIProfile = .fapi1Advanced
 
         public init(issuer: String) {
             self.issuer = issuer
@@ -65,6 +67,7 @@ public struct RegistrationService: Sendable {
         "id_token_signed_response_alg", "request_object_signing_alg", "authorization_signed_response_alg",
         "backchannel_token_delivery_mode", "backchannel_client_notification_endpoint", "backchannel_authentication_request_signing_alg",
         "backchannel_user_code_parameter", "require_pushed_authorization_requests", "access_token_format", "access_token_signing_alg",
+        FAPIProfile.metadataMember,
     ]
 
     /// Set by the server from the statement and certificate, never taken from the request.
@@ -474,7 +477,7 @@ public struct RegistrationService: Sendable {
             }
         }
         do {
-            return try Client(clientID: clientID, metadata: metadata, createdAt: now)
+            return try Client(clientID: clientID, metadata: FAPIProfile.resolving(metadata, serverDefault: settings.defaultProfile), createdAt: now)
         } catch {
             if error.field == "redirect_uris" { throw OAuthError(.invalidRedirectURI, "\(error)") }
             throw OAuthError(.invalidClientMetadata, "\(error)")

@@ -6,6 +6,9 @@ public protocol ClientStore: Sendable {
     func insertClient(_ client: Client, audit: AuditEvent?) async throws(StorageError)
     func client(id: String) async throws(StorageError) -> Client?
     func clients() async throws(StorageError) -> [Client]
+    /// Replaces the metadata of the existing client `client.clientID` (its id and creation time stay), appending
+    /// `audit` in the same transaction; false when there is no such client.
+    func replaceClient(_ client: Client, audit: AuditEvent?) async throws(StorageError) -> Bool
     /// Deletes the client (with its registration) and applies `revocations`, in one transaction; false when
     /// there was no such client. `audit` is appended in the same transaction when the client was removed.
     func deleteClient(id: String, revocations: [TokenRevocation], audit: AuditEvent?) async throws(StorageError) -> Bool
