@@ -91,7 +91,9 @@ class DPoPKey:
         for name in drop_claims:
             body.pop(name, None)
         signer = sign_with.key if isinstance(sign_with, DPoPKey) else (sign_with or self.key)
-        return jws.serialize_compact(head, json.dumps(body).encode(), signer, algorithms=[head["alg"]])
+        # Unknown header members are allowed here (the suite's extra-members case), so no strict header check.
+        registry = jws.JWSRegistry(algorithms=[head["alg"]], strict_check_header=False)
+        return jws.serialize_compact(head, json.dumps(body).encode(), signer, algorithms=[head["alg"]], registry=registry)
 
 
 def unsigned_jwt(header: dict, claims: dict) -> str:
@@ -235,6 +237,8 @@ class FAPI2Client(Client):
         # The server's latest DPoP nonces (RFC 9449 §8, §9), kept per server as the suite keeps them.
         self.as_nonce = None
         self.rs_nonce = None
+        # How many use_dpop_nonce challenges this client answered (at the AS, at the resource).
+        self.nonce_challenges = {"as": 0, "rs": 0}
 
     # Which TLS identity each endpoint sees (configureClient / performParAuthorizationRequestFlow / requestProtectedResource).
     @property
@@ -275,6 +279,7 @@ class FAPI2Client(Client):
                     self.as_nonce = fresh
             if attempt == 0 and retry and is_nonce_challenge(response, at_resource):
                 used_nonce = True
+                self.nonce_challenges["rs" if at_resource else "as"] += 1
                 continue
             break
         response.used_nonce = used_nonce

@@ -186,6 +186,10 @@ HAPPY = [pytest.param(v, True, id=f"{v}-openid") for v in ALL_VARIANTS] + \
 def test_fapi2_sp_final_happy_flow(fapi, variant, openid):
     """Both clients, the second with the redirect URI that has a query and its parameters in reverse order;
     the token is sender-constrained, refused from another client and in the query string."""
+    happy_flow(fapi, variant, openid)
+
+
+def happy_flow(fapi, variant, openid):
     client1, client2 = fapi.pair(variant)
     flows = {}
     for client, redirect_uri, reverse in ((client1, REDIRECT_URIS[0], False), (client2, REDIRECT_URIS[1], True)):
@@ -803,6 +807,10 @@ def test_fapi2_sp_final_par_token_endpoint_as_audience_fails(fapi, variant):
 def test_fapi2_sp_final_dpop_negative_tests(fapi, variant):
     """FAPI2SPFinalDpopNegativeTests: a DPoP-bound token (PS256 DPoP key, so the RS256 case runs too), then
     proofs the resource must refuse (400/401) or accept (200), each sent with the nonce retry."""
+    dpop_negative_tests(fapi, variant)
+
+
+def dpop_negative_tests(fapi, variant):
     client = fapi.client(variant)
     request, body = client.tokens(fapi.browser, dpop_alg="PS256")
     key, token = request.dpop, body["access_token"]
@@ -1093,6 +1101,10 @@ def test_fapi2_sp_final_ensure_client_assertion_with_wrong_aud_fails_client_cred
 def test_issue18_done_when_fapi2_flow(fapi, variant):
     """PAR → sign-in → consent → code (with iss) → token → refresh (not rotated; a NEW DPoP key in dpop variants)
     → userinfo (DPoP with ath in dpop variants), with a PSU who signs in for this flow."""
+    done_when_flow(fapi, variant)
+
+
+def done_when_flow(fapi, variant):
     client, _ = fapi.pair(variant)
     browser = Browser(fapi.daemon)
     request = client.new_request()
@@ -1116,6 +1128,54 @@ def test_issue18_done_when_fapi2_flow(fapi, variant):
         # The refreshed token is bound to the new key: the old key's proof does not carry it.
         stale = client.userinfo(refreshed["access_token"], dpop_key=request.dpop)
         assert stale.status_code in (400, 401), stale.text
+
+
+# === DPoP server nonces (RFC 9449 §8, §9): the same modules against a daemon that demands them =====================
+# The suite retries once on use_dpop_nonce at PAR, token and resource (CallTokenEndpointAllowingDpopNonceError,
+# CallProtectedResourceAllowingDpopNonceError). The main daemon runs with dpop_nonce_required false (proofs may
+# omit the nonce); this one with true, so every first proof of a client is challenged.
+
+@pytest.fixture(scope="module")
+def nonces(tmp_path_factory, pki):
+    daemon = start_daemon(tmp_path_factory, pki, "fapi2-dpop-nonce", env={"FAPID_DPOP_NONCE_REQUIRED": "true"})
+    try:
+        yield Setup(daemon, pki)
+    finally:
+        stop_daemon(daemon)
+
+
+def assert_challenged(setup, variant):
+    for client in setup.pair(variant):
+        if client.nonce_challenges != {"as": 0, "rs": 0}:
+            assert client.nonce_challenges["as"] > 0, client.nonce_challenges
+            return
+    raise AssertionError("the server never demanded a DPoP nonce")
+
+
+@pytest.mark.parametrize("variant", ["sp-mtls-dpop", "ms-pkjwt-dpop"])
+def test_fapi2_sp_final_happy_flow_dpop_nonce(nonces, variant):
+    happy_flow(nonces, variant, True)
+    client1, _ = nonces.pair(variant)
+    assert client1.nonce_challenges["as"] > 0 and client1.nonce_challenges["rs"] > 0, client1.nonce_challenges
+
+
+@pytest.mark.parametrize("variant", ["sp-pkjwt-dpop", "ms-mtls-dpop"])
+def test_fapi2_sp_final_dpop_negative_tests_dpop_nonce(nonces, variant):
+    dpop_negative_tests(nonces, variant)
+    assert_challenged(nonces, variant)
+
+
+@pytest.mark.parametrize("variant", ["sp-pkjwt-dpop", "ms-mtls-dpop"])
+def test_fapi2_sp_final_ensure_dpop_auth_code_binding_success_dpop_nonce(nonces, variant):
+    """PAR with a proof and dpop_jkt, the code bound to that key, with nonces demanded at PAR and the token endpoint."""
+    dpop_flow(nonces, variant, dpop_jkt=True, at_par=True)
+    assert_challenged(nonces, variant)
+
+
+@pytest.mark.parametrize("variant", ["sp-mtls-dpop", "ms-pkjwt-dpop"])
+def test_issue18_done_when_fapi2_flow_dpop_nonce(nonces, variant):
+    done_when_flow(nonces, variant)
+    assert_challenged(nonces, variant)
 
 
 def test_issue18_done_when_fapi1_advanced_hybrid_flow_in_the_same_daemon(fapi):
