@@ -18,7 +18,8 @@ that need a signed request object only in `ms`. `openid` (openid_connect) is the
 
 One daemon serves the whole module and FAPI 1 Advanced clients beside the FAPI 2 ones (the done-when flows at
 the end); a second one with short lifetimes (request_uri 5 s, authorization code 2 s) serves the two expiry
-modules, which the suite runs by sleeping the full lifetime."""
+modules, which the suite runs by sleeping the full lifetime; a third demands DPoP server nonces
+(dpop_nonce_required), so that the suite's use_dpop_nonce retry is taken (the `*_dpop_nonce` tests)."""
 import json
 import secrets
 import time
@@ -30,7 +31,7 @@ import requests
 from conformance_fapi2_support import (DPOP_ERRORS, access_token_hash, FAPI2_ALGS, MESSAGE_SIGNING, OAUTH_SCOPE, SECURITY_PROFILE, DPoPKey, FAPI2Client,
                                        assert_fapi2_callback, assert_fapi2_par_response, assert_fapi2_resource_works, assert_fapi2_tls,
                                        assert_fapi2_token_response, break_signature, raw_request, rename_header_member, unsigned_jwt)
-from conformance_support import (PSU, REDIRECT_URIS, Browser, Callback, FAPIClient, add_psu_and_resource_server, assert_error_members,
+from conformance_support import (REDIRECT_URIS, Browser, Callback, FAPIClient, add_psu_and_resource_server, assert_error_members,
                                  assert_error_page, assert_oauth_error, assert_rejected, assert_resource_works, assert_token_response,
                                  describe, discovery, is_redirect, start_daemon, stop_daemon)
 from tpp import JWT_BEARER, TokenClient, issue_certificate, thumbprint
