@@ -785,9 +785,11 @@ def test_fapi2_sp_final_par_ensure_jwt_client_assertion_with_iat_nbf_over60_seco
 
 @pytest.mark.parametrize("variant", PKJWT_VARIANTS)
 def test_fapi2_sp_final_par_endpoint_as_array_audience_fails(fapi, variant):
-    """FAPI 2 SP §5.3.2.1-8: the assertion's aud is the issuer as a single string; an array is refused (FAPI 1 accepts it)."""
-    response = par_with_assertion(fapi, variant, aud=[fapi.daemon.issuer])
-    assert_oauth_error(response, ("invalid_client", "invalid_request"))
+    """FAPI 2 SP §5.3.2.1-8: the assertion's aud is the issuer as a single string; an array is refused (FAPI 1 accepts
+    it). The module sends the issuer and another value (AddArrayContainingIssuerAndAnotherValueAsAud...); an array
+    holding the issuer alone is refused too."""
+    for audience in ([fapi.daemon.issuer, "https://dummy.example.com"], [fapi.daemon.issuer]):
+        assert_oauth_error(par_with_assertion(fapi, variant, aud=audience), ("invalid_client", "invalid_request"))
 
 
 @pytest.mark.parametrize("variant", PKJWT_VARIANTS)
