@@ -69,7 +69,8 @@ extension Fapid {
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: clientKeys, replay: runtime.tokens,
                 users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock,
-                settings: backchannelSettings(configuration))
+                settings: backchannelSettings(configuration)),
+            introspectionJWT: IntrospectionResponseJWT(keyRing: keyRing, issuer: issuer, clock: clock)
         )
         return (services, psu, cibaTokens, token.grantTypes)
     }
