@@ -153,6 +153,7 @@ extension FapidConfiguration {
             .flag("ocsp_require_nonce", \.ocspRequireNonce),
             .list("ocsp_require_nonce_anchors", \.ocspRequireNonceAnchors, reason: "must be an array of PEM file paths"),
             .flag("require_pushed_authorization_requests", \.requirePushedAuthorizationRequests),
+            .flag("dpop_nonce_required", \.dpopNonceRequired),
             .choice("log_format", \.logFormat),
             .custom("metrics_listen") { value, values, config throws(ConfigurationError) in
                 let metrics = try ConfigurationKey.text(value, "metrics_listen")

@@ -116,6 +116,11 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// with their own metadata of that name (which defaults to true).
     public var requirePushedAuthorizationRequests: Bool = false
 
+    /// `dpop_nonce_required`, `FAPID_DPOP_NONCE_REQUIRED`: every DPoP proof must carry a nonce this server provided
+    /// (RFC 9449 §8; refused with `use_dpop_nonce` and a fresh `DPoP-Nonce` otherwise). Default false: a proof
+    /// without a nonce is accepted, one with a nonce must carry a current one.
+    public var dpopNonceRequired: Bool = false
+
     /// `log_format`, `FAPID_LOG_FORMAT`: `text` (default) or `json` (one JSON object per line).
     public var logFormat: LogFormat = .text
     /// `metrics_listen`, `FAPID_METRICS_LISTEN`: `main` (default: `/metrics` on the main port, to loopback

@@ -5,14 +5,17 @@ import Logging
 import JOSE
 
 extension Endpoints {
-    func registerPushedAuthorization(_ service: PushedAuthorizationService, on router: Router<FapidRequestContext>) {
+    func registerPushedAuthorization(_ service: PushedAuthorizationService, dpop: DPoPProofValidator?, on router: Router<FapidRequestContext>) {
         // RFC 9126 §2: POST only; other methods fall through to 404/405.
         router.post("/par") { request, context in
-            await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
-                let (parameters, credentials) = try await self.clientForm(request, context)
-                let (uri, expiresIn) = try await service.push(parameters: parameters, credentials: credentials)
-                return OAuthResponse.json(["request_uri": .string(uri), "expires_in": .int(Int64(expiresIn))], status: .created)
-            }
+            // RFC 9449 §10.1: a proof at PAR binds the code to its key.
+            let proof = self.dpopRequest(request, path: "/par")
+            return self.withDPoPNonce(
+                await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
+                    let (parameters, credentials) = try await self.clientForm(request, context)
+                    let (uri, expiresIn) = try await service.push(parameters: parameters, credentials: credentials, proof: proof)
+                    return OAuthResponse.json(["request_uri": .string(uri), "expires_in": .int(Int64(expiresIn))], status: .created)
+                }, dpop, proof: proof)
         }
     }
 

@@ -11,14 +11,18 @@ public struct TokenEndpointServices: Sendable {
     public let pushedAuthorization: PushedAuthorizationService?
     public let userinfo: UserinfoService?
     public let backchannel: BackchannelAuthenticationService?
+    /// RFC 9449: the proof checks (for the `DPoP-Nonce` header the edge sends); nil when DPoP is off.
+    public let dpop: DPoPProofValidator?
     /// RFC 9701 signed introspection responses (nil: JSON only).
     public let introspectionJWT: IntrospectionResponseJWT?
 
     public init(
         token: TokenService, introspection: IntrospectionService, revocation: RevocationService,
         pushedAuthorization: PushedAuthorizationService? = nil, userinfo: UserinfoService? = nil,
-        backchannel: BackchannelAuthenticationService? = nil, introspectionJWT: IntrospectionResponseJWT? = nil
+        backchannel: BackchannelAuthenticationService? = nil, dpop: DPoPProofValidator? = nil,
+        introspectionJWT: IntrospectionResponseJWT? = nil
     ) {
+        self.dpop = dpop
         self.introspectionJWT = introspectionJWT
         self.backchannel = backchannel
         self.userinfo = userinfo
@@ -31,12 +35,27 @@ public struct TokenEndpointServices: Sendable {
 
 extension Endpoints {
     func registerTokenEndpoints(_ services: TokenEndpointServices, on router: Router<FapidRequestContext>) {
-        if let par = services.pushedAuthorization { registerPushedAuthorization(par, on: router) }
+        if let par = services.pushedAuthorization { registerPushedAuthorization(par, dpop: services.dpop, on: router) }
         if let backchannel = services.backchannel { registerBackchannelAuthentication(backchannel, on: router) }
         if let userinfo = services.userinfo {
             // OIDC Core §5.3.1: GET and POST; the token only in the Authorization header (RFC 6750 §2.1), never the query.
             let handler: @Sendable (Request, FapidRequestContext) async -> Response = { request, context in
-                await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
+                // RFC 9449 §7.1: `Authorization: DPoP` with a proof; its refusals are 401 with a DPoP challenge.
+                if let presented = Self.dpopAuthorization(request) {
+                    let proof = self.dpopRequest(request, path: "/userinfo")
+                    do throws(OAuthError) {
+                        if request.uri.queryParameters["access_token"] != nil {
+                            throw OAuthError(.invalidRequest, "access tokens are not accepted in the query")
+                        }
+                        let certificate = await self.clientCertificate(request, context: context)
+                        let claims = try await userinfo.userinfo(accessToken: presented, scheme: .dpop(proof), certificate: certificate)
+                        return self.withDPoPNonce(OAuthResponse.json(claims), services.dpop, proof: proof)
+                    } catch {
+                        OAuthResponse.log(error, logger: context.logger)
+                        return self.withDPoPNonce(OAuthResponse.resourceDPoPError(error), services.dpop, proof: proof)
+                    }
+                }
+                return await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
                     if request.uri.queryParameters["access_token"] != nil {
                         throw OAuthError(.invalidRequest, "access tokens are not accepted in the query")
                     }
@@ -48,9 +67,11 @@ extension Endpoints {
             router.post("/userinfo", use: handler)
         }
         router.post("/token") { request, context in
-            await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
+            let proof = self.dpopRequest(request, path: "/token")
+            return self.withDPoPNonce(
+                await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
                 let (parameters, credentials) = try await self.clientForm(request, context)
-                let response = try await services.token.token(parameters: parameters, credentials: credentials)
+                let response = try await services.token.token(parameters: parameters, credentials: credentials, proof: proof)
                 var members: [String: JSON] = [
                     "access_token": .string(response.accessToken),
                     "token_type": .string(response.tokenType),
@@ -60,7 +81,7 @@ extension Endpoints {
                 if let refresh = response.refreshToken { members["refresh_token"] = .string(refresh) }
                 if let idToken = response.idToken { members["id_token"] = .string(idToken) }
                 return OAuthResponse.json(members)
-            }
+                }, services.dpop, proof: proof)
         }
         router.post("/introspect") { request, context in
             await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in

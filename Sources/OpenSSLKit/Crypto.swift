@@ -76,5 +76,19 @@ public enum Crypto {
             }
         }
     }
-}
 
+    /// HMAC-SHA-256 (RFC 2104) through OpenSSL's one-shot `HMAC`: keyed values a server checks without storing them.
+    public static func hmacSHA256(key: [UInt8], _ data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 32
+        let result = key.withUnsafeBytes { k in
+            data.withUnsafeBytes { d in
+                out.withUnsafeMutableBufferPointer { o in
+                    HMAC(sha256Digest, k.baseAddress, Int32(k.count), d.baseAddress?.assumingMemoryBound(to: UInt8.self), d.count, o.baseAddress, &length)
+                }
+            }
+        }
+        precondition(result != nil && length == 32, "HMAC-SHA-256 failed: \(OpenSSLErrorQueue.drain())")
+        return out
+    }
+}

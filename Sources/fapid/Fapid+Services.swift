@@ -11,9 +11,13 @@ extension Fapid {
         keyRing: KeyRing,
         fetcher: any JWKSFetcher,
         status: any CertificateStatusPolicy,
-        clock: any WallClock
+        clock: any WallClock,
+        dpopNonces: DPoPNonces
     ) -> (TokenEndpointServices, PSUServices, CIBATokens, grantTypes: [String]) {
         let issuer = configuration.issuer
+        // RFC 9449: one proof checker for PAR, token and userinfo; its jti memory is the shared replay store.
+        let dpop = DPoPProofValidator(
+            replay: runtime.tokens, nonces: dpopNonces, clock: clock, settings: DPoPSettings(nonceRequired: configuration.dpopNonceRequired))
         // One resolver, so a client's jwks_uri has one cache and one fetch in flight for every endpoint.
         let clientKeys = ClientKeyResolver(fetcher: fetcher, clock: clock)
         let authenticator = ClientAuthenticator(
@@ -44,7 +48,8 @@ extension Fapid {
                 AuthorizationCodeGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock, refreshLifetime: refreshLifetime),
                 RefreshTokenGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
                 CIBAGrant(store: ciba, tokens: cibaTokens, clock: clock),
-            ])
+            ],
+            dpop: dpop)
         let requestObjects = RequestObjectValidator(
             keys: clientKeys, replay: runtime.tokens, issuer: issuer, clock: clock)
         let pushedStore = runtime.storage.pushed
@@ -64,12 +69,13 @@ extension Fapid {
             revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, refreshTokens: codes, clock: clock),
             pushedAuthorization: PushedAuthorizationService(
                 authenticator: authenticator, validator: requestObjects, store: pushedStore, clock: clock,
-                lifetime: TimeInterval(configuration.pushedRequestLifetimeSeconds)),
-            userinfo: UserinfoService(tokens: runtime.tokens, clock: clock, status: status),
+                lifetime: TimeInterval(configuration.pushedRequestLifetimeSeconds), dpop: dpop),
+            userinfo: UserinfoService(tokens: runtime.tokens, clock: clock, status: status, dpop: dpop),
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: clientKeys, replay: runtime.tokens,
                 users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock,
                 settings: backchannelSettings(configuration)),
+            dpop: dpop,
             introspectionJWT: IntrospectionResponseJWT(keyRing: keyRing, issuer: issuer, clock: clock)
         )
         return (services, psu, cibaTokens, token.grantTypes)

@@ -62,7 +62,8 @@ struct Fapid: AsyncParsableCommand {
         let restored = try await revocation.checker.restore()
         if restored > 0 { logger.info("certificate status answers restored", metadata: ["count": "\(restored)"]) }
         let (services, psu, cibaTokens, grantTypes) = Self.tokenServices(
-            configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, status: revocation, clock: clock)
+            configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, status: revocation, clock: clock,
+            dpopNonces: try DPoPNonceKey.nonces(configuration))
         let directories = try configuration.loadDirectories(logger: logger)
         let registration = Self.registrationService(
             configuration, runtime: runtime, directories: directories, fetcher: outbound, status: revocation, clock: clock)

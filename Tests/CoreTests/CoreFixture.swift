@@ -136,6 +136,10 @@ struct Core {
     let revocation: RevocationService
     let userinfo: UserinfoService
     let registration: RegistrationService
+    /// RFC 9449 proof checks, shared by PAR, token and userinfo as the daemon shares them.
+    let dpop: DPoPProofValidator
+    /// The nonce key of `dpop` (every instance shares one).
+    static let dpopNonceKey = [UInt8](repeating: 7, count: 32)
 
     init() async throws {
         stores = try CoreFixture.stores()
@@ -149,6 +153,7 @@ struct Core {
             store: stores.tokens, keyRing: credentials.keyRing, settings: AccessTokenSettings(issuer: Self.issuer), clock: clock, entropy: entropy)
         idTokens = IDTokenIssuer(keyRing: credentials.keyRing, issuer: Self.issuer, clock: clock)
         let cibaTokens = CIBATokens(codes: stores.codes, tokens: tokenIssuer, idTokens: idTokens, clock: clock, entropy: entropy)
+        dpop = DPoPProofValidator(replay: stores.tokens, nonces: DPoPNonces(key: Self.dpopNonceKey), clock: clock)
         token = TokenService(
             authenticator: authenticator,
             handlers: [
@@ -156,19 +161,20 @@ struct Core {
                 AuthorizationCodeGrant(codes: stores.codes, tokens: tokenIssuer, idTokens: idTokens, clock: clock, entropy: entropy),
                 RefreshTokenGrant(codes: stores.codes, tokens: tokenIssuer, idTokens: idTokens, clock: clock),
                 CIBAGrant(store: stores.ciba, tokens: cibaTokens, clock: clock),
-            ])
+            ],
+            dpop: dpop)
         let requestObjects = RequestObjectValidator(keys: keys, replay: stores.tokens, issuer: Self.issuer, clock: clock)
         authorization = AuthorizationService(
             clients: stores.clients, pushed: stores.pushed, codes: stores.codes, validator: requestObjects, idTokens: idTokens, issuer: Self.issuer,
             clock: clock, keyRing: credentials.keyRing, audit: stores.audit, entropy: entropy)
         pushed = PushedAuthorizationService(
-            authenticator: authenticator, validator: requestObjects, store: stores.pushed, clock: clock, entropy: entropy)
+            authenticator: authenticator, validator: requestObjects, store: stores.pushed, clock: clock, entropy: entropy, dpop: dpop)
         backchannel = BackchannelAuthenticationService(
             authenticator: authenticator, keys: keys, replay: stores.tokens, users: stores.users, store: stores.ciba, keyRing: credentials.keyRing,
             issuer: Self.issuer, clock: clock, entropy: entropy)
         introspection = IntrospectionService(tokens: stores.tokens, resourceServers: stores.clients, issuer: Self.issuer, clock: clock)
         revocation = RevocationService(authenticator: authenticator, tokens: stores.tokens, refreshTokens: stores.codes, clock: clock)
-        userinfo = UserinfoService(tokens: stores.tokens, clock: clock)
+        userinfo = UserinfoService(tokens: stores.tokens, clock: clock, dpop: dpop)
         let directory = TrustedDirectory(
             name: "test-directory", issuer: "https://directory.example", keys: .set(JWKSet(keys: [try JWK(key: credentials.directorySigner.key, kid: "directory-key")])),
             transportCAs: credentials.trust, roleScopes: TrustedDirectory.defaultRoleScopes)

@@ -18,6 +18,8 @@ public struct AuthorizationRequest: Sendable, Equatable {
     public var acrValues: String?
     /// The OIDC `claims` request, kept as sent (`id_token.acr`, Open Banking `openbanking_intent_id`).
     public var claims: JSON?
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (`dpop_jkt`, or the PAR proof's key).
+    public var dpopJKT: String?
     /// Largest `claims` accepted, serialized.
     public static let maximumClaimsBytes = 4096
 
@@ -42,6 +44,7 @@ public struct AuthorizationRequest: Sendable, Equatable {
         if let prompt { members["prompt"] = .string(prompt) }
         if let acrValues { members["acr_values"] = .string(acrValues) }
         if let claims { members["claims"] = claims }
+        if let dpopJKT { members["dpop_jkt"] = .string(dpopJKT) }
         return .object(members)
     }
 
@@ -68,6 +71,11 @@ public struct AuthorizationRequest: Sendable, Equatable {
         prompt = try string("prompt")
         acrValues = try string("acr_values")
         claims = object["claims"]
+        // RFC 9449 §10: a JWK SHA-256 thumbprint, base64url (43 characters).
+        dpopJKT = try string("dpop_jkt")
+        if let dpopJKT, dpopJKT.utf8.count != 43 || (try? Base64URL.decode(dpopJKT))?.count != 32 {
+            throw OAuthError(.invalidRequest, "dpop_jkt must be a base64url SHA-256 JWK thumbprint")
+        }
         // The whole request is stored with every PSU interaction: a bounded `claims` keeps each row small (CWE-400).
         if let claims, claims.bytes.count > Self.maximumClaimsBytes {
             throw OAuthError(.invalidRequest, "claims is too large")

@@ -36,11 +36,14 @@ public struct PushedAuthorizationService: Sendable {
     /// `expires_in` of a request_uri: short (FAPI 2 SP §5.3.1.2-12: under 600 s).
     public let lifetime: TimeInterval
     let entropy: any EntropySource
+    /// RFC 9449 §10.1: checks a DPoP proof sent to PAR; nil where DPoP is not offered.
+    let dpop: DPoPProofValidator?
 
     public init(
         authenticator: ClientAuthenticator, validator: RequestObjectValidator, store: any PushedRequestStore, clock: any WallClock,
-        lifetime: TimeInterval = 90, entropy: any EntropySource = SystemEntropy()
+        lifetime: TimeInterval = 90, entropy: any EntropySource = SystemEntropy(), dpop: DPoPProofValidator? = nil
     ) {
+        self.dpop = dpop
         self.entropy = entropy
         self.authenticator = authenticator
         self.validator = validator
@@ -49,15 +52,31 @@ public struct PushedAuthorizationService: Sendable {
         self.lifetime = lifetime
     }
 
-    public func push(parameters: [String: String], credentials: ClientCredentials) async throws(OAuthError) -> (requestURI: String, expiresIn: Int) {
+    /// `proof`: the request's DPoP header values, method and URL; a valid proof binds the code to its key (RFC 9449 §10).
+    public func push(parameters: [String: String], credentials: ClientCredentials, proof: DPoPRequest? = nil) async throws(OAuthError) -> (
+        requestURI: String, expiresIn: Int
+    ) {
         let client = try await authenticator.authenticate(credentials)
         var subject = RequestCheckSubject(endpoint: .pushed, client: client.client, parameters: parameters)
         try await RequestChecks.run(&subject, RequestCheckEnvironment(objects: validator, now: clock.now()))
-        guard let request = subject.request else { throw OAuthError.server("the checks read no request") }
+        guard var request = subject.request else { throw OAuthError.server("the checks read no request") }
+        request.dpopJKT = try await Self.dpopBinding(request.dpopJKT, proof: proof, validator: dpop)
         let uri = Self.uriPrefix + entropy.token()
         let now = clock.now()
         let pushed = PushedRequest(uriHash: Crypto.sha256(uri), clientID: client.client.clientID, request: request, expiresAt: now.addingTimeInterval(lifetime))
         do { try await store.insertPushedRequest(pushed) } catch { throw OAuthError(error) }
         return (uri, Int(lifetime))
+    }
+
+    /// RFC 9449 §10.1: the key the code will be bound to. A proof at PAR binds the code to its key; `dpop_jkt`, when
+    /// also sent, must be that key's thumbprint (`invalid_dpop_proof` otherwise); `dpop_jkt` alone binds as it says.
+    public static func dpopBinding(_ requested: String?, proof: DPoPRequest?, validator: DPoPProofValidator?) async throws(OAuthError) -> String? {
+        guard let proof, proof.hasProof else { return requested }
+        guard let validator else { throw OAuthError(.invalidDPoPProof, "DPoP is not supported here") }
+        guard let checked = try await validator.validate(proof) else { return requested }
+        if let requested, !Crypto.constantTimeEqual(requested, checked.thumbprint) {
+            throw OAuthError(.invalidDPoPProof, "dpop_jkt does not match the DPoP proof key")
+        }
+        return checked.thumbprint
     }
 }

@@ -42,6 +42,9 @@ public struct Client: Sendable {
         isFAPI || metadata["tls_client_certificate_bound_access_tokens"]?.boolValue == true
     }
 
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request of this client must carry a DPoP proof.
+    public var dpopBoundAccessTokens: Bool { metadata["dpop_bound_access_tokens"]?.boolValue == true }
+
     public enum TLSClientAuthSAN: String, Sendable, CaseIterable {
         case dns = "tls_client_auth_san_dns"
         case uri = "tls_client_auth_san_uri"
@@ -285,6 +288,9 @@ public struct Client: Sendable {
         }
         if !isFAPI, let value = metadata["tls_client_certificate_bound_access_tokens"], value.boolValue == nil {
             throw ClientMetadataError("tls_client_certificate_bound_access_tokens", "must be true or false")
+        }
+        if let value = metadata["dpop_bound_access_tokens"], value.boolValue == nil {
+            throw ClientMetadataError("dpop_bound_access_tokens", "must be true or false")
         }
         if isFAPI { metadata["tls_client_certificate_bound_access_tokens"] = true }
         self.clientID = clientID

@@ -19,6 +19,8 @@ extension ServerMetadata {
             "revocation_endpoint_auth_methods_supported": methods,
             "revocation_endpoint_auth_signing_alg_values_supported": algorithms,
             "tls_client_certificate_bound_access_tokens": true,
+            // RFC 9449 §5.1.
+            "dpop_signing_alg_values_supported": .array(DPoPSettings.algorithms.map { .string($0.rawValue) }),
             "mtls_endpoint_aliases": [
                 "backchannel_authentication_endpoint": .string(endpoint("/bc-authorize")),
                 "token_endpoint": .string(token),

@@ -44,6 +44,10 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
         case invalidRedirectURI = "invalid_redirect_uri"
         /// RFC 7591 §3.2.2: a client metadata field is not acceptable.
         case invalidClientMetadata = "invalid_client_metadata"
+        /// RFC 9449 §5, §7.1: the DPoP proof is missing where required, or invalid.
+        case invalidDPoPProof = "invalid_dpop_proof"
+        /// RFC 9449 §8, §9: the proof must carry the nonce the server provides (sent in `DPoP-Nonce`).
+        case useDPoPNonce = "use_dpop_nonce"
     }
 
     public let code: Code

@@ -39,14 +39,16 @@ public struct AuthorizationCodeGrant: GrantHandler {
         guard record.clientID == client.clientID else { throw OAuthError(.invalidGrant, "the code was issued to another client") }
         guard record.redirectURI == redirectURI else { throw OAuthError(.invalidGrant, "redirect_uri does not match the authorization request") }
         try Self.checkVerifier(request.parameters["code_verifier"], challenge: record.codeChallenge)
+        try Self.checkDPoPBinding(record.dpopThumbprint, proof: request.proof)
 
         let access = try await tokens.issueAccessToken(
-            client: client, subject: record.subject, scope: record.scope, certificate: request.client.certificate, origin: hash,
-            grant: grantType)
+            client: client, subject: record.subject, scope: record.scope, binding: request.binding, origin: hash, grant: grantType)
         let refreshValue = try await codes.issueRefreshToken(
             client: client, subject: record.subject, scope: record.scope, authTime: record.authTime, nonce: record.nonce,
-            certificate: request.client.certificate, codeHash: hash, now: clock.now(), lifetime: refreshLifetime, entropy: entropy)
+            certificate: request.client.certificate, codeHash: hash, now: clock.now(), lifetime: refreshLifetime, entropy: entropy,
+            dpopThumbprint: request.binding.dpopThumbprint)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: record.scope)
+        response.tokenType = access.tokenType
         response.refreshToken = refreshValue
         if record.scope.split(separator: " ").contains("openid") {
             response.idToken = try idTokens.issue(
@@ -54,5 +56,14 @@ public struct AuthorizationCodeGrant: GrantHandler {
                 hashed: .init(accessToken: access.value), extra: IntentClaims.from(record.claims))
         }
         return response
+    }
+
+    /// RFC 9449 §10: a code bound to a DPoP key is redeemed only with a proof of that key.
+    static func checkDPoPBinding(_ bound: String?, proof: DPoPProof?) throws(OAuthError) {
+        guard let bound else { return }
+        guard let proof else { throw OAuthError(.invalidDPoPProof, "a DPoP proof is required: the code is bound to a DPoP key") }
+        guard Crypto.constantTimeEqual(bound, proof.thumbprint) else {
+            throw OAuthError(.invalidGrant, "the code is bound to another DPoP key", detail: "dpop_jkt mismatch (RFC 9449 §10)")
+        }
     }
 }

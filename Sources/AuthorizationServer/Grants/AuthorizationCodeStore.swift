@@ -14,11 +14,14 @@ public struct AuthorizationCodeRecord: Sendable, Equatable {
     public var acr: String?
     public var claims: JSON?
     public var expiresAt: Date
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (`dpop_jkt`, or the PAR proof's key).
+    public var dpopThumbprint: String?
 
     public init(
         codeHash: [UInt8], clientID: String, subject: String, redirectURI: String, scope: String, codeChallenge: String, nonce: String?,
-        authTime: Date, acr: String?, claims: JSON?, expiresAt: Date
+        authTime: Date, acr: String?, claims: JSON?, expiresAt: Date, dpopThumbprint: String? = nil
     ) {
+        self.dpopThumbprint = dpopThumbprint
         self.codeHash = codeHash
         self.clientID = clientID
         self.subject = subject
@@ -49,11 +52,15 @@ public struct RefreshTokenRecord: Sendable, Equatable {
     public var issuedAt: Date
     public var expiresAt: Date
     public var revokedAt: Date?
+    /// The DPoP key the first tokens were bound to. Refresh tokens of confidential clients are bound to the client,
+    /// not the key (RFC 9449 §5): any key's proof refreshes, but one is required when this is set.
+    public var dpopThumbprint: String?
 
     public init(
         tokenHash: [UInt8], clientID: String, subject: String, scope: String, authTime: Date, nonce: String?, certificateThumbprint: String?,
-        codeHash: [UInt8]?, issuedAt: Date, expiresAt: Date, revokedAt: Date? = nil
+        codeHash: [UInt8]?, issuedAt: Date, expiresAt: Date, revokedAt: Date? = nil, dpopThumbprint: String? = nil
     ) {
+        self.dpopThumbprint = dpopThumbprint
         self.tokenHash = tokenHash
         self.clientID = clientID
         self.subject = subject
@@ -110,12 +117,13 @@ extension AuthorizationCodeStore {
     /// issued over mTLS, its certificate; returns the value for the token response.
     func issueRefreshToken(
         client: Client, subject: String, scope: String, authTime: Date, nonce: String?, certificate: ClientCertificate?, codeHash: [UInt8]?,
-        now: Date, lifetime: TimeInterval, entropy: any EntropySource
+        now: Date, lifetime: TimeInterval, entropy: any EntropySource, dpopThumbprint: String? = nil
     ) async throws(OAuthError) -> String {
         let value = entropy.token()
         let record = RefreshTokenRecord(
             tokenHash: TokenIssuer.hash(value), clientID: client.clientID, subject: subject, scope: scope, authTime: authTime, nonce: nonce,
-            certificateThumbprint: certificate?.thumbprint, codeHash: codeHash, issuedAt: now, expiresAt: now.addingTimeInterval(lifetime))
+            certificateThumbprint: certificate?.thumbprint, codeHash: codeHash, issuedAt: now, expiresAt: now.addingTimeInterval(lifetime),
+            dpopThumbprint: dpopThumbprint)
         do { try await insertRefreshToken(record) } catch { throw OAuthError(error) }
         return value
     }

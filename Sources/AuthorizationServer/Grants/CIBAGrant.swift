@@ -29,7 +29,7 @@ public struct CIBAGrant: GrantHandler {
         case .expired: throw OAuthError(.expiredToken, "the request expired")
         case .invalid: throw OAuthError(.invalidGrant, "auth_req_id is unknown, another client's, or already used")
         case .approved(let approved):
-            return try await tokens.issue(approved, client: client, certificate: request.client.certificate, authReqID: authReqID)
+            return try await tokens.issue(approved, client: client, certificate: request.client.certificate, binding: request.binding, authReqID: authReqID)
         }
     }
 }
@@ -57,17 +57,20 @@ public struct CIBATokens: Sendable {
         self.entropy = entropy
     }
 
-    public func issue(_ approved: CIBARequest, client: Client, certificate: ClientCertificate?, authReqID: String) async throws(OAuthError)
-        -> TokenResponse
-    {
+    /// `binding`: what the access token is bound to (the certificate when not given: push delivery has no proof).
+    public func issue(
+        _ approved: CIBARequest, client: Client, certificate: ClientCertificate?, binding: TokenBinding? = nil, authReqID: String
+    ) async throws(OAuthError) -> TokenResponse {
+        let binding = binding ?? TokenBinding(certificateThumbprint: certificate?.thumbprint)
         let access = try await tokens.issueAccessToken(
-            client: client, subject: approved.username, scope: approved.scope, certificate: certificate, origin: approved.authReqIDHash,
+            client: client, subject: approved.username, scope: approved.scope, binding: binding, origin: approved.authReqIDHash,
             grant: CIBAGrant.grantTypeURN)
         let now = clock.now()
         let refreshValue = try await codes.issueRefreshToken(
             client: client, subject: approved.username, scope: approved.scope, authTime: approved.decidedAt ?? now, nonce: nil,
-            certificate: certificate, codeHash: nil, now: now, lifetime: refreshLifetime, entropy: entropy)
+            certificate: certificate, codeHash: nil, now: now, lifetime: refreshLifetime, entropy: entropy, dpopThumbprint: binding.dpopThumbprint)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: approved.scope)
+        response.tokenType = access.tokenType
         response.refreshToken = refreshValue
         // FAPI-CIBA: no c_hash or s_hash.
         response.idToken = try idTokens.issue(

@@ -10,8 +10,10 @@ public struct ClientCredentialsGrant: GrantHandler {
     public func handle(_ request: TokenRequest) async throws(OAuthError) -> TokenResponse {
         let client = request.client.client
         let scope = try Scopes.grant(requested: request.parameters["scope"], allowed: client.scopes)
-        let token = try await issuer.issueAccessToken(client: client, subject: nil, scope: scope, certificate: request.client.certificate, grant: grantType)
-        return TokenResponse(accessToken: token.value, expiresIn: token.expiresIn, scope: scope.isEmpty ? nil : scope)
+        let token = try await issuer.issueAccessToken(client: client, subject: nil, scope: scope, binding: request.binding, grant: grantType)
+        var response = TokenResponse(accessToken: token.value, expiresIn: token.expiresIn, scope: scope.isEmpty ? nil : scope)
+        response.tokenType = token.tokenType
+        return response
     }
 }
 

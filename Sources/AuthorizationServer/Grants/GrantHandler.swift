@@ -1,17 +1,23 @@
-/// A token request after client authentication: the form parameters and who sent them.
+/// A token request after client authentication: the form parameters, who sent them, the checked DPoP proof
+/// (RFC 9449 §5) and what the tokens are bound to (`TokenBinding.decide`).
 public struct TokenRequest: Sendable {
     public let parameters: [String: String]
     public let client: AuthenticatedClient
+    public let proof: DPoPProof?
+    public let binding: TokenBinding
 
-    public init(parameters: [String: String], client: AuthenticatedClient) {
+    public init(parameters: [String: String], client: AuthenticatedClient, proof: DPoPProof? = nil, binding: TokenBinding? = nil) {
         self.parameters = parameters
         self.client = client
+        self.proof = proof
+        self.binding = binding ?? TokenBinding(certificateThumbprint: client.certificate?.thumbprint, dpopThumbprint: proof?.thumbprint)
     }
 }
 
 /// What the token endpoint returns on success (RFC 6749 §5.1).
 public struct TokenResponse: Sendable {
     public var accessToken: String
+    /// `Bearer`, or `DPoP` for a DPoP-bound token (RFC 9449 §5).
     public var tokenType = "Bearer"
     public var expiresIn: Int
     public var scope: String?

@@ -28,6 +28,10 @@ public struct RefreshTokenGrant: GrantHandler {
         if let bound = record.certificateThumbprint, bound != request.client.certificate?.thumbprint {
             throw OAuthError(.invalidGrant, "the refresh token is bound to another certificate")
         }
+        // RFC 9449 §5: bound to the client, not the key; a grant that began with DPoP goes on with DPoP (any key).
+        if record.dpopThumbprint != nil && request.binding.dpopThumbprint == nil {
+            throw OAuthError(.invalidDPoPProof, "a DPoP proof is required to use this refresh token")
+        }
         var scope = record.scope
         if let requested = request.parameters["scope"] {
             let granted = Set(record.scope.split(separator: " ").map(String.init))
@@ -36,8 +40,9 @@ public struct RefreshTokenGrant: GrantHandler {
             scope = narrowed.joined(separator: " ")
         }
         let access = try await tokens.issueAccessToken(
-            client: client, subject: record.subject, scope: scope, certificate: request.client.certificate, origin: hash, grant: grantType)
+            client: client, subject: record.subject, scope: scope, binding: request.binding, origin: hash, grant: grantType)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: scope)
+        response.tokenType = access.tokenType
         if scope.split(separator: " ").contains("openid") {
             response.idToken = try idTokens.issue(
                 client: client, subject: record.subject, nonce: nil, authTime: record.authTime, acr: nil, hashed: .init(accessToken: access.value))

@@ -72,11 +72,14 @@ public struct AccessTokenRecord: Sendable, Equatable {
     public var revokedAt: Date?
     /// Hash of the authorization code or refresh token it was issued from, to revoke it with them.
     public var originHash: [UInt8]?
+    /// RFC 9449 §6 `jkt`: the RFC 7638 thumbprint of the DPoP key the token is bound to.
+    public var dpopThumbprint: String?
 
     public init(
         tokenHash: [UInt8], clientID: String, subject: String?, scope: String, issuedAt: Date, expiresAt: Date,
-        certificateThumbprint: String?, format: String, revokedAt: Date? = nil, originHash: [UInt8]? = nil
+        certificateThumbprint: String?, format: String, revokedAt: Date? = nil, originHash: [UInt8]? = nil, dpopThumbprint: String? = nil
     ) {
+        self.dpopThumbprint = dpopThumbprint
         self.originHash = originHash
         self.tokenHash = tokenHash
         self.clientID = clientID

@@ -58,7 +58,8 @@ public final class IntrospectionService: Sendable {
         var response: [String: JSON] = [
             "active": true,
             "client_id": .string(record.clientID),
-            "token_type": "Bearer",
+            // RFC 9449 §6.2: DPoP for a DPoP-bound token.
+            "token_type": record.dpopThumbprint == nil ? "Bearer" : "DPoP",
             "exp": .int(Int64(record.expiresAt.timeIntervalSince1970)),
             "iat": .int(Int64(record.issuedAt.timeIntervalSince1970)),
             "iss": .string(issuer),
@@ -66,7 +67,11 @@ public final class IntrospectionService: Sendable {
         if !record.scope.isEmpty { response["scope"] = .string(record.scope) }
         if let subject = record.subject { response["sub"] = .string(subject) }
         // RFC 8705 §3.2: the binding, for the resource server to compare with its client's certificate.
-        if let thumbprint = record.certificateThumbprint { response["cnf"] = ["x5t#S256": .string(thumbprint)] }
+        // RFC 9449 §6.2: `cnf.jkt` beside it for a DPoP-bound token.
+        var confirmation: [String: JSON] = [:]
+        if let thumbprint = record.certificateThumbprint { confirmation["x5t#S256"] = .string(thumbprint) }
+        if let jkt = record.dpopThumbprint { confirmation["jkt"] = .string(jkt) }
+        if !confirmation.isEmpty { response["cnf"] = .object(confirmation) }
         return response
     }
 }

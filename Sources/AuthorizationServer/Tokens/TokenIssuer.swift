@@ -22,6 +22,9 @@ public struct IssuedAccessToken: Sendable {
     public let expiresIn: Int
     public let scope: String
     public let record: AccessTokenRecord
+
+    /// RFC 9449 §5: `DPoP` for a DPoP-bound token, `Bearer` otherwise.
+    public var tokenType: String { record.dpopThumbprint == nil ? "Bearer" : "DPoP" }
 }
 
 /// Issues access tokens: opaque 256-bit values or RFC 9068 JWTs, stored only as SHA-256 hashes,
@@ -46,10 +49,20 @@ public struct TokenIssuer: Sendable {
     public func issueAccessToken(
         client: Client, subject: String?, scope: String, certificate: ClientCertificate?, origin: [UInt8]? = nil, grant: String
     ) async throws(OAuthError) -> IssuedAccessToken {
+        try await issueAccessToken(
+            client: client, subject: subject, scope: scope, binding: TokenBinding(certificateThumbprint: certificate?.thumbprint), origin: origin,
+            grant: grant)
+    }
+
+    /// Issues a token bound as `binding` says (`TokenBinding.decide`): `cnf.x5t#S256` and/or `cnf.jkt` (RFC 9449 §6.1).
+    public func issueAccessToken(
+        client: Client, subject: String?, scope: String, binding: TokenBinding, origin: [UInt8]? = nil, grant: String
+    ) async throws(OAuthError) -> IssuedAccessToken {
         let now = clock.now()
         let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         let expiresAt = issuedAt.addingTimeInterval(settings.lifetime)
-        let thumbprint = certificate?.thumbprint
+        let thumbprint = binding.certificateThumbprint
+        let jkt = binding.dpopThumbprint
         let value: String
         let format: String
         if let algorithm = client.jwtAccessTokenAlgorithm {
@@ -64,7 +77,10 @@ public struct TokenIssuer: Sendable {
                 "jti": .string(entropy.token()),
             ]
             if !scope.isEmpty { claims["scope"] = .string(scope) }
-            if let thumbprint { claims["cnf"] = ["x5t#S256": .string(thumbprint)] }
+            var confirmation: [String: JSON] = [:]
+            if let thumbprint { confirmation["x5t#S256"] = .string(thumbprint) }
+            if let jkt { confirmation["jkt"] = .string(jkt) }
+            if !confirmation.isEmpty { claims["cnf"] = .object(confirmation) }
             do {
                 // RFC 9068 §2.1: typ at+jwt.
                 value = try signer.sign(claims: claims, type: "at+jwt")
@@ -78,11 +94,11 @@ public struct TokenIssuer: Sendable {
         }
         let record = AccessTokenRecord(
             tokenHash: Self.hash(value), clientID: client.clientID, subject: subject, scope: scope, issuedAt: issuedAt,
-            expiresAt: expiresAt, certificateThumbprint: thumbprint, format: format, originHash: origin
+            expiresAt: expiresAt, certificateThumbprint: thumbprint, format: format, originHash: origin, dpopThumbprint: jkt
         )
         let event = AuditEvent(
             grant == "refresh_token" ? .tokenRefreshed : .tokenIssued, at: now, client: client, user: subject, certificateThumbprint: thumbprint,
-            reason: "grant_type=\(grant) format=\(format) scope=\(scope)")
+            reason: "grant_type=\(grant) format=\(format) scope=\(scope)" + (jkt.map { " dpop_jkt=\($0)" } ?? ""))
         do { try await store.insertAccessToken(record, audit: event) } catch { throw OAuthError(error) }
         ServerMetrics.tokensIssued.increment(grant)
         return IssuedAccessToken(value: value, expiresIn: Int(settings.lifetime), scope: scope, record: record)

@@ -1,16 +1,22 @@
-/// The token endpoint's judgement (RFC 6749 §3.2, §5): grant type, client authentication, dispatch.
+/// The token endpoint's judgement (RFC 6749 §3.2, §5): grant type, client authentication, DPoP proof, the
+/// sender-constraint rule, dispatch.
 public struct TokenService: Sendable {
     let authenticator: ClientAuthenticator
     let handlers: [String: any GrantHandler]
+    let dpop: DPoPProofValidator?
 
-    public init(authenticator: ClientAuthenticator, handlers: [any GrantHandler]) {
+    public init(authenticator: ClientAuthenticator, handlers: [any GrantHandler], dpop: DPoPProofValidator? = nil) {
         self.authenticator = authenticator
         self.handlers = Dictionary(uniqueKeysWithValues: handlers.map { ($0.grantType, $0) })
+        self.dpop = dpop
     }
 
     public var grantTypes: [String] { handlers.keys.sorted() }
 
-    public func token(parameters: [String: String], credentials: ClientCredentials) async throws(OAuthError) -> TokenResponse {
+    /// `proof`: the request's DPoP header values, method and URL (RFC 9449 §5); nil or empty when it sent none.
+    public func token(parameters: [String: String], credentials: ClientCredentials, proof: DPoPRequest? = nil) async throws(OAuthError)
+        -> TokenResponse
+    {
         guard let grantType = parameters["grant_type"], !grantType.isEmpty else {
             throw OAuthError(.invalidRequest, "grant_type is required")
         }
@@ -21,11 +27,16 @@ public struct TokenService: Sendable {
         guard client.client.grantTypes.contains(grantType) else {
             throw OAuthError(.unauthorizedClient, "the client is not registered for \(grantType)")
         }
-        // FAPI 1 Advanced §5.2.2-4 / FAPI 2 SP §5.3.1.1-4: only sender-constrained tokens, so a FAPI client
-        // (or one registered for bound tokens) must connect with its certificate, whatever it authenticated with.
-        if client.certificate == nil && client.client.requiresBoundTokens {
-            throw OAuthError(.invalidRequest, "a client certificate is required: tokens are bound to it", detail: "no client certificate; tokens are certificate-bound (RFC 8705 §3)")
+        // RFC 9449 §4.3: the proof is checked once, here, for every grant.
+        let checked: DPoPProof?
+        if let proof, proof.hasProof {
+            guard let dpop else { throw OAuthError(.invalidDPoPProof, "DPoP is not supported here") }
+            checked = try await dpop.validate(proof)
+        } else {
+            checked = nil
         }
-        return try await handler.handle(TokenRequest(parameters: parameters, client: client))
+        // FAPI 1 Advanced §5.2.2-4 / FAPI 2 SP §5.3.2.1-4/5: only sender-constrained tokens (TokenBinding.decide).
+        let binding = try TokenBinding.decide(client: client.client, certificate: client.certificate, proof: checked)
+        return try await handler.handle(TokenRequest(parameters: parameters, client: client, proof: checked, binding: binding))
     }
 }
