@@ -174,3 +174,27 @@ def test_an_eddsa_resource_server_once_the_server_has_an_eddsa_key(setup, tmp_pa
     assert decoded.headers()["typ"] == "token-introspection+jwt" and decoded.headers()["alg"] == "EdDSA"
     claims = json.loads(decoded.payload)
     assert claims["aud"] == server.id and claims["token_introspection"]["active"] is True
+
+
+def test_a_dpop_bound_token_carries_its_key_thumbprint(setup):
+    """RFC 9449 §6.2 inside RFC 9701: `token_type: DPoP` and `cnf.jkt` are in `token_introspection` as in the JSON."""
+    from joserfc.jwk import ECKey
+    import uuid
+
+    daemon, _, tpp, servers = setup
+    client_id = register(daemon, {"client_name": "FAPI 2 TPP", "token_endpoint_auth_method": "tls_client_auth",
+                                  "tls_client_auth_subject_dn": TPP_DN, "scope": "accounts", "grant_types": ["client_credentials"],
+                                  "fapi_profile": "fapi2-security-profile", "dpop_bound_access_tokens": True})
+    key = ECKey.generate_key("P-256")
+    claims = {"jti": uuid.uuid4().hex, "htm": "POST", "htu": daemon.issuer + "/token", "iat": int(time.time())}
+    proof = jws.serialize_compact({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}, json.dumps(claims).encode(), key,
+                                  algorithms=["ES256"])
+    response = tpp.post("/token", {"grant_type": "client_credentials", "client_id": client_id}, headers={"DPoP": proof})
+    assert response.status_code == 200 and response.json()["token_type"] == "DPoP", response.text
+    token = response.json()["access_token"]
+    server = servers["ES256"]
+    plain = server.introspect(token).json()
+    before = time.time()
+    signed = verified(daemon, server, server.introspect(token, ACCEPT_JWT), before, time.time())["token_introspection"]
+    assert signed == plain
+    assert signed["token_type"] == "DPoP" and signed["cnf"]["jkt"] == key.thumbprint()
