@@ -13,13 +13,17 @@ public struct TokenEndpointServices: Sendable {
     public let backchannel: BackchannelAuthenticationService?
     /// RFC 9449: the proof checks (for the `DPoP-Nonce` header the edge sends); nil when DPoP is off.
     public let dpop: DPoPProofValidator?
+    /// RFC 9701 signed introspection responses (nil: JSON only).
+    public let introspectionJWT: IntrospectionResponseJWT?
 
     public init(
         token: TokenService, introspection: IntrospectionService, revocation: RevocationService,
         pushedAuthorization: PushedAuthorizationService? = nil, userinfo: UserinfoService? = nil,
-        backchannel: BackchannelAuthenticationService? = nil, dpop: DPoPProofValidator? = nil
+        backchannel: BackchannelAuthenticationService? = nil, dpop: DPoPProofValidator? = nil,
+        introspectionJWT: IntrospectionResponseJWT? = nil
     ) {
         self.dpop = dpop
+        self.introspectionJWT = introspectionJWT
         self.backchannel = backchannel
         self.userinfo = userinfo
         self.token = token
@@ -82,8 +86,13 @@ extension Endpoints {
         router.post("/introspect") { request, context in
             await OAuthResponse.handle(logger: context.logger) { () async throws(OAuthError) -> Response in
                 let certificate = await self.clientCertificate(request, context: context)
-                _ = try await services.introspection.authenticate(certificate)
+                let server = try await services.introspection.authenticate(certificate)
                 let parameters = try await FormBody.read(request)
+                // RFC 9701 §4: the signed form only when asked for; errors stay JSON (RFC 7662 §2.3).
+                if let signer = services.introspectionJWT, IntrospectionAccept.wantsJWT(request.headers[.accept]) {
+                    let jwt = try await services.introspection.introspectAsJWT(token: parameters["token"], for: server, signer: signer)
+                    return OAuthResponse.jwt(jwt, contentType: IntrospectionResponseJWT.mediaType)
+                }
                 return OAuthResponse.json(try await services.introspection.introspect(token: parameters["token"]))
             }
         }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import JOSE
 import Logging
+import NIOCore
 
 /// OAuth responses on the wire: JSON, never cached (RFC 6749 §5.1), errors per §5.2.
 enum OAuthResponse {
@@ -12,6 +13,15 @@ enum OAuthResponse {
         var response = JSONResponse.make(status: status, .object(members), cache: "no-store")
         response.headers[pragma] = "no-cache"
         return response
+    }
+
+    /// A signed JWT response (RFC 9701 §5), never cached like the JSON ones.
+    static func jwt(_ compact: String, contentType: String) -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: contentType, .cacheControl: "no-store", pragma: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(string: compact))
+        )
     }
 
     /// The one rendering of an error at every JSON endpoint (token, introspection, revocation, userinfo, PAR,

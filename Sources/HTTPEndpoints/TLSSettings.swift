@@ -3,9 +3,11 @@ public import NIOSSL
 
 /// The server side of TLS: certificate, key, versions and the FAPI cipher suites.
 public struct TLSSettings: Sendable {
-    /// TLS 1.2 suites allowed by FAPI 1 Advanced §8.5 and FAPI-CIBA (ECDHE-RSA, AES-GCM) and by
-    /// FAPI 2 / RFC 9325 (ECDHE-ECDSA, AES-GCM). BoringSSL offers no DHE, so none appear.
-    /// TLS 1.3 suites are all AEAD and not configurable in BoringSSL.
+    /// The TLS 1.2 suites of the one listener every client shares, whatever its profile: the intersection that
+    /// satisfies both FAPI 1 Advanced §8.5 / FAPI-CIBA (ECDHE-RSA or DHE-RSA with AES-GCM) and FAPI 2 SP §5.2.2 /
+    /// BCP 195, RFC 9325 §4.2 (ECDHE-RSA or ECDHE-ECDSA with AES-GCM; DHE fails). The handshake comes before the
+    /// client is known, so no per-client list is possible: DHE is never offered (BoringSSL has none anyway), and
+    /// the ECDSA suites serve an ECDSA server certificate. TLS 1.3 suites are all AEAD and not configurable in BoringSSL.
     public static let fapiCipherSuites = [
         "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
         "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",

@@ -64,16 +64,22 @@ public struct PostgresClientStore: ClientStore, ResourceServerStore {
         try await database.transaction { tx in
             try await tx.execute(
                 """
-                INSERT INTO resource_servers (id, name, subject_dn, created_at)
-                VALUES (\(server.id), \(server.name), \(server.subjectDN), \(StoredTime.seconds(server.createdAt)))
+                INSERT INTO resource_servers (id, name, subject_dn, created_at, introspection_signed_response_alg)
+                VALUES (\(server.id), \(server.name), \(server.subjectDN), \(StoredTime.seconds(server.createdAt)),
+                        \(server.introspectionSignedResponseAlg.rawValue))
                 """)
             try await PostgresAuditLog.append(audit, to: tx)
         }
     }
 
     public func resourceServers() async throws(StorageError) -> [ResourceServer] {
-        try await database.map("SELECT id, name, subject_dn, created_at FROM resource_servers ORDER BY created_at, name") { row in
-            ResourceServer(id: try row.value(0), name: try row.value(1), subjectDN: try row.value(2), createdAt: try row.date(3))
+        try await database.map(
+            "SELECT id, name, subject_dn, created_at, introspection_signed_response_alg FROM resource_servers ORDER BY created_at, name"
+        ) { row in
+            let id: String = try row.value(0)
+            return ResourceServer(
+                id: id, name: try row.value(1), subjectDN: try row.value(2), createdAt: try row.date(3),
+                introspectionSignedResponseAlg: try ResourceServer.storedAlgorithm(try row.value(4), id: id))
         }
     }
 

@@ -74,18 +74,27 @@ public struct SQLiteClientStore: ClientStore, ResourceServerStore {
     public func insertResourceServer(_ server: ResourceServer, audit: AuditEvent?) async throws(StorageError) {
         try await database.write { db in
             try db.execute(
-                sql: "INSERT INTO resource_servers (id, name, subject_dn, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [server.id, server.name, server.subjectDN, Int64(server.createdAt.timeIntervalSince1970)]
+                sql: "INSERT INTO resource_servers (id, name, subject_dn, created_at, introspection_signed_response_alg) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    server.id, server.name, server.subjectDN, Int64(server.createdAt.timeIntervalSince1970), server.introspectionSignedResponseAlg.rawValue,
+                ]
             )
             try SQLiteAuditLog.append(audit, to: db)
         }
     }
 
     public func resourceServers() async throws(StorageError) -> [ResourceServer] {
-        try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, subject_dn, created_at FROM resource_servers ORDER BY created_at, name").map { row in
-                ResourceServer(id: row[0], name: row[1], subjectDN: row[2], createdAt: Date(timeIntervalSince1970: TimeInterval(row[3] as Int64)))
+        let rows = try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, name, subject_dn, created_at, introspection_signed_response_alg FROM resource_servers ORDER BY created_at, name"
+            ).map { row -> (id: String, name: String, subjectDN: String, createdAt: Int64, algorithm: String) in
+                (row[0], row[1], row[2], row[3], row[4])
             }
+        }
+        return try rows.map { (row) throws(StorageError) -> ResourceServer in
+            ResourceServer(
+                id: row.id, name: row.name, subjectDN: row.subjectDN, createdAt: Date(timeIntervalSince1970: TimeInterval(row.createdAt)),
+                introspectionSignedResponseAlg: try ResourceServer.storedAlgorithm(row.algorithm, id: row.id))
         }
     }
 

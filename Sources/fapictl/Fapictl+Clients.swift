@@ -10,7 +10,8 @@ extension GlobalOptions {
     func administration() async throws -> AdministrationService {
         let (configuration, runtime) = try await runtime()
         return AdministrationService(
-            clients: runtime.clients, resourceServers: runtime.clients, clock: SystemClock(), defaultProfile: configuration.fapiProfile)
+            clients: runtime.clients, resourceServers: runtime.clients, clock: SystemClock(), defaultProfile: configuration.fapiProfile,
+            signingKeys: runtime.signingKeys.store)
     }
 }
 
@@ -131,25 +132,40 @@ struct ResourceServers: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Remove.self]
     )
 
+    /// A resource server as `add` and `list --json` print it (RFC 9701 §6 names the algorithm's member).
+    static func json(_ server: ResourceServer) -> JSON {
+        [
+            "id": .string(server.id), "name": .string(server.name), "subject_dn": .string(server.subjectDN),
+            "introspection_signed_response_alg": .string(server.introspectionSignedResponseAlg.rawValue),
+        ]
+    }
+
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a resource server by its certificate's subject DN.")
         @OptionGroup var options: GlobalOptions
         @Option(name: .long, help: "A unique name.") var name: String
         @Option(name: .long, help: "Subject DN of its client certificate, RFC 4514 (e.g. CN=api,O=Bank,C=GB).") var subjectDn: String
+        @Option(
+            name: .long,
+            help: "RFC 9701: the algorithm of its JWT introspection responses, PS256 (default), ES256 or EdDSA; the server needs an active key of it.")
+        var introspectionSignedResponseAlg: String?
 
         func run() async throws {
             try await reporting {
                 let server: ResourceServer
                 do {
-                    server = try await options.administration().addResourceServer(name: name, subjectDN: subjectDn, by: OperatingSystemUser.name)
+                    server = try await options.administration().addResourceServer(
+                        name: name, subjectDN: subjectDn, introspectionSignedResponseAlg: introspectionSignedResponseAlg, by: OperatingSystemUser.name)
                 } catch AdministrationError.invalidSubjectDN(let error) {
                     throw Failure(message: "--subject-dn: \(error)")
                 } catch AdministrationError.nameTaken(let name) {
                     throw Failure(message: "--name: a resource server named \(name) exists")
+                } catch AdministrationError.introspectionAlgorithm(let name, let reason) {
+                    throw Failure(message: "--introspection-signed-response-alg: \(name): \(reason)")
                 } catch let error as AdministrationError {
                     throw Failure(message: error.description)
                 }
-                printJSON(["id": .string(server.id), "name": .string(name), "subject_dn": .string(subjectDn)])
+                printJSON(ResourceServers.json(server))
             }
         }
     }
@@ -163,9 +179,11 @@ struct ResourceServers: AsyncParsableCommand {
             try await reporting {
                 let servers = try await options.administration().resourceServers()
                 if json {
-                    printJSON(.array(servers.map { ["id": .string($0.id), "name": .string($0.name), "subject_dn": .string($0.subjectDN)] }))
+                    printJSON(.array(servers.map(ResourceServers.json)))
                 } else {
-                    for server in servers { print(TerminalText.row([(server.id, 0), (server.name, 0)], last: server.subjectDN)) }
+                    for server in servers {
+                        print(TerminalText.row([(server.id, 0), (server.name, 0), (server.introspectionSignedResponseAlg.rawValue, 0)], last: server.subjectDN))
+                    }
                 }
             }
         }

@@ -75,7 +75,8 @@ extension Fapid {
                 authenticator: authenticator, keys: clientKeys, replay: runtime.tokens,
                 users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock,
                 settings: backchannelSettings(configuration)),
-            dpop: dpop
+            dpop: dpop,
+            introspectionJWT: IntrospectionResponseJWT(keyRing: keyRing, issuer: issuer, clock: clock)
         )
         return (services, psu, cibaTokens, token.grantTypes)
     }

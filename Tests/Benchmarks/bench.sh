@@ -61,6 +61,16 @@ load token-jwt-ps256 "$fapid/token" "$connections" --body-file "$work/token-jwt-
 load token-jwt-es256 "$fapid/token" "$connections" --body-file "$work/token-jwt-es256.body" >> "$results"
 load token-private-key-jwt "$fapid/token" "$connections" --bodies-file "$work/token-private-key-jwt.bodies" >> "$results"
 load introspect "$fapid/introspect" "$connections" --bodies-file "$work/introspect.bodies" >> "$results"
+# RFC 9701: the same introspections answered as a JWT signed for the resource server (PS256, its default).
+load introspect-jwt "$fapid/introspect" "$connections" --bodies-file "$work/introspect.bodies" \
+    --header "Accept: application/token-introspection+jwt" >> "$results"
+# RFC 9449: client_credentials with mTLS and a fresh ES256 DPoP proof per request, made just before (their iat must be
+# recent) and each sent once; fapiload stops and exits 3 if they run out.
+"$python" "$root/Tests/Benchmarks/dpop_proofs.py" "$work" "$fapid" "$seconds" 2
+dpop_note=""
+load token-dpop "$fapid/token" "$connections" --body-file "$work/token-dpop.body" \
+    --header-name DPoP --header-values-file "$work/token-dpop.proofs" >> "$results" || dpop_note="RAN OUT of proofs: raise BENCH_DPOP_RATE"
+rm -f "$work/token-dpop.proofs"
 load handshake "$fapid/token" "$handshake_connections" --new-connection --body-file "$work/handshake.body" >> "$results"
 load par "$fapid/par" "$connections" --bodies-file "$work/par.bodies" --expect-status 201 >> "$results"
 # Every poll is early (slow_down, 400): the cost of a client polling too fast, one write each.
@@ -160,6 +170,10 @@ echo "fapid $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(
 echo "load generator: fapiload on one thread, same cores; ${seconds} s per scenario after 2 s warm-up"
 echo "ceilings in this run: nginx ${ceiling} req/s kept-alive mTLS (${connections} connections), ${ceiling_handshake} req/s new mTLS connection per request (${handshake_connections}); openssl speed one core: RSA-2048 sign ${rsa_sign}/s, ECDSA P-256 sign ${ecdsa_sign}/s"
 echo
+rate_of() { awk -F'\t' -v n="$1" '$1 == n {print $2}' "$results"; }
+mtls_rate=$(rate_of token-mtls)
+introspect_rate=$(rate_of introspect)
+pkjwt_rate=$(rate_of token-private-key-jwt)
 printf '%-22s %10s %9s %9s %7s  %-34s %s\n' scenario "req/s" "p50 ms" "p99 ms" errors "ratio to ceiling" target
 while IFS=$'\t' read -r name rate p50 p99 errors; do
     case $name in
@@ -168,6 +182,11 @@ while IFS=$'\t' read -r name rate p50 p99 errors; do
         introspect) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 0.30 of nginx" ;;
         token-jwt-ps256) ratio=$(awk -v a="$rate" -v b="$rsa_sign" 'BEGIN {printf "%.2f of RSA-2048 sign/s", a / b}'); target=">= 0.7 of RSA sign rate" ;;
         token-jwt-es256) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 10000 req/s" ;;
+        introspect-jwt) ratio=$(awk -v a="$rate" -v b="$introspect_rate" 'BEGIN {printf "%.3f of introspect", a / b}')
+            target=$(awk -v a="$rate" -v b="$rsa_sign" 'BEGIN {printf "(one PS256 signature each: %.2f of RSA-2048 sign/s)", a / b}') ;;
+        token-dpop) ratio=$(awk -v a="$rate" -v b="$mtls_rate" 'BEGIN {printf "%.3f of token-mtls", a / b}')
+            target=$(awk -v a="$rate" -v b="$pkjwt_rate" 'BEGIN {printf ">= 0.9 of token-private-key-jwt (%.2f)", a / b}')
+            [ -n "$dpop_note" ] && target="$target $dpop_note" ;;
         handshake) ratio=$(awk -v a="$rate" -v b="$ceiling_handshake" 'BEGIN {printf "%.2f of nginx handshakes", a / b}'); target=">= 0.7 of nginx handshakes" ;;
         *) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target="" ;;
     esac

@@ -3,7 +3,8 @@ request bodies the load generator sends (one per line where each must be single-
 
     prepare.py WORK ISSUER FAPICTL SECONDS
 
-Writes WORK/<scenario>.body or .bodies and WORK/clients.json."""
+Writes WORK/<scenario>.body or .bodies and WORK/clients.json. The DPoP proofs of `token-dpop` are made by
+dpop_proofs.py right before that scenario, so that they are fresh when sent."""
 import json
 import subprocess
 import sys
@@ -39,6 +40,8 @@ base = {"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subjec
 mtls = add_client(base)
 ps256 = add_client({**base, "access_token_format": "jwt", "access_token_signing_alg": "PS256"})
 es256 = add_client({**base, "access_token_format": "jwt", "access_token_signing_alg": "ES256"})
+# token-dpop: a FAPI 2 client authenticated by mTLS as token-mtls is, whose tokens must be DPoP-bound (RFC 9449 §5.2).
+dpop = add_client({**base, "fapi_profile": "fapi2-security-profile", "dpop_bound_access_tokens": True})
 assertion_key = ECKey.generate_key("P-256")
 pkjwt = add_client({"token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "ES256", "scope": "accounts",
                     "grant_types": ["client_credentials"], "tls_client_certificate_bound_access_tokens": True,
@@ -57,6 +60,7 @@ subprocess.run([fapictl, "users", "add", "alice"], input="correct horse battery 
 (work / "token-jwt-ps256.body").write_text(form(grant_type="client_credentials", client_id=ps256))
 (work / "token-jwt-es256.body").write_text(form(grant_type="client_credentials", client_id=es256))
 (work / "handshake.body").write_text(form(grant_type="client_credentials", client_id=mtls))
+(work / "token-dpop.body").write_text(form(grant_type="client_credentials", client_id=dpop))
 
 now = int(time.time())
 with open(work / "token-private-key-jwt.bodies", "w") as out:

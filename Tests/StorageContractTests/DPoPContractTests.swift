@@ -6,7 +6,7 @@ import OpenSSLKit
 import TestSupport
 import Testing
 
-/// The DPoP fields of migration 0019 (RFC 9449 §6 `cnf.jkt` of access tokens, §10 the key a code is bound to, the
+/// The DPoP fields of migration 0018 (RFC 9449 §6 `cnf.jkt` of access tokens, §10 the key a code is bound to, the
 /// key a refresh token's grant began with, `dpop_jkt` of a pushed request), round-tripped on memory, SQLite and
 /// PostgreSQL; and the proof `jti` memory shared by every instance (§11.1), namespaced apart from assertions.
 @Suite("DPoP store contract")

@@ -88,6 +88,21 @@ struct StoreContractTests {
         #expect(try await fixture.auditIsIntact(rows: 1))
     }
 
+    @Test("a resource server's introspection_signed_response_alg (RFC 9701 §6) round-trips, PS256 by default", arguments: Backend.available)
+    func resourceServerIntrospectionAlgorithm(backend: Backend) async throws {
+        let fixture = try await Fixture.open(backend)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.storage
+        let servers = [
+            ResourceServer(id: "rs-a", name: "a", subjectDN: "CN=a", createdAt: t0),
+            ResourceServer(id: "rs-b", name: "b", subjectDN: "CN=b", createdAt: t0, introspectionSignedResponseAlg: .ES256),
+            ResourceServer(id: "rs-c", name: "c", subjectDN: "CN=c", createdAt: t0, introspectionSignedResponseAlg: .EdDSA),
+        ]
+        for server in servers { try await store.clients.insertResourceServer(server, audit: nil) }
+        #expect(try await store.clients.resourceServers() == servers)
+        #expect(try await store.clients.resourceServers().map(\.introspectionSignedResponseAlg) == [.PS256, .ES256, .EdDSA])
+    }
+
     @Test("resource servers, users and registrations round-trip; a stale registration update loses", arguments: Backend.available)
     func registrationsAndUsers(backend: Backend) async throws {
         let fixture = try await Fixture.open(backend)

@@ -11,16 +11,20 @@ public struct AdministrationService: Sendable {
     let entropy: any EntropySource
     /// The profile of a client whose metadata names none (the setting `fapi_profile`).
     let defaultProfile: FAPIProfile
+    /// The server's signing keys, to check that a resource server's introspection algorithm has an active key
+    /// (nil: not checked).
+    let signingKeys: (any SigningKeyStore)?
 
     public init(
         clients: any ClientStore, resourceServers: any ResourceServerStore, clock: any WallClock, entropy: any EntropySource = SystemEntropy(),
-        defaultProfile: FAPIProfile = .fapi1Advanced
+        defaultProfile: FAPIProfile = .fapi1Advanced, signingKeys: (any SigningKeyStore)? = nil
     ) {
         self.defaultProfile = defaultProfile
         self.clients = clients
         self.resourceServers = resourceServers
         self.clock = clock
         self.entropy = entropy
+        self.signingKeys = signingKeys
     }
 
     /// Registers a client from its metadata, under a new random `client_id`, recorded as added by `operator`.
@@ -90,22 +94,45 @@ public struct AdministrationService: Sendable {
         return try await clients.removeClient(id: id, at: now, audit: event)
     }
 
-    /// Registers a resource server by the subject DN of its mTLS certificate (RFC 4514), under a new id.
-    public func addResourceServer(name: String, subjectDN: String, by operator: String) async throws(AdministrationError) -> ResourceServer {
+    /// Registers a resource server by the subject DN of its mTLS certificate (RFC 4514), under a new id, with the
+    /// algorithm of its JWT introspection responses (RFC 9701 §6 `introspection_signed_response_alg`; PS256
+    /// when nil): one of `IntrospectionResponseJWT.algorithms` that the server has an active signing key for.
+    public func addResourceServer(
+        name: String, subjectDN: String, introspectionSignedResponseAlg: String? = nil, by operator: String
+    ) async throws(AdministrationError) -> ResourceServer {
         do throws(DistinguishedNameError) { _ = try DistinguishedName(rfc4514: subjectDN) } catch { throw .invalidSubjectDN(error) }
-        let server = ResourceServer(id: entropy.hexIdentifier(bytes: 12), name: name, subjectDN: subjectDN, createdAt: clock.now())
+        let algorithm = try await introspectionAlgorithm(introspectionSignedResponseAlg)
+        let server = ResourceServer(
+            id: entropy.hexIdentifier(bytes: 12), name: name, subjectDN: subjectDN, createdAt: clock.now(), introspectionSignedResponseAlg: algorithm)
         do throws(StorageError) {
             try await resourceServers.insertResourceServer(
                 server,
                 audit: AuditEvent(
                     .resourceServerAdded, at: server.createdAt, clientID: server.id, user: `operator`,
-                    reason: "resource server \(name), subject \(subjectDN)"))
+                    reason: "resource server \(name), subject \(subjectDN)"
+                        + (algorithm == IntrospectionResponseJWT.defaultAlgorithm ? "" : ", introspection responses \(algorithm.rawValue)")))
         } catch where error.code == .conflict {
             throw .nameTaken(name)
         } catch {
             throw .storage(error)
         }
         return server
+    }
+
+    /// The chosen introspection signing algorithm, checked against what the server can sign with now.
+    func introspectionAlgorithm(_ name: String?) async throws(AdministrationError) -> JWSAlgorithm {
+        guard let name else { return IntrospectionResponseJWT.defaultAlgorithm }
+        guard let algorithm = JWSAlgorithm(rawValue: name), IntrospectionResponseJWT.algorithms.contains(algorithm) else {
+            throw .introspectionAlgorithm(name, "not one of \(IntrospectionResponseJWT.algorithms.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let signingKeys else { return algorithm }
+        let now = clock.now()
+        let records: [SigningKeyRecord]
+        do throws(StorageError) { records = try await signingKeys.signingKeys() } catch { throw .storage(error) }
+        guard records.contains(where: { $0.algorithm == algorithm && $0.state(at: now) == .active }) else {
+            throw .introspectionAlgorithm(name, "the server has no active \(name) signing key (fapictl keys generate --alg \(name))")
+        }
+        return algorithm
     }
 
     public func resourceServers() async throws(StorageError) -> [ResourceServer] {
@@ -129,6 +156,8 @@ public enum AdministrationError: Error, Sendable, CustomStringConvertible {
     case invalidSubjectDN(DistinguishedNameError)
     /// A resource server of this name exists.
     case nameTaken(String)
+    /// The introspection signing algorithm named is not offered, or has no active key: the name and why.
+    case introspectionAlgorithm(String, String)
     case storage(StorageError)
 
     public var description: String {
@@ -138,6 +167,7 @@ public enum AdministrationError: Error, Sendable, CustomStringConvertible {
         case .invalidMetadata(let error): "invalid client metadata: \(error)"
         case .invalidSubjectDN(let error): "\(error)"
         case .nameTaken(let name): "a resource server named \(name) exists"
+        case .introspectionAlgorithm(let name, let reason): "introspection signing algorithm \(name): \(reason)"
         case .storage(let error): "\(error)"
         }
     }

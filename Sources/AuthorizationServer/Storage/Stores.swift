@@ -1,4 +1,5 @@
 public import Foundation
+public import JOSE
 
 /// Registered clients (one aggregate).
 public protocol ClientStore: Sendable {
@@ -28,12 +29,27 @@ public struct ResourceServer: Sendable, Equatable {
     public let name: String
     public let subjectDN: String
     public let createdAt: Date
+    /// RFC 9701 §6: the algorithm its JWT introspection responses are signed with (PS256 unless chosen).
+    public let introspectionSignedResponseAlg: JWSAlgorithm
 
-    public init(id: String, name: String, subjectDN: String, createdAt: Date) {
+    public init(
+        id: String, name: String, subjectDN: String, createdAt: Date,
+        introspectionSignedResponseAlg: JWSAlgorithm = IntrospectionResponseJWT.defaultAlgorithm
+    ) {
         self.id = id
         self.name = name
         self.subjectDN = subjectDN
         self.createdAt = createdAt
+        self.introspectionSignedResponseAlg = introspectionSignedResponseAlg
+    }
+
+    /// The stored `introspection_signed_response_alg` of resource server `id`: a name the server does not sign
+    /// with fails the read rather than being replaced by another algorithm.
+    public static func storedAlgorithm(_ name: String, id: String) throws(StorageError) -> JWSAlgorithm {
+        guard let algorithm = JWSAlgorithm(rawValue: name), IntrospectionResponseJWT.algorithms.contains(algorithm) else {
+            throw StorageError(.conflict, "resource server \(id) has an unknown introspection_signed_response_alg")
+        }
+        return algorithm
     }
 }
 

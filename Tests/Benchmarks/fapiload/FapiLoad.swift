@@ -14,9 +14,14 @@ import NIOSSL
 ///   fapiload --name NAME --url https://localhost:PORT/PATH --ca CA.pem [--cert C.pem --key K.pem]
 ///            [--body-file F | --bodies-file F] [--method POST] [--expect-status 200]
 ///            [--seconds 10] [--warmup 2] [--connections 32] [--new-connection]
+///            [--header NAME:VALUE] [--header-name NAME --header-values-file F]
 ///
 /// `--bodies-file` holds one body per line, used in turn (for single-use values such as client
 /// assertions with fresh `jti`s, or a pool of tokens); `--body-file` is one body sent every time.
+/// `--header` adds a fixed header to every request (repeatable). `--header-values-file` holds one value
+/// per line of the header `--header-name`, each sent once, in order (DPoP proofs, RFC 9449 §11.1: the
+/// server refuses a proof it has seen): when they run out the run stops early, the rate is taken over the
+/// time measured until then, and fapiload exits with status 3 after printing its row.
 /// Latencies are kept exactly (every sample), so the percentiles are exact, not bucketed.
 @main
 struct FapiLoad {
@@ -36,6 +41,9 @@ struct FapiLoad {
         var connections = 32
         var newConnection = false
         var contentType = "application/x-www-form-urlencoded"
+        var headers: [(String, String)] = []
+        var headerName: String?
+        var headerValues: [String] = []
     }
 
     static func parse() -> Options {
@@ -70,9 +78,19 @@ struct FapiLoad {
             case "--connections": options.connections = Int(value()) ?? 32
             case "--new-connection": options.newConnection = true
             case "--content-type": options.contentType = value()
+            case "--header":
+                let header = value()
+                guard let colon = header.firstIndex(of: ":") else { fail("--header wants NAME:VALUE") }
+                options.headers.append((String(header[..<colon]), String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+            case "--header-name": options.headerName = value()
+            case "--header-values-file":
+                guard let data = FileManager.default.contents(atPath: value()) else { fail("cannot read --header-values-file") }
+                options.headerValues = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+                if options.headerValues.isEmpty { fail("--header-values-file is empty") }
             default: fail("unknown option \(flag)")
             }
         }
+        if (options.headerName == nil) != options.headerValues.isEmpty { fail("--header-name and --header-values-file go together") }
         return options
     }
 
@@ -102,8 +120,15 @@ struct FapiLoad {
             guard !latencies.isEmpty else { return 0 }
             return Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1e6
         }
-        let rate = Double(latencies.count) / options.seconds
+        let rate = finished.measuredSeconds > 0 ? Double(latencies.count) / finished.measuredSeconds : 0
         print(String(format: "%@\t%.0f\t%.2f\t%.2f\t%d", options.name, rate, percentile(0.50), percentile(0.99), finished.errors))
+        if finished.ranOut {
+            FileHandle.standardError.write(
+                Data(
+                    ("fapiload: \(options.name): the \(options.headerValues.count) single-use \(options.headerName ?? "") values ran out after "
+                        + String(format: "%.1f", finished.measuredSeconds) + " s of the \(options.seconds) s measured; the rate is over that time\n").utf8))
+            exit(3)
+        }
     }
 }
 
@@ -113,6 +138,9 @@ final class Run: @unchecked Sendable {
     struct Result {
         var latencies: [UInt64]
         var errors: Int
+        /// The time the rate is taken over: the whole measured time, or up to when the single-use values ran out.
+        var measuredSeconds: Double
+        var ranOut: Bool
     }
 
     let options: FapiLoad.Options
@@ -123,6 +151,9 @@ final class Run: @unchecked Sendable {
     var latencies: [UInt64] = []
     var errors = 0
     var nextBody = 0
+    var nextHeaderValue = 0
+    /// When the single-use header values ran out (nil: they did not, or there are none).
+    var ranOutAt: NIODeadline?
     var active = 0
     var done: EventLoopPromise<Result>
 
@@ -148,6 +179,22 @@ final class Run: @unchecked Sendable {
         return body
     }
 
+    /// The next single-use header value; nil (and the run stops) once every one has been sent.
+    func headerValue() -> String? {
+        guard nextHeaderValue < options.headerValues.count else {
+            if ranOutAt == nil { ranOutAt = NIODeadline.now() }
+            return nil
+        }
+        defer { nextHeaderValue += 1 }
+        return options.headerValues[nextHeaderValue]
+    }
+
+    var result: Result {
+        let end = min(ranOutAt ?? stopAt, stopAt)
+        let measured = end > recordFrom ? Double(end.uptimeNanoseconds - recordFrom.uptimeNanoseconds) / 1e9 : 0
+        return Result(latencies: latencies, errors: errors, measuredSeconds: measured, ranOut: ranOutAt.map { $0 < stopAt } ?? false)
+    }
+
     /// A request finished (or failed) at `end` after starting at `begin`.
     func record(ok: Bool, begin: NIODeadline, end: NIODeadline) {
         guard begin >= recordFrom, end <= stopAt else { return }
@@ -158,7 +205,7 @@ final class Run: @unchecked Sendable {
         }
     }
 
-    var isOver: Bool { NIODeadline.now() >= stopAt }
+    var isOver: Bool { ranOutAt != nil || NIODeadline.now() >= stopAt }
 
     func connect() {
         active += 1
@@ -188,7 +235,7 @@ final class Run: @unchecked Sendable {
         if reconnect && !isOver {
             connect()
         } else if active == 0 {
-            done.succeed(Result(latencies: latencies, errors: errors))
+            done.succeed(result)
         }
     }
 }
@@ -219,6 +266,16 @@ final class LoadHandler: ChannelInboundHandler, @unchecked Sendable {
         let options = run.options
         var head = HTTPRequestHead(version: .http1_1, method: options.method, uri: options.path)
         head.headers.add(name: "Host", value: "\(options.host):\(options.port)")
+        for (name, value) in options.headers { head.headers.add(name: name, value: value) }
+        if let name = options.headerName {
+            guard let value = run.headerValue() else {
+                // Out of single-use values: this connection ends, and no other starts.
+                closing = true
+                context.close(promise: nil)
+                return
+            }
+            head.headers.add(name: name, value: value)
+        }
         let body = options.method == .GET ? ByteBuffer() : run.body()
         if options.method != .GET {
             head.headers.add(name: "Content-Type", value: options.contentType)
