@@ -234,16 +234,31 @@ struct DPoPTokenBindingTests {
         #expect(record.certificateThumbprint == nil)
     }
 
-    @Test("FAPI 1 clients: the certificate stays required and bound; a proof they send binds its key as well")
+    @Test("FAPI 1 clients: the certificate stays required and bound; a proof they send is ignored, even a bad one")
     func fapi1Unchanged() async throws {
         #expect(await failure { try await core.dpopToken(cc, credentials: core.assertion("f1-jwt"), key: key) } == "invalid_request")
         let plain = try await core.tokenRequest("f1", cc)
         #expect(plain.tokenType == "Bearer")
         let response = try await core.dpopToken(cc, credentials: core.mtls("f1"), key: key)
-        #expect(response.tokenType == "DPoP")
+        #expect(response.tokenType == "Bearer")
         let record = try #require(try await core.accessToken(response.accessToken))
         #expect(record.certificateThumbprint == core.credentials.tpp[0].sha256Thumbprint)
-        #expect(record.dpopThumbprint == (try key.thumbprint))
+        #expect(record.dpopThumbprint == nil)
+        let garbage = DPoPRequest(proofs: ["not-a-jwt"], method: "POST", url: Core.issuer + "/token")
+        let ignored = try await core.token.token(parameters: cc, credentials: core.mtls("f1"), proof: garbage)
+        #expect(ignored.tokenType == "Bearer")
+    }
+
+    @Test("FAPI 1 clients cannot register dpop_bound_access_tokens: true; FAPI 2 clients can")
+    func fapi1CannotBeDPoPBound() throws {
+        let base: [String: JSON] = ["redirect_uris": [.string(Core.redirectURI)], "tls_client_auth_subject_dn": "CN=tpp"]
+        var fapi1 = base
+        fapi1["dpop_bound_access_tokens"] = true
+        #expect(throws: ClientMetadataError.self) { try Client(clientID: "c", metadata: fapi1, createdAt: Date(timeIntervalSince1970: 0)) }
+        var fapi2 = fapi1
+        fapi2["fapi_profile"] = "fapi2-security-profile"
+        fapi2["response_types"] = ["code"]
+        #expect(try Client(clientID: "c", metadata: fapi2, createdAt: Date(timeIntervalSince1970: 0)).dpopBoundAccessTokens)
     }
 
     @Test("dpop_bound_access_tokens: a token request without a proof is invalid_dpop_proof, even with a certificate (RFC 9449 §5.2)")
@@ -352,14 +367,14 @@ struct DPoPGrantBindingTests {
         }
     }
 
-    @Test("PAR of a FAPI 1 client with a proof: the request is bound to the proof's key")
+    @Test("PAR of a FAPI 1 client with a proof: the proof is ignored, the request is bound to no key")
     func pushedFAPI1() async throws {
         try await core.register("tpp", grants: ["authorization_code"])
         let proof = try key.request("POST", Core.issuer + "/par", at: core.clock.now())
         let pushed = try await core.pushed.push(
             parameters: ["request": try core.requestObject("tpp")], credentials: core.mtls("tpp", endpoint: .pushedAuthorization), proof: proof)
         let stored = try #require(try await core.stores.pushed.pushedRequest(uriHash: Crypto.sha256(pushed.requestURI), clientID: "tpp", now: core.clock.now()))
-        #expect(stored.request.dpopJKT == (try key.thumbprint))
+        #expect(stored.request.dpopJKT == nil)
     }
 }
 
@@ -419,10 +434,10 @@ struct DPoPUserinfoTests {
     }
 }
 
-/// CIBA tokens are bound by the same rule (RFC 9449 §5 for every grant).
+/// CIBA tokens are bound by the same rule (RFC 9449 §5 for every grant, `TokenBinding.decide`).
 @Suite("DPoP with CIBA")
 struct DPoPCIBATests {
-    @Test("a CIBA poll with a proof gets a DPoP token bound to the proof's key beside the certificate")
+    @Test("a FAPI-CIBA (FAPI 1) client's poll with a proof: the proof is ignored, the token is certificate-bound")
     func poll() async throws {
         let ciba = try await CIBAFixture()
         let key = try DPoPKey()
@@ -430,9 +445,9 @@ struct DPoPCIBATests {
         #expect(try await ciba.decide(approve: true))
         let response = try await ciba.core.dpopToken(
             ["grant_type": CIBAGrant.grantTypeURN, "auth_req_id": id], credentials: ciba.core.mtls("ciba"), key: key)
-        #expect(response.tokenType == "DPoP")
+        #expect(response.tokenType == "Bearer")
         let record = try #require(try await ciba.core.accessToken(response.accessToken))
-        #expect(record.dpopThumbprint == (try key.thumbprint))
+        #expect(record.dpopThumbprint == nil)
         #expect(record.certificateThumbprint == ciba.core.credentials.tpp[0].sha256Thumbprint)
     }
 }

@@ -62,7 +62,7 @@ struct FAPI2ClientTests {
         #expect(client.policy == .fapi2SecurityProfile && client.assertionAudienceRule == .issuerOnly)
     }
 
-    @Test("token binding at registration: FAPI 1 always certificate-bound; FAPI 2 certificate-bound unless dpop_bound_access_tokens")
+    @Test("token binding at registration: FAPI 1 always certificate-bound (never dpop_bound_access_tokens); FAPI 2 certificate-bound unless dpop_bound_access_tokens")
     func binding() throws {
         let mtls = try Client(clientID: "c", metadata: fapi2Metadata(), createdAt: core.clock.now())
         #expect(mtls.metadata["tls_client_certificate_bound_access_tokens"] == true && mtls.requiresBoundTokens)
@@ -74,8 +74,8 @@ struct FAPI2ClientTests {
         #expect(dpop.metadata["tls_client_certificate_bound_access_tokens"] == nil && !dpop.requiresBoundTokens)
         var fapi1 = fapi2Metadata(["dpop_bound_access_tokens": true])
         fapi1[FAPIProfile.metadataMember] = nil
-        let fapi1Client = try Client(clientID: "c", metadata: fapi1, createdAt: core.clock.now())
-        #expect(fapi1Client.metadata["tls_client_certificate_bound_access_tokens"] == true && fapi1Client.requiresBoundTokens)
+        // FAPI 1 Advanced knows certificate binding only.
+        #expect(metadataError(fapi1)?.field == "dpop_bound_access_tokens")
         #expect(metadataError(fapi2Metadata(["dpop_bound_access_tokens": "yes"]))?.field == "dpop_bound_access_tokens")
     }
 
@@ -142,8 +142,14 @@ struct FAPI2ClientTests {
             return true
         }
         #expect(try await admin.updateClient(id: "nobody", metadata: fapi1, by: "operator") == nil)
-        // Without a profile in the replacement, the server default applies again.
-        let back = try #require(try await admin.updateClient(id: added.clientID, metadata: fapi1, by: "operator"))
+        // Without a profile in the replacement the client keeps its own, whatever the server default.
+        var unnamed = shown
+        unnamed[FAPIProfile.metadataMember] = nil
+        let kept = try #require(try await admin.updateClient(id: added.clientID, metadata: unnamed, by: "operator"))
+        #expect(kept.profile == .fapi2SecurityProfile && kept.metadata[FAPIProfile.metadataMember]?.stringValue == "fapi2-security-profile")
+        // Named, it moves back.
+        let back = try #require(
+            try await admin.updateClient(id: added.clientID, metadata: fapi1.merging([FAPIProfile.metadataMember: "fapi1-advanced"]) { $1 }, by: "operator"))
         #expect(back.profile == .fapi1Advanced && back.metadata[FAPIProfile.metadataMember]?.stringValue == "fapi1-advanced")
     }
 
@@ -164,10 +170,11 @@ struct FAPI2ClientTests {
         return try await service.register(body: JSON.object(members).bytes, isJWT: false, certificate: core.certificate(core.credentials.tpp)).client
     }
 
-    @Test("/register: fapi_profile from the request, overridden by the software statement, else the server default")
+    @Test("/register: fapi_profile from the software statement only (the request's is ignored), else the server default")
     func dynamicRegistration() async throws {
+        // A TPP cannot choose its own profile.
         let fromRequest = try await register(core.registration, try statement(), ["fapi_profile": "fapi2-security-profile"])
-        #expect(fromRequest.profile == .fapi2SecurityProfile)
+        #expect(fromRequest.profile == .fapi1Advanced)
         let fromStatement = try await register(
             core.registration, try statement(["fapi_profile": "fapi2-message-signing"]), ["fapi_profile": "fapi2-security-profile"])
         #expect(fromStatement.profile == .fapi2MessageSigning && fromStatement.metadata["fapi_profile"]?.stringValue == "fapi2-message-signing")

@@ -141,9 +141,10 @@ def test_registration_software_statement_carries_the_profile(profiles, pki):
                          "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]})
     assert response.status_code == 201, response.text
     assert response.json()["fapi_profile"] == "fapi2-message-signing"
-    # The request's own value when the statement names none; the server default otherwise.
+    # A TPP cannot choose its own profile: without a statement value the request's is ignored and the server
+    # default applies.
     response = register({"software_statement": statement(), "fapi_profile": "fapi2-security-profile", "grant_types": ["authorization_code"]})
-    assert response.status_code == 201 and response.json()["fapi_profile"] == "fapi2-security-profile", response.text
+    assert response.status_code == 201 and response.json()["fapi_profile"] == "fapi1-advanced", response.text
     response = register({"software_statement": statement(), "grant_types": ["authorization_code"]})
     assert response.status_code == 201 and response.json()["fapi_profile"] == "fapi1-advanced", response.text
     # A FAPI 2 statement with a hybrid registration is invalid_client_metadata.

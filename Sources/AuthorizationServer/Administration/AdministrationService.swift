@@ -64,7 +64,8 @@ public struct AdministrationService: Sendable {
         guard let existing else { return nil }
         let client: Client
         do throws(ClientMetadataError) {
-            let resolved = FAPIProfile.resolving(replacement, serverDefault: defaultProfile)
+            // Without fapi_profile the client keeps the profile it has (the setting applies to new clients only).
+            let resolved = FAPIProfile.resolving(replacement, serverDefault: existing.profile)
             client = try Client(clientID: id, metadata: resolved, createdAt: existing.createdAt)
         } catch {
             throw .invalidMetadata(error)

@@ -111,7 +111,8 @@ public struct AuthorizationService: Sendable {
         let record = AuthorizationCodeRecord(
             codeHash: Crypto.sha256(code), clientID: pending.client.clientID, subject: subject, redirectURI: request.redirectURI,
             scope: request.scopes.joined(separator: " "), codeChallenge: request.codeChallenge, nonce: request.nonce, authTime: authTime,
-            acr: context.acr, claims: request.claims, expiresAt: now.addingTimeInterval(codeLifetime), dpopThumbprint: request.dpopJKT)
+            acr: context.acr, claims: request.claims, expiresAt: now.addingTimeInterval(codeLifetime),
+            dpopThumbprint: pending.client.usesDPoP ? request.dpopJKT : nil)
         let event = AuditEvent(
             .consentGiven, at: now, client: pending.client, user: subject, reason: "scope \(record.scope)" + (IntentClaims.from(request.claims)["openbanking_intent_id"]?.stringValue.map { " intent \($0)" } ?? ""))
         do { try await codes.insertCode(record, audit: event) } catch { throw AuthorizationError(error: OAuthError(error), redirect: nil) }

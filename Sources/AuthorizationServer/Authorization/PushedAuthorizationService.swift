@@ -60,7 +60,7 @@ public struct PushedAuthorizationService: Sendable {
         var subject = RequestCheckSubject(endpoint: .pushed, client: client.client, parameters: parameters)
         try await RequestChecks.run(&subject, RequestCheckEnvironment(objects: validator, now: clock.now()))
         guard var request = subject.request else { throw OAuthError.server("the checks read no request") }
-        request.dpopJKT = try await Self.dpopBinding(request.dpopJKT, proof: proof, validator: dpop)
+        request.dpopJKT = client.client.usesDPoP ? try await Self.dpopBinding(request.dpopJKT, proof: proof, validator: dpop) : nil
         let uri = Self.uriPrefix + entropy.token()
         let now = clock.now()
         // FAPI 2 SP §5.3.2.2-12: the profile may bound the server's lifetime (under 600 s).

@@ -48,6 +48,10 @@ public struct Client: Sendable {
     }
 
     /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request of this client must carry a DPoP proof.
+    /// Whether this client's DPoP proofs count (RFC 9449): every client outside FAPI, and FAPI clients whose
+    /// profile offers DPoP (`ProfilePolicy.offersDPoP`); for the others the `DPoP` header is ignored.
+    public var usesDPoP: Bool { !isFAPI || policy.offersDPoP }
+
     public var dpopBoundAccessTokens: Bool { metadata["dpop_bound_access_tokens"]?.boolValue == true }
 
     public enum TLSClientAuthSAN: String, Sendable, CaseIterable {
@@ -195,7 +199,10 @@ public struct Client: Sendable {
             guard ["poll", "ping", "push"].contains(mode) else {
                 throw ClientMetadataError("backchannel_token_delivery_mode", "must be poll, ping or push")
             }
-            if mode == "push" && (isFAPI || metadata["tls_client_certificate_bound_access_tokens"]?.boolValue == true) {
+            if mode == "push"
+                && (isFAPI || metadata["tls_client_certificate_bound_access_tokens"]?.boolValue == true
+                    || metadata["dpop_bound_access_tokens"]?.boolValue == true)
+            {
                 // Pushed tokens travel without the client's TLS connection, so they cannot be bound (FAPI-CIBA forbids push).
                 throw ClientMetadataError("backchannel_token_delivery_mode", "push is not allowed for FAPI clients or clients with bound tokens")
             }
@@ -305,6 +312,9 @@ public struct Client: Sendable {
         if let value = metadata["dpop_bound_access_tokens"] {
             guard let flag = value.boolValue else { throw ClientMetadataError("dpop_bound_access_tokens", "must be true or false") }
             dpopBound = flag
+            if flag && isFAPI && !profile.policy.offersDPoP {
+                throw ClientMetadataError("dpop_bound_access_tokens", "FAPI 1 Advanced clients use certificate-bound tokens; choose a FAPI 2 profile for DPoP")
+            }
         } else {
             dpopBound = false
         }

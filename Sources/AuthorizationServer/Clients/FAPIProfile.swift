@@ -69,24 +69,28 @@ public struct ProfilePolicy: Sendable, Equatable {
     /// The longest `expires_in` of a `request_uri`, in seconds; nil: the server's setting alone.
     /// FAPI 2 SP §5.3.2.2-12: shorter than 600 s.
     public let maximumPushedRequestLifetime: TimeInterval?
+    /// Whether tokens may be sender-constrained by DPoP (RFC 9449) besides the client certificate. FAPI 2 SP
+    /// §5.3.2.1-4/5: mTLS or DPoP. FAPI 1 Advanced §5.2.2-4 knows certificate binding only: a FAPI 1 client's `DPoP`
+    /// header and `dpop_jkt` are ignored, as they were before DPoP existed here.
+    public let offersDPoP: Bool
 
     /// FAPI 1.0 Advanced Final: today's rules.
     public static let fapi1Advanced = ProfilePolicy(
         responseTypes: ["code id_token", "code"], requiresPushedRequests: false, requiresSignedRequestAtPAR: true,
         codeNeedsJARM: true, nonceRequiredWithOpenID: true, stateRequiredWithoutOpenID: true, assertionAudience: .issuerOrEndpoint,
-        assertionClockSkew: nil, signingAlgorithms: JWSAlgorithm.fapi, maximumPushedRequestLifetime: nil)
+        assertionClockSkew: nil, signingAlgorithms: JWSAlgorithm.fapi, maximumPushedRequestLifetime: nil, offersDPoP: false)
 
     /// FAPI 2.0 Security Profile Final.
     public static let fapi2SecurityProfile = ProfilePolicy(
         responseTypes: ["code"], requiresPushedRequests: true, requiresSignedRequestAtPAR: false, codeNeedsJARM: false,
         nonceRequiredWithOpenID: false, stateRequiredWithoutOpenID: false, assertionAudience: .issuerOnly, assertionClockSkew: 10,
-        signingAlgorithms: JWSAlgorithm.fapi2, maximumPushedRequestLifetime: 599)
+        signingAlgorithms: JWSAlgorithm.fapi2, maximumPushedRequestLifetime: 599, offersDPoP: true)
 
     /// FAPI 2.0 Security Profile with Message Signing Final: the Security Profile, with signed requests at PAR.
     public static let fapi2MessageSigning = ProfilePolicy(
         responseTypes: ["code"], requiresPushedRequests: true, requiresSignedRequestAtPAR: true, codeNeedsJARM: false,
         nonceRequiredWithOpenID: false, stateRequiredWithoutOpenID: false, assertionAudience: .issuerOnly, assertionClockSkew: 10,
-        signingAlgorithms: JWSAlgorithm.fapi2, maximumPushedRequestLifetime: 599)
+        signingAlgorithms: JWSAlgorithm.fapi2, maximumPushedRequestLifetime: 599, offersDPoP: true)
 
     /// Whether the hybrid flow (and so the `implicit` grant type beside it) is allowed.
     public var allowsHybrid: Bool { responseTypes.contains("code id_token") }

@@ -120,10 +120,8 @@ public struct DPoPProofValidator: Sendable {
         // §4.3 items 6-7: a public key in jwk, never a private one, fitting the algorithm.
         guard let members = jws.header["jwk"]?.objectValue else { throw Self.invalid("the DPoP proof has no jwk") }
         guard members.keys.allSatisfy({ !Self.privateMembers.contains($0) }) else { throw Self.invalid("the DPoP proof jwk must be a public key") }
-        let key: JWK
-        do { key = try JWK(members: members) } catch { throw Self.invalid("the DPoP proof jwk is not a usable key", detail: "\(error)") }
-        guard jws.algorithm.fits(key.key.kind) else { throw Self.invalid("the DPoP proof alg does not fit its jwk") }
-        // §4.3 item 8 comes after the claims' cheap checks; the signature is the one costly step.
+        // The claims' cheap checks come first; importing the key (OpenSSL's public-key check) and the signature are
+        // the costly steps, done last.
         guard let jti = claims["jti"]?.stringValue, !jti.isEmpty, jti.utf8.count <= 256 else { throw Self.invalid("the DPoP proof needs a jti") }
         // §4.3 item 8: htm matches the request's method (case-sensitive, RFC 9110 §9.1).
         guard let htm = claims["htm"]?.stringValue, htm == method else { throw Self.invalid("the DPoP proof htm does not match the request") }
@@ -150,6 +148,13 @@ public struct DPoPProofValidator: Sendable {
         } else {
             nonce = nil
         }
+        // §4.3 items 6-7: the key itself. Certificate members are no part of a DPoP key (§4.2: a bare public JWK), so
+        // they are dropped unparsed.
+        let key: JWK
+        do { key = try JWK(members: members.filter { $0.key != "x5c" && $0.key != "x5u" && $0.key != "x5t" && $0.key != "x5t#S256" }) } catch {
+            throw Self.invalid("the DPoP proof jwk is not a usable key", detail: "\(error)")
+        }
+        guard jws.algorithm.fits(key.key.kind) else { throw Self.invalid("the DPoP proof alg does not fit its jwk") }
         do { try jws.verify(with: key.key, allowed: Set(DPoPSettings.algorithms)) } catch {
             throw Self.invalid("the DPoP proof signature does not verify", detail: "\(error)")
         }

@@ -19,13 +19,14 @@ public struct TokenBinding: Sendable, Equatable {
     ///   `token_type: DPoP` and uses the token without the certificate); without one, bound to the certificate;
     ///   with neither, refused.
     /// - FAPI 1 Advanced and clients registered with `tls_client_certificate_bound_access_tokens` (FAPI 1 §5.2.2-4,
-    ///   RFC 8705 §3.4): the certificate is required and bound, as before; a proof they send binds its key as well.
+    ///   RFC 8705 §3.4): the certificate is required and bound, as before. A FAPI 1 client's proof never reaches
+    ///   here (`Client.usesDPoP`); one from a `fapi: false` client binds its key as well.
     /// - Other clients: the DPoP key when a proof is sent, else the certificate when one is presented.
     public static func decide(client: Client, certificate: ClientCertificate?, proof: DPoPProof?) throws(OAuthError) -> TokenBinding {
         if client.dpopBoundAccessTokens && proof == nil {
             throw OAuthError(.invalidDPoPProof, "a DPoP proof is required for this client", detail: "dpop_bound_access_tokens (RFC 9449 §5.2)")
         }
-        if client.profile.isFAPI2 {
+        if client.isFAPI && client.policy.offersDPoP {  // FAPI 2: mTLS or DPoP
             if let proof { return TokenBinding(dpopThumbprint: proof.thumbprint) }
             guard let certificate else {
                 throw OAuthError(

@@ -67,8 +67,13 @@ public struct RegistrationService: Sendable {
         "id_token_signed_response_alg", "request_object_signing_alg", "authorization_signed_response_alg",
         "backchannel_token_delivery_mode", "backchannel_client_notification_endpoint", "backchannel_authentication_request_signing_alg",
         "backchannel_user_code_parameter", "require_pushed_authorization_requests", "access_token_format", "access_token_signing_alg",
-        FAPIProfile.metadataMember,
+        "dpop_bound_access_tokens",
     ]
+
+    /// Members only a trusted directory's software statement may set, never the request: the profile decides which
+    /// rules protect the client, so a TPP cannot pick a weaker one for itself (without a statement value, the
+    /// server's setting `fapi_profile` decides, or on an update the profile the client already has).
+    static let statementOnlyMembers: Set<String> = [FAPIProfile.metadataMember]
 
     /// Set by the server from the statement and certificate, never taken from the request.
     static let serverMembers: Set<String> = ["software_id", "org_id", "organization_identifier", "psd2_competent_authority"]
@@ -165,7 +170,9 @@ public struct RegistrationService: Sendable {
             try await verifyRequestSignature(request, statement: statement, now: now)
             try await consumeRequest(request, statement: statement, now: now)
         }
-        let client = try buildClient(clientID: clientID, metadata: request.metadata, statement: statement, certificate: certificate, now: existing.createdAt)
+        let client = try buildClient(
+            clientID: clientID, metadata: request.metadata, statement: statement, certificate: certificate, now: existing.createdAt,
+            profile: existing.profile)
         let token = entropy.token()
         var updated = record
         updated.accessTokenHash = TokenIssuer.hash(token)
@@ -403,13 +410,18 @@ public struct RegistrationService: Sendable {
     }
 
     /// Merges the request with the software statement (RFC 7591 §2.3: the statement wins) and applies the FAPI rules.
-    func buildClient(clientID: String, metadata requested: [String: JSON], statement: SoftwareStatement, certificate: ClientCertificate, now: Date)
-        throws(OAuthError) -> Client
-    {
+    /// `profile`: the profile when the statement names none (an update keeps the client's; a new client gets the
+    /// server's default).
+    func buildClient(
+        clientID: String, metadata requested: [String: JSON], statement: SoftwareStatement, certificate: ClientCertificate, now: Date,
+        profile: FAPIProfile? = nil
+    ) throws(OAuthError) -> Client {
         var metadata = requested
         // RFC 7591 §2.3: metadata in the software statement takes precedence over the request. A statement that
         // names the keys or the certificate identity replaces every alternative spelling of them in the request.
-        let fromStatement = statement.claims.members.filter { Self.registrableMembers.contains($0.key) && !Self.serverMembers.contains($0.key) }
+        let fromStatement = statement.claims.members.filter {
+            (Self.registrableMembers.contains($0.key) || Self.statementOnlyMembers.contains($0.key)) && !Self.serverMembers.contains($0.key)
+        }
         let exclusive: [Set<String>] = [["jwks", "jwks_uri"], Set(["tls_client_auth_subject_dn"] + Client.TLSClientAuthSAN.allCases.map(\.rawValue))]
         for group in exclusive where !group.isDisjoint(with: fromStatement.keys) {
             for member in group { metadata[member] = nil }
@@ -477,7 +489,7 @@ public struct RegistrationService: Sendable {
             }
         }
         do {
-            return try Client(clientID: clientID, metadata: FAPIProfile.resolving(metadata, serverDefault: settings.defaultProfile), createdAt: now)
+            return try Client(clientID: clientID, metadata: FAPIProfile.resolving(metadata, serverDefault: profile ?? settings.defaultProfile), createdAt: now)
         } catch {
             if error.field == "redirect_uris" { throw OAuthError(.invalidRedirectURI, "\(error)") }
             throw OAuthError(.invalidClientMetadata, "\(error)")

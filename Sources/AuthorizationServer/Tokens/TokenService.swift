@@ -27,9 +27,9 @@ public struct TokenService: Sendable {
         guard client.client.grantTypes.contains(grantType) else {
             throw OAuthError(.unauthorizedClient, "the client is not registered for \(grantType)")
         }
-        // RFC 9449 §4.3: the proof is checked once, here, for every grant.
+        // RFC 9449 §4.3: the proof is checked once, here, for every grant (for clients whose profile offers DPoP).
         let checked: DPoPProof?
-        if let proof, proof.hasProof {
+        if let proof, proof.hasProof, client.client.usesDPoP {
             guard let dpop else { throw OAuthError(.invalidDPoPProof, "DPoP is not supported here") }
             checked = try await dpop.validate(proof)
         } else {
