@@ -9,6 +9,7 @@ import http.client
 import json
 import ssl
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -247,16 +248,36 @@ def test_removing_the_client_makes_its_dpop_token_inactive(rs, pki):
     assert introspect(rs, pki, token) == {"active": False}
 
 
-# --- code flow with PAR binding, userinfo, refresh (a FAPI 1 client that also sends DPoP) -------------
+# --- code flow with PAR binding, userinfo, refresh (a FAPI 2 Message Signing client; FAPI 1 has no DPoP) ----
 
 class DPoPFlow(Flow):
-    """The hybrid flow of test_hybrid_flow, with DPoP proofs at PAR, token and userinfo."""
+    """The PAR flow of test_hybrid_flow for a FAPI 2 Message Signing client (signed request object at PAR,
+    response_type code), with DPoP proofs at PAR, token and userinfo."""
+
+    def __init__(self, daemon, pki):
+        super().__init__(daemon, pki)
+        self.client_id = register(daemon, {
+            "client_name": "DPoP code TPP", "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN,
+            "fapi_profile": "fapi2-message-signing", "redirect_uris": [REDIRECT], "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"], "scope": "openid accounts", "jwks": {"keys": [self.key.as_dict(private=False)]},
+        })
+
+    def consent(self, page, decision="approve"):
+        response = self.browser.post(self.daemon.base + "/authorize/consent", data={
+            "interaction": self.hidden(page, "interaction"), "csrf": self.hidden(page, "csrf"), "decision": decision},
+            allow_redirects=False, timeout=10)
+        assert response.status_code == 303, response.text
+        location = response.headers["Location"]
+        assert location.startswith(REDIRECT + "?"), location
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+        assert query.get("iss") == self.daemon.issuer, query
+        return query
 
     def par_response(self, key, **overrides):
         now = int(time.time())
         challenge = base64.urlsafe_b64encode(hashlib.sha256(self.verifier.encode()).digest()).rstrip(b"=").decode()
         claims = {"iss": self.client_id, "aud": self.daemon.issuer, "exp": now + 300, "nbf": now, "jti": str(uuid.uuid4()),
-                  "client_id": self.client_id, "response_type": "code id_token", "redirect_uri": REDIRECT, "scope": "openid accounts",
+                  "client_id": self.client_id, "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid accounts",
                   "state": self.state, "nonce": self.nonce, "code_challenge": challenge, "code_challenge_method": "S256"}
         claims.update(overrides)
         headers = {"DPoP": key.proof("POST", self.daemon.issuer + "/par")} if key else {}
