@@ -97,6 +97,7 @@ final class PostgresTokenBatch: Sendable {
                 "issued_at": .int(StoredTime.seconds(record.issuedAt)), "expires_at": .int(StoredTime.seconds(record.expiresAt)),
                 "cnf_x5t": record.certificateThumbprint.map(JSON.string) ?? .null, "format": .string(record.format),
                 "cnf_jkt": record.dpopThumbprint.map(JSON.string) ?? .null,
+                "status_x5t": record.statusCertificateThumbprint.map(JSON.string) ?? .null,
                 "revoked_at": stored(record, clientExists: true), "revoked_if_removed": stored(record, clientExists: false),
                 "origin_hash": record.originHash.map { .string(Crypto.hex($0)) } ?? .null,
             ]
@@ -122,17 +123,17 @@ final class PostgresTokenBatch: Sendable {
             batch AS (
                 SELECT * FROM jsonb_to_recordset(\(batch)::jsonb) AS e(
                     n int, token_hash text, client_id text, subject text, scope text, issued_at bigint, expires_at bigint, cnf_x5t text,
-                    cnf_jkt text, format text, revoked_at bigint, revoked_if_removed bigint, origin_hash text, k bigint, fields text, a_time text, a_type text,
+                    cnf_jkt text, status_x5t text, format text, revoked_at bigint, revoked_if_removed bigint, origin_hash text, k bigint, fields text, a_time text, a_type text,
                     a_client_id text, a_org_id text, a_user text, a_cnf text, a_interaction_id text, a_source text, a_outcome text, a_reason text))
             """)
         statement.with("live AS (SELECT client_id FROM clients WHERE client_id IN (SELECT client_id FROM batch) FOR SHARE)")
         statement.with(
             """
             tokens AS (
-                INSERT INTO access_tokens (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, origin_hash, cnf_jkt)
+                INSERT INTO access_tokens (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, origin_hash, cnf_jkt, status_x5t)
                 SELECT decode(token_hash, 'hex'), client_id, subject, scope, issued_at, expires_at, cnf_x5t, format,
                     CASE WHEN client_id IN (SELECT client_id FROM live) THEN revoked_at ELSE revoked_if_removed END,
-                    decode(origin_hash, 'hex'), cnf_jkt
+                    decode(origin_hash, 'hex'), cnf_jkt, status_x5t
                 FROM batch ORDER BY n RETURNING 1)
             """)
         if audited > 0 {

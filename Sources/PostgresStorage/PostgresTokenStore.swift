@@ -38,14 +38,14 @@ public struct PostgresTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
     public func accessToken(hash: [UInt8]) async throws(StorageError) -> AccessTokenRecord? {
         try await database.map(
             """
-            SELECT client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, cnf_jkt
+            SELECT client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, cnf_jkt, status_x5t
             FROM access_tokens WHERE token_hash = \(ByteBuffer(bytes: hash))
             """
         ) { row in
             AccessTokenRecord(
                 tokenHash: hash, clientID: try row.value(0), subject: try row.value(1), scope: try row.value(2), issuedAt: try row.date(3),
                 expiresAt: try row.date(4), certificateThumbprint: try row.value(5), format: try row.value(6), revokedAt: try row.optionalDate(7),
-                dpopThumbprint: try row.value(8))
+                dpopThumbprint: try row.value(8), statusCertificateThumbprint: try row.value(9))
         }.first
     }
 

@@ -232,6 +232,14 @@ struct DPoPTokenBindingTests {
         let record = try #require(try await core.accessToken(response.accessToken))
         #expect(record.dpopThumbprint == (try key.thumbprint))
         #expect(record.certificateThumbprint == nil)
+        // The token still follows the status of the certificate the client authenticated with.
+        let thumbprint = core.credentials.tpp[0].sha256Thumbprint
+        #expect(record.statusCertificateThumbprint == thumbprint)
+        let revoked = IntrospectionService(
+            tokens: core.stores.tokens, resourceServers: core.stores.clients, issuer: Core.issuer, clock: core.clock,
+            status: RevokedCertificates(thumbprints: [thumbprint]))
+        #expect(try await revoked.introspect(token: response.accessToken) == ["active": false])
+        #expect(try await core.introspection.introspect(token: response.accessToken)["active"] == true)
     }
 
     @Test("FAPI 1 clients: the certificate stays required and bound; a proof they send is ignored, even a bad one")
@@ -450,4 +458,15 @@ struct DPoPCIBATests {
         #expect(record.dpopThumbprint == nil)
         #expect(record.certificateThumbprint == ciba.core.credentials.tpp[0].sha256Thumbprint)
     }
+}
+
+/// A status policy that knows some certificates as revoked (and refuses them at authentication).
+struct RevokedCertificates: CertificateStatusPolicy {
+    let thumbprints: Set<String>
+
+    func check(_ certificate: ClientCertificate) async throws(OAuthError) {
+        if thumbprints.contains(certificate.thumbprint) { throw OAuthError(.invalidClient, "revoked") }
+    }
+
+    func isRevoked(thumbprint: String) -> Bool { thumbprints.contains(thumbprint) }
 }

@@ -148,6 +148,36 @@ def test_token_bound_to_a_revoked_certificate_introspects_inactive(status_daemon
     print(f"revocation reached introspection after {time.time() - revoked_at:.1f} s")
 
 
+def test_dpop_bound_token_of_an_mtls_client_follows_its_certificate_status(status_daemon, rpki, pki):
+    """A FAPI 2 client authenticated by mTLS whose token is DPoP-bound (cnf.jkt only) still loses the token when
+    the certificate it authenticated with is revoked."""
+    from test_dpop import DPoPKey  # the joserfc proof maker of the DPoP suite
+
+    responder = rpki.responder_url()
+    cert = rpki.issue("dpop-revoked", ocsp_url=responder)
+    rpki.start_responder(responder)
+    client_id = register(status_daemon, {
+        "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "O=Revocation TPP,CN=dpop-revoked",
+        "fapi_profile": "fapi2-security-profile", "response_types": ["code"], "grant_types": ["client_credentials"], "scope": "accounts"})
+    key = DPoPKey()
+    response = TokenClient(status_daemon, cert).session.post(
+        status_daemon.base + "/token", data={"grant_type": "client_credentials", "client_id": client_id},
+        headers={"DPoP": key.proof("POST", status_daemon.issuer + "/token")}, timeout=10)
+    assert response.status_code == 200 and response.json()["token_type"] == "DPoP", response.text
+    access_token = response.json()["access_token"]
+    rs = TokenClient(status_daemon, (pki / "tpp.pem", pki / "tpp.key"))
+    info = rs.post("/introspect", {"token": access_token}).json()
+    assert info["active"] is True and info["cnf"] == {"jkt": key.thumbprint}, info
+    rpki.revoke(cert[0])
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if rs.post("/introspect", {"token": access_token}).json() == {"active": False}:
+            break
+        time.sleep(0.25)
+    else:
+        pytest.fail("the DPoP-bound token stayed active after the client's certificate was revoked")
+
+
 def test_fapictl_cert_check(status_daemon, rpki):
     responder = rpki.responder_url()
     good = rpki.issue("check-good", ocsp_url=responder)

@@ -24,7 +24,7 @@ struct DPoPContractTests {
             createdAt: t0)
     }
 
-    @Test("access tokens, codes and refresh tokens keep their DPoP key; tokens without one read back without", arguments: Backend.available)
+    @Test("access tokens (with the authenticating certificate of a DPoP-bound one, migration 0020), codes and refresh tokens keep their DPoP key; tokens without one read back without", arguments: Backend.available)
     func bindings(backend: Backend) async throws {
         let fixture = try await Fixture.open(backend)
         defer { withExtendedLifetime(fixture) {} }
@@ -33,7 +33,8 @@ struct DPoPContractTests {
         for (name, key, certificate) in [("dpop", Optional(jkt), Optional<String>.none), ("both", jkt, "x5t"), ("none", nil, "x5t")] {
             let record = AccessTokenRecord(
                 tokenHash: Crypto.sha256(name), clientID: "c1", subject: nil, scope: "accounts", issuedAt: t0, expiresAt: t0.addingTimeInterval(300),
-                certificateThumbprint: certificate, format: "opaque", dpopThumbprint: key)
+                certificateThumbprint: certificate, format: "opaque", dpopThumbprint: key,
+                statusCertificateThumbprint: name == "dpop" ? "authenticated-x5t" : nil)
             try await store.tokens.insertAccessToken(record, audit: nil)
             #expect(try await store.tokens.accessToken(hash: Crypto.sha256(name)) == record, "\(name)")
         }

@@ -3,10 +3,14 @@
 public struct TokenBinding: Sendable, Equatable {
     public var certificateThumbprint: String?
     public var dpopThumbprint: String?
+    /// The certificate the client authenticated with when the token is not bound to it: revoking that certificate
+    /// still makes the token inactive (RFC 8705 §2 status of the client's certificate, FAPI 2 SP §5.3.2.1).
+    public var statusCertificateThumbprint: String?
 
-    public init(certificateThumbprint: String? = nil, dpopThumbprint: String? = nil) {
+    public init(certificateThumbprint: String? = nil, dpopThumbprint: String? = nil, statusCertificateThumbprint: String? = nil) {
         self.certificateThumbprint = certificateThumbprint
         self.dpopThumbprint = dpopThumbprint
+        self.statusCertificateThumbprint = statusCertificateThumbprint
     }
 
     /// RFC 9449 §5: `DPoP` for a DPoP-bound token, `Bearer` otherwise (RFC 8705 keeps `Bearer`).
@@ -27,7 +31,7 @@ public struct TokenBinding: Sendable, Equatable {
             throw OAuthError(.invalidDPoPProof, "a DPoP proof is required for this client", detail: "dpop_bound_access_tokens (RFC 9449 §5.2)")
         }
         if client.isFAPI && client.policy.offersDPoP {  // FAPI 2: mTLS or DPoP
-            if let proof { return TokenBinding(dpopThumbprint: proof.thumbprint) }
+            if let proof { return TokenBinding(dpopThumbprint: proof.thumbprint, statusCertificateThumbprint: certificate?.thumbprint) }
             guard let certificate else {
                 throw OAuthError(
                     .invalidRequest, "a DPoP proof or a client certificate is required: tokens are sender-constrained",
@@ -43,7 +47,7 @@ public struct TokenBinding: Sendable, Equatable {
             }
             return TokenBinding(certificateThumbprint: certificate.thumbprint, dpopThumbprint: proof?.thumbprint)
         }
-        if let proof { return TokenBinding(dpopThumbprint: proof.thumbprint) }
+        if let proof { return TokenBinding(dpopThumbprint: proof.thumbprint, statusCertificateThumbprint: certificate?.thumbprint) }
         return TokenBinding(certificateThumbprint: certificate?.thumbprint)
     }
 }

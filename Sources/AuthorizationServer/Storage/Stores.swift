@@ -77,12 +77,20 @@ public struct AccessTokenRecord: Sendable, Equatable {
     public var originHash: [UInt8]?
     /// RFC 9449 §6 `jkt`: the RFC 7638 thumbprint of the DPoP key the token is bound to.
     public var dpopThumbprint: String?
+    /// The certificate the client authenticated with, when the token is not bound to it (a DPoP-bound token of an
+    /// mTLS-authenticated client): the token still follows that certificate's revocation status.
+    public var statusCertificateThumbprint: String?
+    /// The certificate whose OCSP/CRL status decides whether the token is still active: the bound one, else the
+    /// one the client authenticated with.
+    public var statusThumbprint: String? { certificateThumbprint ?? statusCertificateThumbprint }
 
     public init(
         tokenHash: [UInt8], clientID: String, subject: String?, scope: String, issuedAt: Date, expiresAt: Date,
-        certificateThumbprint: String?, format: String, revokedAt: Date? = nil, originHash: [UInt8]? = nil, dpopThumbprint: String? = nil
+        certificateThumbprint: String?, format: String, revokedAt: Date? = nil, originHash: [UInt8]? = nil, dpopThumbprint: String? = nil,
+        statusCertificateThumbprint: String? = nil
     ) {
         self.dpopThumbprint = dpopThumbprint
+        self.statusCertificateThumbprint = statusCertificateThumbprint
         self.originHash = originHash
         self.tokenHash = tokenHash
         self.clientID = clientID

@@ -54,7 +54,7 @@ public final class IntrospectionService: Sendable {
         do { record = try await tokens.accessToken(hash: TokenIssuer.hash(token)) } catch { throw OAuthError(error) }
         guard let record, record.isActive(at: clock.now()) else { return ["active": false] }
         // Revocation-aware: a token bound to a certificate since found revoked is no longer active.
-        if let thumbprint = record.certificateThumbprint, status?.isRevoked(thumbprint: thumbprint) == true { return ["active": false] }
+        if let thumbprint = record.statusThumbprint, status?.isRevoked(thumbprint: thumbprint) == true { return ["active": false] }
         var response: [String: JSON] = [
             "active": true,
             "client_id": .string(record.clientID),

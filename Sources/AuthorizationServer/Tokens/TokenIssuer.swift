@@ -94,7 +94,8 @@ public struct TokenIssuer: Sendable {
         }
         let record = AccessTokenRecord(
             tokenHash: Self.hash(value), clientID: client.clientID, subject: subject, scope: scope, issuedAt: issuedAt,
-            expiresAt: expiresAt, certificateThumbprint: thumbprint, format: format, originHash: origin, dpopThumbprint: jkt
+            expiresAt: expiresAt, certificateThumbprint: thumbprint, format: format, originHash: origin, dpopThumbprint: jkt,
+            statusCertificateThumbprint: binding.statusCertificateThumbprint
         )
         let event = AuditEvent(
             grant == "refresh_token" ? .tokenRefreshed : .tokenIssued, at: now, client: client, user: subject, certificateThumbprint: thumbprint,

@@ -38,6 +38,9 @@ public struct UserinfoService: Sendable {
             guard bound == certificate?.thumbprint else { throw OAuthError(.invalidToken, "the access token is bound to another certificate") }
             // The same answer introspection gives: a token bound to a revoked certificate is no longer valid.
             if status?.isRevoked(thumbprint: bound) == true { throw OAuthError(.invalidToken, "the bound certificate is revoked") }
+        } else if let authenticated = record.statusCertificateThumbprint, status?.isRevoked(thumbprint: authenticated) == true {
+            // A DPoP-bound token of an mTLS client follows the status of the certificate the client authenticated with.
+            throw OAuthError(.invalidToken, "the client certificate is revoked")
         }
         try await checkDPoP(record, accessToken: accessToken, scheme: scheme)
         return ["sub": .string(subject)]
