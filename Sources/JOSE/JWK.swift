@@ -52,10 +52,10 @@ public struct JWK: Sendable {
     }
 
     /// The public members only: what goes into a published JWKS.
-    public var publicMembers: [String: JSON] {
-        let privateNames: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
-        return members.filter { !privateNames.contains($0.key) }
-    }
+    public var publicMembers: [String: JSON] { members.filter { !Self.privateMemberNames.contains($0.key) } }
+
+    /// The members that carry private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4).
+    public static let privateMemberNames: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
     /// The RFC 7638 JWK thumbprint: base64url(SHA-256) of the required public members in lexicographic order.
     public static func thumbprint(of key: AsymmetricKey) throws(JOSEError) -> String {

@@ -16,7 +16,9 @@ public enum JWSAlgorithm: String, Sendable, CaseIterable, Hashable {
     /// What FAPI 1 Advanced and FAPI-CIBA allow (FAPI1-A §8.6).
     public static let fapi: Set<JWSAlgorithm> = [.PS256, .ES256]
     /// What FAPI 2 allows (FAPI2-SP §5.4.1).
-    public static let fapi2: Set<JWSAlgorithm> = [.PS256, .ES256, .EdDSA]
+    public static let fapi2: Set<JWSAlgorithm> = Set(fapi2Listed)
+    /// The FAPI 2 algorithms in the order metadata and challenges list them.
+    public static let fapi2Listed: [JWSAlgorithm] = [.PS256, .ES256, .EdDSA]
     /// Algorithms this server signs with.
     public static let signing: Set<JWSAlgorithm> = [.PS256, .ES256, .EdDSA]
 

@@ -31,7 +31,7 @@ public struct DPoPProof: Sendable {
 /// Settings the proof checks read.
 public struct DPoPSettings: Sendable {
     /// RFC 9449 §5.1 `dpop_signing_alg_values_supported`: asymmetric, FAPI 2 SP §5.4.1 (RS256 and none refused).
-    public static let algorithms: [JWSAlgorithm] = [.PS256, .ES256, .EdDSA]
+    public static let algorithms: [JWSAlgorithm] = JWSAlgorithm.fapi2Listed
     /// How far in the past `iat` may be (§11.1: a bounded acceptance window). FAPI 2 SP §5.3.2.1-13 needs 10 s.
     public var maximumAge: TimeInterval = 60
     /// How far in the future `iat` may be: clock skew (FAPI 2 SP §5.3.2.1-13: 10 s accepted, over 60 s refused).
@@ -58,7 +58,6 @@ public struct DPoPProofValidator: Sendable {
     public let settings: DPoPSettings
 
     /// Members of a JWK that only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4): never in a proof (§4.3 item 7).
-    static let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
     public init(replay: any ReplayStore, nonces: DPoPNonces, clock: any WallClock, settings: DPoPSettings = DPoPSettings()) {
         self.replay = replay
@@ -116,10 +115,10 @@ public struct DPoPProofValidator: Sendable {
         // §4.3 item 4: typ dpop+jwt (a media type: compared case-insensitively, RFC 7515 §4.1.9).
         guard jws.type?.lowercased() == "dpop+jwt" else { throw Self.invalid("the DPoP proof typ must be dpop+jwt") }
         // §4.3 item 5: an asymmetric algorithm this server supports.
-        guard DPoPSettings.algorithms.contains(jws.algorithm) else { throw Self.invalid("the DPoP proof alg is not supported") }
+        guard JWSAlgorithm.fapi2.contains(jws.algorithm) else { throw Self.invalid("the DPoP proof alg is not supported") }
         // §4.3 items 6-7: a public key in jwk, never a private one, fitting the algorithm.
         guard let members = jws.header["jwk"]?.objectValue else { throw Self.invalid("the DPoP proof has no jwk") }
-        guard members.keys.allSatisfy({ !Self.privateMembers.contains($0) }) else { throw Self.invalid("the DPoP proof jwk must be a public key") }
+        guard members.keys.allSatisfy({ !JWK.privateMemberNames.contains($0) }) else { throw Self.invalid("the DPoP proof jwk must be a public key") }
         // The claims' cheap checks come first; importing the key (OpenSSL's public-key check) and the signature are
         // the costly steps, done last.
         guard let jti = claims["jti"]?.stringValue, !jti.isEmpty, jti.utf8.count <= 256 else { throw Self.invalid("the DPoP proof needs a jti") }
@@ -155,7 +154,7 @@ public struct DPoPProofValidator: Sendable {
             throw Self.invalid("the DPoP proof jwk is not a usable key", detail: "\(error)")
         }
         guard jws.algorithm.fits(key.key.kind) else { throw Self.invalid("the DPoP proof alg does not fit its jwk") }
-        do { try jws.verify(with: key.key, allowed: Set(DPoPSettings.algorithms)) } catch {
+        do { try jws.verify(with: key.key, allowed: JWSAlgorithm.fapi2) } catch {
             throw Self.invalid("the DPoP proof signature does not verify", detail: "\(error)")
         }
         let thumbprint: String

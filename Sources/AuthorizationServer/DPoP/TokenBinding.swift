@@ -1,3 +1,5 @@
+public import JOSE
+
 /// What an issued access token is bound to: the client certificate (RFC 8705 §3, `cnf.x5t#S256`), the DPoP key
 /// (RFC 9449 §6, `cnf.jkt`), both, or neither. Decided once per token request by `decide`, the sender-constraint rule.
 public struct TokenBinding: Sendable, Equatable {
@@ -15,6 +17,15 @@ public struct TokenBinding: Sendable, Equatable {
 
     /// RFC 9449 §5: `DPoP` for a DPoP-bound token, `Bearer` otherwise (RFC 8705 keeps `Bearer`).
     public var tokenType: String { dpopThumbprint == nil ? "Bearer" : "DPoP" }
+
+    /// The `cnf` claim (RFC 8705 §3.1 `x5t#S256`, RFC 9449 §6.1 `jkt`) of a JWT access token and of introspection;
+    /// nil for an unbound token.
+    public var confirmation: JSON? {
+        var members: [String: JSON] = [:]
+        if let certificateThumbprint { members["x5t#S256"] = .string(certificateThumbprint) }
+        if let dpopThumbprint { members["jkt"] = .string(dpopThumbprint) }
+        return members.isEmpty ? nil : .object(members)
+    }
 
     /// The sender-constraint rule, per client:
     /// - `dpop_bound_access_tokens` (RFC 9449 §5.2): a proof is required.

@@ -6,11 +6,12 @@ public struct TokenRequest: Sendable {
     public let proof: DPoPProof?
     public let binding: TokenBinding
 
-    public init(parameters: [String: String], client: AuthenticatedClient, proof: DPoPProof? = nil, binding: TokenBinding? = nil) {
+    /// `binding`: `TokenBinding.decide`'s answer for this client, certificate and proof.
+    public init(parameters: [String: String], client: AuthenticatedClient, proof: DPoPProof?, binding: TokenBinding) {
         self.parameters = parameters
         self.client = client
         self.proof = proof
-        self.binding = binding ?? TokenBinding(certificateThumbprint: client.certificate?.thumbprint, dpopThumbprint: proof?.thumbprint)
+        self.binding = binding
     }
 }
 

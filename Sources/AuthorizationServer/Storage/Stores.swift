@@ -83,6 +83,10 @@ public struct AccessTokenRecord: Sendable, Equatable {
     /// The certificate whose OCSP/CRL status decides whether the token is still active: the bound one, else the
     /// one the client authenticated with.
     public var statusThumbprint: String? { certificateThumbprint ?? statusCertificateThumbprint }
+    /// What the token is bound to, as `TokenBinding.decide` chose it.
+    public var binding: TokenBinding {
+        TokenBinding(certificateThumbprint: certificateThumbprint, dpopThumbprint: dpopThumbprint, statusCertificateThumbprint: statusCertificateThumbprint)
+    }
 
     public init(
         tokenHash: [UInt8], clientID: String, subject: String?, scope: String, issuedAt: Date, expiresAt: Date,

@@ -13,7 +13,7 @@ public struct IntrospectionResponseJWT: Sendable {
     /// The algorithms a resource server may choose (RFC 9701 §6 `introspection_signed_response_alg`): the ones
     /// this server signs with, all of them allowed by FAPI 2 (FAPI2-SP §5.4.1). RFC 9701's default RS256 is not
     /// among them (FAPI forbids it), so fapid's default is PS256.
-    public static let algorithms: [JWSAlgorithm] = [.PS256, .ES256, .EdDSA]
+    public static let algorithms: [JWSAlgorithm] = JWSAlgorithm.fapi2Listed
     public static let defaultAlgorithm = JWSAlgorithm.PS256
 
     let keyRing: KeyRing

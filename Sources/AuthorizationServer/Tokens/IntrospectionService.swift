@@ -59,7 +59,7 @@ public final class IntrospectionService: Sendable {
             "active": true,
             "client_id": .string(record.clientID),
             // RFC 9449 §6.2: DPoP for a DPoP-bound token.
-            "token_type": record.dpopThumbprint == nil ? "Bearer" : "DPoP",
+            "token_type": .string(record.binding.tokenType),
             "exp": .int(Int64(record.expiresAt.timeIntervalSince1970)),
             "iat": .int(Int64(record.issuedAt.timeIntervalSince1970)),
             "iss": .string(issuer),
@@ -68,10 +68,7 @@ public final class IntrospectionService: Sendable {
         if let subject = record.subject { response["sub"] = .string(subject) }
         // RFC 8705 §3.2: the binding, for the resource server to compare with its client's certificate.
         // RFC 9449 §6.2: `cnf.jkt` beside it for a DPoP-bound token.
-        var confirmation: [String: JSON] = [:]
-        if let thumbprint = record.certificateThumbprint { confirmation["x5t#S256"] = .string(thumbprint) }
-        if let jkt = record.dpopThumbprint { confirmation["jkt"] = .string(jkt) }
-        if !confirmation.isEmpty { response["cnf"] = .object(confirmation) }
+        if let confirmation = record.binding.confirmation { response["cnf"] = confirmation }
         return response
     }
 }

@@ -24,7 +24,7 @@ public struct IssuedAccessToken: Sendable {
     public let record: AccessTokenRecord
 
     /// RFC 9449 §5: `DPoP` for a DPoP-bound token, `Bearer` otherwise.
-    public var tokenType: String { record.dpopThumbprint == nil ? "Bearer" : "DPoP" }
+    public var tokenType: String { record.binding.tokenType }
 }
 
 /// Issues access tokens: opaque 256-bit values or RFC 9068 JWTs, stored only as SHA-256 hashes,
@@ -77,10 +77,7 @@ public struct TokenIssuer: Sendable {
                 "jti": .string(entropy.token()),
             ]
             if !scope.isEmpty { claims["scope"] = .string(scope) }
-            var confirmation: [String: JSON] = [:]
-            if let thumbprint { confirmation["x5t#S256"] = .string(thumbprint) }
-            if let jkt { confirmation["jkt"] = .string(jkt) }
-            if !confirmation.isEmpty { claims["cnf"] = .object(confirmation) }
+            if let confirmation = binding.confirmation { claims["cnf"] = confirmation }
             do {
                 // RFC 9068 §2.1: typ at+jwt.
                 value = try signer.sign(claims: claims, type: "at+jwt")
