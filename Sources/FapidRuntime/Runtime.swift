@@ -28,6 +28,7 @@ public struct Storage: Sendable {
     public let audit: any AuditLogReader
     public let interactions: any InteractionStore
     public let signInAttempts: any SignInAttemptStore
+    public let consents: any ConsentStore
 
     /// `cibaSealer`: seals CIBA ping/push secrets until delivery (the daemon's `CIBANotificationKey`).
     public init(sqlite database: SQLiteDatabase, cibaSealer: CIBANotificationSealer? = nil) {
@@ -44,6 +45,7 @@ public struct Storage: Sendable {
         audit = SQLiteAuditLog(database: database)
         interactions = SQLiteInteractionStore(database: database)
         signInAttempts = SQLiteSignInAttemptStore(database: database)
+        consents = SQLiteConsentStore(database: database)
     }
 
     public init(postgres database: PostgresDatabase, cibaSealer: CIBANotificationSealer? = nil) {
@@ -60,6 +62,7 @@ public struct Storage: Sendable {
         audit = PostgresAuditLog(database: database)
         interactions = PostgresInteractionStore(database: database)
         signInAttempts = PostgresSignInAttemptStore(database: database)
+        consents = PostgresConsentStore(database: database)
     }
 
     /// The stores of `memory`, which keeps nothing beyond the process (no sealer: nothing is written out).
@@ -77,6 +80,7 @@ public struct Storage: Sendable {
         audit = memory.audit
         interactions = memory.interactions
         signInAttempts = memory.signInAttempts
+        consents = memory.consents
     }
 
     /// A fresh, empty in-memory storage.

@@ -66,6 +66,7 @@ struct MemoryState {
     var interactions: [[UInt8]: PSUInteraction] = [:]
     var sessions: [[UInt8]: PSUSession] = [:]
     var signInCounters: [[UInt8]: SignInCounter] = [:]
+    var consents: [String: Consent] = [:]
 
     /// Chains `event` to the last row with `AuditChain.hash`, as the SQL backends do at their head.
     mutating func appendAudit(_ event: AuditEvent?) {

@@ -20,4 +20,5 @@ public struct MemoryStorage: Sendable {
     public var audit: MemoryAuditLog { MemoryAuditLog(database: database) }
     public var interactions: MemoryInteractionStore { MemoryInteractionStore(database: database) }
     public var signInAttempts: MemorySignInAttemptStore { MemorySignInAttemptStore(database: database) }
+    public var consents: MemoryConsentStore { MemoryConsentStore(database: database) }
 }

@@ -43,6 +43,8 @@ extension MemoryState {
         case .accessTokensRefreshedFrom(let code):
             let refreshed = Set(refreshTokens.values.filter { $0.codeHash == code }.map(\.tokenHash))
             return markAccess { $0.originHash.map(refreshed.contains) ?? false }
+        case .grant(let id):
+            return markAccess { $0.grantID == id } + markRefresh { $0.grantID == id }
         }
     }
 

@@ -47,6 +47,9 @@ enum PostgresTokenRows {
             return try await mark("access_tokens") {
                 "origin_hash IN (SELECT token_hash FROM refresh_tokens WHERE code_hash = \($0.bind(ByteBuffer(bytes: code))))"
             }
+        case .grant(let id):
+            let access = try await mark("access_tokens") { "grant_id = \($0.bind(id))" }
+            return try await access + mark("refresh_tokens") { "grant_id = \($0.bind(id))" }
         }
     }
 

@@ -40,6 +40,8 @@ enum SQLiteTokenRows {
             return try mark("refresh_tokens", "code_hash = ?", [Data(code)])
         case .accessTokensRefreshedFrom(let code):
             return try mark("access_tokens", "origin_hash IN (SELECT token_hash FROM refresh_tokens WHERE code_hash = ?)", [Data(code)])
+        case .grant(let id):
+            return try mark("access_tokens", "grant_id = ?", [id]) + mark("refresh_tokens", "grant_id = ?", [id])
         }
     }
 

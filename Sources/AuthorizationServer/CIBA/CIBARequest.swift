@@ -25,12 +25,16 @@ public struct CIBARequest: Sendable, Equatable {
     public var decidedAt: Date?
     /// Ping and push modes only, until the client is notified (CIBA Core §10.2 and §10.3 send it).
     public var pingAuthReqID: String?
+    /// The consent (`grant_id`) the request asks for, when it carries `authorization_details`.
+    public var grantID: String?
 
     public init(
         id: String, authReqIDHash: [UInt8], clientID: String, username: String, scope: String, bindingMessage: String?, acr: String?,
         deliveryMode: String, notificationToken: String?, createdAt: Date, expiresAt: Date, interval: Int, lastPolledAt: Date? = nil,
-        status: Status = .pending, decidedBy: String? = nil, decidedAt: Date? = nil, pingAuthReqID: String? = nil
+        status: Status = .pending, decidedBy: String? = nil, decidedAt: Date? = nil, pingAuthReqID: String? = nil,
+        grantID: String? = nil
     ) {
+        self.grantID = grantID
         self.pingAuthReqID = pingAuthReqID
         self.id = id
         self.authReqIDHash = authReqIDHash

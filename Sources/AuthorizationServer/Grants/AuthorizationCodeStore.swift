@@ -16,11 +16,14 @@ public struct AuthorizationCodeRecord: Sendable, Equatable {
     public var expiresAt: Date
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (`dpop_jkt`, or the PAR proof's key).
     public var dpopThumbprint: String?
+    /// The consent (`grant_id`) the code was issued under.
+    public var grantID: String?
 
     public init(
         codeHash: [UInt8], clientID: String, subject: String, redirectURI: String, scope: String, codeChallenge: String, nonce: String?,
-        authTime: Date, acr: String?, claims: JSON?, expiresAt: Date, dpopThumbprint: String? = nil
+        authTime: Date, acr: String?, claims: JSON?, expiresAt: Date, dpopThumbprint: String? = nil, grantID: String? = nil
     ) {
+        self.grantID = grantID
         self.dpopThumbprint = dpopThumbprint
         self.codeHash = codeHash
         self.clientID = clientID
@@ -55,11 +58,15 @@ public struct RefreshTokenRecord: Sendable, Equatable {
     /// The DPoP key the first tokens were bound to. Refresh tokens of confidential clients are bound to the client,
     /// not the key (RFC 9449 §5): any key's proof refreshes, but one is required when this is set.
     public var dpopThumbprint: String?
+    /// The consent (`grant_id`) the token was issued under; revoking the consent revokes the token.
+    public var grantID: String?
 
     public init(
         tokenHash: [UInt8], clientID: String, subject: String, scope: String, authTime: Date, nonce: String?, certificateThumbprint: String?,
-        codeHash: [UInt8]?, issuedAt: Date, expiresAt: Date, revokedAt: Date? = nil, dpopThumbprint: String? = nil
+        codeHash: [UInt8]?, issuedAt: Date, expiresAt: Date, revokedAt: Date? = nil, dpopThumbprint: String? = nil,
+        grantID: String? = nil
     ) {
+        self.grantID = grantID
         self.dpopThumbprint = dpopThumbprint
         self.tokenHash = tokenHash
         self.clientID = clientID

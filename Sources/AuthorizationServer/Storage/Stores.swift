@@ -80,6 +80,8 @@ public struct AccessTokenRecord: Sendable, Equatable {
     /// The certificate the client authenticated with, when the token is not bound to it (a DPoP-bound token of an
     /// mTLS-authenticated client): the token still follows that certificate's revocation status.
     public var statusCertificateThumbprint: String?
+    /// The consent (`grant_id`) the token was issued under; revoking the consent revokes the token.
+    public var grantID: String?
     /// The certificate whose OCSP/CRL status decides whether the token is still active: the bound one, else the
     /// one the client authenticated with.
     public var statusThumbprint: String? { certificateThumbprint ?? statusCertificateThumbprint }
@@ -91,8 +93,9 @@ public struct AccessTokenRecord: Sendable, Equatable {
     public init(
         tokenHash: [UInt8], clientID: String, subject: String?, scope: String, issuedAt: Date, expiresAt: Date,
         certificateThumbprint: String?, format: String, revokedAt: Date? = nil, originHash: [UInt8]? = nil, dpopThumbprint: String? = nil,
-        statusCertificateThumbprint: String? = nil
+        statusCertificateThumbprint: String? = nil, grantID: String? = nil
     ) {
+        self.grantID = grantID
         self.dpopThumbprint = dpopThumbprint
         self.statusCertificateThumbprint = statusCertificateThumbprint
         self.originHash = originHash

@@ -67,6 +67,12 @@ public enum StoredRevocation {
         [TokenRevocation(.accessToken(hash: hash, clientID: clientID), at: at)]
     }
 
+    /// Revoking a consent (Grant Management `DELETE /grants/{id}`, `fapictl consents revoke`, the customer's
+    /// withdrawal) revokes every access and refresh token issued under it.
+    public static func consentRevoked(_ grantID: String, at: Date) -> [TokenRevocation] {
+        [TokenRevocation(.grant(grantID), at: at)]
+    }
+
     /// RFC 6749 §4.1.2: a code redeemed twice revokes what it produced: the refresh tokens issued from it and
     /// the access tokens issued from it or from those refresh tokens.
     public static func codeReused(_ code: [UInt8], at: Date) -> [TokenRevocation] {

@@ -17,6 +17,8 @@ public struct TokenRevocation: Sendable, Equatable {
         case refreshTokensIssuedFrom(code: [UInt8])
         /// The access tokens issued from any refresh token issued from a code.
         case accessTokensRefreshedFrom(code: [UInt8])
+        /// Every access and refresh token issued under the consent (`grant_id`).
+        case grant(String)
     }
 
     public var target: Target
