@@ -17,6 +17,15 @@ public struct AuditEvent: Sendable, Equatable {
         case codeReuseDetected = "code.reuse_detected"
         case consentGiven = "consent.given"
         case consentDenied = "consent.denied"
+        /// A consent row (`Consent`) was created, changed by one approval of several, authorised, rejected,
+        /// consumed or revoked; the reason carries `ConsentEvidence`.
+        case consentCreated = "consent.created"
+        case consentApproved = "consent.approved"
+        case consentAuthorised = "consent.authorised"
+        case consentRejected = "consent.rejected"
+        case consentConsumed = "consent.consumed"
+        case consentRevoked = "consent.revoked"
+        case consentUpdated = "consent.updated"
         case cibaRequested = "ciba.requested"
         case cibaDecided = "ciba.decided"
         case certificateRevoked = "certificate.revoked"

@@ -44,6 +44,10 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
         case invalidRedirectURI = "invalid_redirect_uri"
         /// RFC 7591 §3.2.2: a client metadata field is not acceptable.
         case invalidClientMetadata = "invalid_client_metadata"
+        /// RFC 9396 §5: `authorization_details` is malformed, of an unknown or unregistered type, or not allowed.
+        case invalidAuthorizationDetails = "invalid_authorization_details"
+        /// Grant Management draft -02 §5.2: `grant_id` names no grant of this client (and user).
+        case invalidGrantID = "invalid_grant_id"
         /// RFC 9449 §5, §7.1: the DPoP proof is missing where required, or invalid.
         case invalidDPoPProof = "invalid_dpop_proof"
         /// RFC 9449 §8, §9: the proof must carry the nonce the server provides (sent in `DPoP-Nonce`).
