@@ -129,9 +129,10 @@ struct AuthorizationDetailsTests {
         #expect(try refusal([Self.amount("250.5")]) == nil)
         #expect(try refusal([Self.amount("1500", currency: "JPY")]) == nil)
         #expect(try refusal([Self.amount("1.234", currency: "KWD")]) == nil)
-        for bad: JSON in [250, .double(250.0), "2.5e2", "-1.00", "+1.00", "1.234", "", "1.", ".5", "0250.00", " 250.00", "250,00", "0", "0.00",
-            "1234567890123456", "1.5", "NaN"]
-        {
+        for bad: JSON in [
+            250, .double(250.0), "2.5e2", "-1.00", "+1.00", "1.234", "", "1.", ".5", "0250.00", " 250.00", "250,00", "0", "0.00",
+            "1234567890123456", "1.5", "NaN",
+        ] {
             let currency = bad == "1.5" ? "JPY" : "GBP"
             #expect(try refusal([Self.amount(bad, currency: currency)]) != nil, "\(bad) \(currency)")
         }
@@ -355,7 +356,9 @@ struct AuthorizationDetailsTests {
             ["card_payment": ["approvals_required": 2]],
         ]
         for value in bad {
-            #expect(throws: DetailError.self, "\(value)") { _ = try DualControlPolicy(value, knownTypes: Set(AuthorizationDetailsPolicy.builtInTypes)) }
+            #expect(throws: DetailError.self, "\(value)") {
+                _ = try DualControlPolicy(value, knownTypes: Set(AuthorizationDetailsPolicy.builtInTypes))
+            }
         }
         // A pass-through type may be named once it is configured.
         let custom = try Self.dualControl(["card_payment": ["approvals_required": 2]], types: ["card_payment"])

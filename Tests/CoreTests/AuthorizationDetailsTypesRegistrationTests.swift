@@ -39,7 +39,9 @@ struct AuthorizationDetailsTypesRegistrationTests {
         let client = try await service.addClient(metadata: metadata(["payment_initiation"]), by: "ops")
         #expect(try await stores.clients.client(id: client.clientID)?.authorizationDetailsTypes == ["payment_initiation"])
         #expect(
-            await invalidField { () async throws(AdministrationError) in _ = try await service.addClient(metadata: metadata(["card_payment"]), by: "ops") }
+            await invalidField { () async throws(AdministrationError) in
+                _ = try await service.addClient(metadata: metadata(["card_payment"]), by: "ops")
+            }
                 == "authorization_details_types")
         #expect(
             await invalidField { () async throws(AdministrationError) in
@@ -58,7 +60,8 @@ struct AuthorizationDetailsTypesRegistrationTests {
         let policy = AuthorizationDetailsPolicy(settings: settings, clock: FixedClock())
         let (service, _) = try service(supported: policy.supportedTypes)
         let client = try await service.addClient(metadata: metadata(["card_payment"]), by: "ops")
-        #expect(try policy.validate([["type": "card_payment", "pan_last4": "1234"]], client: client) == [["type": "card_payment", "pan_last4": "1234"]])
+        #expect(
+            try policy.validate([["type": "card_payment", "pan_last4": "1234"]], client: client) == [["type": "card_payment", "pan_last4": "1234"]])
         #expect(throws: OAuthError.self) { _ = try policy.validate([["type": "payment_initiation"]], client: client) }
     }
 }

@@ -32,9 +32,9 @@ struct AuthorizationDetailsSettingsTests {
             environment: [
                 "FAPID_AUTHORIZATION_DETAILS_PASS_THROUGH": #"{"card_payment": {"type": "object", "required": ["type"]}}"#,
                 "FAPID_DUAL_CONTROL": #"""
-                    {"payment_initiation": {"above_amount": {"currency": "GBP", "amount": "100.00"}, "approvals_required": 2},
-                     "card_payment": {"approvals_required": 3}}
-                    """#,
+                {"payment_initiation": {"above_amount": {"currency": "GBP", "amount": "100.00"}, "approvals_required": 2},
+                 "card_payment": {"approvals_required": 3}}
+                """#,
             ])
         #expect(config.authorizationDetails.supportedTypes == ["account_information", "card_payment", "payment_initiation"])
         let policy = AuthorizationDetailsPolicy(settings: config.authorizationDetails, clock: SystemClock())
