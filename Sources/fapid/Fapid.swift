@@ -73,6 +73,7 @@ struct Fapid: AsyncParsableCommand {
             .addingAuthorization()
             .addingBackchannelAuthentication()
             .addingIntrospectionResponseSigning(algorithms: services.introspectionJWT?.supportedAlgorithms() ?? [])
+            .addingAuthorizationDetails(Self.authorizationDetailsPolicy(configuration, clock: clock))
         let server = try FapidHTTPServer(
             settings: .init(
                 host: configuration.listenHost,
