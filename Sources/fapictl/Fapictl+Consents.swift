@@ -55,7 +55,7 @@ struct Consents: AsyncParsableCommand {
             "  Authorised: \(time(object["authorised_at"]))",
             "  Expires:    \(time(object["expires_at"]))",
             "  Decided by: \(safe(text(object["decided_by"])))  acr \(safe(text(object["acr"])))",
-            "  Approvals:  \(approvals.count) of \(object["approvals_required"].flatMap { if case .int(let n) = $0 { n } else { nil } } ?? 1)"
+            "  Approvals:  \(approvals.count) of \(object["approvals_required"]?.int64Value ?? 1)"
                 + (approvals.isEmpty ? "" : ": " + safe(approvals.joined(separator: ", "))),
             "  Details:",
         ]
