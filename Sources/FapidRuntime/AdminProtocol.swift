@@ -1,6 +1,6 @@
 public import AuthorizationServer
 import Foundation
-import JOSE
+public import JOSE
 
 /// One request line on the admin socket (`AdminSocket` serves it, fapictl's `AdminClient` sends it): a JSON
 /// object with `op`. No member names the staff member: the daemon reads the peer's account from the
@@ -11,6 +11,14 @@ public enum AdminRequest: Codable, Sendable, Equatable {
     /// `{"op":"ciba.decide","id":…,"approve":…}`: approve or deny one.
     case cibaDecide(id: String, approve: Bool)
 
+    // Consents (issue 19): `fapictl consents list|show|revoke`.
+    /// `{"op":"consents.list","client_id":…,"user":…,"status":…,"limit":…}` (each optional): status as of now.
+    case consentsList(clientID: String?, user: String?, status: String?, limit: Int?)
+    /// `{"op":"consents.show","id":…}`.
+    case consentShow(id: String)
+    /// `{"op":"consents.revoke","id":…}`: revoked as `staff:<peer account>`, with its tokens.
+    case consentRevoke(id: String)
+
     /// A request line the daemon cannot serve, with the reason it answers.
     public struct Refusal: Error, CustomStringConvertible {
         public let description: String
@@ -18,6 +26,7 @@ public enum AdminRequest: Codable, Sendable, Equatable {
 
     enum Key: String, CodingKey {
         case op, id, approve
+        case clientID = "client_id", user, status, limit
     }
 
     /// The request's `op`, for log lines.
@@ -25,6 +34,9 @@ public enum AdminRequest: Codable, Sendable, Equatable {
         switch self {
         case .cibaList: "ciba.list"
         case .cibaDecide: "ciba.decide"
+        case .consentsList: "consents.list"
+        case .consentShow: "consents.show"
+        case .consentRevoke: "consents.revoke"
         }
     }
 
@@ -39,6 +51,18 @@ public enum AdminRequest: Codable, Sendable, Equatable {
                 throw Refusal(description: "ciba.decide needs id and approve")
             }
             self = .cibaDecide(id: id, approve: approve)
+        case "consents.list":
+            do {
+                self = .consentsList(
+                    clientID: try container.decodeIfPresent(String.self, forKey: .clientID),
+                    user: try container.decodeIfPresent(String.self, forKey: .user),
+                    status: try container.decodeIfPresent(String.self, forKey: .status), limit: try container.decodeIfPresent(Int.self, forKey: .limit))
+            } catch {
+                throw Refusal(description: "consents.list takes strings client_id, user, status and an integer limit")
+            }
+        case "consents.show", "consents.revoke":
+            guard let id = try? container.decode(String.self, forKey: .id) else { throw Refusal(description: "\(op) needs id") }
+            self = op == "consents.show" ? .consentShow(id: id) : .consentRevoke(id: id)
         default:
             throw Refusal(description: "unknown op \(op)")
         }
@@ -50,6 +74,17 @@ public enum AdminRequest: Codable, Sendable, Equatable {
         if case .cibaDecide(let id, let approve) = self {
             try container.encode(id, forKey: .id)
             try container.encode(approve, forKey: .approve)
+        }
+        switch self {
+        case .consentsList(let clientID, let user, let status, let limit):
+            try container.encodeIfPresent(clientID, forKey: .clientID)
+            try container.encodeIfPresent(user, forKey: .user)
+            try container.encodeIfPresent(status, forKey: .status)
+            try container.encodeIfPresent(limit, forKey: .limit)
+        case .consentShow(let id), .consentRevoke(let id):
+            try container.encode(id, forKey: .id)
+        default:
+            break
         }
     }
 
@@ -74,11 +109,18 @@ public enum AdminResponse: Codable, Sendable, Equatable {
     case cibaRequests([AdminCIBARequest])
     /// `{"ok":true,"by":…}`, the answer to `ciba.decide`: the account the decision was recorded under.
     case cibaDecided(by: String)
+    /// `{"ok":true,"consents":[…]}`, the answer to `consents.list` and `consents.show` (one): each consent as
+    /// `ConsentAdministration.json` writes it.
+    case consents([JSON])
+    /// `{"ok":true,"consent":{…},"by":…}`, the answer to `consents.revoke`: the consent as revoked, and the account
+    /// (`staff:<peer account>`) it was revoked as.
+    case consentRevoked(JSON, by: String)
     /// `{"ok":false,"error":…}`: one line for the operator.
     case failure(String)
 
     enum Key: String, CodingKey {
         case ok, requests, by, error
+        case consents, consent
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,7 +129,11 @@ public enum AdminResponse: Codable, Sendable, Equatable {
             self = .failure(try container.decodeIfPresent(String.self, forKey: .error) ?? "the daemon refused the request")
             return
         }
-        if let requests = try container.decodeIfPresent([AdminCIBARequest].self, forKey: .requests) {
+        if let consents = try container.decodeIfPresent([JSON].self, forKey: .consents) {
+            self = .consents(consents)
+        } else if let consent = try container.decodeIfPresent(JSON.self, forKey: .consent) {
+            self = .consentRevoked(consent, by: try container.decode(String.self, forKey: .by))
+        } else if let requests = try container.decodeIfPresent([AdminCIBARequest].self, forKey: .requests) {
             self = .cibaRequests(requests)
         } else {
             self = .cibaDecided(by: try container.decode(String.self, forKey: .by))
@@ -103,6 +149,13 @@ public enum AdminResponse: Codable, Sendable, Equatable {
         case .cibaDecided(let by):
             try container.encode(true, forKey: .ok)
             try container.encode(by, forKey: .by)
+        case .consents(let consents):
+            try container.encode(true, forKey: .ok)
+            try container.encode(consents, forKey: .consents)
+        case .consentRevoked(let consent, let by):
+            try container.encode(true, forKey: .ok)
+            try container.encode(consent, forKey: .consent)
+            try container.encode(by, forKey: .by)
         case .failure(let reason):
             try container.encode(false, forKey: .ok)
             try container.encode(reason, forKey: .error)
@@ -111,7 +164,7 @@ public enum AdminResponse: Codable, Sendable, Equatable {
 
     /// The answer as one line, without its newline.
     public var line: [UInt8] {
-        // Encoding these cases cannot fail: strings, booleans and integers only.
+        // Encoding these cases cannot fail: strings, booleans, integers and JSON values only.
         (try? [UInt8](JSONEncoder().encode(self))) ?? Array(#"{"ok":false,"error":"the request failed"}"#.utf8)
     }
 }
