@@ -90,8 +90,11 @@ public struct ConsentService: Sendable {
             }
             let found: Consent?
             do { found = try await store.consent(id: intent) } catch { throw OAuthError(error) }
-            // Another client's intent answers as an unknown one.
-            guard let consent = found, consent.clientID == client.clientID, consent.status(at: clock.now()) == .awaitingAuthorisation else {
+            // Another client's intent answers as an unknown one. A CIBA consent is decided by staff at `fapictl ciba`
+            // (dual control) only: it is never an intent the browser may approve a second way.
+            guard let consent = found, consent.clientID == client.clientID, consent.origin != .backchannelRequest,
+                consent.status(at: clock.now()) == .awaitingAuthorisation
+            else {
                 throw OAuthError(.invalidRequest, "openbanking_intent_id names no consent of this client awaiting authorisation")
             }
             request.consentID = consent.id
