@@ -317,4 +317,44 @@ struct ConsentFlowTests {
         #expect(response.grantID == nil && response.authorizationDetails == nil && response.refreshToken != nil)
         #expect(try await flow.core.stores.consents.consents(ConsentFilter()).isEmpty)
     }
+
+    @Test("CIBA: the token names the request's consent only once it is authorised; a payment is consumed and gets no refresh token")
+    func cibaUnderConsent() async throws {
+        try await flow.core.register(
+            "ciba", grants: [CIBAGrant.grantTypeURN], ["authorization_details_types": ["payment_initiation"], "backchannel_token_delivery_mode": "poll"])
+        let client = try #require(try await flow.core.stores.clients.client(id: "ciba"))
+        let consent = try await flow.consents.create(
+            details: ConsentCore.payment, scope: "openid payments", client: client, origin: .backchannelRequest, certificate: nil, requestHash: nil,
+            approvalsRequired: 1)
+        let now = flow.core.clock.now()
+        let authReqID = "auth-req-1"
+        try await flow.core.stores.ciba.insertCIBARequest(
+            CIBARequest(
+                id: "ciba-1", authReqIDHash: TokenIssuer.hash(authReqID), clientID: "ciba", username: "alice", scope: "openid payments",
+                bindingMessage: nil, acr: nil, deliveryMode: "poll", notificationToken: nil, createdAt: now, expiresAt: now.addingTimeInterval(300),
+                interval: 0, grantID: consent.id),
+            audit: nil)
+        _ = try await flow.core.stores.ciba.decideCIBARequest(id: "ciba-1", approve: true, by: "staff-1", now: now)
+        let poll = ["grant_type": CIBAGrant.grantTypeURN, "auth_req_id": authReqID]
+        // The consent is still awaiting: no tokens under it.
+        #expect(await failure { try await flow.token.token(parameters: poll, credentials: flow.core.mtls("ciba")) } == "invalid_grant")
+        // The same once it is authorised (a fresh request: the first poll used the approved one).
+        let second = "auth-req-2"
+        try await flow.core.stores.ciba.insertCIBARequest(
+            CIBARequest(
+                id: "ciba-2", authReqIDHash: TokenIssuer.hash(second), clientID: "ciba", username: "alice", scope: "openid payments",
+                bindingMessage: nil, acr: nil, deliveryMode: "poll", notificationToken: nil, createdAt: now, expiresAt: now.addingTimeInterval(300),
+                interval: 0, grantID: consent.id),
+            audit: nil)
+        _ = try await flow.core.stores.ciba.decideCIBARequest(id: "ciba-2", approve: true, by: "staff-1", now: now)
+        _ = try await flow.core.stores.consents.updateConsent(id: consent.id) {
+            $0.approved(by: "staff-1", subject: "alice", acr: nil, amr: [], shownHash: ConsentEvidence.detailsHash(ConsentCore.payment), at: now)
+        }
+        let response = try await flow.token.token(
+            parameters: ["grant_type": CIBAGrant.grantTypeURN, "auth_req_id": second], credentials: flow.core.mtls("ciba"))
+        #expect(response.grantID == consent.id && response.authorizationDetails == ConsentCore.payment && response.refreshToken == nil)
+        let idToken = try flow.core.verifiedClaims(try #require(response.idToken))
+        #expect(idToken["urn:openid:params:jwt:claim:rt_hash"] == nil)
+        #expect(try await flow.core.stores.consents.consent(id: consent.id)?.status == .consumed)
+    }
 }
