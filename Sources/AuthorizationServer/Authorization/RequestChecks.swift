@@ -356,15 +356,10 @@ extension RequestChecks {
             }
             members["claims"] = object
         }
-        // RFC 9396 §3: in a form, `authorization_details` is JSON text; bounded before it is parsed (CWE-400).
+        // RFC 9396 §3: in a form, `authorization_details` is JSON text, read bounded and duplicate-name safe (the
+        // array rule is `AuthorizationRequest`'s, the per-type rules `AuthorizationDetailsPolicy.validate`).
         if let details = parameters["authorization_details"] {
-            guard details.utf8.count <= AuthorizationRequest.maximumAuthorizationDetailsBytes else {
-                throw OAuthError(.invalidAuthorizationDetails, "authorization_details is too large")
-            }
-            guard let parsed = try? JSON.parse(Array(details.utf8)), parsed.arrayValue != nil else {
-                throw OAuthError(.invalidAuthorizationDetails, "authorization_details must be a JSON array")
-            }
-            members["authorization_details"] = parsed
+            members["authorization_details"] = try AuthorizationDetailsPolicy.parse(text: details)
         }
         if let claimed = parameters["client_id"], claimed != client.clientID {
             throw OAuthError(.invalidRequest, "client_id does not match the authenticated client")
