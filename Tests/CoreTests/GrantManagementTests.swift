@@ -115,4 +115,16 @@ struct GrantManagementTests {
         } == "invalid_grant")
         #expect(try await flow.grants.revoke(grantID: grantID, accessToken: token, scheme: .bearer, certificate: certificate) == .notFound)
     }
+
+    @Test("DELETE of a consumed single payment revokes the access token of its one use")
+    func revokeConsumedPayment() async throws {
+        let response = try await flow.tokens(ConsentCore.payment, client: "sp")
+        let grantID = try #require(response.grantID)
+        #expect(try await flow.consent(of: "sp").status == .consumed)
+        let token = try await flow.managementToken("sp", scope: GrantManagementService.revokeScope)
+        let certificate = flow.core.certificate(flow.core.credentials.tpp)
+        #expect(try await flow.grants.revoke(grantID: grantID, accessToken: token, scheme: .bearer, certificate: certificate) == .revoked)
+        #expect(try await flow.introspect(response.accessToken)["active"] == false)
+        #expect(try await flow.core.auditTypes().last == "consent.revoked")
+    }
 }

@@ -185,6 +185,12 @@ def payment_once(tpp, daemon):
     assert {"scope": "payments"} in shown.json()["scopes"]
     # After its one use the access token still introspects active, with its grant.
     assert tpp.introspect(tokens["access_token"]).json()["grant_id"] == grant_id
+    # DELETE ends the grant and its tokens.
+    deleted = tpp.grant("DELETE", grant_id, "grant_management_revoke")
+    assert deleted.status_code == 204, deleted.text
+    assert tpp.introspect(tokens["access_token"]).json() == {"active": False}
+    assert tpp.grant("GET", grant_id, "grant_management_query").json()["status"] == "revoked"
+    assert tpp.grant("DELETE", grant_id, "grant_management_revoke").status_code == 404
     return tokens
 
 
@@ -193,6 +199,7 @@ def test_fapi2_payment_consent_end_to_end(bank, pki):
     tokens = payment_once(tpp, bank)
     keys = KeySet.import_key_set(bank.get("/jwks").json())
     claims = jwt.decode(tokens["access_token"], keys, algorithms=["PS256", "ES256"]).claims
+    assert claims["client_id"] == tpp.client_id
     assert claims["grant_id"] == tokens["grant_id"] and claims["authorization_details"] == PAYMENT
 
 

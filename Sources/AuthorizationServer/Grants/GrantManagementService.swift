@@ -53,7 +53,8 @@ public struct GrantManagementService: Sendable {
     }
 
     /// `DELETE /grants/{grant_id}`: the consent is revoked with every refresh and access token issued under it, in one
-    /// transaction (`Consent.revoked`). A grant already ended (revoked, rejected, consumed, expired) answers 404.
+    /// transaction (`Consent.revokedByClient`; a consumed single payment too). A grant already ended (revoked,
+    /// rejected, expired) answers 404.
     public func revoke(grantID: String, accessToken: String?, scheme: UserinfoService.Scheme, certificate: ClientCertificate?) async throws(Refusal)
         -> Answer
     {
@@ -63,7 +64,7 @@ public struct GrantManagementService: Sendable {
         do {
             outcome = try await consents.updateConsent(id: grantID) { consent in
                 guard consent.clientID == clientID else { return StoredTransition(.notYours) }
-                return consent.revoked(by: "client", at: now)
+                return consent.revokedByClient(at: now)
             }
         } catch {
             throw .invalidToken(OAuthError(.temporarilyUnavailable, "the grant could not be revoked now"))

@@ -49,3 +49,21 @@ extension Consent {
         return StoredTransition(.done(next), updated: next, audit: audit)
     }
 }
+
+extension Consent {
+    /// Grant Management `DELETE` (draft -02 §6.5): the client ends its grant and every token issued under it. An
+    /// awaiting or authorised consent is revoked as `revoked(by:at:)` revokes it; a single payment already consumed
+    /// (its one use made) is marked revoked too, so the access token of that use stops working as well. A grant
+    /// already rejected, revoked or expired is not changed (`wrongStatus`).
+    public func revokedByClient(at now: Date, context: AuditContext? = AuditContext.current) -> StoredTransition<Consent, ConsentOutcome> {
+        guard status(at: now) == .consumed else { return revoked(by: "client", at: now, context: context) }
+        var next = self
+        next.status = .revoked
+        next.updatedAt = now
+        let audit = AuditEvent(
+            .consentRevoked, at: now, clientID: clientID, user: subject,
+            reason: ConsentEvidence.reason(consentID: id, ["by": "client", "type": type, "after": Status.consumed.rawValue]),
+            interactionID: context?.interactionID, source: context?.source)
+        return StoredTransition(.done(next), updated: next, revocations: StoredRevocation.consentRevoked(id, at: now), audit: audit)
+    }
+}
