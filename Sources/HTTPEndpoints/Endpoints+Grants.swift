@@ -52,7 +52,8 @@ extension Endpoints {
     /// connection's certificate; 200 with the grant, 204 once revoked, 404 unknown (or another client's), 401/403.
     func grantManagement(
         _ request: Request, _ context: FapidRequestContext,
-        _ body: (String, String?, UserinfoService.Scheme, ClientCertificate?) async throws(GrantManagementService.Refusal) -> GrantManagementService.Answer
+        _ body: (String, String?, UserinfoService.Scheme, ClientCertificate?) async throws(GrantManagementService.Refusal) ->
+            GrantManagementService.Answer
     ) async -> Response {
         let grantID = context.parameters.get("grant_id") ?? ""
         let certificate = await clientCertificate(request, context: context)

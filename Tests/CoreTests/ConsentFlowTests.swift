@@ -209,7 +209,10 @@ struct ConsentFlowTests {
             Issue.record("approved with the hash of other details")
         } catch let error as AuthorizationError {
             // The refusal goes back to the client (its redirect URI was verified), with no code.
-            guard let redirect = error.redirect else { Issue.record("no redirect"); return }
+            guard let redirect = error.redirect else {
+                Issue.record("no redirect")
+                return
+            }
             let members = responseMembers(redirect)
             #expect(members["error"] == "access_denied" && members["code"] == nil)
         }
@@ -226,10 +229,13 @@ struct ConsentFlowTests {
 
     @Test("Malformed details, an unregistered type and a number amount are invalid_authorization_details")
     func badDetails() async throws {
-        for text in [#"{"type":"payment_initiation"}"#, #"[{"type":"unknown_type"}]"#, "not json",
-                     #"[{"type":"payment_initiation","instructedAmount":{"currency":"GBP","amount":250},"creditorName":"ACME Ltd","creditorAccount":{"iban":"GB29NWBK60161331926819"}}]"#]
-        {
-            #expect(await failure { try await flow.push(flow.form("sp", ["authorization_details": text]), client: "sp") } == "invalid_authorization_details", "\(text)")
+        for text in [
+            #"{"type":"payment_initiation"}"#, #"[{"type":"unknown_type"}]"#, "not json",
+            #"[{"type":"payment_initiation","instructedAmount":{"currency":"GBP","amount":250},"creditorName":"ACME Ltd","creditorAccount":{"iban":"GB29NWBK60161331926819"}}]"#,
+        ] {
+            #expect(
+                await failure { try await flow.push(flow.form("sp", ["authorization_details": text]), client: "sp") }
+                    == "invalid_authorization_details", "\(text)")
         }
         #expect(try await flow.core.stores.consents.consents(ConsentFilter()).isEmpty)
     }
@@ -252,7 +258,10 @@ struct ConsentFlowTests {
         #expect(intent.origin == .resourceServer && intent.status == .awaitingAuthorisation)
         let claims = #"{"id_token":{"openbanking_intent_id":{"value":"\#(intent.id)","essential":true}}}"#
         #expect(await failure { try await flow.push(flow.form("other", ["claims": claims]), client: "other") } == "invalid_request")
-        #expect(await failure { try await flow.push(flow.form("sp", ["claims": #"{"id_token":{"openbanking_intent_id":{"value":"nope"}}}"#]), client: "sp") } == "invalid_request")
+        #expect(
+            await failure {
+                try await flow.push(flow.form("sp", ["claims": #"{"id_token":{"openbanking_intent_id":{"value":"nope"}}}"#]), client: "sp")
+            } == "invalid_request")
         let pending = try await flow.begin(try await flow.push(flow.form("sp", ["claims": claims]), client: "sp"), client: "sp")
         #expect(await flow.consents.presentation(for: pending.request)?.details == ConsentCore.payment)
         let response = try await flow.redeem(try #require(try await flow.approve(pending)["code"]), client: "sp")
@@ -287,7 +296,8 @@ struct ConsentFlowTests {
         let code = try #require(try await flow.approve(pending)["code"])
         let text = String(decoding: ConsentCore.transactions.bytes, as: UTF8.self)
         #expect(await failure { try await flow.redeem(code, client: "sp", ["authorization_details": text]) } == "invalid_authorization_details")
-        let pending2 = try await flow.begin(try await flow.pushDetails(ConsentCore.balances, client: "sp", ["scope": "openid accounts"]), client: "sp")
+        let pending2 = try await flow.begin(
+            try await flow.pushDetails(ConsentCore.balances, client: "sp", ["scope": "openid accounts"]), client: "sp")
         let code2 = try #require(try await flow.approve(pending2)["code"])
         let same = String(decoding: ConsentCore.balances.bytes, as: UTF8.self)
         #expect(try await flow.redeem(code2, client: "sp", ["authorization_details": same]).authorizationDetails == ConsentCore.balances)
@@ -300,14 +310,16 @@ struct ConsentFlowTests {
         let refresh = try #require(response.refreshToken)
         let revocation = RevocationService(
             authenticator: flow.core.authenticator, tokens: flow.core.stores.tokens, refreshTokens: flow.core.stores.codes, clock: flow.core.clock)
-        let second = try await flow.token.token(parameters: ["grant_type": "refresh_token", "refresh_token": refresh], credentials: flow.core.mtls("sp"))
+        let second = try await flow.token.token(
+            parameters: ["grant_type": "refresh_token", "refresh_token": refresh], credentials: flow.core.mtls("sp"))
         try await revocation.revoke(parameters: ["token": second.accessToken], credentials: flow.core.mtls("sp", endpoint: .revocation))
         #expect(try await flow.consent(of: "sp").status == .authorised)
         _ = try await flow.core.stores.consents.updateConsent(id: consent.id) { $0.revoked(by: "client", at: flow.core.clock.now()) }
         #expect(try await flow.introspect(response.accessToken)["active"] == false)
-        #expect(await failure {
-            try await flow.token.token(parameters: ["grant_type": "refresh_token", "refresh_token": refresh], credentials: flow.core.mtls("sp"))
-        } == "invalid_grant")
+        #expect(
+            await failure {
+                try await flow.token.token(parameters: ["grant_type": "refresh_token", "refresh_token": refresh], credentials: flow.core.mtls("sp"))
+            } == "invalid_grant")
     }
 
     @Test("A request without details, grant_id or intent behaves as before: no consent, no grant_id")
@@ -321,7 +333,8 @@ struct ConsentFlowTests {
     @Test("CIBA: the token names the request's consent only once it is authorised; a payment is consumed and gets no refresh token")
     func cibaUnderConsent() async throws {
         try await flow.core.register(
-            "ciba", grants: [CIBAGrant.grantTypeURN], ["authorization_details_types": ["payment_initiation"], "backchannel_token_delivery_mode": "poll"])
+            "ciba", grants: [CIBAGrant.grantTypeURN],
+            ["authorization_details_types": ["payment_initiation"], "backchannel_token_delivery_mode": "poll"])
         let client = try #require(try await flow.core.stores.clients.client(id: "ciba"))
         let consent = try await flow.consents.create(
             details: ConsentCore.payment, scope: "openid payments", client: client, origin: .backchannelRequest, certificate: nil, requestHash: nil,

@@ -57,14 +57,20 @@ struct GrantManagementTests {
     @Test("merge without grant_id is invalid_request; another client's or an unknown grant_id is invalid_grant_id; a bad action invalid_request")
     func mergeErrors() async throws {
         let grantID = try #require(try await grant().grantID)
-        #expect(await failure { try await flow.pushDetails(ConsentCore.transactions, client: "sp", ["grant_management_action": "merge"]) } == "invalid_request")
-        #expect(await failure {
-            try await flow.pushDetails(ConsentCore.transactions, client: "other", ["grant_management_action": "merge", "grant_id": grantID])
-        } == "invalid_grant_id")
-        #expect(await failure {
-            try await flow.pushDetails(ConsentCore.transactions, client: "sp", ["grant_management_action": "replace", "grant_id": "unknown"])
-        } == "invalid_grant_id")
-        #expect(await failure { try await flow.pushDetails(ConsentCore.transactions, client: "sp", ["grant_management_action": "update"]) } == "invalid_request")
+        #expect(
+            await failure { try await flow.pushDetails(ConsentCore.transactions, client: "sp", ["grant_management_action": "merge"]) }
+                == "invalid_request")
+        #expect(
+            await failure {
+                try await flow.pushDetails(ConsentCore.transactions, client: "other", ["grant_management_action": "merge", "grant_id": grantID])
+            } == "invalid_grant_id")
+        #expect(
+            await failure {
+                try await flow.pushDetails(ConsentCore.transactions, client: "sp", ["grant_management_action": "replace", "grant_id": "unknown"])
+            } == "invalid_grant_id")
+        #expect(
+            await failure { try await flow.pushDetails(ConsentCore.transactions, client: "sp", ["grant_management_action": "update"]) }
+                == "invalid_request")
     }
 
     @Test("GET /grants/{id}: the grant with scopes as {scope} objects and the details; scope, ownership and token checked")
@@ -73,7 +79,10 @@ struct GrantManagementTests {
         let token = try await flow.managementToken("sp", scope: GrantManagementService.queryScope)
         let certificate = flow.core.certificate(flow.core.credentials.tpp)
         guard case .grant(let document) = try await flow.grants.query(grantID: grantID, accessToken: token, scheme: .bearer, certificate: certificate)
-        else { Issue.record("no grant"); return }
+        else {
+            Issue.record("no grant")
+            return
+        }
         #expect(document["scopes"] == [["scope": "openid"], ["scope": "accounts"]])
         #expect(document["authorization_details"] == ConsentCore.balances && document["status"] == "authorised")
         // Another client's grant answers as an unknown one.
@@ -86,13 +95,19 @@ struct GrantManagementTests {
             _ = try await flow.grants.query(grantID: grantID, accessToken: revokeOnly, scheme: .bearer, certificate: certificate)
             Issue.record("accepted without the query scope")
         } catch {
-            guard case .insufficientScope = error else { Issue.record("\(error)"); return }
+            guard case .insufficientScope = error else {
+                Issue.record("\(error)")
+                return
+            }
         }
         do {
             _ = try await flow.grants.query(grantID: grantID, accessToken: token, scheme: .bearer, certificate: nil)
             Issue.record("accepted without the bound certificate")
         } catch {
-            guard case .invalidToken(let refusal) = error else { Issue.record("\(error)"); return }
+            guard case .invalidToken(let refusal) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(refusal.code == .invalidToken)
         }
     }
@@ -109,10 +124,12 @@ struct GrantManagementTests {
         #expect(try await flow.grants.revoke(grantID: grantID, accessToken: token, scheme: .bearer, certificate: certificate) == .revoked)
         #expect(try await flow.consent(of: "sp").status == .revoked)
         #expect(try await flow.introspect(response.accessToken)["active"] == false)
-        #expect(await failure {
-            try await flow.token.token(
-                parameters: ["grant_type": "refresh_token", "refresh_token": try #require(response.refreshToken)], credentials: flow.core.mtls("sp"))
-        } == "invalid_grant")
+        #expect(
+            await failure {
+                try await flow.token.token(
+                    parameters: ["grant_type": "refresh_token", "refresh_token": try #require(response.refreshToken)],
+                    credentials: flow.core.mtls("sp"))
+            } == "invalid_grant")
         #expect(try await flow.grants.revoke(grantID: grantID, accessToken: token, scheme: .bearer, certificate: certificate) == .notFound)
     }
 

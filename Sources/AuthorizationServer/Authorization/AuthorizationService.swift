@@ -89,7 +89,9 @@ public struct AuthorizationService: Sendable {
         do { try await RequestChecks.run(&subject, environment) } catch { throw page(error) }
         guard var request = subject.request else { throw page(OAuthError.server("the checks read no request")) }
         // A request by value (FAPI 1 without PAR) is bound to its consent once accepted; its jti makes it single use.
-        if let consents { do { request = try await consents.bind(request, client: client, certificate: nil, origin: .authorizationRequest) } catch { throw page(error) } }
+        if let consents {
+            do { request = try await consents.bind(request, client: client, certificate: nil, origin: .authorizationRequest) } catch { throw page(error) }
+        }
         return Pending(client: client, request: request, requestURIHash: nil)
     }
 

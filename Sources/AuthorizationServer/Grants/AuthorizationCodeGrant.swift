@@ -44,7 +44,8 @@ public struct AuthorizationCodeGrant: GrantHandler {
         guard record.redirectURI == redirectURI else { throw OAuthError(.invalidGrant, "redirect_uri does not match the authorization request") }
         try Self.checkVerifier(request.parameters["code_verifier"], challenge: record.codeChallenge)
         try Self.checkDPoPBinding(record.dpopThumbprint, proof: request.proof)
-        let granted = try await ConsentService.granted(record.grantID, consents, client: client, requested: request.parameters["authorization_details"])
+        let granted = try await ConsentService.granted(
+            record.grantID, consents, client: client, requested: request.parameters["authorization_details"])
 
         let access = try await tokens.issueAccessToken(
             client: client, subject: record.subject, scope: record.scope, binding: request.binding, origin: hash, grant: grantType,

@@ -85,8 +85,8 @@ public struct CIBATokens: Sendable {
         if granted?.singleUse != true {
             refreshValue = try await codes.issueRefreshToken(
                 client: client, subject: approved.username, scope: approved.scope, authTime: approved.decidedAt ?? now, nonce: nil,
-                certificate: certificate, codeHash: nil, now: now, lifetime: refreshLifetime, entropy: entropy, dpopThumbprint: binding.dpopThumbprint,
-                grantID: granted?.consent.id)
+                certificate: certificate, codeHash: nil, now: now, lifetime: refreshLifetime, entropy: entropy,
+                dpopThumbprint: binding.dpopThumbprint, grantID: granted?.consent.id)
         }
         response.refreshToken = refreshValue
         var extra: [String: JSON] = ["urn:openid:params:jwt:claim:auth_req_id": .string(authReqID)]

@@ -31,7 +31,8 @@ public struct ConsentService: Sendable {
     let lifetime: TimeInterval
 
     public init(
-        store: any ConsentStore, clients: any ClientStore, policy: AuthorizationDetailsPolicy, clock: any WallClock, entropy: any EntropySource = SystemEntropy(),
+        store: any ConsentStore, clients: any ClientStore, policy: AuthorizationDetailsPolicy, clock: any WallClock,
+        entropy: any EntropySource = SystemEntropy(),
         status: (any CertificateStatusPolicy)? = nil, lifetime: TimeInterval = RefreshTokenRecord.defaultLifetime
     ) {
         self.store = store
@@ -125,8 +126,10 @@ public struct ConsentService: Sendable {
             .consentCreated, at: now, clientID: client.clientID, user: nil,
             reason: ConsentEvidence.reason(
                 consentID: consent.id,
-                ["type": type, "origin": origin.rawValue, "details_sha256": ConsentEvidence.detailsHash(details), "request_sha256": requestHash,
-                 "x5t": certificate?.thumbprint, "approvals_required": String(consent.approvalsRequired)]),
+                [
+                    "type": type, "origin": origin.rawValue, "details_sha256": ConsentEvidence.detailsHash(details), "request_sha256": requestHash,
+                    "x5t": certificate?.thumbprint, "approvals_required": String(consent.approvalsRequired),
+                ]),
             interactionID: AuditContext.current?.interactionID, source: AuditContext.current?.source)
         do { try await store.insertConsent(consent, audit: audit) } catch { throw OAuthError(error) }
         return consent
@@ -194,7 +197,8 @@ public struct ConsentService: Sendable {
             do {
                 outcome = try await store.updateConsent(id: grantID) { grant in
                     grant.updated(
-                        action, details: details, scope: scope, client: clientID, subject: username, acr: acr, amr: amr, shownHash: shownHash, at: now)
+                        action, details: details, scope: scope, client: clientID, subject: username, acr: acr, amr: amr, shownHash: shownHash, at: now
+                    )
                 }
             } catch { throw .unavailable }
         } else if let id = request.consentID {
@@ -247,7 +251,9 @@ public struct ConsentService: Sendable {
         let now = clock.now()
         let found: Consent?
         do { found = try await store.consent(id: id) } catch { throw OAuthError(error) }
-        guard let consent = found, consent.clientID == client.clientID else { throw OAuthError(.invalidGrant, "the consent of this grant is unknown") }
+        guard let consent = found, consent.clientID == client.clientID else {
+            throw OAuthError(.invalidGrant, "the consent of this grant is unknown")
+        }
         guard consent.status(at: now) == .authorised else {
             throw OAuthError(.invalidGrant, "the consent of this grant is \(consent.status(at: now).rawValue)")
         }

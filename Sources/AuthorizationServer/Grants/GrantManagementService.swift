@@ -74,13 +74,17 @@ public struct GrantManagementService: Sendable {
     }
 
     /// The access token's client, when the token is active, carries `scope`, and is presented by its holder.
-    func authorize(_ accessToken: String?, scope: String, scheme: UserinfoService.Scheme, certificate: ClientCertificate?) async throws(Refusal) -> String {
+    func authorize(_ accessToken: String?, scope: String, scheme: UserinfoService.Scheme, certificate: ClientCertificate?) async throws(Refusal)
+        -> String
+    {
         guard let accessToken, !accessToken.isEmpty else { throw .invalidToken(OAuthError(.invalidToken, "an access token is required")) }
         let found: AccessTokenRecord?
         do { found = try await tokens.accessToken(hash: TokenIssuer.hash(accessToken)) } catch {
             throw .invalidToken(OAuthError(.temporarilyUnavailable, "the access token could not be checked now"))
         }
-        guard let record = found, record.isActive(at: clock.now()) else { throw .invalidToken(OAuthError(.invalidToken, "the access token is not valid here")) }
+        guard let record = found, record.isActive(at: clock.now()) else {
+            throw .invalidToken(OAuthError(.invalidToken, "the access token is not valid here"))
+        }
         do { try await resource.checkSenderConstraint(record, accessToken: accessToken, scheme: scheme, certificate: certificate) } catch {
             throw .invalidToken(error)
         }

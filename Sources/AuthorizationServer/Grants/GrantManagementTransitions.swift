@@ -43,8 +43,10 @@ extension Consent {
             .consentUpdated, at: now, clientID: clientID, user: subject,
             reason: ConsentEvidence.reason(
                 consentID: id,
-                ["action": action.rawValue, "type": next.type, "details_sha256": shownHash,
-                 "granted_sha256": ConsentEvidence.detailsHash(next.authorizationDetails), "acr": acr]),
+                [
+                    "action": action.rawValue, "type": next.type, "details_sha256": shownHash,
+                    "granted_sha256": ConsentEvidence.detailsHash(next.authorizationDetails), "acr": acr,
+                ]),
             interactionID: context?.interactionID, source: context?.source)
         return StoredTransition(.done(next), updated: next, audit: audit)
     }

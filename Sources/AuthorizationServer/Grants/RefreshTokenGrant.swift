@@ -45,7 +45,8 @@ public struct RefreshTokenGrant: GrantHandler {
             scope = narrowed.joined(separator: " ")
         }
         // A refresh under a consent only while it is authorised (a revoked, expired or consumed one: invalid_grant).
-        let granted = try await ConsentService.granted(record.grantID, consents, client: client, requested: request.parameters["authorization_details"])
+        let granted = try await ConsentService.granted(
+            record.grantID, consents, client: client, requested: request.parameters["authorization_details"])
         let access = try await tokens.issueAccessToken(
             client: client, subject: record.subject, scope: scope, binding: request.binding, origin: hash, grant: grantType,
             consent: granted.map { ($0.consent.id, $0.details) })

@@ -103,7 +103,8 @@ public struct TokenIssuer: Sendable {
         )
         let event = AuditEvent(
             grant == "refresh_token" ? .tokenRefreshed : .tokenIssued, at: now, client: client, user: subject, certificateThumbprint: thumbprint,
-            reason: "grant_type=\(grant) format=\(format) scope=\(scope)" + (jkt.map { " dpop_jkt=\($0)" } ?? "") + (consent.map { " grant_id=\($0.grantID)" } ?? ""))
+            reason: "grant_type=\(grant) format=\(format) scope=\(scope)" + (jkt.map { " dpop_jkt=\($0)" } ?? "")
+                + (consent.map { " grant_id=\($0.grantID)" } ?? ""))
         do { try await store.insertAccessToken(record, audit: event) } catch { throw OAuthError(error) }
         ServerMetrics.tokensIssued.increment(grant)
         return IssuedAccessToken(value: value, expiresIn: Int(settings.lifetime), scope: scope, record: record)
