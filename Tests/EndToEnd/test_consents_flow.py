@@ -47,7 +47,7 @@ class TPP:
     """One TPP client of `profile` (`fapi1-advanced`: signed request objects and the hybrid flow; `fapi2-security-profile`:
     unsigned PAR forms and the code flow), with its own browser for the customer."""
 
-    def __init__(self, daemon, pki, profile, *, jwt_access_tokens=False, types=("payment_initiation", "account_information")):
+    def __init__(self, daemon, pki, profile, *, jwt_access_tokens=False, types=("payment_initiation", "account_information"), extra=None):
         self.daemon = daemon
         self.profile = profile
         self.fapi2 = profile != "fapi1-advanced"
@@ -61,6 +61,7 @@ class TPP:
         }
         if jwt_access_tokens:
             metadata["access_token_format"] = "jwt"
+        metadata.update(extra or {})
         self.client_id = register(daemon, metadata)
         self.http = TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
         self.verifier = secrets.token_urlsafe(48)
@@ -86,6 +87,11 @@ class TPP:
         request = jwt.encode({"alg": "ES256"}, claims, self.key, algorithms=["ES256"])
         return self.http.post("/par", {"client_id": self.client_id, "request": request})
 
+    def request_object(self, members):
+        now = int(time.time())
+        claims = {"iss": self.client_id, "aud": self.daemon.issuer, "exp": now + 300, "nbf": now, "jti": str(uuid.uuid4()), **members}
+        return jwt.encode({"alg": "ES256"}, claims, self.key, algorithms=["ES256"])
+
     def pushed(self, details=None, **extra):
         response = self.push(details, **extra)
         assert response.status_code == 201, response.text
@@ -96,9 +102,11 @@ class TPP:
         match = re.search(rf'name="{name}" value="([^"]+)"', page)
         return match.group(1) if match else None
 
-    def approve(self, request_uri, decision="approve"):
-        """The customer opens the request, signs in (once per browser) and decides on the real forms; the redirect's members."""
-        page = self.browser.get(self.daemon.base + "/authorize", params={"client_id": self.client_id, "request_uri": request_uri}, timeout=10)
+    def approve(self, request_uri, decision="approve", by_value=None):
+        """The customer opens the request (pushed, or `by_value` a request object), signs in (once per browser) and decides on
+        the real forms; the redirect's members."""
+        params = {"client_id": self.client_id, **({"request": by_value} if by_value else {"request_uri": request_uri})}
+        page = self.browser.get(self.daemon.base + "/authorize", params=params, timeout=10)
         assert page.status_code == 200, page.text
         if "Sign in" in page.text:
             page = self.browser.post(self.daemon.base + "/authorize/login", data={
@@ -329,3 +337,24 @@ def test_payment_consent_on_postgresql(shared, pki):
     daemon, = shared.instances(count=1)
     setup_bank(daemon)
     payment_once(TPP(daemon, pki, "fapi2-security-profile"), daemon)
+
+
+def test_fapi1_details_in_a_request_object_at_authorize(bank, pki):
+    """FAPI 1 without PAR: the details travel in the signed request object to /authorize, and the consent is created there."""
+    tpp = TPP(bank, pki, "fapi1-advanced", extra={"require_pushed_authorization_requests": False})
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(tpp.verifier.encode()).digest()).rstrip(b"=").decode()
+    request = tpp.request_object({
+        "client_id": tpp.client_id, "response_type": "code id_token", "redirect_uri": REDIRECT, "scope": "openid accounts",
+        "state": tpp.state, "nonce": "n-1", "code_challenge": challenge, "code_challenge_method": "S256", "authorization_details": BALANCES})
+    members = tpp.approve(None, by_value=request)
+    tokens = tpp.exchange(members["code"]).json()
+    assert tokens["authorization_details"] == BALANCES and "grant_id" in tokens
+    refreshed = tpp.http.post("/token", {"grant_type": "refresh_token", "client_id": tpp.client_id, "refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200 and refreshed.json()["grant_id"] == tokens["grant_id"], refreshed.text
+    assert refreshed.json()["authorization_details"] == BALANCES
+    bad = tpp.request_object({
+        "client_id": tpp.client_id, "response_type": "code id_token", "redirect_uri": REDIRECT, "scope": "openid accounts",
+        "state": tpp.state, "nonce": "n-2", "code_challenge": challenge, "code_challenge_method": "S256",
+        "authorization_details": with_amount(250)})
+    page = tpp.browser.get(bank.base + "/authorize", params={"client_id": tpp.client_id, "request": bad}, timeout=10)
+    assert page.status_code == 400 and "invalid_authorization_details" in page.text
