@@ -1,6 +1,7 @@
 import AuthorizationServer
 import Foundation
 import JOSE
+import OpenSSLKit
 import TestSupport
 import Testing
 
@@ -143,5 +144,55 @@ struct GrantManagementTests {
         #expect(try await flow.grants.revoke(grantID: grantID, accessToken: token, scheme: .bearer, certificate: certificate) == .revoked)
         #expect(try await flow.introspect(response.accessToken)["active"] == false)
         #expect(try await flow.core.auditTypes().last == "consent.revoked")
+    }
+
+    @Test("A DPoP-bound management token works only with the DPoP scheme and a proof of its key for the grant's URL")
+    func dpopBoundManagementToken() async throws {
+        try await flow.core.register(
+            "dp", method: .privateKeyJWT, grants: ["client_credentials"],
+            ["fapi_profile": "fapi2-security-profile", "response_types": ["code"], "scope": "grant_management_query"])
+        let client = try #require(try await flow.core.stores.clients.client(id: "dp"))
+        let consent = try await flow.consents.create(
+            details: ConsentCore.balances, scope: "accounts", client: client, origin: .resourceServer, certificate: nil, requestHash: nil,
+            approvalsRequired: 1)
+        let now = flow.core.clock.now()
+        _ = try await flow.core.stores.consents.updateConsent(id: consent.id) {
+            $0.approved(by: "alice", subject: "alice", acr: nil, amr: [], shownHash: ConsentEvidence.detailsHash(ConsentCore.balances), at: now)
+        }
+        let key = try DPoPKey()
+        let token = try await flow.token.token(
+            parameters: ["grant_type": "client_credentials", "scope": GrantManagementService.queryScope],
+            credentials: try flow.core.assertion("dp"), proof: try key.request(at: now)
+        ).accessToken
+        let url = Core.issuer + GrantManagementService.path + "/" + consent.id
+        do {
+            _ = try await flow.grants.query(grantID: consent.id, accessToken: token, scheme: .bearer, certificate: nil)
+            Issue.record("a DPoP-bound token was accepted as a bearer token")
+        } catch {
+            guard case .invalidToken = error else {
+                Issue.record("\(error)")
+                return
+            }
+        }
+        let ath = Base64URL.encode(Crypto.sha256(token))
+        let proof = try key.request("GET", url, at: now, claims: ["ath": .string(ath)])
+        guard case .grant(let document) = try await flow.grants.query(grantID: consent.id, accessToken: token, scheme: .dpop(proof), certificate: nil)
+        else {
+            Issue.record("no grant")
+            return
+        }
+        #expect(document["authorization_details"] == ConsentCore.balances)
+        let otherKey = try DPoPKey()
+        let wrong = try otherKey.request("GET", url, at: now, claims: ["ath": .string(ath)])
+        do {
+            _ = try await flow.grants.query(grantID: consent.id, accessToken: token, scheme: .dpop(wrong), certificate: nil)
+            Issue.record("a proof of another key was accepted")
+        } catch {
+            guard case .invalidToken(let refusal) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(refusal.code == .invalidDPoPProof)
+        }
     }
 }
