@@ -293,6 +293,11 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
 }
 
 extension FapidConfiguration {
+    /// `type:approvals` for each dual-control rule (type names are the bank's own configuration, not TPP text).
+    var dualControlSummary: String {
+        authorizationDetails.dualControl.rules.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value.approvalsRequired)" }.joined(separator: ",")
+    }
+
     /// What the audit event `configuration.loaded` records: the settings that decide who gets access, no secrets.
     public var summary: String {
         [
@@ -300,7 +305,8 @@ extension FapidConfiguration {
             "trusted_proxies=\(trustedProxies.joined(separator: ","))", "directories=\(directories.map(\.name).joined(separator: ","))",
             "access_token_lifetime=\(accessTokenLifetime)", "require_par=\(requirePushedAuthorizationRequests)",
             "rate_limits=client:\(rateLimitClientPerSecond)/\(rateLimitClientBurst),address:\(rateLimitAddressPerSecond)/\(rateLimitAddressBurst)",
-            "metrics=\(metricsListen)",
+            "metrics=\(metricsListen)", "authorization_details_types=\(authorizationDetails.supportedTypes.joined(separator: ","))",
+            "dual_control=\(dualControlSummary)",
         ].joined(separator: " ")
     }
 }

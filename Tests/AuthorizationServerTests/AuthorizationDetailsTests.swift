@@ -129,9 +129,10 @@ struct AuthorizationDetailsTests {
         #expect(try refusal([Self.amount("250.5")]) == nil)
         #expect(try refusal([Self.amount("1500", currency: "JPY")]) == nil)
         #expect(try refusal([Self.amount("1.234", currency: "KWD")]) == nil)
-        for bad: JSON in [250, .double(250.0), "2.5e2", "-1.00", "+1.00", "1.234", "", "1.", ".5", "0250.00", " 250.00", "250,00", "0", "0.00",
-            "1234567890123456", "1.5", "NaN"]
-        {
+        for bad: JSON in [
+            250, .double(250.0), "2.5e2", "-1.00", "+1.00", "1.234", "", "1.", ".5", "0250.00", " 250.00", "250,00", "0", "0.00",
+            "1234567890123456", "1.5", "NaN",
+        ] {
             let currency = bad == "1.5" ? "JPY" : "GBP"
             #expect(try refusal([Self.amount(bad, currency: currency)]) != nil, "\(bad) \(currency)")
         }
@@ -150,6 +151,10 @@ struct AuthorizationDetailsTests {
         #expect(!AccountReference.isIBAN("GB29NWBK6016133192681"))  // GB is 22 long
         #expect(!AccountReference.isIBAN("GB29 NWBK 6016 1331 9268 19"))  // print format
         #expect(!AccountReference.isIBAN("gb29nwbk60161331926819"))
+        #expect(AccountReference.iban("GB29NWBK60161331926819").masked == "GB29 NWBK **** 6819")
+        #expect(AccountReference.sortCodeAccountNumber("60161312345678").masked == "60-16-13 ****5678")
+        #expect(AccountReference.iban("GB29").masked == "****")  // built in code, never parsed: nothing shown, no crash
+        #expect(AccountReference.sortCodeAccountNumber("1").masked == "****")
         #expect(try refusal([Self.payment("creditorAccount", ["iban": "GB28NWBK60161331926819"])])?.contains("IBAN") == true)
         #expect(try refusal([Self.payment("creditorAccount", ["sortCodeAccountNumber": "60161331926819"])]) == nil)
         #expect(try refusal([Self.payment("creditorAccount", ["sortCodeAccountNumber": "6016133192681"])])?.contains("14 digits") == true)
@@ -355,7 +360,9 @@ struct AuthorizationDetailsTests {
             ["card_payment": ["approvals_required": 2]],
         ]
         for value in bad {
-            #expect(throws: DetailError.self, "\(value)") { _ = try DualControlPolicy(value, knownTypes: Set(AuthorizationDetailsPolicy.builtInTypes)) }
+            #expect(throws: DetailError.self, "\(value)") {
+                _ = try DualControlPolicy(value, knownTypes: Set(AuthorizationDetailsPolicy.builtInTypes))
+            }
         }
         // A pass-through type may be named once it is configured.
         let custom = try Self.dualControl(["card_payment": ["approvals_required": 2]], types: ["card_payment"])
@@ -432,6 +439,31 @@ struct AuthorizationDetailsTests {
         #expect(ConsentDisplay.lines([1, "x", [:]]) == ["details"])
         #expect(ConsentDisplay.lines([["type": "payment_initiation"]]) == ["Pay an unstated amount"])
         #expect(ConsentDisplay.lines([Self.payment("creditorName", "ACME\u{7}\u{85}")]).first == "Pay 250.00 GBP (£250.00) to ACME??")
+    }
+
+    @Test("every one-byte change of a valid text is either accepted or refused with invalid_authorization_details")
+    func mutations() throws {
+        let client = try Self.client()
+        let text = Array(String(decoding: JSON.array([Self.payment, Self.accounts]).bytes, as: UTF8.self).utf8)
+        var accepted = 0
+        var refused = 0
+        for index in text.indices {
+            for replacement in Array("0\"}],.".utf8) + [0xFF] where replacement != text[index] {
+                var mutated = text
+                mutated[index] = replacement
+                let candidate = String(decoding: mutated, as: UTF8.self)
+                do {
+                    let details = try policy.validate(text: candidate, client: client)
+                    accepted += 1
+                    #expect(!ConsentDisplay.lines(details).isEmpty)
+                } catch {
+                    #expect(error.code == .invalidAuthorizationDetails)
+                    refused += 1
+                }
+                _ = ConsentDisplay.lines((try? JSON.parse(mutated)) ?? .null)
+            }
+        }
+        #expect(refused > accepted && accepted > 0)
     }
 
     @Test("client metadata authorization_details_types")

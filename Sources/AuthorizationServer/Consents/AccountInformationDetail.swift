@@ -1,5 +1,6 @@
 public import Foundation
 public import JOSE
+import Synchronization
 
 /// The built-in `account_information` type: read access to account data.
 ///
@@ -66,10 +67,16 @@ public struct AccountInformationDetail: Sendable, Equatable {
         guard [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18].allSatisfy(digit), bytes[4] == 0x2D, bytes[7] == 0x2D,
             bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"), bytes[13] == 0x3A, bytes[16] == 0x3A
         else { return nil }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text.uppercased()) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text.uppercased())
+        let upper = text.uppercased()
+        return formatters.withLock { pair in pair.whole.date(from: upper) ?? pair.fractional.date(from: upper) }
     }
+
+    /// Made once (a formatter is costly to build) and used under a lock (formatters are not safe to share).
+    static let formatters: Mutex<(whole: ISO8601DateFormatter, fractional: ISO8601DateFormatter)> = {
+        let whole = ISO8601DateFormatter()
+        whole.formatOptions = [.withInternetDateTime]
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return Mutex((whole, fractional))
+    }()
 }

@@ -38,10 +38,13 @@ public enum AccountReference: Sendable, Hashable {
         switch self {
         case .iban(let iban):
             let characters = Array(iban)
+            // Values built in code rather than parsed may be short: then nothing of them is shown.
+            guard characters.count >= 15 else { return "****" }
             let head = String(characters[0..<4]) + " " + String(characters[4..<8])
             return head + " **** " + String(characters.suffix(4))
         case .sortCodeAccountNumber(let number):
             let digits = Array(number)
+            guard digits.count == 14 else { return "****" }
             let sortCode = String(digits[0..<2]) + "-" + String(digits[2..<4]) + "-" + String(digits[4..<6])
             return sortCode + " ****" + String(digits.suffix(4))
         }

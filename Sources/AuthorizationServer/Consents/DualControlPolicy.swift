@@ -79,7 +79,9 @@ public struct DualControlPolicy: Sendable, Equatable {
                     throw DetailError("\(type) accounts must be an array of 1 to 1000 accounts")
                 }
                 for item in list {
-                    do throws(DetailError) { parsed.accounts.insert(try AccountReference(item)) } catch { throw error.under("\(type) accounts entry") }
+                    do throws(DetailError) { parsed.accounts.insert(try AccountReference(item)) } catch {
+                        throw error.under("\(type) accounts entry")
+                    }
                 }
             }
             rules[type] = parsed

@@ -148,7 +148,9 @@ public struct JSONSchema: Sendable, Equatable {
             minimum = try number("minimum")
             maximum = try number("maximum")
             if let value = object["enum"] {
-                guard let values = value.arrayValue, !values.isEmpty else { throw DetailError("schema keyword enum at \(at) must be a non-empty array") }
+                guard let values = value.arrayValue, !values.isEmpty else {
+                    throw DetailError("schema keyword enum at \(at) must be a non-empty array")
+                }
                 enumValues = values
             }
             constValue = object["const"]
