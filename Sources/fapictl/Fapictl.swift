@@ -10,7 +10,7 @@ struct Fapictl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fapictl",
         abstract: "Administer fapid: migrations, signing keys, clients and resource servers.",
-        subcommands: [Migrate.self, Keys.self, Clients.self, ResourceServers.self, Users.self, CIBA.self, Cert.self, Audit.self]
+        subcommands: [Migrate.self, Keys.self, Clients.self, ResourceServers.self, Users.self, CIBA.self, Consents.self, Cert.self, Audit.self]
     )
 }
 

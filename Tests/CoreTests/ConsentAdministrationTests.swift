@@ -192,6 +192,21 @@ struct ConsentAdministrationTests {
         #expect(late["chain"]?.objectValue?["problem"]?.objectValue?["seq"] == .int(6))
     }
 
+    @Test("the chain walk pages by seq, stops at the head it was given, and at the first problem unless asked to go on")
+    func walk() async throws {
+        for index in 0..<7 { try await storage.audit.append(AuditEvent(.tokenIssued, at: t0, clientID: "c\(index)")) }
+        var seen: [Int64] = []
+        let intact = try await storage.audit.walkChain(through: 6, pageSize: 2) { seen.append($0.seq) }
+        #expect(seen == [1, 2, 3, 4, 5, 6])
+        #expect(intact.problem == nil && intact.verifier.lastSeq == 6)
+        seen = []
+        let stopped = try await Tampered(log: storage.audit, seq: 3).walkChain(through: 7, pageSize: 2) { seen.append($0.seq) }
+        #expect(stopped.problem?.seq == 3 && seen == [1, 2])
+        seen = []
+        let onward = try await Tampered(log: storage.audit, seq: 3).walkChain(through: 7, pageSize: 2, pastProblems: true) { seen.append($0.seq) }
+        #expect(onward.problem?.seq == 3 && seen == [1, 2, 3, 4, 5, 6, 7] && onward.verifier.lastSeq == 2)
+    }
+
     // MARK: Expiry
 
     @Test("the expiry transition marks only a due awaiting or authorised consent, revoking its tokens, as evidence")

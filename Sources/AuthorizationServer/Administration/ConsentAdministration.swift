@@ -62,7 +62,7 @@ public struct ConsentAdministration: Sendable {
         let end = head?.seq ?? 0
         // Only the matching rows are kept; the walk itself pages by seq.
         var matching: [AuditChain.Row] = []
-        let (verifier, problem) = try await audit.walkChain(through: end) { row in
+        let (verifier, problem) = try await audit.walkChain(through: end, pastProblems: true) { row in
             if ConsentEvidence.fields(of: row.values["reason"])["consent"] == id { matching.append(row) }
         }
         let through = matching.last?.seq ?? 0
