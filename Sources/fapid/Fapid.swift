@@ -72,6 +72,7 @@ struct Fapid: AsyncParsableCommand {
             .addingPushedAuthorization(requirePushed: configuration.requirePushedAuthorizationRequests)
             .addingAuthorization()
             .addingBackchannelAuthentication()
+            .addingGrantManagement()
             .addingIntrospectionResponseSigning(algorithms: services.introspectionJWT?.supportedAlgorithms() ?? [])
             .addingAuthorizationDetails(Self.authorizationDetailsPolicy(configuration, clock: clock))
         let server = try FapidHTTPServer(
