@@ -10,6 +10,9 @@ public enum AdminRequest: Codable, Sendable, Equatable {
     case cibaList
     /// `{"op":"ciba.decide","id":…,"approve":…}`: approve or deny one.
     case cibaDecide(id: String, approve: Bool)
+    /// `{"op":"ciba.approve","id":…,"details_sha256":…,"amounts":[…]}`: one approval of a request with a consent,
+    /// naming the hash of the details the terminal was shown and each payment amount as the staff member typed it.
+    case cibaApprove(id: String, detailsHash: String, amounts: [String])
 
     /// A request line the daemon cannot serve, with the reason it answers.
     public struct Refusal: Error, CustomStringConvertible {
@@ -17,7 +20,8 @@ public enum AdminRequest: Codable, Sendable, Equatable {
     }
 
     enum Key: String, CodingKey {
-        case op, id, approve
+        case op, id, approve, amounts
+        case detailsHash = "details_sha256"
     }
 
     /// The request's `op`, for log lines.
@@ -25,6 +29,7 @@ public enum AdminRequest: Codable, Sendable, Equatable {
         switch self {
         case .cibaList: "ciba.list"
         case .cibaDecide: "ciba.decide"
+        case .cibaApprove: "ciba.approve"
         }
     }
 
@@ -39,6 +44,11 @@ public enum AdminRequest: Codable, Sendable, Equatable {
                 throw Refusal(description: "ciba.decide needs id and approve")
             }
             self = .cibaDecide(id: id, approve: approve)
+        case "ciba.approve":
+            guard let id = try? container.decode(String.self, forKey: .id), let hash = try? container.decode(String.self, forKey: .detailsHash),
+                let amounts = try? container.decode([String].self, forKey: .amounts), amounts.count <= 64
+            else { throw Refusal(description: "ciba.approve needs id, details_sha256 and amounts") }
+            self = .cibaApprove(id: id, detailsHash: hash, amounts: amounts)
         default:
             throw Refusal(description: "unknown op \(op)")
         }
@@ -50,6 +60,11 @@ public enum AdminRequest: Codable, Sendable, Equatable {
         if case .cibaDecide(let id, let approve) = self {
             try container.encode(id, forKey: .id)
             try container.encode(approve, forKey: .approve)
+        }
+        if case .cibaApprove(let id, let hash, let amounts) = self {
+            try container.encode(id, forKey: .id)
+            try container.encode(hash, forKey: .detailsHash)
+            try container.encode(amounts, forKey: .amounts)
         }
     }
 
@@ -74,11 +89,15 @@ public enum AdminResponse: Codable, Sendable, Equatable {
     case cibaRequests([AdminCIBARequest])
     /// `{"ok":true,"by":…}`, the answer to `ciba.decide`: the account the decision was recorded under.
     case cibaDecided(by: String)
+    /// `{"ok":true,"by":…,"approvals":…,"approvals_required":…}`, the answer to `ciba.approve`: the approval was
+    /// recorded under `by`; the request is approved once `approvals` reaches `approvals_required`.
+    case cibaApproval(by: String, approvals: Int, required: Int)
     /// `{"ok":false,"error":…}`: one line for the operator.
     case failure(String)
 
     enum Key: String, CodingKey {
-        case ok, requests, by, error
+        case ok, requests, by, error, approvals
+        case approvalsRequired = "approvals_required"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -89,6 +108,9 @@ public enum AdminResponse: Codable, Sendable, Equatable {
         }
         if let requests = try container.decodeIfPresent([AdminCIBARequest].self, forKey: .requests) {
             self = .cibaRequests(requests)
+        } else if let required = try container.decodeIfPresent(Int.self, forKey: .approvalsRequired) {
+            self = .cibaApproval(
+                by: try container.decode(String.self, forKey: .by), approvals: try container.decode(Int.self, forKey: .approvals), required: required)
         } else {
             self = .cibaDecided(by: try container.decode(String.self, forKey: .by))
         }
@@ -103,6 +125,11 @@ public enum AdminResponse: Codable, Sendable, Equatable {
         case .cibaDecided(let by):
             try container.encode(true, forKey: .ok)
             try container.encode(by, forKey: .by)
+        case .cibaApproval(let by, let approvals, let required):
+            try container.encode(true, forKey: .ok)
+            try container.encode(by, forKey: .by)
+            try container.encode(approvals, forKey: .approvals)
+            try container.encode(required, forKey: .approvalsRequired)
         case .failure(let reason):
             try container.encode(false, forKey: .ok)
             try container.encode(reason, forKey: .error)
@@ -127,6 +154,8 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
     public let bindingMessage: String?
     /// Unix seconds.
     public let expiresAt: Int64
+    /// The consent the request asks for (`authorization_details`); absent from the wire when it has none.
+    public let consent: AdminCIBAConsent?
 
     enum Key: String, CodingKey {
         case id, user, scope
@@ -135,6 +164,7 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
         case organisation = "org"
         case bindingMessage = "binding_message"
         case expiresAt = "expires_at"
+        case consent
     }
 
     public init(_ pending: CIBADecisionService.PendingRequest) {
@@ -146,6 +176,7 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
         scope = pending.scope
         bindingMessage = pending.bindingMessage
         expiresAt = Int64(pending.expiresAt.timeIntervalSince1970)
+        consent = pending.consent.map(AdminCIBAConsent.init)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -158,6 +189,7 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
         scope = try container.decode(String.self, forKey: .scope)
         bindingMessage = try container.decodeIfPresent(String.self, forKey: .bindingMessage)
         expiresAt = try container.decode(Int64.self, forKey: .expiresAt)
+        consent = try container.decodeIfPresent(AdminCIBAConsent.self, forKey: .consent)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -171,5 +203,34 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
         try container.encode(scope, forKey: .scope)
         try container.encode(bindingMessage, forKey: .bindingMessage)
         try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encodeIfPresent(consent, forKey: .consent)
+    }
+}
+
+/// A pending request's consent on the wire (`CIBADecisionService.ConsentSummary`): the plain-words lines and
+/// amounts the terminal shows (not escaped: the terminal escapes them), the hash it echoes back, and the
+/// approvals so far.
+public struct AdminCIBAConsent: Codable, Sendable, Equatable {
+    public let id: String
+    public let lines: [String]
+    public let amounts: [String]
+    public let detailsHash: String
+    public let approvedBy: [String]
+    public let approvalsRequired: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, lines, amounts
+        case detailsHash = "details_sha256"
+        case approvedBy = "approved_by"
+        case approvalsRequired = "approvals_required"
+    }
+
+    public init(_ summary: CIBADecisionService.ConsentSummary) {
+        id = summary.id
+        lines = summary.lines
+        amounts = summary.amounts
+        detailsHash = summary.detailsHash
+        approvedBy = summary.approvedBy
+        approvalsRequired = summary.approvalsRequired
     }
 }

@@ -61,7 +61,8 @@ extension Fapid {
                     requirePushed: configuration.requirePushedAuthorizationRequests, audit: runtime.storage.audit,
                     jarmLifetime: TimeInterval(configuration.jarmResponseLifetimeSeconds)),
                 login: LoginService(users: runtime.storage.users, attempts: runtime.storage.signInAttempts, clock: clock),
-                store: runtime.storage.interactions, clients: runtime.clients, clock: clock, settings: interactionSettings(configuration)))
+                store: runtime.storage.interactions, clients: runtime.clients, clock: clock, settings: interactionSettings(configuration))
+        ).withAccounts(consents: runtime.storage.consents, clients: runtime.clients, clock: clock)
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(

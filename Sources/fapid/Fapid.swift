@@ -124,7 +124,8 @@ struct Fapid: AsyncParsableCommand {
                     logger: logger),
                 AdminSocket(
                     path: configuration.adminSocket, group: configuration.adminSocketGroup,
-                    ciba: CIBADecisionService(store: runtime.storage.ciba, clients: runtime.clients, clock: clock), logger: logger),
+                    ciba: CIBADecisionService(
+                        store: runtime.storage.ciba, clients: runtime.clients, clock: clock, consents: runtime.storage.consents), logger: logger),
                 CIBANotifier(
                     delivery: CIBADelivery(
                         store: runtime.storage.ciba, clients: runtime.clients, tokens: cibaTokens, clock: clock,

@@ -19,6 +19,7 @@ struct CoreStores: Sendable {
     let registrations: any RegistrationStore
     let users: any UserStore
     let audit: any AuditLogReader
+    let consents: any ConsentStore
     /// Whatever must live as long as the stores (nothing for memory; a temporary directory for a database file).
     let owner: (any Sendable)?
 }
@@ -30,7 +31,8 @@ enum CoreFixture {
         let storage = MemoryStorage()
         return CoreStores(
             clients: storage.clients, tokens: storage.tokens, codes: storage.codes, pushed: storage.pushed, ciba: storage.ciba,
-            registrations: storage.registrations, users: storage.users, audit: storage.audit, owner: nil)
+            registrations: storage.registrations, users: storage.users, audit: storage.audit, consents: storage.consents,
+            owner: nil)
     }
 }
 
