@@ -75,7 +75,8 @@ extension Fapid {
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: clientKeys, replay: runtime.tokens,
                 users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock,
-                settings: backchannelSettings(configuration)),
+                settings: backchannelSettings(configuration), consents: runtime.storage.consents,
+                details: authorizationDetailsPolicy(configuration, clock: clock)),
             dpop: dpop,
             introspectionJWT: IntrospectionResponseJWT(keyRing: keyRing, issuer: issuer, clock: clock)
         )

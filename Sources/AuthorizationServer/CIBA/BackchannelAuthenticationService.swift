@@ -1,4 +1,5 @@
 import Foundation
+import JOSE
 import OpenSSLKit
 
 /// CIBA Core §7 with the FAPI-CIBA profile: an authenticated, confidential client asks for a user's
@@ -127,8 +128,11 @@ public struct BackchannelAuthenticationService: Sendable {
         for subject: RequestCheckSubject, client: AuthenticatedClient, username: String, scope: String, now: Date
     ) throws(OAuthError) -> Consent? {
         guard let validated = try authorizationDetails(subject, client: client.client), let details else { return nil }
+        // What the client asked, as evidence: the signed request's members, or the form without client authentication.
         let requested: JSON =
-            if let claims = subject.requestObject { .object(claims.members) } else { .object(subject.parameters.mapValues(JSON.string)) }
+            if let claims = subject.requestObject { .object(claims.members) } else {
+                .object(subject.parameters.filter { !RequestChecks.formOnlyParameters.contains($0.key) }.mapValues(JSON.string))
+            }
         let types = Set((validated.arrayValue ?? []).compactMap { $0["type"]?.stringValue }).sorted()
         return Consent(
             id: Base64URL.encode(entropy.bytes(16)), clientID: client.client.clientID, subject: username,
