@@ -1,6 +1,6 @@
 public import AuthorizationServer
 import Foundation
-import JOSE
+public import JOSE
 
 /// One request line on the admin socket (`AdminSocket` serves it, fapictl's `AdminClient` sends it): a JSON
 /// object with `op`. No member names the staff member: the daemon reads the peer's account from the
@@ -14,6 +14,14 @@ public enum AdminRequest: Codable, Sendable, Equatable {
     /// naming the hash of the details the terminal was shown and each payment amount as the staff member typed it.
     case cibaApprove(id: String, detailsHash: String, amounts: [String])
 
+    // Consents (issue 19): `fapictl consents list|show|revoke`.
+    /// `{"op":"consents.list","client_id":…,"user":…,"status":…,"limit":…}` (each optional): status as of now.
+    case consentsList(clientID: String?, user: String?, status: String?, limit: Int?)
+    /// `{"op":"consents.show","id":…}`.
+    case consentShow(id: String)
+    /// `{"op":"consents.revoke","id":…}`: revoked as `staff:<peer account>`, with its tokens.
+    case consentRevoke(id: String)
+
     /// A request line the daemon cannot serve, with the reason it answers.
     public struct Refusal: Error, CustomStringConvertible {
         public let description: String
@@ -22,6 +30,7 @@ public enum AdminRequest: Codable, Sendable, Equatable {
     enum Key: String, CodingKey {
         case op, id, approve, amounts
         case detailsHash = "details_sha256"
+        case clientID = "client_id", user, status, limit
     }
 
     /// The request's `op`, for log lines.
@@ -30,6 +39,9 @@ public enum AdminRequest: Codable, Sendable, Equatable {
         case .cibaList: "ciba.list"
         case .cibaDecide: "ciba.decide"
         case .cibaApprove: "ciba.approve"
+        case .consentsList: "consents.list"
+        case .consentShow: "consents.show"
+        case .consentRevoke: "consents.revoke"
         }
     }
 
@@ -49,6 +61,18 @@ public enum AdminRequest: Codable, Sendable, Equatable {
                 let amounts = try? container.decode([String].self, forKey: .amounts), amounts.count <= 64
             else { throw Refusal(description: "ciba.approve needs id, details_sha256 and amounts") }
             self = .cibaApprove(id: id, detailsHash: hash, amounts: amounts)
+        case "consents.list":
+            do {
+                self = .consentsList(
+                    clientID: try container.decodeIfPresent(String.self, forKey: .clientID),
+                    user: try container.decodeIfPresent(String.self, forKey: .user),
+                    status: try container.decodeIfPresent(String.self, forKey: .status), limit: try container.decodeIfPresent(Int.self, forKey: .limit))
+            } catch {
+                throw Refusal(description: "consents.list takes strings client_id, user, status and an integer limit")
+            }
+        case "consents.show", "consents.revoke":
+            guard let id = try? container.decode(String.self, forKey: .id) else { throw Refusal(description: "\(op) needs id") }
+            self = op == "consents.show" ? .consentShow(id: id) : .consentRevoke(id: id)
         default:
             throw Refusal(description: "unknown op \(op)")
         }
@@ -61,10 +85,20 @@ public enum AdminRequest: Codable, Sendable, Equatable {
             try container.encode(id, forKey: .id)
             try container.encode(approve, forKey: .approve)
         }
-        if case .cibaApprove(let id, let hash, let amounts) = self {
+        switch self {
+        case .consentsList(let clientID, let user, let status, let limit):
+            try container.encodeIfPresent(clientID, forKey: .clientID)
+            try container.encodeIfPresent(user, forKey: .user)
+            try container.encodeIfPresent(status, forKey: .status)
+            try container.encodeIfPresent(limit, forKey: .limit)
+        case .consentShow(let id), .consentRevoke(let id):
+            try container.encode(id, forKey: .id)
+        case .cibaApprove(let id, let hash, let amounts):
             try container.encode(id, forKey: .id)
             try container.encode(hash, forKey: .detailsHash)
             try container.encode(amounts, forKey: .amounts)
+        default:
+            break
         }
     }
 
@@ -92,12 +126,19 @@ public enum AdminResponse: Codable, Sendable, Equatable {
     /// `{"ok":true,"by":…,"approvals":…,"approvals_required":…}`, the answer to `ciba.approve`: the approval was
     /// recorded under `by`; the request is approved once `approvals` reaches `approvals_required`.
     case cibaApproval(by: String, approvals: Int, required: Int)
+    /// `{"ok":true,"consents":[…]}`, the answer to `consents.list` and `consents.show` (one): each consent as
+    /// `ConsentAdministration.json` writes it.
+    case consents([JSON])
+    /// `{"ok":true,"consent":{…},"by":…}`, the answer to `consents.revoke`: the consent as revoked, and the account
+    /// (`staff:<peer account>`) it was revoked as.
+    case consentRevoked(JSON, by: String)
     /// `{"ok":false,"error":…}`: one line for the operator.
     case failure(String)
 
     enum Key: String, CodingKey {
         case ok, requests, by, error, approvals
         case approvalsRequired = "approvals_required"
+        case consents, consent
     }
 
     public init(from decoder: any Decoder) throws {
@@ -106,7 +147,11 @@ public enum AdminResponse: Codable, Sendable, Equatable {
             self = .failure(try container.decodeIfPresent(String.self, forKey: .error) ?? "the daemon refused the request")
             return
         }
-        if let requests = try container.decodeIfPresent([AdminCIBARequest].self, forKey: .requests) {
+        if let consents = try container.decodeIfPresent([JSON].self, forKey: .consents) {
+            self = .consents(consents)
+        } else if let consent = try container.decodeIfPresent(JSON.self, forKey: .consent) {
+            self = .consentRevoked(consent, by: try container.decode(String.self, forKey: .by))
+        } else if let requests = try container.decodeIfPresent([AdminCIBARequest].self, forKey: .requests) {
             self = .cibaRequests(requests)
         } else if let required = try container.decodeIfPresent(Int.self, forKey: .approvalsRequired) {
             self = .cibaApproval(
@@ -130,6 +175,13 @@ public enum AdminResponse: Codable, Sendable, Equatable {
             try container.encode(by, forKey: .by)
             try container.encode(approvals, forKey: .approvals)
             try container.encode(required, forKey: .approvalsRequired)
+        case .consents(let consents):
+            try container.encode(true, forKey: .ok)
+            try container.encode(consents, forKey: .consents)
+        case .consentRevoked(let consent, let by):
+            try container.encode(true, forKey: .ok)
+            try container.encode(consent, forKey: .consent)
+            try container.encode(by, forKey: .by)
         case .failure(let reason):
             try container.encode(false, forKey: .ok)
             try container.encode(reason, forKey: .error)
@@ -138,7 +190,7 @@ public enum AdminResponse: Codable, Sendable, Equatable {
 
     /// The answer as one line, without its newline.
     public var line: [UInt8] {
-        // Encoding these cases cannot fail: strings, booleans and integers only.
+        // Encoding these cases cannot fail: strings, booleans, integers and JSON values only.
         (try? [UInt8](JSONEncoder().encode(self))) ?? Array(#"{"ok":false,"error":"the request failed"}"#.utf8)
     }
 }

@@ -14,16 +14,19 @@ public struct AdminSocket: Service {
     let path: String
     let groupName: String?
     let ciba: CIBADecisionService
+    /// The bank's view of consents (`fapictl consents`); nil answers that it is not served.
+    let consents: ConsentAdministration?
     let logger: Logger
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
 
-    public init(path: String, group: String? = nil, ciba: CIBADecisionService, logger: Logger) {
+    public init(path: String, group: String? = nil, ciba: CIBADecisionService, consents: ConsentAdministration? = nil, logger: Logger) {
         self.path = path
         self.groupName = group
         self.ciba = ciba
+        self.consents = consents
         self.logger = logger
     }
 
@@ -152,10 +155,48 @@ public struct AdminSocket: Service {
                 case .approvalRecorded(let approvals, let required): return .cibaApproval(by: staff, approvals: approvals, required: required)
                 default: return Self.refusal(decision, id: id)
                 }
+            case .consentsList, .consentShow, .consentRevoke:
+                return try await handleConsents(request, staff: staff)
             }
         } catch {
             logger.error("admin request failed", metadata: ["op": "\(request.op)", "reason": "\(error)"])
             return .failure("the request failed")
+        }
+    }
+}
+
+extension AdminSocket {
+    /// The consent operations (issue 19). Ids and names the caller sent are echoed through `TerminalText`.
+    func handleConsents(_ request: AdminRequest, staff: String) async throws(StorageError) -> AdminResponse {
+        guard let consents else { return .failure("consents are not served by this daemon") }
+        switch request {
+        case .consentsList(let clientID, let user, let status, let limit):
+            var wanted: Consent.Status?
+            if let status {
+                guard let known = Consent.Status(rawValue: status) else {
+                    return .failure(
+                        "unknown status \(TerminalText.safe(status)): one of \(Consent.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                wanted = known
+            }
+            let listed = try await consents.list(clientID: clientID, subject: user, status: wanted, limit: limit ?? 200)
+            return .consents(listed.map(consents.json))
+        case .consentShow(let id):
+            guard let consent = try await consents.consent(id: id) else { return .failure("no consent \(TerminalText.safe(id))") }
+            return .consents([consents.json(consent)])
+        case .consentRevoke(let id):
+            // The staff account is the peer's (SO_PEERCRED), whatever the client sent.
+            switch try await consents.revoke(id: id, staff: staff) {
+            case .unknown:
+                return .failure("no consent \(TerminalText.safe(id))")
+            case .notRevocable(let status):
+                return .failure("consent \(TerminalText.safe(id)) is \(status.rawValue): only an awaiting or authorised consent can be revoked")
+            case .revoked(let consent):
+                logger.notice("consent revoked", metadata: ["consent": "\(consent.id)", "by": "staff:\(staff)"])
+                return .consentRevoked(consents.json(consent), by: "staff:\(staff)")
+            }
+        default:
+            return .failure("not a consent operation")
         }
     }
 }

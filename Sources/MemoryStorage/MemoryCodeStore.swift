@@ -35,7 +35,8 @@ public struct MemoryCodeStore: AuthorizationCodeStore {
     public func insertRefreshToken(_ token: RefreshTokenRecord) async throws(StorageError) {
         try database.write { (state: inout MemoryState) throws(StorageError) in
             guard state.refreshTokens[token.tokenHash] == nil else { throw StorageError(.conflict, "refresh token exists") }
-            state.refreshTokens[token.tokenHash] = token.asStored(codeReused: state.codeReused(token.codeHash))
+            state.refreshTokens[token.tokenHash] = token.asStored(
+                codeReused: state.codeReused(token.codeHash), grantRevoked: state.grantWithdrawn(token.grantID, at: token.issuedAt))
         }
     }
 

@@ -1,5 +1,5 @@
 public import AuthorizationServer
-import Foundation
+public import Foundation
 
 /// `ConsentStore` in memory: each update is one transaction under the database's lock.
 public struct MemoryConsentStore: ConsentStore {
@@ -43,11 +43,19 @@ public struct MemoryConsentStore: ConsentStore {
 
     public func consents(_ filter: ConsentFilter) async throws(StorageError) -> [Consent] {
         try database.read { state in
-            let matching = state.consents.values.filter { consent in
-                (filter.clientID.map { consent.clientID == $0 } ?? true) && (filter.subject.map { consent.subject == $0 } ?? true)
-                    && (filter.status.map { consent.status == $0 } ?? true)
-            }
+            let matching = state.consents.values.filter(filter.matches)
             return Array(matching.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }.prefix(max(0, filter.limit)))
+        }
+    }
+}
+
+extension MemoryConsentStore {
+    public func consentIDs(expiredBy now: Date, limit: Int) async throws(StorageError) -> [String] {
+        try database.read { state in
+            let due = state.consents.values.filter { consent in
+                (consent.status == .awaitingAuthorisation || consent.status == .authorised) && consent.expiresAt.storedSeconds <= now.storedSeconds
+            }
+            return Array(due.sorted { ($0.expiresAt, $0.id) < ($1.expiresAt, $1.id) }.prefix(max(0, limit)).map(\.id))
         }
     }
 }

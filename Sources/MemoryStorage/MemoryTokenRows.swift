@@ -52,6 +52,12 @@ extension MemoryState {
         code.flatMap { codes[$0]?.reusedAt } != nil
     }
 
+    /// Whether the consent `grantID` names was withdrawn by `issuedAt` (`TokenOrigin.grantWithdrawn`).
+    func grantWithdrawn(_ grantID: String?, at issuedAt: Date) -> Bool {
+        guard let grantID, let consent = consents[grantID] else { return false }
+        return TokenOrigin.grantWithdrawn(status: consent.status, expiresAt: consent.expiresAt, at: issuedAt)
+    }
+
     /// The code or refresh token `origin`, as `AccessTokenRecord.asStored` asks about it.
     func origin(_ origin: [UInt8]?) -> TokenOrigin {
         guard let origin else { return .standing }

@@ -12,8 +12,9 @@ public struct MemoryTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
     public func insertAccessToken(_ record: AccessTokenRecord, audit: AuditEvent?) async throws(StorageError) {
         try database.write { (state: inout MemoryState) throws(StorageError) in
             guard state.accessTokens[record.tokenHash] == nil else { throw StorageError(.conflict, "access token exists") }
-            state.accessTokens[record.tokenHash] = record.asStored(
-                clientExists: state.clients[record.clientID] != nil, origin: state.origin(record.originHash))
+            var origin = state.origin(record.originHash)
+            origin.grantRevoked = state.grantWithdrawn(record.grantID, at: record.issuedAt)
+            state.accessTokens[record.tokenHash] = record.asStored(clientExists: state.clients[record.clientID] != nil, origin: origin)
             state.appendAudit(audit)
         }
     }

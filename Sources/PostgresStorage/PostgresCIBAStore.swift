@@ -18,7 +18,7 @@ public struct PostgresCIBAStore: CIBAStore {
 
     static let columns = """
         id, auth_req_id_hash, client_id, username, scope, binding_message, acr, delivery_mode, notification_token, created_at, expires_at,
-        poll_interval, last_polled_at, status, decided_by, decided_at, ping_auth_req_id, notification_sealed
+        poll_interval, last_polled_at, status, decided_by, decided_at, ping_auth_req_id, notification_sealed, grant_id
         """
 
     func decode(_ row: PostgresRandomAccessRow) throws -> CIBARequest {
@@ -27,7 +27,7 @@ public struct PostgresCIBAStore: CIBAStore {
             bindingMessage: try row.value(5), acr: try row.value(6), deliveryMode: try row.value(7), notificationToken: try row.value(8),
             createdAt: try row.date(9), expiresAt: try row.date(10), interval: Int(try row.value(11, as: Int64.self)),
             lastPolledAt: try row.optionalDate(12), status: CIBARequest.Status(rawValue: try row.value(13)) ?? .pending, decidedBy: try row.value(14),
-            decidedAt: try row.optionalDate(15), pingAuthReqID: try row.value(16)
+            decidedAt: try row.optionalDate(15), pingAuthReqID: try row.value(16), grantID: try row.value(18)
         ).openingSecrets(try row.optionalBytes(17), with: sealer)
     }
 
@@ -41,7 +41,7 @@ public struct PostgresCIBAStore: CIBAStore {
                     \(request.username), \(request.scope), \(request.bindingMessage), \(request.acr), \(request.deliveryMode),
                     \(request.notificationToken), \(StoredTime.seconds(request.createdAt)), \(StoredTime.seconds(request.expiresAt)),
                     \(Int64(request.interval)), \(request.lastPolledAt.map(StoredTime.seconds)), \(request.status.rawValue), \(request.decidedBy),
-                    \(request.decidedAt.map(StoredTime.seconds)), \(request.pingAuthReqID), \(sealed))
+                    \(request.decidedAt.map(StoredTime.seconds)), \(request.pingAuthReqID), \(sealed), \(request.grantID))
                 """)
             try await PostgresAuditLog.append(audit, to: tx)
         }

@@ -1,5 +1,5 @@
 public import AuthorizationServer
-import Foundation
+public import Foundation
 import JOSE
 import PostgresNIO
 
@@ -76,13 +76,30 @@ public struct PostgresConsentStore: ConsentStore {
 
     public func consents(_ filter: ConsentFilter) async throws(StorageError) -> [Consent] {
         // Nil filters match every row: `$n IS NULL OR column = $n` keeps one statement for every combination.
-        try await database.map(
+        let asOf = filter.asOf.map(StoredTime.seconds)
+        return try await database.map(
             """
             SELECT \(unescaped: Self.columns) FROM consents
             WHERE (\(filter.clientID)::text IS NULL OR client_id = \(filter.clientID))
                 AND (\(filter.subject)::text IS NULL OR subject = \(filter.subject))
-                AND (\(filter.status?.rawValue)::text IS NULL OR status = \(filter.status?.rawValue))
+                -- The status as stored, or as of `asOf` when given (`Consent.status(at:)`: due awaiting or authorised consents
+                -- read as expired).
+                AND (\(filter.status?.rawValue)::text IS NULL
+                    OR (CASE WHEN \(asOf)::bigint IS NOT NULL AND status IN ('awaiting_authorisation', 'authorised') AND expires_at <= \(asOf)::bigint
+                        THEN 'expired' ELSE status END) = \(filter.status?.rawValue))
             ORDER BY created_at DESC, id DESC LIMIT \(Int64(max(0, filter.limit)))
             """, Self.decode)
+    }
+}
+
+extension PostgresConsentStore {
+    public func consentIDs(expiredBy now: Date, limit: Int) async throws(StorageError) -> [String] {
+        // consents_due (migration 0022) holds exactly these rows.
+        try await database.map(
+            """
+            SELECT id FROM consents WHERE status IN ('awaiting_authorisation', 'authorised') AND expires_at <= \(StoredTime.seconds(now))
+            ORDER BY expires_at, id LIMIT \(Int64(max(0, limit)))
+            """
+        ) { row in try row.value(0, as: String.self) }
     }
 }

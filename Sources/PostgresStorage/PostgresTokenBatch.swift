@@ -6,8 +6,8 @@ import NIOCore
 import PostgresNIO
 import Synchronization
 
-/// Group commit of the token path on PostgreSQL: access tokens issued at the same moment (without an origin,
-/// as `client_credentials` issues them) are stored with their audit rows by one statement, committed once.
+/// Group commit of the token path on PostgreSQL: access tokens issued at the same moment (without an origin or a
+/// consent, as `client_credentials` issues them) are stored with their audit rows by one statement, committed once.
 ///
 /// Each audited change must lock the single audit head row until it commits, so one instance's tokens would
 /// otherwise commit one after another, each waiting for the previous one's round trip and WAL flush. While a
@@ -100,6 +100,7 @@ final class PostgresTokenBatch: Sendable {
                 "status_x5t": record.statusCertificateThumbprint.map(JSON.string) ?? .null,
                 "revoked_at": stored(record, clientExists: true), "revoked_if_removed": stored(record, clientExists: false),
                 "origin_hash": record.originHash.map { .string(Crypto.hex($0)) } ?? .null,
+                "grant_id": record.grantID.map(JSON.string) ?? .null,
             ]
             if let audit {
                 audited += 1
@@ -123,17 +124,18 @@ final class PostgresTokenBatch: Sendable {
             batch AS (
                 SELECT * FROM jsonb_to_recordset(\(batch)::jsonb) AS e(
                     n int, token_hash text, client_id text, subject text, scope text, issued_at bigint, expires_at bigint, cnf_x5t text,
-                    cnf_jkt text, status_x5t text, format text, revoked_at bigint, revoked_if_removed bigint, origin_hash text, k bigint, fields text, a_time text, a_type text,
+                    cnf_jkt text, status_x5t text, format text, revoked_at bigint, revoked_if_removed bigint, origin_hash text, grant_id text, k bigint, fields text, a_time text, a_type text,
                     a_client_id text, a_org_id text, a_user text, a_cnf text, a_interaction_id text, a_source text, a_outcome text, a_reason text))
             """)
         statement.with("live AS (SELECT client_id FROM clients WHERE client_id IN (SELECT client_id FROM batch) FOR SHARE)")
         statement.with(
             """
             tokens AS (
-                INSERT INTO access_tokens (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, origin_hash, cnf_jkt, status_x5t)
+                INSERT INTO access_tokens
+                    (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, origin_hash, cnf_jkt, status_x5t, grant_id)
                 SELECT decode(token_hash, 'hex'), client_id, subject, scope, issued_at, expires_at, cnf_x5t, format,
                     CASE WHEN client_id IN (SELECT client_id FROM live) THEN revoked_at ELSE revoked_if_removed END,
-                    decode(origin_hash, 'hex'), cnf_jkt, status_x5t
+                    decode(origin_hash, 'hex'), cnf_jkt, status_x5t, grant_id
                 FROM batch ORDER BY n RETURNING 1)
             """)
         if audited > 0 {
@@ -170,8 +172,8 @@ final class PostgresTokenBatch: Sendable {
         return statement
     }
 
-    /// The `revoked_at` that `AccessTokenRecord.asStored` gives `record` (origins are looked up before a
-    /// token with one reaches this statement).
+    /// The `revoked_at` that `AccessTokenRecord.asStored` gives `record` (origins and consents are looked up before
+    /// a token with one reaches this statement: such a token arrives with its `revokedAt` decided).
     private static func stored(_ record: AccessTokenRecord, clientExists: Bool) -> JSON {
         record.asStored(clientExists: clientExists, origin: .standing).revokedAt.map { .int(StoredTime.seconds($0)) } ?? .null
     }

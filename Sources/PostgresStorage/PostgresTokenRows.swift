@@ -64,6 +64,17 @@ enum PostgresTokenRows {
         return try rows.first?.value(0, as: Bool.self) ?? false
     }
 
+    /// Whether the consent `grantID` names was withdrawn by `issuedAt` (`TokenOrigin.grantWithdrawn`). Its row stays
+    /// share-locked, as the client's is: a revocation of the consent in progress is waited for (and seen), one that
+    /// starts later waits for the insert to commit and then revokes the stored row. Locked after the client and the
+    /// origin. No statement for a token without a consent.
+    static func grantWithdrawn(_ grantID: String?, at issuedAt: Date, _ tx: Transaction) async throws -> Bool {
+        guard let grantID else { return false }
+        guard let row = try await tx.rows("SELECT status, expires_at FROM consents WHERE id = \(grantID) FOR SHARE").first else { return false }
+        return TokenOrigin.grantWithdrawn(
+            status: Consent.Status(rawValue: try row.value(0, as: String.self)), expiresAt: try row.date(1), at: issuedAt)
+    }
+
     /// The code or refresh token `origin`, as `AccessTokenRecord.asStored` asks about it.
     static func origin(_ origin: [UInt8]?, _ tx: Transaction) async throws -> TokenOrigin {
         guard let origin else { return .standing }

@@ -11,6 +11,8 @@ import PostgresNIO
 /// - a token stored from a code or refresh token first takes `FOR SHARE` on that origin row, so it either
 ///   waits for a concurrent reuse or revocation and is stored revoked, or that revocation waits for it and
 ///   then sees it;
+/// - a token issued under a consent (`grantID`) share-locks the consent's row the same way, so a concurrent
+///   revocation of the consent revokes it or it is stored revoked (`TokenOrigin.grantWithdrawn`);
 /// - a `jti` is consumed by `INSERT … ON CONFLICT DO NOTHING RETURNING`.
 public struct PostgresTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
     let database: PostgresDatabase
@@ -22,15 +24,17 @@ public struct PostgresTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
     }
 
     public func insertAccessToken(_ record: AccessTokenRecord, audit: AuditEvent?) async throws(StorageError) {
-        guard record.originHash != nil else {
+        guard record.originHash != nil || record.grantID != nil else {
             // The token path's common case: group-committed with the tokens issued at the same moment.
             try await batch.insert(record, audit: audit)
             return
         }
         try await database.transaction { tx in
-            // Rows are locked in one order everywhere: the client, then the code or refresh token.
+            // Rows are locked in one order everywhere: the client, then the code or refresh token, then the consent.
             let clientExists = try await PostgresTokenRows.clientExists(record.clientID, tx)
-            let stored = record.asStored(clientExists: clientExists, origin: try await PostgresTokenRows.origin(record.originHash, tx))
+            var origin = try await PostgresTokenRows.origin(record.originHash, tx)
+            origin.grantRevoked = try await PostgresTokenRows.grantWithdrawn(record.grantID, at: record.issuedAt, tx)
+            let stored = record.asStored(clientExists: clientExists, origin: origin)
             try await tx.execute(PostgresTokenBatch.statement([(stored, audit)]).query)
         }
     }
@@ -38,14 +42,14 @@ public struct PostgresTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
     public func accessToken(hash: [UInt8]) async throws(StorageError) -> AccessTokenRecord? {
         try await database.map(
             """
-            SELECT client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, cnf_jkt, status_x5t
+            SELECT client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, cnf_jkt, status_x5t, grant_id
             FROM access_tokens WHERE token_hash = \(ByteBuffer(bytes: hash))
             """
         ) { row in
             AccessTokenRecord(
                 tokenHash: hash, clientID: try row.value(0), subject: try row.value(1), scope: try row.value(2), issuedAt: try row.date(3),
                 expiresAt: try row.date(4), certificateThumbprint: try row.value(5), format: try row.value(6), revokedAt: try row.optionalDate(7),
-                dpopThumbprint: try row.value(8), statusCertificateThumbprint: try row.value(9))
+                dpopThumbprint: try row.value(8), statusCertificateThumbprint: try row.value(9), grantID: try row.value(10))
         }.first
     }
 

@@ -18,7 +18,7 @@ public struct SQLiteCIBAStore: CIBAStore {
     static func date(_ value: Int64?) -> Date? { value.map { Date(timeIntervalSince1970: TimeInterval($0)) } }
     static let columns = """
         id, auth_req_id_hash, client_id, username, scope, binding_message, acr, delivery_mode, notification_token, created_at, expires_at,
-        poll_interval, last_polled_at, status, decided_by, decided_at, ping_auth_req_id, notification_sealed
+        poll_interval, last_polled_at, status, decided_by, decided_at, ping_auth_req_id, notification_sealed, grant_id
         """
 
     func decode(_ row: Row) -> CIBARequest {
@@ -26,7 +26,7 @@ public struct SQLiteCIBAStore: CIBAStore {
             id: row[0], authReqIDHash: [UInt8](row[1] as Data), clientID: row[2], username: row[3], scope: row[4], bindingMessage: row[5], acr: row[6],
             deliveryMode: row[7], notificationToken: row[8], createdAt: Self.date(row[9])!, expiresAt: Self.date(row[10])!, interval: row[11],
             lastPolledAt: Self.date(row[12]), status: CIBARequest.Status(rawValue: row[13]) ?? .pending, decidedBy: row[14],
-            decidedAt: Self.date(row[15]), pingAuthReqID: row[16]
+            decidedAt: Self.date(row[15]), pingAuthReqID: row[16], grantID: row[18]
         ).openingSecrets((row[17] as Data?).map { [UInt8]($0) }, with: sealer)
     }
 
@@ -35,12 +35,12 @@ public struct SQLiteCIBAStore: CIBAStore {
         let sealed = box.map { Data($0) }
         try await database.write { [stored, sealed] db in
             try db.execute(
-                sql: "INSERT INTO ciba_requests (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                sql: "INSERT INTO ciba_requests (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     stored.id, Data(stored.authReqIDHash), stored.clientID, stored.username, stored.scope, stored.bindingMessage, stored.acr,
                     stored.deliveryMode, stored.notificationToken, Self.seconds(stored.createdAt), Self.seconds(stored.expiresAt), stored.interval,
                     stored.lastPolledAt.map(Self.seconds), stored.status.rawValue, stored.decidedBy, stored.decidedAt.map(Self.seconds),
-                    stored.pingAuthReqID, sealed,
+                    stored.pingAuthReqID, sealed, stored.grantID,
                 ])
             try SQLiteAuditLog.append(audit, to: db)
         }

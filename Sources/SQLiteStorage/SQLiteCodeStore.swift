@@ -20,12 +20,12 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
             try db.execute(
                 sql: """
                     INSERT INTO authorization_codes
-                        (code_hash, client_id, subject, redirect_uri, scope, code_challenge, nonce, auth_time, acr, claims, expires_at, dpop_jkt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        (code_hash, client_id, subject, redirect_uri, scope, code_challenge, nonce, auth_time, acr, claims, expires_at, dpop_jkt, grant_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     Data(code.codeHash), code.clientID, code.subject, code.redirectURI, code.scope, code.codeChallenge, code.nonce,
-                    Self.seconds(code.authTime), code.acr, claims, Self.seconds(code.expiresAt), code.dpopThumbprint,
+                    Self.seconds(code.authTime), code.acr, claims, Self.seconds(code.expiresAt), code.dpopThumbprint, code.grantID,
                 ])
             try SQLiteAuditLog.append(audit, to: db)
         }
@@ -39,7 +39,8 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT client_id, subject, redirect_uri, scope, code_challenge, nonce, auth_time, acr, claims, expires_at, used_at, reused_at, dpop_jkt
+                        SELECT client_id, subject, redirect_uri, scope, code_challenge, nonce, auth_time, acr, claims, expires_at, used_at, reused_at, dpop_jkt,
+                            grant_id
                         FROM authorization_codes WHERE code_hash = ?
                         """,
                     arguments: [Data(hash)])
@@ -47,7 +48,8 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
             let claims = (row[8] as String?).flatMap { try? JSON.parse(Array($0.utf8)) }
             let record = AuthorizationCodeRecord(
                 codeHash: hash, clientID: row[0], subject: row[1], redirectURI: row[2], scope: row[3], codeChallenge: row[4], nonce: row[5],
-                authTime: Self.date(row[6]), acr: row[7], claims: claims, expiresAt: Self.date(row[9]), dpopThumbprint: row[12])
+                authTime: Self.date(row[6]), acr: row[7], claims: claims, expiresAt: Self.date(row[9]), dpopThumbprint: row[12],
+                grantID: row[13])
             let step = transition(StoredCode(record: record, usedAt: (row[10] as Int64?).map(Self.date), reusedAt: (row[11] as Int64?).map(Self.date)))
             if let next = step.updated {
                 try db.execute(
@@ -62,17 +64,19 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
 
     public func insertRefreshToken(_ token: RefreshTokenRecord) async throws(StorageError) {
         try await database.write { db in
-            let stored = token.asStored(codeReused: try token.codeHash.map { code in try SQLiteTokenRows.codeReused(code, db) } ?? false)
+            let stored = token.asStored(
+                codeReused: try token.codeHash.map { code in try SQLiteTokenRows.codeReused(code, db) } ?? false,
+                grantRevoked: try SQLiteTokenRows.grantWithdrawn(token.grantID, at: token.issuedAt, db))
             try db.execute(
                 sql: """
                     INSERT INTO refresh_tokens
-                        (token_hash, client_id, subject, scope, auth_time, nonce, cnf_x5t, code_hash, issued_at, expires_at, revoked_at, dpop_jkt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        (token_hash, client_id, subject, scope, auth_time, nonce, cnf_x5t, code_hash, issued_at, expires_at, revoked_at, dpop_jkt, grant_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     Data(stored.tokenHash), stored.clientID, stored.subject, stored.scope, Self.seconds(stored.authTime), stored.nonce,
                     stored.certificateThumbprint, stored.codeHash.map { Data($0) }, Self.seconds(stored.issuedAt), Self.seconds(stored.expiresAt),
-                    stored.revokedAt.map(Self.seconds), stored.dpopThumbprint,
+                    stored.revokedAt.map(Self.seconds), stored.dpopThumbprint, stored.grantID,
                 ])
         }
     }
@@ -86,7 +90,7 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT client_id, subject, scope, auth_time, nonce, cnf_x5t, code_hash, issued_at, expires_at, revoked_at, dpop_jkt
+                    SELECT client_id, subject, scope, auth_time, nonce, cnf_x5t, code_hash, issued_at, expires_at, revoked_at, dpop_jkt, grant_id
                     FROM refresh_tokens WHERE token_hash = ?
                     """,
                 arguments: [Data(hash)]
@@ -94,7 +98,7 @@ public struct SQLiteCodeStore: AuthorizationCodeStore {
                 RefreshTokenRecord(
                     tokenHash: hash, clientID: row[0], subject: row[1], scope: row[2], authTime: Self.date(row[3]), nonce: row[4],
                     certificateThumbprint: row[5], codeHash: (row[6] as Data?).map { [UInt8]($0) }, issuedAt: Self.date(row[7]),
-                    expiresAt: Self.date(row[8]), revokedAt: (row[9] as Int64?).map(Self.date), dpopThumbprint: row[10])
+                    expiresAt: Self.date(row[8]), revokedAt: (row[9] as Int64?).map(Self.date), dpopThumbprint: row[10], grantID: row[11])
             }
         }
     }

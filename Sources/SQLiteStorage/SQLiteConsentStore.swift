@@ -1,5 +1,5 @@
 public import AuthorizationServer
-import Foundation
+public import Foundation
 import GRDB
 import JOSE
 
@@ -88,7 +88,13 @@ public struct SQLiteConsentStore: ConsentStore {
                 conditions.append("subject = ?")
                 arguments.append(subject)
             }
-            if let status = filter.status {
+            if let status = filter.status, let now = filter.asOf {
+                // The status as of `now` (`Consent.status(at:)`): due awaiting or authorised consents read as expired.
+                conditions.append(
+                    "(CASE WHEN status IN ('awaiting_authorisation', 'authorised') AND expires_at <= ? THEN 'expired' ELSE status END) = ?")
+                arguments.append(Self.seconds(now))
+                arguments.append(status.rawValue)
+            } else if let status = filter.status {
                 conditions.append("status = ?")
                 arguments.append(status.rawValue)
             }
@@ -98,6 +104,21 @@ public struct SQLiteConsentStore: ConsentStore {
                 db, sql: "SELECT \(Self.columns) FROM consents \(condition) ORDER BY created_at DESC, id DESC LIMIT ?",
                 arguments: StatementArguments(arguments)
             ).map(Self.decode)
+        }
+    }
+}
+
+extension SQLiteConsentStore {
+    public func consentIDs(expiredBy now: Date, limit: Int) async throws(StorageError) -> [String] {
+        try await database.read { db in
+            // consents_due (migration 0022) holds exactly these rows.
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM consents WHERE status IN ('awaiting_authorisation', 'authorised') AND expires_at <= ?
+                    ORDER BY expires_at, id LIMIT ?
+                    """,
+                arguments: [Self.seconds(now), max(0, limit)])
         }
     }
 }

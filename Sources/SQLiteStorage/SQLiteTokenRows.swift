@@ -54,6 +54,19 @@ enum SQLiteTokenRows {
         return try Bool.fetchOne(statement, arguments: [Data(code)]) ?? false
     }
 
+    /// Whether the consent `grantID` names was withdrawn by `issuedAt` (`TokenOrigin.grantWithdrawn`), read in the
+    /// write transaction: a revocation of the consent is either committed before (and seen here) or runs after this
+    /// insert commits (and then revokes the row). No statement for a token without a consent.
+    static func grantWithdrawn(_ grantID: String?, at issuedAt: Date, _ db: Database) throws -> Bool {
+        guard let grantID else { return false }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT status, expires_at FROM consents WHERE id = ?"), arguments: [grantID]) else {
+            return false
+        }
+        let expires: Int64 = row[1]
+        return TokenOrigin.grantWithdrawn(
+            status: Consent.Status(rawValue: row[0]), expiresAt: Date(timeIntervalSince1970: TimeInterval(expires)), at: issuedAt)
+    }
+
     /// The code or refresh token `origin`, as `AccessTokenRecord.asStored` asks about it.
     static func origin(_ origin: [UInt8]?, _ db: Database) throws -> TokenOrigin {
         guard let origin else { return .standing }

@@ -12,17 +12,19 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
 
     public func insertAccessToken(_ record: AccessTokenRecord, audit: AuditEvent?) async throws(StorageError) {
         try await database.write { db in
-            let stored = record.asStored(
-                clientExists: try SQLiteTokenRows.clientExists(record.clientID, db), origin: try SQLiteTokenRows.origin(record.originHash, db))
+            var origin = try SQLiteTokenRows.origin(record.originHash, db)
+            origin.grantRevoked = try SQLiteTokenRows.grantWithdrawn(record.grantID, at: record.issuedAt, db)
+            let stored = record.asStored(clientExists: try SQLiteTokenRows.clientExists(record.clientID, db), origin: origin)
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO access_tokens (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, origin_hash, cnf_jkt, status_x5t)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO access_tokens
+                        (token_hash, client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, origin_hash, cnf_jkt, status_x5t, grant_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
                 Data(stored.tokenHash), stored.clientID, stored.subject, stored.scope, Self.seconds(stored.issuedAt),
                 Self.seconds(stored.expiresAt), stored.certificateThumbprint, stored.format, stored.revokedAt.map(Self.seconds),
-                stored.originHash.map { Data($0) }, stored.dpopThumbprint, stored.statusCertificateThumbprint,
+                stored.originHash.map { Data($0) }, stored.dpopThumbprint, stored.statusCertificateThumbprint, stored.grantID,
             ])
             try SQLiteAuditLog.append(audit, to: db)
         }
@@ -33,7 +35,7 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
             try Row.fetchOne(
                 db.cachedStatement(
                     sql: """
-                        SELECT client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, cnf_jkt, status_x5t
+                        SELECT client_id, subject, scope, issued_at, expires_at, cnf_x5t, format, revoked_at, cnf_jkt, status_x5t, grant_id
                         FROM access_tokens WHERE token_hash = ?
                         """
                 ),
@@ -42,7 +44,8 @@ public struct SQLiteTokenStore: TokenStore, ReplayStore, ExpiredRowSweeper {
                 AccessTokenRecord(
                     tokenHash: hash, clientID: row[0], subject: row[1], scope: row[2], issuedAt: Self.date(row[3]),
                     expiresAt: Self.date(row[4]), certificateThumbprint: row[5], format: row[6],
-                    revokedAt: (row[7] as Int64?).map(Self.date), dpopThumbprint: row[8], statusCertificateThumbprint: row[9]
+                    revokedAt: (row[7] as Int64?).map(Self.date), dpopThumbprint: row[8], statusCertificateThumbprint: row[9],
+                    grantID: row[10]
                 )
             }
         }

@@ -24,18 +24,8 @@ struct Audit: AsyncParsableCommand {
                 // and the walk stops at the head. Rows up to it committed with it.
                 let stored = try await log.checkpoints()
                 let head = try await log.head()
-                let end = head?.seq ?? .max
-                var verifier = AuditChain.Verifier()
-                var after: Int64 = 0
-                walk: while true {
-                    let page = try await log.rows(after: after)
-                    for row in page {
-                        if row.seq > end { break walk }
-                        if let problem = verifier.feed(row) { try broken(problem) }
-                    }
-                    guard let last = page.last, page.count == 10_000 else { break }
-                    after = last.seq
-                }
+                let (verifier, problem) = try await log.walkChain(through: head?.seq ?? .max)
+                if let problem { try broken(problem) }
                 if let problem = verifier.finish(head: head) { try broken(problem) }
 
                 let keys = try await publicKeys(runtime)
@@ -83,12 +73,27 @@ struct Audit: AsyncParsableCommand {
     }
 
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write audit rows as JSON lines (for a SIEM), oldest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "Write audit rows as JSON lines (for a SIEM), oldest first; or, with --consent, the evidence of one consent as JSON.")
         @OptionGroup var options: GlobalOptions
         @Option(name: .long, help: "Only rows at or after this time: RFC 3339 (2026-11-26T09:00:00Z) or Unix seconds.") var since: String?
+        @Option(
+            name: .long,
+            help: "Print the evidence of this consent (grant_id): the consent with its hashes and certificate, its audit rows, and whether the chain verifies through them.")
+        var consent: String?
 
         func run() async throws {
             try await reporting {
+                if let consent {
+                    guard since == nil else { throw Failure(message: "--since and --consent cannot be used together") }
+                    let (_, runtime) = try await options.runtime()
+                    let administration = ConsentAdministration(consents: runtime.storage.consents, clock: SystemClock())
+                    guard let evidence = try await administration.evidence(id: consent, audit: runtime.storage.audit) else {
+                        throw Failure(message: "no consent \(TerminalText.safe(consent))")
+                    }
+                    printJSON(evidence)
+                    return
+                }
                 let from: Date
                 if let since {
                     guard let parsed = Self.parse(since) else { throw Failure(message: "--since: not an RFC 3339 time or Unix seconds: \(since)") }

@@ -120,12 +120,14 @@ struct Fapid: AsyncParsableCommand {
         }
         let app = try server.makeApplication(logger: logger, services: background + [
                 refresher, outbound, revocation, ExpirySweeper(
-                    tokens: runtime.tokens, interactions: runtime.storage.interactions, signInAttempts: runtime.storage.signInAttempts, clock: clock,
+                    tokens: runtime.tokens, interactions: runtime.storage.interactions, signInAttempts: runtime.storage.signInAttempts,
+                    consents: runtime.storage.consents, clock: clock,
                     logger: logger),
                 AdminSocket(
                     path: configuration.adminSocket, group: configuration.adminSocketGroup,
                     ciba: CIBADecisionService(
-                        store: runtime.storage.ciba, clients: runtime.clients, clock: clock, consents: runtime.storage.consents), logger: logger),
+                        store: runtime.storage.ciba, clients: runtime.clients, clock: clock, consents: runtime.storage.consents),
+                    consents: ConsentAdministration(consents: runtime.storage.consents, clock: clock), logger: logger),
                 CIBANotifier(
                     delivery: CIBADelivery(
                         store: runtime.storage.ciba, clients: runtime.clients, tokens: cibaTokens, clock: clock,

@@ -104,8 +104,7 @@ public struct Consent: Sendable, Equatable {
 
     /// Its status as of `now`: a consent past `expiresAt` that was awaiting or authorised reads as expired.
     public func status(at now: Date) -> Status {
-        guard [.awaitingAuthorisation, .authorised].contains(status), expiresAt.timeIntervalSince1970 <= now.timeIntervalSince1970 else { return status }
-        return .expired
+        Status.asOf(status, expiresAt: expiresAt, at: now)
     }
 }
 
@@ -115,12 +114,23 @@ public struct ConsentFilter: Sendable, Equatable {
     public var subject: String?
     public var status: Consent.Status?
     public var limit: Int
+    /// When set, `status` is matched as of this time (`Consent.status(at:)`): an awaiting or authorised consent
+    /// past `expiresAt` matches `expired` and neither of the others, whether or not the expiry sweep has marked it.
+    /// Nil: the status as stored.
+    public var asOf: Date?
 
-    public init(clientID: String? = nil, subject: String? = nil, status: Consent.Status? = nil, limit: Int = 1000) {
+    public init(clientID: String? = nil, subject: String? = nil, status: Consent.Status? = nil, limit: Int = 1000, asOf: Date? = nil) {
         self.clientID = clientID
         self.subject = subject
         self.status = status
         self.limit = limit
+        self.asOf = asOf
+    }
+
+    /// Whether `consent` matches (the memory store's reading of the filter; the SQL stores say the same in SQL).
+    public func matches(_ consent: Consent) -> Bool {
+        (clientID.map { consent.clientID == $0 } ?? true) && (subject.map { consent.subject == $0 } ?? true)
+            && (status.map { (asOf.map(consent.status(at:)) ?? consent.status) == $0 } ?? true)
     }
 }
 
@@ -139,4 +149,7 @@ public protocol ConsentStore: Sendable {
     ) async throws(StorageError) -> R?
     /// Consents matching `filter`, newest first, at most `filter.limit`.
     func consents(_ filter: ConsentFilter) async throws(StorageError) -> [Consent]
+    /// The ids of at most `limit` consents stored as `awaiting_authorisation` or `authorised` whose `expiresAt` is at
+    /// or before `now`, earliest expiry first (`markExpiredConsents`).
+    func consentIDs(expiredBy now: Date, limit: Int) async throws(StorageError) -> [String]
 }

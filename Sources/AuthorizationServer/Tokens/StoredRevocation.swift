@@ -9,18 +9,44 @@ public struct TokenOrigin: Sendable, Equatable {
     public var refreshTokenRevoked: Bool
     /// The origin is a refresh token whose code was redeemed twice.
     public var refreshTokenCodeReused: Bool
+    /// The consent (grant) the token is issued under was withdrawn before its row was written
+    /// (`TokenOrigin.grantWithdrawn`): revoking a consent revokes its tokens, so one stored later is stored revoked.
+    public var grantRevoked: Bool
 
-    public init(codeReused: Bool = false, refreshTokenRevoked: Bool = false, refreshTokenCodeReused: Bool = false) {
+    public init(codeReused: Bool = false, refreshTokenRevoked: Bool = false, refreshTokenCodeReused: Bool = false, grantRevoked: Bool = false) {
         self.codeReused = codeReused
         self.refreshTokenRevoked = refreshTokenRevoked
         self.refreshTokenCodeReused = refreshTokenCodeReused
+        self.grantRevoked = grantRevoked
     }
 
     /// No origin, or one that stands.
     public static let standing = TokenOrigin()
 
     /// A revocation of the origin reaches the tokens issued from it (RFC 6749 §4.1.2, RFC 7009 §2.1).
-    public var isRevoked: Bool { codeReused || refreshTokenRevoked || refreshTokenCodeReused }
+    public var isRevoked: Bool { codeReused || refreshTokenRevoked || refreshTokenCodeReused || grantRevoked }
+
+    /// Whether the consent a token is issued under at `issuedAt`, as the store read it in the insert's
+    /// transaction (`status` and `expiresAt` as stored; nil when there is no such row), no longer stands for
+    /// tokens: revoked, rejected, or expired by then (`Consent.status(at:)`). A consumed single payment stands
+    /// (its token follows the payment's status), and so does an awaiting one (no withdrawal happened); a grant
+    /// id without a row revokes nothing, as `TokenRevocation.Target.grant` would find nothing to revoke.
+    public static func grantWithdrawn(status: Consent.Status?, expiresAt: Date?, at issuedAt: Date) -> Bool {
+        guard let status, let expiresAt else { return false }
+        let current = Consent.Status.asOf(status, expiresAt: expiresAt, at: issuedAt)
+        return current == .revoked || current == .rejected || current == .expired
+    }
+}
+
+extension Consent.Status {
+    /// The status as of `now` of a consent stored with `status` and `expiresAt` (the one expiry rule of
+    /// `Consent.status(at:)`, for stores that read only these two columns).
+    public static func asOf(_ status: Consent.Status, expiresAt: Date, at now: Date) -> Consent.Status {
+        guard status == .awaitingAuthorisation || status == .authorised, expiresAt.timeIntervalSince1970 <= now.timeIntervalSince1970 else {
+            return status
+        }
+        return .expired
+    }
 }
 
 /// The "store it revoked" rule: a token whose revocation started before the token's row existed is stored
@@ -38,9 +64,10 @@ extension AccessTokenRecord {
 }
 
 extension RefreshTokenRecord {
-    /// The record to store: revoked at issue when the code it comes from was redeemed twice meanwhile.
-    public func asStored(codeReused: Bool) -> RefreshTokenRecord {
-        guard revokedAt == nil, codeReused else { return self }
+    /// The record to store: revoked at issue when the code it comes from was redeemed twice meanwhile, or its
+    /// consent was withdrawn meanwhile (`TokenOrigin.grantWithdrawn`).
+    public func asStored(codeReused: Bool, grantRevoked: Bool = false) -> RefreshTokenRecord {
+        guard revokedAt == nil, codeReused || grantRevoked else { return self }
         var stored = self
         stored.revokedAt = issuedAt
         return stored
