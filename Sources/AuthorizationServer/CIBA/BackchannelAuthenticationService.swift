@@ -133,10 +133,10 @@ public struct BackchannelAuthenticationService: Sendable {
             if let claims = subject.requestObject { .object(claims.members) } else {
                 .object(subject.parameters.filter { !RequestChecks.formOnlyParameters.contains($0.key) }.mapValues(JSON.string))
             }
-        let types = Set((validated.arrayValue ?? []).compactMap { $0["type"]?.stringValue }).sorted()
         return Consent(
             id: Base64URL.encode(entropy.bytes(16)), clientID: client.client.clientID, subject: username,
-            type: types.joined(separator: " "), authorizationDetails: validated, scope: scope, status: .awaitingAuthorisation,
+            // The first detail's type, as every consent is typed.
+            type: validated.arrayValue?.first?["type"]?.stringValue ?? "scope", authorizationDetails: validated, scope: scope, status: .awaitingAuthorisation,
             origin: .backchannelRequest, createdAt: now, expiresAt: Self.expiry(of: validated, now: now, lifetime: settings.consentLifetime),
             approvalsRequired: details.approvalsRequired(for: validated), certificateThumbprint: client.certificate?.thumbprint,
             requestHash: ConsentEvidence.detailsHash(requested))
@@ -158,7 +158,7 @@ public struct BackchannelAuthenticationService: Sendable {
             reason: ConsentEvidence.reason(
                 consentID: consent.id,
                 ["type": consent.type, "origin": consent.origin.rawValue, "details_sha256": ConsentEvidence.detailsHash(consent.authorizationDetails),
-                 "request_sha256": consent.requestHash, "approvals_required": String(consent.approvalsRequired)]))
+                 "request_sha256": consent.requestHash, "x5t": consent.certificateThumbprint, "approvals_required": String(consent.approvalsRequired)]))
         do { try await consents.insertConsent(consent, audit: event) } catch { throw OAuthError(error) }
     }
 
