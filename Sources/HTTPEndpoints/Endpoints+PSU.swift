@@ -44,7 +44,8 @@ extension Endpoints {
                         Pages.error, ["message": "This request has been opened too many times. Please return to the app and start again."],
                         status: .badRequest)
                 case .consent(let interaction, let username):
-                    return Self.page(Pages.consent, Self.consentValues(interaction, username: username))
+                    return Self.page(
+                        Pages.consent, Self.consentValues(interaction, username: username, shown: await services.interactions.presentation(interaction)))
                 case .signIn(let interaction):
                     return Self.page(Pages.login, Self.loginValues(interaction))
                 }
@@ -70,7 +71,8 @@ extension Endpoints {
             case .expired:
                 return Self.page(Pages.error, ["message": "This sign-in form has expired."], status: .badRequest)
             case .signedIn(let interaction, let username, let session):
-                var response = Self.page(Pages.consent, Self.consentValues(interaction, username: username))
+                var response = Self.page(
+                    Pages.consent, Self.consentValues(interaction, username: username, shown: await services.interactions.presentation(interaction)))
                 response.headers[.setCookie] =
                     "\(Self.sessionCookie)=\(session); Path=/authorize; Secure; HttpOnly; SameSite=Lax; Max-Age=\(Int(services.interactions.settings.sessionLifetime))"
                 return response
@@ -102,7 +104,8 @@ extension Endpoints {
             }
             do throws(AuthorizationError) {
                 switch try await services.interactions.decide(
-                    interaction: form["interaction"], csrf: form["csrf"] ?? "", approve: form["decision"] == "approve")
+                    interaction: form["interaction"], csrf: form["csrf"] ?? "", approve: form["decision"] == "approve",
+                    shownDetailsHash: form["details_hash"])
                 {
                 case .expired:
                     return Self.page(Pages.error, ["message": "This consent form has expired."], status: .badRequest)
@@ -151,7 +154,8 @@ extension Endpoints {
         return ["clientName": client.name ?? client.clientID, "interaction": interaction.id, "csrf": interaction.csrf]
     }
 
-    static func consentValues(_ interaction: InteractionService.Interaction, username: String) -> [String: Any] {
+    /// `shown`: the consent's details (`InteractionService.presentation`); the form carries their hash back.
+    static func consentValues(_ interaction: InteractionService.Interaction, username: String, shown: ConsentPresentation? = nil) -> [String: Any] {
         let pending = interaction.pending
         var values: [String: Any] = [
             "clientName": pending.client.name ?? pending.client.clientID, "interaction": interaction.id, "csrf": interaction.csrf, "username": username,
@@ -160,6 +164,7 @@ extension Endpoints {
         if let organisation = pending.client.metadata["org_name"]?.stringValue ?? pending.client.metadata["org_id"]?.stringValue {
             values["organisation"] = organisation
         }
+        if let shown { values["detailsHash"] = shown.detailsHash }
         return values
     }
 

@@ -15,13 +15,19 @@ public struct TokenEndpointServices: Sendable {
     public let dpop: DPoPProofValidator?
     /// RFC 9701 signed introspection responses (nil: JSON only).
     public let introspectionJWT: IntrospectionResponseJWT?
+    /// Grant Management (draft -02 §6) at `/grants/{grant_id}`; nil: not offered.
+    public let grantManagement: GrantManagementService?
+    /// Consents: the resource servers' `POST /consents`; nil: not offered.
+    public let consents: ConsentService?
 
     public init(
         token: TokenService, introspection: IntrospectionService, revocation: RevocationService,
         pushedAuthorization: PushedAuthorizationService? = nil, userinfo: UserinfoService? = nil,
         backchannel: BackchannelAuthenticationService? = nil, dpop: DPoPProofValidator? = nil,
-        introspectionJWT: IntrospectionResponseJWT? = nil
+        introspectionJWT: IntrospectionResponseJWT? = nil, grantManagement: GrantManagementService? = nil, consents: ConsentService? = nil
     ) {
+        self.grantManagement = grantManagement
+        self.consents = consents
         self.dpop = dpop
         self.introspectionJWT = introspectionJWT
         self.backchannel = backchannel
@@ -37,6 +43,7 @@ extension Endpoints {
     func registerTokenEndpoints(_ services: TokenEndpointServices, on router: Router<FapidRequestContext>) {
         if let par = services.pushedAuthorization { registerPushedAuthorization(par, dpop: services.dpop, on: router) }
         if let backchannel = services.backchannel { registerBackchannelAuthentication(backchannel, on: router) }
+        registerGrantEndpoints(services, on: router)
         if let userinfo = services.userinfo {
             // OIDC Core §5.3.1: GET and POST; the token only in the Authorization header (RFC 6750 §2.1), never the query.
             let handler: @Sendable (Request, FapidRequestContext) async -> Response = { request, context in
@@ -80,6 +87,9 @@ extension Endpoints {
                 if let scope = response.scope { members["scope"] = .string(scope) }
                 if let refresh = response.refreshToken { members["refresh_token"] = .string(refresh) }
                 if let idToken = response.idToken { members["id_token"] = .string(idToken) }
+                // RFC 9396 §7 and Grant Management draft -02 §5.3.
+                if let details = response.authorizationDetails, !(details.arrayValue ?? []).isEmpty { members["authorization_details"] = details }
+                if let grantID = response.grantID { members["grant_id"] = .string(grantID) }
                 return OAuthResponse.json(members)
                 }, services.dpop, proof: proof)
         }

@@ -42,6 +42,7 @@ enum Pages {
             <form method="post" action="/authorize/consent">
             <input type="hidden" name="interaction" value="{{{interaction}}}">
             <input type="hidden" name="csrf" value="{{{csrf}}}">
+            {{#detailsHash}}<input type="hidden" name="details_hash" value="{{{detailsHash}}}">{{/detailsHash}}
             <button class="primary" type="submit" name="decision" value="approve">Approve</button>
             <button type="submit" name="decision" value="deny">Deny</button>
             </form>

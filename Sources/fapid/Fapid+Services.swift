@@ -40,45 +40,55 @@ extension Fapid {
         let ciba = runtime.storage.ciba
         let idTokens = IDTokenIssuer(keyRing: keyRing, issuer: issuer, lifetime: TimeInterval(configuration.idTokenLifetimeSeconds), clock: clock)
         let refreshLifetime = TimeInterval(configuration.refreshTokenLifetimeSeconds)
-        let cibaTokens = CIBATokens(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock, refreshLifetime: refreshLifetime)
+        // Issue 19: the consents requests carry, created at PAR / `/authorize`, bound to codes and tokens.
+        let consents = ConsentService(
+            store: runtime.storage.consents, clients: runtime.clients, policy: Self.authorizationDetailsPolicy(configuration, clock: clock),
+            clock: clock, status: status)
+        let cibaTokens = CIBATokens(
+            codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock, refreshLifetime: refreshLifetime, consents: consents)
         let token = TokenService(
             authenticator: authenticator,
             handlers: [
                 ClientCredentialsGrant(issuer: issuerService),
-                AuthorizationCodeGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock, refreshLifetime: refreshLifetime),
-                RefreshTokenGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock),
+                AuthorizationCodeGrant(
+                    codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock, refreshLifetime: refreshLifetime, consents: consents),
+                RefreshTokenGrant(codes: codes, tokens: issuerService, idTokens: idTokens, clock: clock, consents: consents),
                 CIBAGrant(store: ciba, tokens: cibaTokens, clock: clock),
             ],
             dpop: dpop)
         let requestObjects = RequestObjectValidator(
             keys: clientKeys, replay: runtime.tokens, issuer: issuer, clock: clock)
         let pushedStore = runtime.storage.pushed
+        let userinfo = UserinfoService(tokens: runtime.tokens, clock: clock, status: status, dpop: dpop)
         let psu = PSUServices(
             interactions: InteractionService(
                 authorization: AuthorizationService(
                     clients: runtime.clients, pushed: pushedStore, codes: codes, validator: requestObjects, idTokens: idTokens, issuer: issuer,
                     clock: clock, codeLifetime: TimeInterval(configuration.authorizationCodeLifetimeSeconds), keyRing: keyRing,
                     requirePushed: configuration.requirePushedAuthorizationRequests, audit: runtime.storage.audit,
-                    jarmLifetime: TimeInterval(configuration.jarmResponseLifetimeSeconds)),
+                    jarmLifetime: TimeInterval(configuration.jarmResponseLifetimeSeconds), consents: consents),
                 login: LoginService(users: runtime.storage.users, attempts: runtime.storage.signInAttempts, clock: clock),
                 store: runtime.storage.interactions, clients: runtime.clients, clock: clock, settings: interactionSettings(configuration))
         ).withAccounts(consents: runtime.storage.consents, clients: runtime.clients, clock: clock)
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(
-                tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock, status: status),
+                tokens: runtime.tokens, resourceServers: runtime.clients, issuer: issuer, clock: clock, status: status,
+                consents: runtime.storage.consents),
             revocation: RevocationService(authenticator: authenticator, tokens: runtime.tokens, refreshTokens: codes, clock: clock),
             pushedAuthorization: PushedAuthorizationService(
                 authenticator: authenticator, validator: requestObjects, store: pushedStore, clock: clock,
-                lifetime: TimeInterval(configuration.pushedRequestLifetimeSeconds), dpop: dpop),
-            userinfo: UserinfoService(tokens: runtime.tokens, clock: clock, status: status, dpop: dpop),
+                lifetime: TimeInterval(configuration.pushedRequestLifetimeSeconds), dpop: dpop, consents: consents),
+            userinfo: userinfo,
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: clientKeys, replay: runtime.tokens,
                 users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock,
                 settings: backchannelSettings(configuration), consents: runtime.storage.consents,
                 details: authorizationDetailsPolicy(configuration, clock: clock)),
             dpop: dpop,
-            introspectionJWT: IntrospectionResponseJWT(keyRing: keyRing, issuer: issuer, clock: clock)
+            introspectionJWT: IntrospectionResponseJWT(keyRing: keyRing, issuer: issuer, clock: clock),
+            grantManagement: GrantManagementService(consents: runtime.storage.consents, tokens: runtime.tokens, resource: userinfo, clock: clock),
+            consents: consents
         )
         return (services, psu, cibaTokens, token.grantTypes)
     }

@@ -72,6 +72,7 @@ struct Fapid: AsyncParsableCommand {
             .addingPushedAuthorization(requirePushed: configuration.requirePushedAuthorizationRequests)
             .addingAuthorization()
             .addingBackchannelAuthentication()
+            .addingGrantManagement()
             .addingIntrospectionResponseSigning(algorithms: services.introspectionJWT?.supportedAlgorithms() ?? [])
         let server = try FapidHTTPServer(
             settings: .init(

@@ -20,8 +20,25 @@ public struct AuthorizationRequest: Sendable, Equatable {
     public var claims: JSON?
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (`dpop_jkt`, or the PAR proof's key).
     public var dpopJKT: String?
+    /// RFC 9396 §2: the `authorization_details` array as sent (a JSON array, checked against the client and the
+    /// types by `AuthorizationDetailsPolicy` at PAR and `/authorize`).
+    public var authorizationDetails: JSON?
+    /// Grant Management (draft -02 §4.1): the grant a `merge` or `replace` acts on.
+    public var grantID: String?
+    /// Grant Management (draft -02 §4.1): `create`, `merge` or `replace`.
+    public var grantManagementAction: GrantManagementAction?
+    /// The consent this request is bound to, decided by the server (the consent PAR or `/authorize` created, or the
+    /// intent `openbanking_intent_id` names, after the lookup). Never read from a client: `init(clientJSON:)` drops
+    /// it, so only the stored form of a request (PAR storage, PSU interactions) carries it.
+    public var consentID: String?
     /// Largest `claims` accepted, serialized.
     public static let maximumClaimsBytes = 4096
+    /// Largest `authorization_details` accepted, serialized (bounded like `claims`: it is stored with the request).
+    public static let maximumAuthorizationDetailsBytes = 8192
+    /// Most entries in `authorization_details`.
+    public static let maximumAuthorizationDetails = 16
+    /// The member the server's own `consentID` is stored under; a client's request never sets it.
+    public static let consentIDMember = "fapid_consent_id"
 
     /// The Open Banking intent id asked for in `claims.id_token.openbanking_intent_id.value`.
     public var intentID: String? {
@@ -45,7 +62,19 @@ public struct AuthorizationRequest: Sendable, Equatable {
         if let acrValues { members["acr_values"] = .string(acrValues) }
         if let claims { members["claims"] = claims }
         if let dpopJKT { members["dpop_jkt"] = .string(dpopJKT) }
+        if let authorizationDetails { members["authorization_details"] = authorizationDetails }
+        if let grantID { members["grant_id"] = .string(grantID) }
+        if let grantManagementAction { members["grant_management_action"] = .string(grantManagementAction.rawValue) }
+        if let consentID { members[Self.consentIDMember] = .string(consentID) }
         return .object(members)
+    }
+
+    /// A request as a client sent it (request object members or form parameters): like `init(json:)`, but the
+    /// server's own members (`consentIDMember`) are ignored, so no client can name a consent it was not given.
+    public init(clientJSON json: JSON) throws(OAuthError) {
+        guard var object = json.objectValue else { throw OAuthError(.invalidRequestObject, "the request object is not a JSON object") }
+        object[Self.consentIDMember] = nil
+        try self.init(json: .object(object))
     }
 
     public init(json: JSON) throws(OAuthError) {
@@ -80,6 +109,30 @@ public struct AuthorizationRequest: Sendable, Equatable {
         if let claims, claims.bytes.count > Self.maximumClaimsBytes {
             throw OAuthError(.invalidRequest, "claims is too large")
         }
+        // RFC 9396 §2 / §5: a JSON array of objects, bounded (it is stored with the request, CWE-400).
+        if let details = object["authorization_details"] {
+            guard let entries = details.arrayValue, !entries.isEmpty, entries.allSatisfy({ $0.objectValue != nil }) else {
+                throw OAuthError(.invalidAuthorizationDetails, "authorization_details must be a non-empty JSON array of objects")
+            }
+            guard entries.count <= Self.maximumAuthorizationDetails, details.bytes.count <= Self.maximumAuthorizationDetailsBytes else {
+                throw OAuthError(.invalidAuthorizationDetails, "authorization_details is too large")
+            }
+            authorizationDetails = details
+        } else {
+            authorizationDetails = nil
+        }
+        // Grant Management draft -02 §4.1.
+        grantID = try string("grant_id")
+        if let grantID, grantID.isEmpty || grantID.utf8.count > 128 { throw OAuthError(.invalidRequest, "grant_id is malformed") }
+        if let action = try string("grant_management_action") {
+            guard let known = GrantManagementAction(rawValue: action) else {
+                throw OAuthError(.invalidRequest, "grant_management_action must be create, merge or replace")
+            }
+            grantManagementAction = known
+        } else {
+            grantManagementAction = nil
+        }
+        consentID = try string(Self.consentIDMember)
         if let value = object["max_age"] {
             guard let number = value.int64Value ?? (value.stringValue).flatMap({ Int64($0) }), number >= 0 else {
                 throw OAuthError(.invalidRequest, "max_age must be a non-negative integer")
@@ -96,4 +149,14 @@ public struct AuthorizationRequest: Sendable, Equatable {
             }
         }
     }
+}
+
+/// Grant Management for OAuth 2.0 (draft -02 §4.1): what an authorization request does to a grant.
+public enum GrantManagementAction: String, Sendable, CaseIterable {
+    /// A new grant (the default without an action).
+    case create
+    /// The grant `grant_id` names, with what this request adds (scopes and details united).
+    case merge
+    /// The grant `grant_id` names, holding only what this request asks for.
+    case replace
 }

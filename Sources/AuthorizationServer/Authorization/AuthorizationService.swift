@@ -41,13 +41,16 @@ public struct AuthorizationService: Sendable {
     let requirePushed: Bool
     let audit: (any AuditLog)?
     let entropy: any EntropySource
+    /// The consents requests carry (RFC 9396, Grant Management, Open Banking intents); nil: scopes only.
+    public let consents: ConsentService?
 
     public init(
         clients: any ClientStore, pushed: any PushedRequestStore, codes: any AuthorizationCodeStore, validator: RequestObjectValidator,
         idTokens: IDTokenIssuer, issuer: String, clock: any WallClock, codeLifetime: TimeInterval = 60, keyRing: KeyRing? = nil,
         requirePushed: Bool = false, audit: (any AuditLog)? = nil, entropy: any EntropySource = SystemEntropy(),
-        jarmLifetime: TimeInterval = 300
+        jarmLifetime: TimeInterval = 300, consents: ConsentService? = nil
     ) {
+        self.consents = consents
         self.jarmLifetime = jarmLifetime
         self.entropy = entropy
         self.audit = audit
@@ -84,14 +87,19 @@ public struct AuthorizationService: Sendable {
         }
         var subject = RequestCheckSubject(endpoint: .authorize, client: client, parameters: parameters)
         do { try await RequestChecks.run(&subject, environment) } catch { throw page(error) }
-        guard let request = subject.request else { throw page(OAuthError.server("the checks read no request")) }
+        guard var request = subject.request else { throw page(OAuthError.server("the checks read no request")) }
+        // A request by value (FAPI 1 without PAR) is bound to its consent once accepted; its jti makes it single use.
+        if let consents { do { request = try await consents.bind(request, client: client, certificate: nil, origin: .authorizationRequest) } catch { throw page(error) } }
         return Pending(client: client, request: request, requestURIHash: nil)
     }
 
     /// The PSU approved: consume the request (single use), issue the code and, for the hybrid flow, the
-    /// detached-signature ID Token; returns the redirect.
-    public func approve(_ pending: Pending, subject: String, authTime: Date) async throws(AuthorizationError) -> AuthorizationResponse {
-        let request = pending.request
+    /// detached-signature ID Token; returns the redirect. `shownDetailsHash`: the hash the consent page showed
+    /// (`ConsentPresentation.detailsHash`), required when the request carries a consent.
+    public func approve(
+        _ pending: Pending, subject: String, authTime: Date, shownDetailsHash: String? = nil
+    ) async throws(AuthorizationError) -> AuthorizationResponse {
+        var request = pending.request
         if let hash = pending.requestURIHash {
             let fresh: Bool
             do { fresh = try await pushed.consumePushedRequest(uriHash: hash, clientID: pending.client.clientID, now: clock.now()) } catch {
@@ -106,15 +114,41 @@ public struct AuthorizationService: Sendable {
             let error = OAuthError(.accessDenied, "the requested essential authentication context was not reached")
             throw AuthorizationError(error: error, redirect: await deny(pending, error: error, user: subject))
         }
+        // The consent is approved (or the grant updated) on its locked row; the code carries its id (`grant_id`).
+        var grantID: String?
+        if let consents {
+            do throws(ConsentService.ApprovalFailure) {
+                if let consent = try await consents.approve(
+                    request, client: pending.client, username: subject, acr: context.acr, amr: ["pwd"], shownHash: shownDetailsHash)
+                {
+                    grantID = consent.id
+                    if request.grantManagementAction == .merge || request.grantManagementAction == .replace {
+                        request.scopes = consent.scope.split(separator: " ").map(String.init)
+                    }
+                }
+            } catch {
+                let reason: String
+                switch error {
+                case .detailsChanged: reason = "the consent details changed or were not confirmed"
+                case .notAwaiting: reason = "the consent is no longer awaiting authorisation"
+                case .notYours: reason = "the consent belongs to another customer or client"
+                case .unavailable: reason = "the consent could not be recorded"
+                }
+                let refusal = OAuthError(.accessDenied, reason)
+                throw AuthorizationError(error: refusal, redirect: await deny(pending, error: refusal))
+            }
+        }
         let code = entropy.token()
         let now = clock.now()
         let record = AuthorizationCodeRecord(
             codeHash: Crypto.sha256(code), clientID: pending.client.clientID, subject: subject, redirectURI: request.redirectURI,
             scope: request.scopes.joined(separator: " "), codeChallenge: request.codeChallenge, nonce: request.nonce, authTime: authTime,
             acr: context.acr, claims: request.claims, expiresAt: now.addingTimeInterval(codeLifetime),
-            dpopThumbprint: pending.client.usesDPoP ? request.dpopJKT : nil)
+            dpopThumbprint: pending.client.usesDPoP ? request.dpopJKT : nil, grantID: grantID)
         let event = AuditEvent(
-            .consentGiven, at: now, client: pending.client, user: subject, reason: "scope \(record.scope)" + (IntentClaims.from(request.claims)["openbanking_intent_id"]?.stringValue.map { " intent \($0)" } ?? ""))
+            .consentGiven, at: now, client: pending.client, user: subject,
+            reason: "scope \(record.scope)" + (IntentClaims.from(request.claims)["openbanking_intent_id"]?.stringValue.map { " intent \($0)" } ?? "")
+                + (grantID.map { " grant_id \($0)" } ?? ""))
         do { try await codes.insertCode(record, audit: event) } catch { throw AuthorizationError(error: OAuthError(error), redirect: nil) }
         var members: [(String, String)] = [("code", code)]
         if request.responseType == "code id_token" {
@@ -139,6 +173,7 @@ public struct AuthorizationService: Sendable {
     public func deny(
         _ pending: Pending, error: OAuthError = OAuthError(.accessDenied, "the user denied the request"), user: String? = nil
     ) async -> AuthorizationResponse {
+        if let user, let consents { await consents.reject(pending.request, client: pending.client, username: user) }
         if let user, let audit {
             await audit.record(
                 AuditEvent(.consentDenied, at: clock.now(), client: pending.client, user: user, outcome: .failure, reason: error.description))

@@ -127,14 +127,25 @@ public struct InteractionService: Sendable {
 
     /// A consent form: takes the interaction out (once, whichever instance receives the form) and answers the
     /// client: the authorization response when `approve`, `access_denied` otherwise.
-    public func decide(interaction id: String?, csrf: String, approve: Bool) async throws(AuthorizationError) -> Decision {
+    /// `shownDetailsHash`: what the consent form carried back (`ConsentPresentation.detailsHash` of the page it was on).
+    public func decide(
+        interaction id: String?, csrf: String, approve: Bool, shownDetailsHash: String? = nil
+    ) async throws(AuthorizationError) -> Decision {
         guard let id, let interaction = await finish(id, csrf: csrf), let username = interaction.username, let authTime = interaction.authTime
         else { return .expired }
         if approve {
-            let response = try await authorization.approve(interaction.pending, subject: username, authTime: authTime)
+            let response = try await authorization.approve(
+                interaction.pending, subject: username, authTime: authTime, shownDetailsHash: shownDetailsHash)
             return .answered(response, interaction, username: username, approved: true)
         }
         return .answered(await authorization.deny(interaction.pending, user: username), interaction, username: username, approved: false)
+    }
+
+    /// What the consent page of `interaction` shows beyond its scopes: the details of its consent (the customer sees
+    /// them in plain words, `ConsentDisplay.lines`) and the hash the form posts back as `details_hash`. Nil for a
+    /// request without a consent.
+    public func presentation(_ interaction: Interaction) async -> ConsentPresentation? {
+        await authorization.consents?.presentation(for: interaction.pending.request)
     }
 
     /// A new interaction for the pending request; nil when its `request_uri` has `livePerRequestURI` already.

@@ -38,11 +38,15 @@ public struct PushedAuthorizationService: Sendable {
     let entropy: any EntropySource
     /// RFC 9449 §10.1: checks a DPoP proof sent to PAR; nil where DPoP is not offered.
     let dpop: DPoPProofValidator?
+    /// RFC 9396 §3 / Grant Management: the consent a pushed request carries is created (or looked up) here.
+    let consents: ConsentService?
 
     public init(
         authenticator: ClientAuthenticator, validator: RequestObjectValidator, store: any PushedRequestStore, clock: any WallClock,
-        lifetime: TimeInterval = 90, entropy: any EntropySource = SystemEntropy(), dpop: DPoPProofValidator? = nil
+        lifetime: TimeInterval = 90, entropy: any EntropySource = SystemEntropy(), dpop: DPoPProofValidator? = nil,
+        consents: ConsentService? = nil
     ) {
+        self.consents = consents
         self.dpop = dpop
         self.entropy = entropy
         self.authenticator = authenticator
@@ -61,6 +65,8 @@ public struct PushedAuthorizationService: Sendable {
         try await RequestChecks.run(&subject, RequestCheckEnvironment(objects: validator, now: clock.now()))
         guard var request = subject.request else { throw OAuthError.server("the checks read no request") }
         request.dpopJKT = client.client.usesDPoP ? try await Self.dpopBinding(request.dpopJKT, proof: proof, validator: dpop) : nil
+        // The consent id stays with the stored request (`AuthorizationRequest.consentID`), never with the client.
+        if let consents { request = try await consents.bind(request, client: client.client, certificate: client.certificate, origin: .pushedRequest) }
         let uri = Self.uriPrefix + entropy.token()
         let now = clock.now()
         // FAPI 2 SP §5.3.2.2-12: the profile may bound the server's lifetime (under 600 s).

@@ -191,7 +191,7 @@ public enum RequestChecks {
             } else {
                 var members = claims.members
                 members["client_id"] = .string(subject.client.clientID)
-                subject.request = try AuthorizationRequest(json: .object(members))
+                subject.request = try AuthorizationRequest(clientJSON: .object(members))
             }
         },
     ]
@@ -356,11 +356,21 @@ extension RequestChecks {
             }
             members["claims"] = object
         }
+        // RFC 9396 §3: in a form, `authorization_details` is JSON text; bounded before it is parsed (CWE-400).
+        if let details = parameters["authorization_details"] {
+            guard details.utf8.count <= AuthorizationRequest.maximumAuthorizationDetailsBytes else {
+                throw OAuthError(.invalidAuthorizationDetails, "authorization_details is too large")
+            }
+            guard let parsed = try? JSON.parse(Array(details.utf8)), parsed.arrayValue != nil else {
+                throw OAuthError(.invalidAuthorizationDetails, "authorization_details must be a JSON array")
+            }
+            members["authorization_details"] = parsed
+        }
         if let claimed = parameters["client_id"], claimed != client.clientID {
             throw OAuthError(.invalidRequest, "client_id does not match the authenticated client")
         }
         members["client_id"] = .string(client.clientID)
-        return try AuthorizationRequest(json: .object(members))
+        return try AuthorizationRequest(clientJSON: .object(members))
     }
 
     /// Form members of a pushed request that are client authentication, not part of the authorization request.

@@ -10,11 +10,15 @@ public struct AuthorizationCodeGrant: GrantHandler {
     let clock: any WallClock
     let refreshLifetime: TimeInterval
     let entropy: any EntropySource
+    /// The consents codes may be issued under (`grant_id`); nil: scopes only.
+    let consents: ConsentService?
 
     public init(
         codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any WallClock,
-        refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy()
+        refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy(),
+        consents: ConsentService? = nil
     ) {
+        self.consents = consents
         self.codes = codes
         self.tokens = tokens
         self.idTokens = idTokens
@@ -40,16 +44,22 @@ public struct AuthorizationCodeGrant: GrantHandler {
         guard record.redirectURI == redirectURI else { throw OAuthError(.invalidGrant, "redirect_uri does not match the authorization request") }
         try Self.checkVerifier(request.parameters["code_verifier"], challenge: record.codeChallenge)
         try Self.checkDPoPBinding(record.dpopThumbprint, proof: request.proof)
+        let granted = try await ConsentService.granted(record.grantID, consents, client: client, requested: request.parameters["authorization_details"])
 
         let access = try await tokens.issueAccessToken(
-            client: client, subject: record.subject, scope: record.scope, binding: request.binding, origin: hash, grant: grantType)
-        let refreshValue = try await codes.issueRefreshToken(
-            client: client, subject: record.subject, scope: record.scope, authTime: record.authTime, nonce: record.nonce,
-            certificate: request.client.certificate, codeHash: hash, now: clock.now(), lifetime: refreshLifetime, entropy: entropy,
-            dpopThumbprint: request.binding.dpopThumbprint)
+            client: client, subject: record.subject, scope: record.scope, binding: request.binding, origin: hash, grant: grantType,
+            consent: granted.map { ($0.consent.id, $0.details) })
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: record.scope)
         response.tokenType = access.tokenType
-        response.refreshToken = refreshValue
+        response.grantID = granted?.consent.id
+        response.authorizationDetails = granted?.details
+        // A single payment is used once: no refresh token goes with it.
+        if granted?.singleUse != true {
+            response.refreshToken = try await codes.issueRefreshToken(
+                client: client, subject: record.subject, scope: record.scope, authTime: record.authTime, nonce: record.nonce,
+                certificate: request.client.certificate, codeHash: hash, now: clock.now(), lifetime: refreshLifetime, entropy: entropy,
+                dpopThumbprint: request.binding.dpopThumbprint, grantID: granted?.consent.id)
+        }
         if record.scope.split(separator: " ").contains("openid") {
             response.idToken = try idTokens.issue(
                 client: client, subject: record.subject, nonce: record.nonce, authTime: record.authTime, acr: record.acr,

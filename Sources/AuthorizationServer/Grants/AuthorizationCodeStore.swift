@@ -124,13 +124,13 @@ extension AuthorizationCodeStore {
     /// issued over mTLS, its certificate; returns the value for the token response.
     func issueRefreshToken(
         client: Client, subject: String, scope: String, authTime: Date, nonce: String?, certificate: ClientCertificate?, codeHash: [UInt8]?,
-        now: Date, lifetime: TimeInterval, entropy: any EntropySource, dpopThumbprint: String? = nil
+        now: Date, lifetime: TimeInterval, entropy: any EntropySource, dpopThumbprint: String? = nil, grantID: String? = nil
     ) async throws(OAuthError) -> String {
         let value = entropy.token()
         let record = RefreshTokenRecord(
             tokenHash: TokenIssuer.hash(value), clientID: client.clientID, subject: subject, scope: scope, authTime: authTime, nonce: nonce,
             certificateThumbprint: certificate?.thumbprint, codeHash: codeHash, issuedAt: now, expiresAt: now.addingTimeInterval(lifetime),
-            dpopThumbprint: dpopThumbprint)
+            dpopThumbprint: dpopThumbprint, grantID: grantID)
         do { try await insertRefreshToken(record) } catch { throw OAuthError(error) }
         return value
     }

@@ -29,7 +29,9 @@ public struct CIBAGrant: GrantHandler {
         case .expired: throw OAuthError(.expiredToken, "the request expired")
         case .invalid: throw OAuthError(.invalidGrant, "auth_req_id is unknown, another client's, or already used")
         case .approved(let approved):
-            return try await tokens.issue(approved, client: client, certificate: request.client.certificate, binding: request.binding, authReqID: authReqID)
+            return try await tokens.issue(
+                approved, client: client, certificate: request.client.certificate, binding: request.binding, authReqID: authReqID,
+                requestedDetails: request.parameters["authorization_details"])
         }
     }
 }
@@ -44,11 +46,15 @@ public struct CIBATokens: Sendable {
     let clock: any WallClock
     let refreshLifetime: TimeInterval
     let entropy: any EntropySource
+    /// The consents CIBA requests may carry (`CIBARequest.grantID`); nil: scopes only.
+    let consents: ConsentService?
 
     public init(
         codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any WallClock,
-        refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy()
+        refreshLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime, entropy: any EntropySource = SystemEntropy(),
+        consents: ConsentService? = nil
     ) {
+        self.consents = consents
         self.refreshLifetime = refreshLifetime
         self.codes = codes
         self.tokens = tokens
@@ -58,28 +64,37 @@ public struct CIBATokens: Sendable {
     }
 
     /// `binding`: what the access token is bound to (the certificate when not given: push delivery has no proof).
+    /// `requestedDetails`: the token request's `authorization_details` (RFC 9396 §6.2), a subset of the granted.
     public func issue(
-        _ approved: CIBARequest, client: Client, certificate: ClientCertificate?, binding: TokenBinding? = nil, authReqID: String
+        _ approved: CIBARequest, client: Client, certificate: ClientCertificate?, binding: TokenBinding? = nil, authReqID: String,
+        requestedDetails: String? = nil
     ) async throws(OAuthError) -> TokenResponse {
         let binding = binding ?? TokenBinding(certificateThumbprint: certificate?.thumbprint)
+        // The consent the request names must be authorised (the request stays pending until it is); a single payment
+        // is consumed by this issuance.
+        let granted = try await ConsentService.granted(approved.grantID, consents, client: client, requested: requestedDetails)
         let access = try await tokens.issueAccessToken(
             client: client, subject: approved.username, scope: approved.scope, binding: binding, origin: approved.authReqIDHash,
-            grant: CIBAGrant.grantTypeURN)
+            grant: CIBAGrant.grantTypeURN, consent: granted.map { ($0.consent.id, $0.details) })
         let now = clock.now()
-        let refreshValue = try await codes.issueRefreshToken(
-            client: client, subject: approved.username, scope: approved.scope, authTime: approved.decidedAt ?? now, nonce: nil,
-            certificate: certificate, codeHash: nil, now: now, lifetime: refreshLifetime, entropy: entropy, dpopThumbprint: binding.dpopThumbprint)
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: approved.scope)
         response.tokenType = access.tokenType
+        response.grantID = granted?.consent.id
+        response.authorizationDetails = granted?.details
+        var refreshValue: String?
+        if granted?.singleUse != true {
+            refreshValue = try await codes.issueRefreshToken(
+                client: client, subject: approved.username, scope: approved.scope, authTime: approved.decidedAt ?? now, nonce: nil,
+                certificate: certificate, codeHash: nil, now: now, lifetime: refreshLifetime, entropy: entropy, dpopThumbprint: binding.dpopThumbprint,
+                grantID: granted?.consent.id)
+        }
         response.refreshToken = refreshValue
+        var extra: [String: JSON] = ["urn:openid:params:jwt:claim:auth_req_id": .string(authReqID)]
+        if let refreshValue { extra["urn:openid:params:jwt:claim:rt_hash"] = .string(IDTokenIssuer.halfHash(refreshValue)) }
         // FAPI-CIBA: no c_hash or s_hash.
         response.idToken = try idTokens.issue(
             client: client, subject: approved.username, nonce: nil, authTime: approved.decidedAt ?? now, acr: nil,
-            hashed: .init(accessToken: access.value),
-            extra: [
-                "urn:openid:params:jwt:claim:auth_req_id": .string(authReqID),
-                "urn:openid:params:jwt:claim:rt_hash": .string(IDTokenIssuer.halfHash(refreshValue)),
-            ])
+            hashed: .init(accessToken: access.value), extra: extra)
         return response
     }
 }

@@ -1,3 +1,5 @@
+public import JOSE
+
 /// A token request after client authentication: the form parameters, who sent them, the checked DPoP proof
 /// (RFC 9449 §5) and what the tokens are bound to (`TokenBinding.decide`).
 public struct TokenRequest: Sendable {
@@ -24,6 +26,9 @@ public struct TokenResponse: Sendable {
     public var scope: String?
     public var refreshToken: String?
     public var idToken: String?
+    /// RFC 9396 §7: the details the access token was granted; Grant Management: the consent (`grant_id`).
+    public var authorizationDetails: JSON?
+    public var grantID: String?
 
     public init(accessToken: String, expiresIn: Int, scope: String?) {
         self.accessToken = accessToken

@@ -8,8 +8,13 @@ public struct RefreshTokenGrant: GrantHandler {
     let tokens: TokenIssuer
     let idTokens: IDTokenIssuer
     let clock: any WallClock
+    /// The consents refresh tokens may be issued under; nil: scopes only.
+    let consents: ConsentService?
 
-    public init(codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any WallClock) {
+    public init(
+        codes: any AuthorizationCodeStore, tokens: TokenIssuer, idTokens: IDTokenIssuer, clock: any WallClock, consents: ConsentService? = nil
+    ) {
+        self.consents = consents
         self.codes = codes
         self.tokens = tokens
         self.idTokens = idTokens
@@ -39,10 +44,15 @@ public struct RefreshTokenGrant: GrantHandler {
             guard narrowed.allSatisfy(granted.contains) else { throw OAuthError(.invalidScope, "scope beyond the original grant") }
             scope = narrowed.joined(separator: " ")
         }
+        // A refresh under a consent only while it is authorised (a revoked, expired or consumed one: invalid_grant).
+        let granted = try await ConsentService.granted(record.grantID, consents, client: client, requested: request.parameters["authorization_details"])
         let access = try await tokens.issueAccessToken(
-            client: client, subject: record.subject, scope: scope, binding: request.binding, origin: hash, grant: grantType)
+            client: client, subject: record.subject, scope: scope, binding: request.binding, origin: hash, grant: grantType,
+            consent: granted.map { ($0.consent.id, $0.details) })
         var response = TokenResponse(accessToken: access.value, expiresIn: access.expiresIn, scope: scope)
         response.tokenType = access.tokenType
+        response.grantID = granted?.consent.id
+        response.authorizationDetails = granted?.details
         if scope.split(separator: " ").contains("openid") {
             response.idToken = try idTokens.issue(
                 client: client, subject: record.subject, nonce: nil, authTime: record.authTime, acr: nil, hashed: .init(accessToken: access.value))

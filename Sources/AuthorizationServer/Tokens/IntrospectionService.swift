@@ -10,14 +10,17 @@ public final class IntrospectionService: Sendable {
     let issuer: String
     let clock: any WallClock
     let status: (any CertificateStatusPolicy)?
+    /// Where the details of a token's consent are read (RFC 9396 §9.2); nil: no consents.
+    let consents: (any ConsentStore)?
     /// Parsed resource-server DNs, re-read every few seconds so `fapictl resource-servers add` takes effect.
     private let cache = Mutex<(servers: [(ResourceServer, DistinguishedName)], loadedAt: Date)?>(nil)
     static let cacheLifetime: TimeInterval = 5
 
     public init(
         tokens: any TokenStore, resourceServers: any ResourceServerStore, issuer: String, clock: any WallClock,
-        status: (any CertificateStatusPolicy)? = nil
+        status: (any CertificateStatusPolicy)? = nil, consents: (any ConsentStore)? = nil
     ) {
+        self.consents = consents
         self.tokens = tokens
         self.resourceServers = resourceServers
         self.issuer = issuer
@@ -69,6 +72,17 @@ public final class IntrospectionService: Sendable {
         // RFC 8705 §3.2: the binding, for the resource server to compare with its client's certificate.
         // RFC 9449 §6.2: `cnf.jkt` beside it for a DPoP-bound token.
         if let confirmation = record.binding.confirmation { response["cnf"] = confirmation }
+        // RFC 9396 §9.2 and Grant Management: the consent and its granted details. A token whose consent is no longer
+        // in force (revoked, rejected, expired) is not active, whatever its own row says.
+        if let grantID = record.grantID {
+            response["grant_id"] = .string(grantID)
+            if let consents {
+                let found: Consent?
+                do { found = try await consents.consent(id: grantID) } catch { throw OAuthError(error) }
+                guard let consent = found, [.authorised, .consumed].contains(consent.status(at: clock.now())) else { return ["active": false] }
+                if !(consent.authorizationDetails.arrayValue ?? []).isEmpty { response["authorization_details"] = consent.authorizationDetails }
+            }
+        }
         return response
     }
 }

@@ -1,5 +1,5 @@
 public import Foundation
-import JOSE
+public import JOSE
 import OpenSSLKit
 
 /// Settings token issuing reads.
@@ -55,8 +55,10 @@ public struct TokenIssuer: Sendable {
     }
 
     /// Issues a token bound as `binding` says (`TokenBinding.decide`): `cnf.x5t#S256` and/or `cnf.jkt` (RFC 9449 §6.1).
+    /// Under a consent, `consent` names it (`grant_id`) and the details the token carries (RFC 9396 §9.1).
     public func issueAccessToken(
-        client: Client, subject: String?, scope: String, binding: TokenBinding, origin: [UInt8]? = nil, grant: String
+        client: Client, subject: String?, scope: String, binding: TokenBinding, origin: [UInt8]? = nil, grant: String,
+        consent: (grantID: String, details: JSON)? = nil
     ) async throws(OAuthError) -> IssuedAccessToken {
         let now = clock.now()
         let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
@@ -78,6 +80,11 @@ public struct TokenIssuer: Sendable {
             ]
             if !scope.isEmpty { claims["scope"] = .string(scope) }
             if let confirmation = binding.confirmation { claims["cnf"] = confirmation }
+            // RFC 9396 §9.1 and Grant Management: the granted details and the consent they come from.
+            if let consent {
+                claims["grant_id"] = .string(consent.grantID)
+                if !(consent.details.arrayValue ?? []).isEmpty { claims["authorization_details"] = consent.details }
+            }
             do {
                 // RFC 9068 §2.1: typ at+jwt.
                 value = try signer.sign(claims: claims, type: "at+jwt")
@@ -92,11 +99,11 @@ public struct TokenIssuer: Sendable {
         let record = AccessTokenRecord(
             tokenHash: Self.hash(value), clientID: client.clientID, subject: subject, scope: scope, issuedAt: issuedAt,
             expiresAt: expiresAt, certificateThumbprint: thumbprint, format: format, originHash: origin, dpopThumbprint: jkt,
-            statusCertificateThumbprint: binding.statusCertificateThumbprint
+            statusCertificateThumbprint: binding.statusCertificateThumbprint, grantID: consent?.grantID
         )
         let event = AuditEvent(
             grant == "refresh_token" ? .tokenRefreshed : .tokenIssued, at: now, client: client, user: subject, certificateThumbprint: thumbprint,
-            reason: "grant_type=\(grant) format=\(format) scope=\(scope)" + (jkt.map { " dpop_jkt=\($0)" } ?? ""))
+            reason: "grant_type=\(grant) format=\(format) scope=\(scope)" + (jkt.map { " dpop_jkt=\($0)" } ?? "") + (consent.map { " grant_id=\($0.grantID)" } ?? ""))
         do { try await store.insertAccessToken(record, audit: event) } catch { throw OAuthError(error) }
         ServerMetrics.tokensIssued.increment(grant)
         return IssuedAccessToken(value: value, expiresIn: Int(settings.lifetime), scope: scope, record: record)

@@ -34,6 +34,15 @@ public struct UserinfoService: Sendable {
         guard let record, record.isActive(at: clock.now()), let subject = record.subject,
             record.scope.split(separator: " ").contains("openid")
         else { throw OAuthError(.invalidToken, "the access token is not valid here") }
+        try await checkSenderConstraint(record, accessToken: accessToken, scheme: scheme, certificate: certificate)
+        return ["sub": .string(subject)]
+    }
+
+    /// The sender constraint of an access token presented at a resource endpoint of this server (userinfo, Grant
+    /// Management): the certificate binding (RFC 8705 §3) with the certificate's status, and the DPoP binding.
+    public func checkSenderConstraint(
+        _ record: AccessTokenRecord, accessToken: String, scheme: Scheme, certificate: ClientCertificate?
+    ) async throws(OAuthError) {
         if let bound = record.certificateThumbprint {
             guard bound == certificate?.thumbprint else { throw OAuthError(.invalidToken, "the access token is bound to another certificate") }
             // The same answer introspection gives: a token bound to a revoked certificate is no longer valid.
@@ -43,7 +52,6 @@ public struct UserinfoService: Sendable {
             throw OAuthError(.invalidToken, "the client certificate is revoked")
         }
         try await checkDPoP(record, accessToken: accessToken, scheme: scheme)
-        return ["sub": .string(subject)]
     }
 
     /// RFC 9449 §7.1: a DPoP-bound token only with the DPoP scheme and a proof of its key naming it in `ath`; the
