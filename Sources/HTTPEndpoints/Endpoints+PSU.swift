@@ -164,7 +164,21 @@ extension Endpoints {
         if let organisation = pending.client.metadata["org_name"]?.stringValue ?? pending.client.metadata["org_id"]?.stringValue {
             values["organisation"] = organisation
         }
-        if let shown { values["detailsHash"] = shown.detailsHash }
+        if let shown {
+            // RFC 9396 details in plain words (`ConsentDisplay.lines`), escaped with every value by `page`; never JSON.
+            // The form carries back the hash of exactly these details (PSD2 RTS Art. 5 dynamic linking).
+            values["detailsHash"] = shown.detailsHash
+            let lines = ConsentDisplay.lines(shown.details)
+            if !lines.isEmpty {
+                values["details"] = lines
+                values["hasDetails"] = true
+            }
+            switch shown.action {
+            case .merge?: values["update"] = "This adds to the access you gave \(pending.client.name ?? pending.client.clientID) before."
+            case .replace?: values["update"] = "This replaces the access you gave \(pending.client.name ?? pending.client.clientID) before."
+            case .create?, nil: break
+            }
+        }
         return values
     }
 
