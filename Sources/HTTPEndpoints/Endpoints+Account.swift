@@ -1,4 +1,4 @@
-public import AuthorizationServer
+import AuthorizationServer
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -48,7 +48,7 @@ struct CIBA: AsyncParsableCommand {
 
     /// `ciba list --json`: one object per request, absent values as null; `consent` only for a request with one.
     static func json(_ request: AdminCIBARequest) -> JSON {
-        var object: JSON = [
+        var object: [String: JSON] = [
             "id": .string(request.id), "client_id": .string(request.clientID), "client_name": request.clientName.map { .string($0) } ?? .null,
             "user": .string(request.user), "scope": .string(request.scope),
             "binding_message": request.bindingMessage.map { .string($0) } ?? .null, "expires_at": .int(request.expiresAt),
@@ -60,7 +60,7 @@ struct CIBA: AsyncParsableCommand {
                 "approvals": .int(Int64(consent.approvedBy.count)), "approvals_required": .int(Int64(consent.approvalsRequired)),
             ]
         }
-        return object
+        return .object(object)
     }
 
     static func describe(_ request: AdminCIBARequest, now: Date) -> String {

@@ -14,6 +14,8 @@ struct ConsentCIBATests {
     let ciba: CIBAFixture
     let backchannel: BackchannelAuthenticationService
     let decisions: CIBADecisionService
+    /// The token endpoint with the CIBA grant issuing under consents (as `Fapid+Services.swift` wires it).
+    let token: TokenService
 
     /// A £250.00 payment to ACME Ltd, above the 100.00 GBP dual-control threshold.
     static let payment: JSON = [[
@@ -36,10 +38,16 @@ struct ConsentCIBATests {
         settings.dualControl = try DualControlPolicy(
             ["payment_initiation": ["above_amount": ["currency": "GBP", "amount": "100.00"], "approvals_required": 2]],
             knownTypes: Set(AuthorizationDetailsPolicy.builtInTypes))
+        let policy = AuthorizationDetailsPolicy(settings: settings, clock: core.clock)
         backchannel = BackchannelAuthenticationService(
             authenticator: core.authenticator, keys: ClientKeyResolver(fetcher: OfflineFetcher(), clock: core.clock), replay: core.stores.tokens,
             users: core.stores.users, store: core.stores.ciba, keyRing: core.credentials.keyRing, issuer: Core.issuer, clock: core.clock,
-            entropy: core.entropy, consents: core.stores.consents, details: AuthorizationDetailsPolicy(settings: settings, clock: core.clock))
+            entropy: core.entropy, consents: core.stores.consents, details: policy)
+        let consents = ConsentService(store: core.stores.consents, clients: core.stores.clients, policy: policy, clock: core.clock, entropy: core.entropy)
+        let cibaTokens = CIBATokens(
+            codes: core.stores.codes, tokens: core.tokenIssuer, idTokens: core.idTokens, clock: core.clock, entropy: core.entropy, consents: consents)
+        token = TokenService(
+            authenticator: core.authenticator, handlers: [CIBAGrant(store: core.stores.ciba, tokens: cibaTokens, clock: core.clock)], dpop: core.dpop)
         decisions = CIBADecisionService(store: core.stores.ciba, clients: core.stores.clients, clock: core.clock, consents: core.stores.consents)
     }
 
@@ -57,7 +65,8 @@ struct ConsentCIBATests {
     func pendingOne() async throws -> CIBADecisionService.PendingRequest { try #require(try await decisions.pending().first) }
 
     func poll(_ authReqID: String) async throws -> TokenResponse {
-        try await ciba.core.tokenRequest("rar", ["grant_type": CIBAGrant.grantTypeURN, "auth_req_id": authReqID])
+        try await token.token(
+            parameters: ["grant_type": CIBAGrant.grantTypeURN, "auth_req_id": authReqID], credentials: ciba.core.mtls("rar"))
     }
 
     func approve(_ pending: CIBADecisionService.PendingRequest, by staff: String, amounts: [String]? = nil) async throws
@@ -116,7 +125,7 @@ struct ConsentCIBATests {
 
     @Test("a request without authorization_details behaves as before: no consent, one decision")
     func withoutDetails() async throws {
-        let authReqID = try await ciba.request()
+        let authReqID = try await ciba.request().authReqID
         let pending = try await pendingOne()
         #expect(pending.consent == nil)
         #expect(try await decisions.decide(id: pending.id, approve: true, by: "staff-1"))
@@ -138,9 +147,13 @@ struct ConsentCIBATests {
         #expect(try await approve(again, by: "staff-ben") == .authorised(approvals: 2, required: 2))
         #expect(try await decisions.pending().isEmpty)
         ciba.core.clock.advance(10)
-        #expect(try await poll(authReqID).accessToken.isEmpty == false)
-        let consent = try #require(try await ciba.core.stores.consents.consent(id: try #require(first.consent?.id)))
-        #expect(consent.status == .authorised)
+        let tokens = try await poll(authReqID)
+        #expect(tokens.grantID == first.consent?.id)
+        #expect(tokens.authorizationDetails == Self.payment)
+        let firstID = try #require(first.consent?.id)
+        let consent = try #require(try await ciba.core.stores.consents.consent(id: firstID))
+        // Authorised by the second approval, then consumed by the one issuance a single payment allows.
+        #expect(consent.status == .consumed && consent.authorisedAt != nil && consent.decidedBy == "staff-ben")
         #expect(consent.approvals.map(\.by) == ["staff-anna", "staff-ben"])
         #expect(consent.approvals.allSatisfy { $0.detailsHash == ConsentEvidence.detailsHash(Self.payment) })
         // Who decided, audited: each approval under its staff account, then the CIBA decision.
@@ -178,9 +191,10 @@ struct ConsentCIBATests {
         #expect(try await approve(pending, by: "staff-anna") == .approvalRecorded(approvals: 1, required: 2))
         #expect(try await decisions.decide(id: pending.id, approve: false, by: "staff-ben"))
         #expect(await failure { try await poll(authReqID) } == "access_denied")
-        let consent = try #require(try await ciba.core.stores.consents.consent(id: try #require(pending.consent?.id)))
+        let pendingID = try #require(pending.consent?.id)
+        let consent = try #require(try await ciba.core.stores.consents.consent(id: pendingID))
         #expect(consent.status == .rejected && consent.decidedBy == "staff-ben")
-        #expect(try await approve(pending, by: "staff-cy") == .notPending)
+        #expect(try await approve(pending, by: "staff-cy") == .decidedEarlier(approved: false))
         let rows = try await ciba.core.stores.audit.rows(after: 0).map(\.values)
         #expect(rows.contains { $0["type"] == "consent.rejected" && $0["user"] == "staff-ben" })
         #expect(rows.contains { $0["type"] == "ciba.decided" && $0["user"] == "staff-ben" && $0["outcome"] == "failure" })
@@ -196,7 +210,8 @@ struct ConsentCIBATests {
         let outcomes = try await [ben, cy]
         #expect(outcomes.filter { $0 == .authorised(approvals: 2, required: 2) }.count == 1)
         #expect(outcomes.contains(.decidedEarlier(approved: true)))
-        let consent = try #require(try await ciba.core.stores.consents.consent(id: try #require(pending.consent?.id)))
+        let pendingID = try #require(pending.consent?.id)
+        let consent = try #require(try await ciba.core.stores.consents.consent(id: pendingID))
         #expect(consent.approvals.count == 2)
         #expect(try await poll(authReqID).accessToken.isEmpty == false)
         let decided = try await ciba.core.stores.audit.rows(after: 0).filter { $0.values["type"] == "ciba.decided" }
@@ -221,7 +236,8 @@ struct ConsentCIBATests {
 
         let denied = try await request()
         let second = try await pendingOne()
-        _ = try await ciba.core.stores.consents.updateConsent(id: try #require(second.consent?.id)) { $0.rejected(by: "staff-anna", at: now) }
+        let secondID = try #require(second.consent?.id)
+        _ = try await ciba.core.stores.consents.updateConsent(id: secondID) { $0.rejected(by: "staff-anna", at: now) }
         // A decision attempt completes it too, following the consent.
         #expect(try await approve(second, by: "staff-ben") == .decidedEarlier(approved: false))
         #expect(await failure { try await poll(denied) } == "access_denied")

@@ -150,8 +150,11 @@ public struct CIBADecisionService: Sendable {
         -> Decision
     {
         let now = clock.now()
-        guard let request = try await store.updateCIBARequest(id: id, { StoredTransition($0) }), request.status == .pending, request.expiresAt > now
-        else { return .notPending }
+        guard let request = try await store.updateCIBARequest(id: id, { StoredTransition($0) }), request.expiresAt > now else { return .notPending }
+        guard request.status == .pending else {
+            // A request with a consent decided by other staff meanwhile says so; one without answers as before.
+            return request.grantID == nil ? .notPending : .decidedEarlier(approved: request.status != .denied)
+        }
         guard let grantID = request.grantID else { return try await finish(request, approve: approve, by: staff) }
         guard let consents, let consent = try await consents.consent(id: grantID) else {
             // A request whose consent is gone cannot be approved; it can still be denied.
