@@ -1,4 +1,5 @@
 public import Foundation
+import AuthorizationServer
 import JOSE
 import OpenSSLKit
 
@@ -155,6 +156,22 @@ extension FapidConfiguration {
             .flag("require_pushed_authorization_requests", \.requirePushedAuthorizationRequests),
             .flag("dpop_nonce_required", \.dpopNonceRequired),
             .choice("fapi_profile", \.fapiProfile),
+            // Read before dual_control, whose rules may name the pass-through types.
+            .custom("authorization_details_pass_through") { value, _, config throws(ConfigurationError) in
+                do throws(DetailError) {
+                    config.authorizationDetails.passThrough = try AuthorizationDetailsSettings.passThrough(value)
+                } catch {
+                    throw ConfigurationError(key: "authorization_details_pass_through", reason: error.reason)
+                }
+            },
+            .custom("dual_control") { value, _, config throws(ConfigurationError) in
+                let known = Set(AuthorizationDetailsPolicy.builtInTypes + config.authorizationDetails.passThrough.keys)
+                do throws(DetailError) {
+                    config.authorizationDetails.dualControl = try DualControlPolicy(value, knownTypes: known)
+                } catch {
+                    throw ConfigurationError(key: "dual_control", reason: error.reason)
+                }
+            },
             .choice("log_format", \.logFormat),
             .custom("metrics_listen") { value, values, config throws(ConfigurationError) in
                 let metrics = try ConfigurationKey.text(value, "metrics_listen")

@@ -120,6 +120,12 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// or at `/register`) without `fapi_profile` of its own: `fapi1-advanced` (default), `fapi2-security-profile` or
     /// `fapi2-message-signing`. The value is stored with the client; clients registered earlier keep theirs.
     public var fapiProfile: FAPIProfile = .fapi1Advanced
+    /// `authorization_details_pass_through` (`FAPID_AUTHORIZATION_DETAILS_PASS_THROUGH`, JSON) and `dual_control`
+    /// (`FAPID_DUAL_CONTROL`, JSON): RFC 9396 types accepted beside the built-in ones, each with its JSON Schema
+    /// (`{"TYPE": <schema>}`), and which details need several staff approvers
+    /// (`{"payment_initiation": {"above_amount": {"currency": "GBP", "amount": "100.00"}, "approvals_required": 2}}`).
+    /// Default: no pass-through types, one approver. A value that cannot be used refuses start-up, naming the key.
+    public var authorizationDetails = AuthorizationDetailsSettings()
 
     /// `dpop_nonce_required`, `FAPID_DPOP_NONCE_REQUIRED`: every DPoP proof must carry a nonce this server provided
     /// (RFC 9449 §8; refused with `use_dpop_nonce` and a fresh `DPoP-Nonce` otherwise). Default false: a proof

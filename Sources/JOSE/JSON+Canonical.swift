@@ -16,7 +16,7 @@ extension JSON {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): out.append(contentsOf: JSON.ecmaScriptNumber(i).utf8)
         case .double(let d): out.append(contentsOf: JSON.ecmaScriptNumber(d).utf8)
         case .string(let s): JSON.writeCanonicalString(s, to: &out)
         case .array(let items):
@@ -61,23 +61,52 @@ extension JSON {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// ECMAScript's Number::toString for a finite double (§3.2.2.3): integers below 1e21 without a fraction or
-    /// exponent, otherwise the shortest round-trip digits, with `e+`/`e-` exponents. Non-finite values, which JSON
-    /// cannot hold, are written as `null`.
+    /// ECMAScript's Number::toString for a finite double (RFC 8785 §3.2.2.3, ECMA-262 §7.1.12.1): the shortest
+    /// digits that read back as the same double (k digits, decimal exponent n: the value is 0.digits × 10^n), then
+    /// integers below 1e21 in full, fractions down to 1e-6 as `0.000…`, and everything else as `d.ddde±x`.
+    /// `-0` is `0`. Non-finite values, which JSON cannot hold, are written as `null`.
     static func ecmaScriptNumber(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
         if d == 0 { return "0" }
-        if d.rounded() == d, abs(d) < 1e21 {
-            // Exact integer digits (Swift's description would switch to an exponent above 2^53).
-            return String(format: "%.0f", d)
+        // Swift's description is the shortest round-trip form, closest to the value (the digits ECMAScript asks
+        // for); only its layout differs, so take its digits and exponent apart and lay them out again.
+        let text = "\(d.magnitude)"
+        let mantissa: Substring
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = text[..<e]
+            exponent = Int(text[text.index(after: e)...]) ?? 0
+        } else {
+            mantissa = text[...]
         }
-        // Swift's description gives the shortest round-trip digits; rewrite its exponent form the ECMAScript way.
-        let text = "\(d)"
-        guard let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) else { return text }
-        let mantissa = String(text[..<e])
-        var exponent = String(text[text.index(after: e)...])
-        if !exponent.hasPrefix("-") && !exponent.hasPrefix("+") { exponent = "+" + exponent }
-        let trimmed = mantissa.hasSuffix(".0") ? String(mantissa.dropLast(2)) : mantissa
-        return trimmed + "e" + exponent
+        let integerPart = mantissa.prefix { $0 != "." }
+        let fractionPart = mantissa.drop { $0 != "." }.dropFirst()
+        var digits = Array(integerPart) + Array(fractionPart)
+        var n = integerPart.count + exponent
+        while digits.first == "0" {
+            digits.removeFirst()
+            n -= 1
+        }
+        while digits.last == "0" { digits.removeLast() }
+        let k = digits.count
+        let s = String(digits)
+        var out = d < 0 ? "-" : ""
+        if k <= n && n <= 21 {
+            out += s + String(repeating: "0", count: n - k)
+        } else if 0 < n && n <= 21 {
+            out += String(digits[0..<n]) + "." + String(digits[n...])
+        } else if -6 < n && n <= 0 {
+            out += "0." + String(repeating: "0", count: -n) + s
+        } else {
+            let e = n - 1
+            out += String(digits[0]) + (k > 1 ? "." + String(digits[1...]) : "") + "e" + (e < 0 ? "-" : "+") + String(e.magnitude)
+        }
+        return out
+    }
+
+    /// An integer as ECMAScript holds it: exactly up to 2^53, beyond that the nearest double (RFC 8785 §3.2.2.3:
+    /// JSON numbers are IEEE 754 doubles).
+    static func ecmaScriptNumber(_ i: Int64) -> String {
+        i.magnitude <= 1 << 53 ? String(i) : ecmaScriptNumber(Double(i))
     }
 }

@@ -11,7 +11,7 @@ extension GlobalOptions {
         let (configuration, runtime) = try await runtime()
         return AdministrationService(
             clients: runtime.clients, resourceServers: runtime.clients, clock: SystemClock(), defaultProfile: configuration.fapiProfile,
-            signingKeys: runtime.signingKeys.store)
+            signingKeys: runtime.signingKeys.store, authorizationDetailsTypes: configuration.authorizationDetails.supportedTypes)
     }
 }
 

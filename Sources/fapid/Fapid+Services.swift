@@ -126,6 +126,13 @@ extension Fapid {
         var settings = RegistrationService.Settings(issuer: configuration.issuer)
         settings.maximumStatementAge = TimeInterval(configuration.softwareStatementMaxAgeSeconds)
         settings.defaultProfile = configuration.fapiProfile
+        settings.authorizationDetailsTypes = configuration.authorizationDetails.supportedTypes
         return settings
+    }
+
+    /// RFC 9396: the one checker of `authorization_details` (settings `authorization_details_pass_through`,
+    /// `dual_control`), for every endpoint that takes them, discovery and the consent views.
+    static func authorizationDetailsPolicy(_ configuration: FapidConfiguration, clock: any WallClock) -> AuthorizationDetailsPolicy {
+        AuthorizationDetailsPolicy(settings: configuration.authorizationDetails, clock: clock)
     }
 }

@@ -74,6 +74,7 @@ struct Fapid: AsyncParsableCommand {
             .addingBackchannelAuthentication()
             .addingGrantManagement()
             .addingIntrospectionResponseSigning(algorithms: services.introspectionJWT?.supportedAlgorithms() ?? [])
+            .addingAuthorizationDetails(Self.authorizationDetailsPolicy(configuration, clock: clock))
         let server = try FapidHTTPServer(
             settings: .init(
                 host: configuration.listenHost,

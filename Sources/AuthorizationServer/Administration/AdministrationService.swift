@@ -14,11 +14,15 @@ public struct AdministrationService: Sendable {
     /// The server's signing keys, to check that a resource server's introspection algorithm has an active key
     /// (nil: not checked).
     let signingKeys: (any SigningKeyStore)?
+    /// The `authorization_details` types a client may register (`AuthorizationDetailsPolicy.supportedTypes`).
+    let authorizationDetailsTypes: [String]
 
     public init(
         clients: any ClientStore, resourceServers: any ResourceServerStore, clock: any WallClock, entropy: any EntropySource = SystemEntropy(),
-        defaultProfile: FAPIProfile = .fapi1Advanced, signingKeys: (any SigningKeyStore)? = nil
+        defaultProfile: FAPIProfile = .fapi1Advanced, signingKeys: (any SigningKeyStore)? = nil,
+        authorizationDetailsTypes: [String] = AuthorizationDetailsPolicy.builtInTypes
     ) {
+        self.authorizationDetailsTypes = authorizationDetailsTypes
         self.defaultProfile = defaultProfile
         self.clients = clients
         self.resourceServers = resourceServers
@@ -37,6 +41,7 @@ public struct AdministrationService: Sendable {
             // 128 random bits: client ids are not secrets, but need not be guessable either.
             let resolved = FAPIProfile.resolving(metadata, serverDefault: defaultProfile)
             client = try Client(clientID: entropy.hexIdentifier(bytes: 16), metadata: resolved, createdAt: clock.now())
+            try client.checkAuthorizationDetailsTypes(supported: authorizationDetailsTypes)
         } catch {
             throw .invalidMetadata(error)
         }
@@ -67,6 +72,7 @@ public struct AdministrationService: Sendable {
             // Without fapi_profile the client keeps the profile it has (the setting applies to new clients only).
             let resolved = FAPIProfile.resolving(replacement, serverDefault: existing.profile)
             client = try Client(clientID: id, metadata: resolved, createdAt: existing.createdAt)
+            try client.checkAuthorizationDetailsTypes(supported: authorizationDetailsTypes)
         } catch {
             throw .invalidMetadata(error)
         }

@@ -166,6 +166,16 @@ public struct Client: Sendable {
 
         scopes = Set((try string("scope") ?? "").split(separator: " ").map(String.init))
 
+        // RFC 9396 §10: the authorization_details types the client may request; whether the server supports each
+        // is checked at registration (`checkAuthorizationDetailsTypes`), as pass-through types are a server setting.
+        if let types = try strings(Self.authorizationDetailsTypesMember) {
+            guard types.count <= 32, Set(types).count == types.count,
+                types.allSatisfy({ $0.utf8.count <= 64 && $0.utf8.allSatisfy(AuthorizationDetailsSettings.isTypeNameByte) })
+            else {
+                throw ClientMetadataError(Self.authorizationDetailsTypesMember, "must be an array of at most 32 distinct type names")
+            }
+        }
+
         // Shown to customers and bank staff (consent page, CIBA terminal): printable text only (CWE-150).
         // Language-tagged variants (`client_name#en`, RFC 7591 §2.2) are shown too.
         let shown = metadata.keys.filter { Self.displayMembers.contains(String($0.split(separator: "#", maxSplits: 1).first ?? "")) }

@@ -16,6 +16,8 @@ public struct RegistrationService: Sendable {
         public var maximumStatementAge: TimeInterval = 2_592_000
         /// The profile of a client whose request and statement name none (the setting `fapi_profile`).
         public var defaultProfile: FAPIProfile = .fapi1Advanced
+        /// The `authorization_details` types a client may register (RFC 9396 §10): `AuthorizationDetailsPolicy.supportedTypes`.
+        public var authorizationDetailsTypes: [String] = AuthorizationDetailsPolicy.builtInTypes
 
         public init(issuer: String) {
             self.issuer = issuer
@@ -67,7 +69,7 @@ public struct RegistrationService: Sendable {
         "id_token_signed_response_alg", "request_object_signing_alg", "authorization_signed_response_alg",
         "backchannel_token_delivery_mode", "backchannel_client_notification_endpoint", "backchannel_authentication_request_signing_alg",
         "backchannel_user_code_parameter", "require_pushed_authorization_requests", "access_token_format", "access_token_signing_alg",
-        "dpop_bound_access_tokens",
+        "dpop_bound_access_tokens", "authorization_details_types",
     ]
 
     /// Members only a trusted directory's software statement may set, never the request: the profile decides which
@@ -489,7 +491,10 @@ public struct RegistrationService: Sendable {
             }
         }
         do {
-            return try Client(clientID: clientID, metadata: FAPIProfile.resolving(metadata, serverDefault: profile ?? settings.defaultProfile), createdAt: now)
+            let client = try Client(
+                clientID: clientID, metadata: FAPIProfile.resolving(metadata, serverDefault: profile ?? settings.defaultProfile), createdAt: now)
+            try client.checkAuthorizationDetailsTypes(supported: settings.authorizationDetailsTypes)
+            return client
         } catch {
             if error.field == "redirect_uris" { throw OAuthError(.invalidRedirectURI, "\(error)") }
             throw OAuthError(.invalidClientMetadata, "\(error)")
