@@ -21,7 +21,7 @@ extension Endpoints {
     func registerAccountEndpoints(_ accounts: AccountConsentService, on router: Router<FapidRequestContext>) {
         router.get("/account/consents") { request, context in
             guard let session = await accounts.session(Self.cookie(request, Self.accountCookie)) else {
-                return Self.accountSignInPage(error: nil, username: "")
+                return Self.accountSignInPage(accounts, error: nil, username: "")
             }
             return await Self.accountPage(accounts, session: session, logger: context.logger)
         }
@@ -29,7 +29,7 @@ extension Endpoints {
             guard self.isSameOrigin(request) else { return Self.page(Pages.error, ["message": "This form was not sent from this site."], status: .forbidden) }
             guard let form = try? await FormBody.read(request), let expected = Self.cookie(request, Self.accountLoginCookie),
                 Crypto.constantTimeEqual(form["csrf"] ?? "", expected)
-            else { return Self.accountSignInPage(error: "This sign-in form has expired. Please sign in again.", username: "", status: .badRequest) }
+            else { return Self.accountSignInPage(accounts, error: "This sign-in form has expired. Please sign in again.", username: "", status: .badRequest) }
             let username = form["username"] ?? ""
             let address = AuditContext.current?.source ?? context.remoteAddress
             do throws(LoginService.Failure) {
@@ -45,25 +45,25 @@ extension Endpoints {
                 context.logger.info("account sign-in failed", metadata: ["reason": "\(error)"])
                 let kept = username.utf8.count <= LoginService.maximumUsernameBytes ? username : ""
                 switch error {
-                case .invalidCredentials: return Self.accountSignInPage(error: "The username or password is not right.", username: kept, status: .unauthorized)
+                case .invalidCredentials: return Self.accountSignInPage(accounts, error: "The username or password is not right.", username: kept, status: .unauthorized)
                 case .throttled(let seconds):
                     var response = Self.accountSignInPage(
-                        error: "Too many attempts. Please wait \(Self.minutes(seconds)) and try again.", username: kept, status: .tooManyRequests)
+                        accounts, error: "Too many attempts. Please wait \(Self.minutes(seconds)) and try again.", username: kept, status: .tooManyRequests)
                     response.headers[.retryAfter] = String(seconds)
                     return response
                 case .busy:
-                    var response = Self.accountSignInPage(error: "The bank is busy. Please try again in a moment.", username: kept, status: .serviceUnavailable)
+                    var response = Self.accountSignInPage(accounts, error: "The bank is busy. Please try again in a moment.", username: kept, status: .serviceUnavailable)
                     response.headers[.retryAfter] = "1"
                     return response
                 case .unavailable:
-                    return Self.accountSignInPage(error: "The bank cannot check your sign-in now. Please try again.", username: kept, status: .serviceUnavailable)
+                    return Self.accountSignInPage(accounts, error: "The bank cannot check your sign-in now. Please try again.", username: kept, status: .serviceUnavailable)
                 }
             }
         }
         router.post("/account/consents/withdraw") { request, context in
             guard self.isSameOrigin(request) else { return Self.page(Pages.error, ["message": "This form was not sent from this site."], status: .forbidden) }
             guard let session = await accounts.session(Self.cookie(request, Self.accountCookie)) else {
-                return Self.accountSignInPage(error: "Please sign in again.", username: "", status: .unauthorized)
+                return Self.accountSignInPage(accounts, error: "Please sign in again.", username: "", status: .unauthorized)
             }
             guard let form = try? await FormBody.read(request) else {
                 return Self.page(Pages.error, ["message": "This form has expired."], status: .badRequest)
@@ -88,8 +88,10 @@ extension Endpoints {
     }
 
     /// The sign-in page of the dashboard, with a fresh form token set as its cookie.
-    static func accountSignInPage(error: String?, username: String, status: HTTPResponse.Status = .ok) -> Response {
-        let token = Base64URL.encode(Crypto.randomBytes(32))
+    static func accountSignInPage(
+        _ accounts: AccountConsentService, error: String?, username: String, status: HTTPResponse.Status = .ok
+    ) -> Response {
+        let token = accounts.signInFormToken()
         var values: [String: Any] = ["csrf": token, "username": username]
         if let error { values["error"] = error }
         var response = page(Pages.accountSignIn, values, status: status)

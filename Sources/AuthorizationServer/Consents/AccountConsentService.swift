@@ -63,6 +63,9 @@ public struct AccountConsentService: Sendable {
         do { return try await interactions.newSession(username: user.username, authTime: clock.now()) } catch { throw .unavailable }
     }
 
+    /// A fresh token for the sign-in form and its cookie (double submit against login CSRF), from the entropy source.
+    public func signInFormToken() -> String { interactions.entropy.token() }
+
     /// The session the cookie value names, while it has not expired.
     public func session(_ cookie: String?) async -> Session? {
         guard let cookie, let state = await interactions.session(cookie) else { return nil }
