@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import uuid
 
 import pexpect
@@ -51,11 +52,11 @@ def staff():
 class Bank:
     """A daemon with dual control, a CIBA client registered for payment_initiation, and the staff accounts."""
 
-    def __init__(self, make_daemon, pki, staff):
+    def __init__(self, make_daemon, pki, staff, storage=None):
         self.group, self.anna, self.ben, socket_path = staff
         self.daemon = make_daemon(env={
             "FAPID_ADMIN_SOCKET": socket_path, "FAPID_ADMIN_SOCKET_GROUP": self.group, "FAPID_DUAL_CONTROL": DUAL_CONTROL,
-            "FAPID_CIBA_POLL_INTERVAL_SECONDS": "1"}).start()
+            "FAPID_CIBA_POLL_INTERVAL_SECONDS": "1", **(storage or {})}).start()
         self.daemon.fapictl("users", "add", "alice", input_text="correct horse battery staple\n")
         self.key = ECKey.generate_key("P-256")
         self.client_id = register(self.daemon, {
@@ -89,9 +90,32 @@ class Bank:
         return [json.loads(line) for line in self.daemon.fapictl("audit", "export").stdout.splitlines()]
 
 
-@pytest.fixture
-def bank(make_daemon, pki, staff):
-    return Bank(make_daemon, pki, staff)
+def psql(admin_url, sql):
+    result = subprocess.run(["psql", admin_url, "-qAtc", sql], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def bank(request, make_daemon, pki, staff):
+    """The bank on each backend: SQLite, and a fresh PostgreSQL database when `make test` provides a cluster."""
+    if request.param == "sqlite":
+        yield Bank(make_daemon, pki, staff)
+        return
+    admin_url = os.environ.get("FAPID_TEST_POSTGRES_URL")
+    if not admin_url:
+        reason = "FAPID_TEST_POSTGRES_URL is not set (`make test` starts a throwaway PostgreSQL cluster and exports it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = "fapid_e2e_" + uuid.uuid4().hex[:16]
+    psql(admin_url, f"CREATE DATABASE {name}")
+    url = urllib.parse.urlsplit(admin_url)._replace(path="/" + name).geturl()
+    bank = Bank(make_daemon, pki, staff, storage={"FAPID_STORAGE": "postgres", "FAPID_DATABASE_URL": url})
+    try:
+        yield bank
+    finally:
+        bank.daemon.stop()
+        psql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def error(response, code):
