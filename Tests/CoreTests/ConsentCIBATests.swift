@@ -123,6 +123,25 @@ struct ConsentCIBATests {
         #expect(try await approve(pending, by: "staff-1") == .authorised(approvals: 1, required: 1))
     }
 
+    @Test("a client that may send loose parameters sends authorization_details as JSON text; bad text is refused")
+    func formParameter() async throws {
+        try await ciba.core.register(
+            "loose", grants: [CIBAGrant.grantTypeURN],
+            ["fapi": false, "backchannel_token_delivery_mode": "poll", "authorization_details_types": ["payment_initiation"]])
+        func send(_ details: String) async throws -> String {
+            try await backchannel.request(
+                parameters: ["scope": "openid payments", "login_hint": "alice", "binding_message": "Pay ACME", "authorization_details": details],
+                credentials: ciba.core.mtls("loose", endpoint: .backchannelAuthentication)
+            ).authReqID
+        }
+        #expect(await failure { try await send("not json") } == "invalid_authorization_details")
+        #expect(await failure { try await send(#"[{"type":"payment_initiation","type":"payment_initiation"}]"#) } == "invalid_authorization_details")
+        #expect(await failure { try await send(String(repeating: " ", count: 9000) + "[]") } == "invalid_authorization_details")
+        _ = try await send(String(decoding: Self.payment.bytes, as: UTF8.self))
+        let summary = try #require(try await pendingOne().consent)
+        #expect(summary.amounts == ["250.00"] && summary.approvalsRequired == 2)
+    }
+
     @Test("a request without authorization_details behaves as before: no consent, one decision")
     func withoutDetails() async throws {
         let authReqID = try await ciba.request().authReqID
