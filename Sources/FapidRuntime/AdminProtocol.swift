@@ -10,6 +10,9 @@ public enum AdminRequest: Codable, Sendable, Equatable {
     case cibaList
     /// `{"op":"ciba.decide","id":…,"approve":…}`: approve or deny one.
     case cibaDecide(id: String, approve: Bool)
+    /// `{"op":"ciba.approve","id":…,"details_sha256":…,"amounts":[…]}`: one approval of a request with a consent,
+    /// naming the hash of the details the terminal was shown and each payment amount as the staff member typed it.
+    case cibaApprove(id: String, detailsHash: String, amounts: [String])
 
     // Consents (issue 19): `fapictl consents list|show|revoke`.
     /// `{"op":"consents.list","client_id":…,"user":…,"status":…,"limit":…}` (each optional): status as of now.
@@ -25,7 +28,8 @@ public enum AdminRequest: Codable, Sendable, Equatable {
     }
 
     enum Key: String, CodingKey {
-        case op, id, approve
+        case op, id, approve, amounts
+        case detailsHash = "details_sha256"
         case clientID = "client_id", user, status, limit
     }
 
@@ -34,6 +38,7 @@ public enum AdminRequest: Codable, Sendable, Equatable {
         switch self {
         case .cibaList: "ciba.list"
         case .cibaDecide: "ciba.decide"
+        case .cibaApprove: "ciba.approve"
         case .consentsList: "consents.list"
         case .consentShow: "consents.show"
         case .consentRevoke: "consents.revoke"
@@ -51,6 +56,11 @@ public enum AdminRequest: Codable, Sendable, Equatable {
                 throw Refusal(description: "ciba.decide needs id and approve")
             }
             self = .cibaDecide(id: id, approve: approve)
+        case "ciba.approve":
+            guard let id = try? container.decode(String.self, forKey: .id), let hash = try? container.decode(String.self, forKey: .detailsHash),
+                let amounts = try? container.decode([String].self, forKey: .amounts), amounts.count <= 64
+            else { throw Refusal(description: "ciba.approve needs id, details_sha256 and amounts") }
+            self = .cibaApprove(id: id, detailsHash: hash, amounts: amounts)
         case "consents.list":
             do {
                 self = .consentsList(
@@ -83,6 +93,10 @@ public enum AdminRequest: Codable, Sendable, Equatable {
             try container.encodeIfPresent(limit, forKey: .limit)
         case .consentShow(let id), .consentRevoke(let id):
             try container.encode(id, forKey: .id)
+        case .cibaApprove(let id, let hash, let amounts):
+            try container.encode(id, forKey: .id)
+            try container.encode(hash, forKey: .detailsHash)
+            try container.encode(amounts, forKey: .amounts)
         default:
             break
         }
@@ -109,6 +123,9 @@ public enum AdminResponse: Codable, Sendable, Equatable {
     case cibaRequests([AdminCIBARequest])
     /// `{"ok":true,"by":…}`, the answer to `ciba.decide`: the account the decision was recorded under.
     case cibaDecided(by: String)
+    /// `{"ok":true,"by":…,"approvals":…,"approvals_required":…}`, the answer to `ciba.approve`: the approval was
+    /// recorded under `by`; the request is approved once `approvals` reaches `approvals_required`.
+    case cibaApproval(by: String, approvals: Int, required: Int)
     /// `{"ok":true,"consents":[…]}`, the answer to `consents.list` and `consents.show` (one): each consent as
     /// `ConsentAdministration.json` writes it.
     case consents([JSON])
@@ -119,7 +136,8 @@ public enum AdminResponse: Codable, Sendable, Equatable {
     case failure(String)
 
     enum Key: String, CodingKey {
-        case ok, requests, by, error
+        case ok, requests, by, error, approvals
+        case approvalsRequired = "approvals_required"
         case consents, consent
     }
 
@@ -135,6 +153,9 @@ public enum AdminResponse: Codable, Sendable, Equatable {
             self = .consentRevoked(consent, by: try container.decode(String.self, forKey: .by))
         } else if let requests = try container.decodeIfPresent([AdminCIBARequest].self, forKey: .requests) {
             self = .cibaRequests(requests)
+        } else if let required = try container.decodeIfPresent(Int.self, forKey: .approvalsRequired) {
+            self = .cibaApproval(
+                by: try container.decode(String.self, forKey: .by), approvals: try container.decode(Int.self, forKey: .approvals), required: required)
         } else {
             self = .cibaDecided(by: try container.decode(String.self, forKey: .by))
         }
@@ -149,6 +170,11 @@ public enum AdminResponse: Codable, Sendable, Equatable {
         case .cibaDecided(let by):
             try container.encode(true, forKey: .ok)
             try container.encode(by, forKey: .by)
+        case .cibaApproval(let by, let approvals, let required):
+            try container.encode(true, forKey: .ok)
+            try container.encode(by, forKey: .by)
+            try container.encode(approvals, forKey: .approvals)
+            try container.encode(required, forKey: .approvalsRequired)
         case .consents(let consents):
             try container.encode(true, forKey: .ok)
             try container.encode(consents, forKey: .consents)
@@ -180,6 +206,8 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
     public let bindingMessage: String?
     /// Unix seconds.
     public let expiresAt: Int64
+    /// The consent the request asks for (`authorization_details`); absent from the wire when it has none.
+    public let consent: AdminCIBAConsent?
 
     enum Key: String, CodingKey {
         case id, user, scope
@@ -188,6 +216,7 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
         case organisation = "org"
         case bindingMessage = "binding_message"
         case expiresAt = "expires_at"
+        case consent
     }
 
     public init(_ pending: CIBADecisionService.PendingRequest) {
@@ -199,6 +228,7 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
         scope = pending.scope
         bindingMessage = pending.bindingMessage
         expiresAt = Int64(pending.expiresAt.timeIntervalSince1970)
+        consent = pending.consent.map(AdminCIBAConsent.init)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -211,6 +241,7 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
         scope = try container.decode(String.self, forKey: .scope)
         bindingMessage = try container.decodeIfPresent(String.self, forKey: .bindingMessage)
         expiresAt = try container.decode(Int64.self, forKey: .expiresAt)
+        consent = try container.decodeIfPresent(AdminCIBAConsent.self, forKey: .consent)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -224,5 +255,34 @@ public struct AdminCIBARequest: Codable, Sendable, Equatable {
         try container.encode(scope, forKey: .scope)
         try container.encode(bindingMessage, forKey: .bindingMessage)
         try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encodeIfPresent(consent, forKey: .consent)
+    }
+}
+
+/// A pending request's consent on the wire (`CIBADecisionService.ConsentSummary`): the plain-words lines and
+/// amounts the terminal shows (not escaped: the terminal escapes them), the hash it echoes back, and the
+/// approvals so far.
+public struct AdminCIBAConsent: Codable, Sendable, Equatable {
+    public let id: String
+    public let lines: [String]
+    public let amounts: [String]
+    public let detailsHash: String
+    public let approvedBy: [String]
+    public let approvalsRequired: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, lines, amounts
+        case detailsHash = "details_sha256"
+        case approvedBy = "approved_by"
+        case approvalsRequired = "approvals_required"
+    }
+
+    public init(_ summary: CIBADecisionService.ConsentSummary) {
+        id = summary.id
+        lines = summary.lines
+        amounts = summary.amounts
+        detailsHash = summary.detailsHash
+        approvedBy = summary.approvedBy
+        approvalsRequired = summary.approvalsRequired
     }
 }

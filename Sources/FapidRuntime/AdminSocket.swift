@@ -140,9 +140,21 @@ public struct AdminSocket: Service {
                 return .cibaRequests(try await ciba.pending().map(AdminCIBARequest.init))
             case .cibaDecide(let id, let approve):
                 // The approver is the peer's account (SO_PEERCRED), whatever `by` the client sent.
-                guard try await ciba.decide(id: id, approve: approve, by: staff) else { return .failure("no pending request \(id)") }
-                logger.notice("CIBA decision", metadata: ["request": "\(id)", "approved": "\(approve)", "by": "\(staff)"])
-                return .cibaDecided(by: staff)
+                let decision = try await ciba.decide(id: id, approve: approve, by: staff, shownHash: nil, typedAmounts: [])
+                if decision == .decided(approved: approve) {
+                    logger.notice("CIBA decision", metadata: ["request": "\(id)", "approved": "\(approve)", "by": "\(staff)"])
+                    return .cibaDecided(by: staff)
+                }
+                return Self.refusal(decision, id: id)
+            case .cibaApprove(let id, let hash, let amounts):
+                let decision = try await ciba.decide(id: id, approve: true, by: staff, shownHash: hash, typedAmounts: amounts)
+                logger.notice("CIBA approval", metadata: ["request": "\(id)", "outcome": "\(decision)", "by": "\(staff)"])
+                switch decision {
+                case .authorised(let approvals, let required): return .cibaApproval(by: staff, approvals: approvals, required: required)
+                case .decided(approved: true): return .cibaApproval(by: staff, approvals: 1, required: 1)
+                case .approvalRecorded(let approvals, let required): return .cibaApproval(by: staff, approvals: approvals, required: required)
+                default: return Self.refusal(decision, id: id)
+                }
             case .consentsList, .consentShow, .consentRevoke:
                 return try await handleConsents(request, staff: staff)
             }
@@ -195,4 +207,19 @@ struct PeerCredentials: Sendable {
     var pid: pid_t = 0
     var uid: uid_t = 0
     var gid: gid_t = 0
+}
+
+extension AdminSocket {
+    /// The operator's line for a decision that was not recorded as asked.
+    static func refusal(_ decision: CIBADecisionService.Decision, id: String) -> AdminResponse {
+        switch decision {
+        case .notPending, .decided, .authorised, .approvalRecorded: .failure("no pending request \(id)")
+        case .alreadyApprovedBy: .failure("you have approved request \(id) already: another staff account must give the next approval")
+        case .detailsChanged: .failure("the details of request \(id) changed after they were shown: review it again")
+        case .detailsNotShown:
+            .failure("request \(id) carries payment or account details: approve it at the fapictl ciba prompt, or with fapictl ciba approve --amount")
+        case .amountMismatch: .failure("the amount typed is not the amount of request \(id): not approved")
+        case .decidedEarlier(let approved): .failure("request \(id) was \(approved ? "approved" : "denied") by others before this decision")
+        }
+    }
 }

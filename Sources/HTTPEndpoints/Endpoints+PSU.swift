@@ -10,9 +10,17 @@ import JOSE
 /// The services the browser-facing endpoints need: the core's PSU interaction service.
 public struct PSUServices: Sendable {
     let interactions: InteractionService
+    /// The signed-in customer's consents at `/account/consents` (not served without it).
+    let accounts: AccountConsentService?
 
-    public init(interactions: InteractionService) {
+    public init(interactions: InteractionService, accounts: AccountConsentService? = nil) {
         self.interactions = interactions
+        self.accounts = accounts
+    }
+
+    /// The same services with `/account/consents`, on the same sign-in and session store as the consent flow.
+    public func withAccounts(consents: any ConsentStore, clients: any ClientStore, clock: any WallClock) -> PSUServices {
+        PSUServices(interactions: interactions, accounts: AccountConsentService(interactions: interactions, consents: consents, clients: clients, clock: clock))
     }
 }
 
@@ -112,6 +120,7 @@ extension Endpoints {
                 return Self.refusal(error, logger: context.logger)
             }
         }
+        if let accounts = services.accounts { registerAccountEndpoints(accounts, on: router) }
     }
 
     /// A redirect (303, never 307: the sign-in form must not be re-posted to the client, FAPI 2 SP §5.3.1.2-10),
@@ -155,7 +164,21 @@ extension Endpoints {
         if let organisation = pending.client.metadata["org_name"]?.stringValue ?? pending.client.metadata["org_id"]?.stringValue {
             values["organisation"] = organisation
         }
-        if let shown { values["detailsHash"] = shown.detailsHash }
+        if let shown {
+            // RFC 9396 details in plain words (`ConsentDisplay.lines`), escaped with every value by `page`; never JSON.
+            // The form carries back the hash of exactly these details (PSD2 RTS Art. 5 dynamic linking).
+            values["detailsHash"] = shown.detailsHash
+            let lines = ConsentDisplay.lines(shown.details)
+            if !lines.isEmpty {
+                values["details"] = lines
+                values["hasDetails"] = true
+            }
+            switch shown.action {
+            case .merge?: values["update"] = "This adds to the access you gave \(pending.client.name ?? pending.client.clientID) before."
+            case .replace?: values["update"] = "This replaces the access you gave \(pending.client.name ?? pending.client.clientID) before."
+            case .create?, nil: break
+            }
+        }
         return values
     }
 

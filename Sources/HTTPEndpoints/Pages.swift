@@ -39,6 +39,9 @@ enum Pages {
             <p class="who">{{#organisation}}{{{organisation}}} &middot; {{/organisation}}signed in as {{{username}}}</p>
             <p>{{{clientName}}} will be able to:</p>
             <ul>{{#permissions}}<li>{{{.}}}</li>{{/permissions}}</ul>
+            {{#hasDetails}}<p>You are asked to agree to:</p>
+            <ul class="details">{{#details}}<li>{{{.}}}</li>{{/details}}</ul>{{/hasDetails}}
+            {{#update}}<p class="who">{{{update}}}</p>{{/update}}
             <form method="post" action="/authorize/consent">
             <input type="hidden" name="interaction" value="{{{interaction}}}">
             <input type="hidden" name="csrf" value="{{{csrf}}}">

@@ -62,7 +62,7 @@ public struct RateLimits: Sendable {
     public let perAddress: RateLimiter?
     /// `GET /authorize`: each one stores an interaction (CWE-400).
     public let authorize: RateLimiter?
-    /// `POST /authorize/login`: each one costs a password hash (CWE-307, CWE-400).
+    /// `POST /authorize/login` and `POST /account/consents/login`: each one costs a password hash (CWE-307, CWE-400).
     public let signIn: RateLimiter?
     /// Paths limited (POST only).
     public static let paths: Set<String> = ["/token", "/par", "/bc-authorize", "/register", "/introspect", "/revoke"]
@@ -78,7 +78,7 @@ public struct RateLimits: Sendable {
     func browser(method: HTTPRequest.Method, endpoint: String) -> RateLimiter? {
         switch (method, endpoint) {
         case (.get, "/authorize"): authorize
-        case (.post, "/authorize/login"): signIn
+        case (.post, "/authorize/login"), (.post, "/account/consents/login"): signIn
         default: nil
         }
     }

@@ -31,13 +31,36 @@ struct CIBA: AsyncParsableCommand {
         return staff
     }
 
-    /// `ciba list --json`: one object per request, absent values as null.
+    /// One approval of a request with a consent: the hash of the details this terminal showed and the amounts
+    /// typed, checked again by the daemon. Returns the account and the approvals so far and needed.
+    static func approve(_ admin: AdminClient, id: String, consent: AdminCIBAConsent, amounts: [String]) throws -> (String, Int, Int) {
+        guard case .cibaApproval(let staff, let approvals, let required) = try admin.call(
+            .cibaApprove(id: id, detailsHash: consent.detailsHash, amounts: amounts))
+        else { throw Failure(message: "the daemon's answer was not understood") }
+        return (staff, approvals, required)
+    }
+
+    /// "1 of 2 approvals; needs 1 more".
+    static func count(_ approvals: Int, of required: Int) -> String {
+        let left = max(0, required - approvals)
+        return "\(approvals) of \(required) approval\(required == 1 ? "" : "s")" + (left == 0 ? "" : "; needs \(left) more")
+    }
+
+    /// `ciba list --json`: one object per request, absent values as null; `consent` only for a request with one.
     static func json(_ request: AdminCIBARequest) -> JSON {
-        [
+        var object: [String: JSON] = [
             "id": .string(request.id), "client_id": .string(request.clientID), "client_name": request.clientName.map { .string($0) } ?? .null,
             "user": .string(request.user), "scope": .string(request.scope),
             "binding_message": request.bindingMessage.map { .string($0) } ?? .null, "expires_at": .int(request.expiresAt),
         ]
+        if let consent = request.consent {
+            object["consent"] = [
+                "id": .string(consent.id), "lines": .array(consent.lines.map(JSON.string)), "amounts": .array(consent.amounts.map(JSON.string)),
+                "details_sha256": .string(consent.detailsHash), "approved_by": .array(consent.approvedBy.map(JSON.string)),
+                "approvals": .int(Int64(consent.approvedBy.count)), "approvals_required": .int(Int64(consent.approvalsRequired)),
+            ]
+        }
+        return .object(object)
     }
 
     static func describe(_ request: AdminCIBARequest, now: Date) -> String {
@@ -55,14 +78,33 @@ struct CIBA: AsyncParsableCommand {
         }
         // Everything but the countdown came from the TPP or the customer: shown with control characters made visible.
         let safe = TerminalText.safe
-        return """
+        var text = """
             Request \(safe(request.id))
               TPP:      \(safe(name + organisation))
               Customer: \(safe(request.user))
               Wants to: \(safe(permissions.isEmpty ? "confirm the customer's identity" : permissions.joined(separator: "; ")))
               Message:  \(safe(request.bindingMessage ?? "-"))
-              Expires:  in \(left) s
             """
+        if let consent = request.consent {
+            // The same plain-words lines as the customer's consent page (ConsentDisplay.lines), each escaped.
+            for (index, line) in consent.lines.enumerated() {
+                text += "\n  " + (index == 0 ? "Details:  " : "          ") + safe(line)
+            }
+            let by = consent.approvedBy.isEmpty ? "" : " (approved by \(consent.approvedBy.map(safe).joined(separator: ", ")))"
+            text += "\n  Approvals: " + count(consent.approvedBy.count, of: consent.approvalsRequired) + by
+        }
+        return text + "\n  Expires:  in \(left) s"
+    }
+
+    /// Asks for each payment amount to be typed exactly as shown; nil at end of input.
+    static func typedAmounts(_ consent: AdminCIBAConsent) -> [String]? {
+        var typed: [String] = []
+        for _ in consent.amounts {
+            print("Type the payment amount exactly as shown to approve it: ", terminator: "")
+            guard let line = readLine() else { return nil }
+            typed.append(line.trimmingCharacters(in: .whitespaces))
+        }
+        return typed
     }
 
     struct Prompt: AsyncParsableCommand {
@@ -85,6 +127,12 @@ struct CIBA: AsyncParsableCommand {
                         print("Approve? [y/N] ", terminator: "")
                         guard let answer = readLine() else { return }
                         var approve = answer.lowercased().hasPrefix("y")
+                        if let consent = request.consent {
+                            guard let again = Prompt.decide(admin, request: request, consent: consent, approve: approve) else { return }
+                            // Shown again at the next round when a mistyped amount recorded nothing: the list still has it.
+                            if again { seen.remove(id) }
+                            continue
+                        }
                         if approve && request.scope.split(separator: " ").contains("payments") {
                             print("This is a payment. Approve it? Type yes to confirm: ", terminator: "")
                             approve = readLine()?.lowercased() == "yes"
@@ -99,6 +147,33 @@ struct CIBA: AsyncParsableCommand {
                     try await Task.sleep(for: .milliseconds(250))
                 }
             }
+        }
+
+        /// The decision on a request with a consent: for an approval each payment amount is typed back (a mismatch
+        /// approves nothing), then one approval is recorded, of as many as the consent needs. Returns whether to ask
+        /// again (a mistyped amount); nil at end of input.
+        static func decide(_ admin: AdminClient, request: AdminCIBARequest, consent: AdminCIBAConsent, approve: Bool) -> Bool? {
+            do {
+                guard approve else {
+                    let staff = try CIBA.decide(admin, id: request.id, approve: false)
+                    print("Denied. Recorded as \(TerminalText.safe(staff)).")
+                    return false
+                }
+                guard let typed = CIBA.typedAmounts(consent) else { return nil }
+                guard typed == consent.amounts else {
+                    print("The amount typed does not match the amount shown: not approved.")
+                    return true
+                }
+                let (staff, approvals, required) = try CIBA.approve(admin, id: request.id, consent: consent, amounts: typed)
+                if approvals >= required {
+                    print("Approved. Recorded as \(TerminalText.safe(staff)) (\(CIBA.count(approvals, of: required))).")
+                } else {
+                    print("Approval recorded as \(TerminalText.safe(staff)): \(CIBA.count(approvals, of: required)).")
+                }
+            } catch {
+                print("Not recorded: \(TerminalText.safe("\(error)"))")
+            }
+            return false
         }
     }
 
@@ -124,11 +199,27 @@ struct CIBA: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Approve a pending request by its id.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The request id from `fapictl ciba list`.") var id: String
+        @Option(name: .long, help: "For a request with a payment: its amount exactly as shown (once per payment, in order).") var amount: [String] = []
 
         func run() async throws {
             try await reporting {
-                let staff = try CIBA.decide(try CIBA.admin(options), id: id, approve: true)
-                print("approved \(TerminalText.safe(id)) by \(TerminalText.safe(staff))")
+                let admin = try CIBA.admin(options)
+                guard let request = try CIBA.pending(admin).first(where: { $0.id == id }), let consent = request.consent else {
+                    let staff = try CIBA.decide(admin, id: id, approve: true)
+                    print("approved \(TerminalText.safe(id)) by \(TerminalText.safe(staff))")
+                    return
+                }
+                // What is approved is shown first: the same lines as the prompt.
+                print(CIBA.describe(request, now: Date()))
+                guard amount == consent.amounts else {
+                    throw Failure(message: "the amount given (--amount) is not the amount shown: not approved")
+                }
+                let (staff, approvals, required) = try CIBA.approve(admin, id: id, consent: consent, amounts: amount)
+                if approvals >= required {
+                    print("approved \(TerminalText.safe(id)) by \(TerminalText.safe(staff)) (\(CIBA.count(approvals, of: required)))")
+                } else {
+                    print("approval of \(TerminalText.safe(id)) recorded by \(TerminalText.safe(staff)): \(CIBA.count(approvals, of: required))")
+                }
             }
         }
     }

@@ -68,7 +68,8 @@ extension Fapid {
                     requirePushed: configuration.requirePushedAuthorizationRequests, audit: runtime.storage.audit,
                     jarmLifetime: TimeInterval(configuration.jarmResponseLifetimeSeconds), consents: consents),
                 login: LoginService(users: runtime.storage.users, attempts: runtime.storage.signInAttempts, clock: clock),
-                store: runtime.storage.interactions, clients: runtime.clients, clock: clock, settings: interactionSettings(configuration)))
+                store: runtime.storage.interactions, clients: runtime.clients, clock: clock, settings: interactionSettings(configuration))
+        ).withAccounts(consents: runtime.storage.consents, clients: runtime.clients, clock: clock)
         let services = TokenEndpointServices(
             token: token,
             introspection: IntrospectionService(
@@ -82,7 +83,8 @@ extension Fapid {
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: clientKeys, replay: runtime.tokens,
                 users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock,
-                settings: backchannelSettings(configuration)),
+                settings: backchannelSettings(configuration), consents: runtime.storage.consents,
+                details: authorizationDetailsPolicy(configuration, clock: clock)),
             dpop: dpop,
             introspectionJWT: IntrospectionResponseJWT(keyRing: keyRing, issuer: issuer, clock: clock),
             grantManagement: GrantManagementService(consents: runtime.storage.consents, tokens: runtime.tokens, resource: userinfo, clock: clock),

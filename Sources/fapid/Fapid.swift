@@ -127,7 +127,8 @@ struct Fapid: AsyncParsableCommand {
                     logger: logger),
                 AdminSocket(
                     path: configuration.adminSocket, group: configuration.adminSocketGroup,
-                    ciba: CIBADecisionService(store: runtime.storage.ciba, clients: runtime.clients, clock: clock),
+                    ciba: CIBADecisionService(
+                        store: runtime.storage.ciba, clients: runtime.clients, clock: clock, consents: runtime.storage.consents),
                     consents: ConsentAdministration(consents: runtime.storage.consents, clock: clock), logger: logger),
                 CIBANotifier(
                     delivery: CIBADelivery(
