@@ -34,6 +34,7 @@ class Flow:
             "client_name": "Example TPP", "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN,
             "redirect_uris": [REDIRECT], "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code id_token"],
             "scope": "openid accounts", "jwks": {"keys": [self.key.as_dict(private=False)]},
+            "authorization_details_types": ["account_information"],
         })
         self.tpp = TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
         self.verifier = secrets.token_urlsafe(48)
@@ -68,9 +69,11 @@ class Flow:
             "interaction": self.hidden(page, "interaction"), "csrf": self.hidden(page, "csrf"), "username": "alice", "password": password}, timeout=30)
 
     def consent(self, page, decision="approve"):
-        response = self.browser.post(self.daemon.base + "/authorize/consent", data={
-            "interaction": self.hidden(page, "interaction"), "csrf": self.hidden(page, "csrf"), "decision": decision},
-            allow_redirects=False, timeout=10)
+        data = {"interaction": self.hidden(page, "interaction"), "csrf": self.hidden(page, "csrf"), "decision": decision}
+        if 'name="details_hash"' in page:
+            # A consent with authorization_details: the page posts back the hash of the details it showed.
+            data["details_hash"] = self.hidden(page, "details_hash")
+        response = self.browser.post(self.daemon.base + "/authorize/consent", data=data, allow_redirects=False, timeout=10)
         assert response.status_code == 303, response.text
         location = response.headers["Location"]
         assert location.startswith(REDIRECT + "#")
@@ -223,15 +226,32 @@ def test_a_signed_in_psu_skips_the_login(flow, daemon):
 
 
 def test_acr_and_openbanking_intent_reach_the_id_token(flow, daemon):
+    # Issue 19: an openbanking_intent_id names a consent the bank created (here by the resource server's
+    # POST /consents), no longer any string the TPP sends.
+    created = flow.tpp.session.post(daemon.base + "/consents", json={
+        "client_id": flow.client_id, "authorization_details": [{"type": "account_information", "actions": ["balances"]}]}, timeout=10)
+    assert created.status_code == 201, created.text
+    intent = created.json()["consent_id"]
     claims_request = {"id_token": {"acr": {"essential": True, "values": ["urn:openbanking:psd2:ca"]},
-                                   "openbanking_intent_id": {"value": "urn:bank:intent:42", "essential": True}}}
+                                   "openbanking_intent_id": {"value": intent, "essential": True}}}
     page = flow.authorize(flow.par(claims=claims_request))
     fragment = flow.consent(flow.login(page.text).text)
     keys = KeySet.import_key_set(daemon.get("/jwks").json())
     front = jwt.decode(fragment["id_token"], keys, algorithms=["PS256"]).claims
-    assert front["acr"] == "urn:openbanking:psd2:ca" and front["openbanking_intent_id"] == "urn:bank:intent:42"
+    assert front["acr"] == "urn:openbanking:psd2:ca" and front["openbanking_intent_id"] == intent
     back = jwt.decode(flow.exchange(fragment["code"]).json()["id_token"], keys, algorithms=["PS256"]).claims
-    assert back["openbanking_intent_id"] == "urn:bank:intent:42" and back["sub"] == front["sub"]
+    assert back["openbanking_intent_id"] == intent and back["sub"] == front["sub"]
+
+
+def test_an_openbanking_intent_id_that_names_no_consent_is_refused(flow, daemon):
+    claims_request = {"id_token": {"openbanking_intent_id": {"value": "urn:bank:intent:42", "essential": True}}}
+    now = int(time.time())
+    claims = {"iss": flow.client_id, "aud": daemon.issuer, "exp": now + 300, "nbf": now, "jti": str(uuid.uuid4()),
+              "client_id": flow.client_id, "response_type": "code id_token", "redirect_uri": REDIRECT, "scope": "openid accounts",
+              "state": flow.state, "nonce": flow.nonce, "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+              "code_challenge_method": "S256", "claims": claims_request}
+    response = flow.tpp.post("/par", {"client_id": flow.client_id, "request": jwt.encode({"alg": "ES256"}, claims, flow.key, algorithms=["ES256"])})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request", response.text
 
 
 def test_form_post_response_mode(flow, daemon):
