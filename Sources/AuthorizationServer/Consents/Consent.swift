@@ -68,7 +68,7 @@ public struct Consent: Sendable, Equatable {
     /// How many distinct approvers it needs (1 unless a `dual_control` policy asks for more).
     public var approvalsRequired: Int
     /// The client certificate's `x5t#S256` and the revocation-status answer it had when the consent was requested
-    /// (e.g. `good ocsp 2026-12-01T10:00:00Z`), for the evidence of `fapictl audit export --consent`.
+    /// (`ConsentService.certificateStatus`: `accepted not_known_revoked`, `revoked`, …), for the evidence of `fapictl audit export --consent`.
     public var certificateThumbprint: String?
     public var certificateStatus: String?
     /// SHA-256 (hex) of the RFC 8785 canonical form of the request that created it (`ConsentEvidence`).
