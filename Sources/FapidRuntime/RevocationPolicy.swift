@@ -17,6 +17,8 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
     /// Where revoked certificates met are recorded (once per certificate and process).
     public let audit: (any AuditLog)?
     private let recordedRevoked = Mutex<Set<String>>([])
+    /// The answer each leaf was last accepted on (`lastAnswer`), at most 10,000 certificates.
+    private let answers = Mutex<[String: String]>([:])
 
     public init(
         checker: CertificateStatusChecker, policy: StatusPolicy, logger: Logger, refreshInterval: Duration = .seconds(30), audit: (any AuditLog)? = nil
@@ -95,6 +97,27 @@ public final class RevocationPolicy: CertificateStatusPolicy, Service {
                 throw OAuthError.invalidClient(.certificateStatus, "\(which): \(reason)")
             }
         }
+        remember(outcomes.first, for: certificate.thumbprint)
+    }
+
+    /// Keeps the leaf's accepted answer in words: its status and source (OCSP or CRL URL, or the cache of one), or
+    /// why it was accepted without one, and when.
+    private func remember(_ outcome: StatusOutcome?, for thumbprint: String) {
+        guard let outcome else { return }
+        let answer: String
+        switch outcome {
+        case .known(let status, let source): answer = "\(status) \(source)"
+        case .unknown(let reasons): answer = "unverified (soft-fail): " + reasons.joined(separator: "; ")
+        }
+        let text = String((answer + " at " + Date().formatted(.iso8601)).prefix(240))
+        answers.withLock { answers in
+            if answers.count >= 10_000 { answers.removeAll(keepingCapacity: true) }
+            answers[thumbprint] = text
+        }
+    }
+
+    public func lastAnswer(thumbprint: String) -> String? {
+        answers.withLock { $0[thumbprint] }
     }
 
     private func recordRevoked(_ certificate: ClientCertificate, reason: String) async {

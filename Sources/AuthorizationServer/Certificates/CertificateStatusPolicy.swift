@@ -7,4 +7,11 @@ public protocol CertificateStatusPolicy: Sendable {
     func check(_ certificate: ClientCertificate) async throws(OAuthError)
     /// Whether the certificate with this `x5t#S256` is known to be revoked.
     func isRevoked(thumbprint: String) -> Bool
+    /// The answer the last check of the certificate with this `x5t#S256` accepted it on, in words (e.g.
+    /// `good ocsp http://ocsp.example/ at 2026-12-01T10:00:00Z`), for the evidence of a consent; nil when unknown.
+    func lastAnswer(thumbprint: String) -> String?
+}
+
+extension CertificateStatusPolicy {
+    public func lastAnswer(thumbprint: String) -> String? { nil }
 }
