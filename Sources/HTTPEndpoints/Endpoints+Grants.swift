@@ -88,6 +88,9 @@ extension Endpoints {
                     ["error": "insufficient_scope", "error_description": .string("the access token needs scope \(scope)")], status: .forbidden)
                 refused.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="insufficient_scope", scope="\#(scope)""#
                 response = refused
+            case .unavailable(let failure):
+                // Storage trouble: 503 without a challenge (the token was not judged).
+                response = OAuthResponse.error(failure, logger: context.logger)
             }
         }
         guard let proof else { return response }
