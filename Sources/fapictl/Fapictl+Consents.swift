@@ -122,7 +122,7 @@ struct Consents: AsyncParsableCommand {
                 guard let consent = try Consents.consents(try Consents.call(options, .consentShow(id: id))).first else {
                     throw Failure(message: "no consent \(TerminalText.safe(id))")
                 }
-                print(json ? consent.serialized() : Consents.describe(consent))
+                print(json ? TerminalJSON.text(consent) : Consents.describe(consent))
             }
         }
     }
