@@ -1,4 +1,7 @@
-"""Issue 19 review fixes (helper 19b): POST /consents is rate limited like /introspect."""
+"""Issue 19 review fixes (helper 19b): POST /consents is rate limited like /introspect; fapictl JSON output escapes C1
+and bidirectional control characters of TPP text."""
+
+import json
 
 from tpp import TokenClient
 
@@ -9,3 +12,20 @@ def test_post_consents_bursts_above_the_address_limit_get_429(make_daemon):
     # Respelled paths reach the same route, and the same bucket.
     codes = [anonymous.post(path, {"client_id": "x"}).status_code for path in ["/consents", "/consents/", "//consents"] * 2]
     assert all(code != 429 for code in codes[:3]) and codes[3:] == [429] * 3, codes
+
+
+from test_consents_admin import PAYMENT, bank  # noqa: E402,F401  (the fixture: consents written into the database)
+
+UNSAFE = ["\u202e", "\u0085", "\u009b", "\u200e", "\u2066"]
+
+
+def test_fapictl_json_escapes_c1_and_bidi_controls(bank):
+    for args in (["consents", "show", "pay-1", "--json"], ["consents", "list", "--json"], ["audit", "export", "--consent", "pay-1"]):
+        out = bank.fapictl(*args).stdout
+        assert not any(ch in out for ch in UNSAFE) and "\x1b" not in out, (args, out[:300])
+    shown = bank.fapictl("consents", "show", "pay-1", "--json").stdout
+    assert "\\u202E" in shown
+    # The same value parses back.
+    assert json.loads(shown)["authorization_details"] == PAYMENT
+    listed = json.loads(bank.fapictl("consents", "list", "--json").stdout)
+    assert next(row for row in listed if row["consent_id"] == "pay-1")["authorization_details"] == PAYMENT
