@@ -1,5 +1,5 @@
 """Issue 19 review fixes (helper 19b): POST /consents is rate limited like /introspect; fapictl JSON output escapes C1
-and bidirectional control characters of TPP text."""
+and bidirectional control characters of TPP text; a pass-through pattern must be bounded and free of nested quantifiers."""
 
 import json
 
@@ -29,3 +29,16 @@ def test_fapictl_json_escapes_c1_and_bidi_controls(bank):
     assert json.loads(shown)["authorization_details"] == PAYMENT
     listed = json.loads(bank.fapictl("consents", "list", "--json").stdout)
     assert next(row for row in listed if row["consent_id"] == "pay-1")["authorization_details"] == PAYMENT
+
+
+def test_a_pass_through_pattern_needs_max_length_and_no_nested_quantifiers(make_daemon):
+    unbounded = '{"customer_information": {"properties": {"reference": {"type": "string", "pattern": "^[A-Z]+$"}}}}'
+    nested = '{"customer_information": {"properties": {"reference": {"type": "string", "maxLength": 35, "pattern": "^(a+)+$"}}}}'
+    for schema, words in ((unbounded, ["maxLength", "/properties/reference"]), (nested, ["refused", "/properties/reference"])):
+        code, log = make_daemon(env={"FAPID_AUTHORIZATION_DETAILS_PASS_THROUGH": schema}).run_to_exit()
+        assert code != 0
+        for word in ["authorization_details_pass_through", "customer_information", "pattern", *words]:
+            assert word in log, log
+    good = '{"customer_information": {"properties": {"reference": {"type": "string", "maxLength": 35, "pattern": "^[A-Z0-9-]+$"}}}}'
+    daemon = make_daemon(env={"FAPID_AUTHORIZATION_DETAILS_PASS_THROUGH": good}).start()
+    assert "customer_information" in daemon.get("/.well-known/openid-configuration").json()["authorization_details_types_supported"]
