@@ -49,7 +49,8 @@ extension Endpoints {
     }
 
     /// One Grant Management request: the path's grant id, the access token (Bearer or DPoP with its proof) and the
-    /// connection's certificate; 200 with the grant, 204 once revoked, 404 unknown (or another client's), 401/403.
+    /// connection's certificate; 200 with the grant, 204 once revoked, 404 unknown (or another client's), 401/403,
+    /// 503 `temporarily_unavailable` (no challenge) when storage cannot answer.
     func grantManagement(
         _ request: Request, _ context: FapidRequestContext,
         _ body: (String, String?, UserinfoService.Scheme, ClientCertificate?) async throws(GrantManagementService.Refusal) ->
