@@ -1,4 +1,5 @@
 import AuthorizationServer
+public import JOSE
 
 /// Text for the operator's terminal. Anything a TPP or a customer controls (client names, binding messages,
 /// user names) is shown with control characters and bidirectional overrides made visible, so it cannot move
@@ -27,5 +28,30 @@ public enum TerminalText {
             line += shown + String(repeating: " ", count: max(1, width - shown.count))
         }
         return line + safe(last)
+    }
+}
+
+/// JSON for the operator's terminal (every `--json` print of fapictl, and `fapictl audit export`): the same document
+/// as `JSON.serialized()`, but each character `DisplayText.isUnsafe` names from DEL up (C1 controls U+0080-U+009F, bidi
+/// marks, embeddings, overrides and isolates U+200E/F, U+202A-E, U+2066-9, other format characters, separators,
+/// private-use and unassigned code points) written as a `\uXXXX` escape (a surrogate pair above U+FFFF). A JSON
+/// parser reads back exactly the same values, while a terminal shown the output is never steered by TPP text. (C0
+/// controls are already escaped by the serializer; outside strings JSON is ASCII, so only string content changes.)
+public enum TerminalJSON {
+    public static func text(_ value: JSON) -> String {
+        let serialized = value.serialized()
+        var result = String.UnicodeScalarView()
+        for scalar in serialized.unicodeScalars {
+            guard scalar.value >= 0x7F, DisplayText.isUnsafe(scalar) else {
+                result.append(scalar)
+                continue
+            }
+            let units = scalar.value > 0xFFFF ? Array(String(scalar).utf16) : [UInt16(scalar.value)]
+            for unit in units {
+                let hex = String(unit, radix: 16, uppercase: true)
+                result.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)
+            }
+        }
+        return String(result)
     }
 }

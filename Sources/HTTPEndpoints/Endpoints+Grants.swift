@@ -49,7 +49,8 @@ extension Endpoints {
     }
 
     /// One Grant Management request: the path's grant id, the access token (Bearer or DPoP with its proof) and the
-    /// connection's certificate; 200 with the grant, 204 once revoked, 404 unknown (or another client's), 401/403.
+    /// connection's certificate; 200 with the grant, 204 once revoked, 404 unknown (or another client's), 401/403,
+    /// 503 `temporarily_unavailable` (no challenge) when storage cannot answer.
     func grantManagement(
         _ request: Request, _ context: FapidRequestContext,
         _ body: (String, String?, UserinfoService.Scheme, ClientCertificate?) async throws(GrantManagementService.Refusal) ->
@@ -88,6 +89,9 @@ extension Endpoints {
                     ["error": "insufficient_scope", "error_description": .string("the access token needs scope \(scope)")], status: .forbidden)
                 refused.headers[.wwwAuthenticate] = #"Bearer realm="fapid", error="insufficient_scope", scope="\#(scope)""#
                 response = refused
+            case .unavailable(let failure):
+                // Storage trouble: 503 without a challenge (the token was not judged).
+                response = OAuthResponse.error(failure, logger: context.logger)
             }
         }
         guard let proof else { return response }

@@ -64,8 +64,9 @@ public struct RateLimits: Sendable {
     public let authorize: RateLimiter?
     /// `POST /authorize/login` and `POST /account/consents/login`: each one costs a password hash (CWE-307, CWE-400).
     public let signIn: RateLimiter?
-    /// Paths limited (POST only).
-    public static let paths: Set<String> = ["/token", "/par", "/bc-authorize", "/register", "/introspect", "/revoke"]
+    /// Paths limited (POST only). `/consents` is the resource servers' intent creation: authenticated by mTLS as at
+    /// `/introspect`, and each request stores a consent row (CWE-400), so it is limited per address and per client.
+    public static let paths: Set<String> = ["/token", "/par", "/bc-authorize", "/register", "/introspect", "/revoke", "/consents"]
 
     public init(perClient: RateLimiter?, perAddress: RateLimiter?, authorize: RateLimiter? = nil, signIn: RateLimiter? = nil) {
         self.perClient = perClient

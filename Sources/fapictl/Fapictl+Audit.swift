@@ -110,7 +110,7 @@ struct Audit: AsyncParsableCommand {
                     for row in page {
                         var object: [String: JSON] = ["seq": .int(row.seq), "prev_hash": .string(row.previousHash), "hash": .string(row.hash)]
                         for (key, value) in row.values { object[key] = .string(value) }
-                        out += JSON.object(object).serialized() + "\n"
+                        out += TerminalJSON.text(.object(object)) + "\n"
                     }
                     FileHandle.standardOutput.write(Data(out.utf8))
                     guard let last = page.last, page.count == 10_000 else { break }

@@ -32,7 +32,7 @@ struct Consents: AsyncParsableCommand {
 
     /// The plain-words summary of the details (never raw JSON): what the TPP sent is shown through `TerminalText`.
     static func summary(_ consent: JSON) -> [String] {
-        ConsentSummary.lines(consent.objectValue?["authorization_details"] ?? .array([]), scope: text(consent.objectValue?["scope"]))
+        ConsentLines.lines(consent.objectValue?["authorization_details"] ?? .array([]), scope: text(consent.objectValue?["scope"]))
             .map(TerminalText.safe)
     }
 
@@ -122,7 +122,7 @@ struct Consents: AsyncParsableCommand {
                 guard let consent = try Consents.consents(try Consents.call(options, .consentShow(id: id))).first else {
                     throw Failure(message: "no consent \(TerminalText.safe(id))")
                 }
-                print(json ? consent.serialized() : Consents.describe(consent))
+                print(json ? TerminalJSON.text(consent) : Consents.describe(consent))
             }
         }
     }
@@ -146,7 +146,7 @@ struct Consents: AsyncParsableCommand {
 
 /// The plain-words lines of a consent for the staff terminal: the details as `ConsentDisplay` words them (the same
 /// sentences the customer and `fapictl ciba` see), or, for a consent of scopes only, its scopes. Not escaped.
-enum ConsentSummary {
+enum ConsentLines {
     static func lines(_ details: JSON, scope: String) -> [String] {
         let lines = ConsentDisplay.lines(details)
         return lines.isEmpty ? ["Scopes: \(scope)"] : lines

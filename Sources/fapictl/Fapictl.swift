@@ -57,8 +57,10 @@ extension AsyncParsableCommand {
     }
 }
 
+/// Every JSON fapictl prints goes through here (or `TerminalJSON.text` directly): TPP text in it never reaches the
+/// terminal as raw C1 or bidirectional control characters.
 func printJSON(_ value: JSON) {
-    print(value.serialized())
+    print(TerminalJSON.text(value))
 }
 
 struct Migrate: AsyncParsableCommand {

@@ -426,14 +426,17 @@ struct AuthorizationDetailsTests {
         ])
         #expect(
             lines == [
-                "customer_information", "customer_information: evil: a?[31mred?x?next", "customer_information: limit: 3",
-                "customer_information: ok: yes", "customer_information: purpose: Onboarding", "customer_information: rate: 0.5",
+                "customer_information", "customer_information: claims[0]: name", "customer_information: evil: a?[31mred?x?next",
+                "customer_information: limit: 3", "customer_information: nested.a: b", "customer_information: ok: yes",
+                "customer_information: purpose: Onboarding", "customer_information: rate: 0.5",
             ])
         var many: [String: JSON] = ["type": "t"]
         for i in 0..<40 { many["k\(i)"] = .string(String(repeating: "v", count: 500)) }
         let bounded = ConsentDisplay.lines([.object(many)])
-        #expect(bounded.count == 13)
-        #expect(bounded.allSatisfy { $0.count < 140 })
+        // Not displayable whole (refused at validation); a never-validated one is shown bounded and says it is cut.
+        #expect(!ConsentDisplay.displayable([.object(many)]))
+        #expect(bounded.count == 1 + ConsentDisplay.maximumPassThroughLines + 1 && bounded.last == "t: more details than can be shown here")
+        #expect(bounded.allSatisfy { $0.unicodeScalars.count <= ConsentDisplay.maximumLineCharacters + 3 })
         // Shapes that never passed validation still give words, not JSON, and never crash.
         #expect(ConsentDisplay.lines("text").isEmpty)
         #expect(ConsentDisplay.lines([1, "x", [:]]) == ["details"])

@@ -1,3 +1,4 @@
+import JOSE
 import FapidRuntime
 import Testing
 
@@ -22,5 +23,27 @@ struct TerminalTextTests {
     func rows() {
         let id = String(repeating: "a", count: 40)
         #expect(TerminalText.row([(id, 26), ("tls_client_auth", 30)], last: "name") == id + " " + "tls_client_auth" + String(repeating: " ", count: 15) + "name")
+    }
+}
+
+/// `TerminalJSON.text`, the one JSON printer of fapictl (`--json`, `audit export`, `audit export --consent`).
+@Suite("TerminalJSON")
+struct TerminalJSONTests {
+    @Test("C1, bidi and format characters in strings are \\u escapes; the document parses back to the same value", arguments: [
+        "\u{9B}2J", "Pay\u{202E}gnp.exe", "\u{200E}\u{200F}", "\u{202A}\u{202B}\u{202C}\u{202D}", "\u{2066}\u{2067}\u{2068}\u{2069}", "\u{85}next",
+        "del\u{7F}", "plane15 \u{F0000}", "\u{2028}sep",
+    ])
+    func escaped(text: String) throws {
+        let value: JSON = ["creditorName": .string(text), "nested": [["k": .string(text)]]]
+        let printed = TerminalJSON.text(value)
+        #expect(printed.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F }, "\(printed.debugDescription)")
+        #expect(try JSON.parse(Array(printed.utf8)) == value)
+    }
+
+    @Test("ordinary text, including non-ASCII letters and symbols, is printed as the serializer writes it")
+    func unchanged() {
+        let value: JSON = ["creditorName": "Café Zoë £250.00 — 東京", "amount": "250.00", "n": 3]
+        #expect(TerminalJSON.text(value) == value.serialized())
+        #expect(TerminalJSON.text("\u{202E}") == #""\u202E""#)
     }
 }

@@ -63,7 +63,7 @@ public struct ConsentAdministration: Sendable {
         // Only the matching rows are kept; the walk itself pages by seq.
         var matching: [AuditChain.Row] = []
         let (verifier, problem) = try await audit.walkChain(through: end, pastProblems: true) { row in
-            if ConsentEvidence.fields(of: row.values["reason"])["consent"] == id { matching.append(row) }
+            if Self.isEvidence(row, of: id) { matching.append(row) }
         }
         let through = matching.last?.seq ?? 0
         // Intact through the last row of the consent: no problem at or before it (a later one is reported apart).
@@ -106,6 +106,17 @@ public struct ConsentAdministration: Sendable {
             "request_sha256": text(consent.requestHash), "details_sha256": .string(ConsentEvidence.detailsHash(consent.authorizationDetails)),
             "x5t#S256": text(consent.certificateThumbprint), "certificate_status": text(consent.certificateStatus),
         ])
+    }
+
+    /// The kinds of audit row that can be evidence of a consent: only these reasons are built by the server
+    /// (`ConsentEvidence.reason`). Another row's reason may hold client-chosen text (a requested scope such as
+    /// `x consent=VICTIM` in `token.issued`), which must not pad another consent's evidence.
+    static let evidencePrefixes = ["consent.", "ciba."]
+
+    /// Whether `row` is evidence of consent `id`: a `consent.*` or `ciba.*` row whose reason names it.
+    static func isEvidence(_ row: AuditChain.Row, of id: String) -> Bool {
+        guard let type = row.values["type"], evidencePrefixes.contains(where: { type.hasPrefix($0) }) else { return false }
+        return ConsentEvidence.fields(of: row.values["reason"])["consent"] == id
     }
 
     /// One audit row of the evidence: its fields as stored and hashed, the reason's `key=value` fields, its links.

@@ -55,6 +55,8 @@ public struct AccountConsentService: Sendable {
 
     /// The dashboard's statuses: what the customer has granted or is asked for, and what they withdrew.
     static let listed: Set<Consent.Status> = [.awaitingAuthorisation, .authorised, .revoked]
+    /// The most consents of each listed status the page reads (the page stays bounded: at most 3 × 100 entries).
+    static let limitPerStatus = 100
 
     /// Checks the password (throttled per user and address, as at the consent flow) and starts a session; returns
     /// the session cookie's value.
@@ -82,7 +84,14 @@ public struct AccountConsentService: Sendable {
     public func consents(of session: Session) async throws(StorageError) -> [Entry] {
         let now = clock.now()
         var entries: [Entry] = []
-        for consent in try await consents.consents(ConsentFilter(subject: session.username, limit: 200)) where consent.subject == session.username {
+        // One bounded read per listed status, matched as of now: many rejected or expired consents never push the
+        // active ones out of the page.
+        var found: [Consent] = []
+        for status in Self.listed.sorted(by: { $0.rawValue < $1.rawValue }) {
+            found += try await consents.consents(ConsentFilter(subject: session.username, status: status, limit: Self.limitPerStatus, asOf: now))
+        }
+        found.sort { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
+        for consent in found where consent.subject == session.username {
             let status = consent.status(at: now)
             guard Self.listed.contains(status) else { continue }
             let client = try? await clients.client(id: consent.clientID)

@@ -9,16 +9,39 @@ public import JOSE
 ///   `From account 60-16-13 ****1234`, `Reference: INV-42`, `Payment details: …`, `End-to-end reference: …`.
 /// - `account_information`: `See your balances and transactions`, `Accounts: GB29 NWBK **** 6819` (or `Accounts:
 ///   all your accounts`), `Until 1 March 2027, 10:00 UTC` (or `Until you withdraw it`).
-/// - a pass-through type: its name, then `TYPE: key: value` for its scalar members (at most 12, values cut at 120
-///   characters), sorted by name.
+/// - a pass-through type: its name, then one `TYPE: path: value` line per scalar member, sorted by name, nested
+///   members flattened (`TYPE: limits.daily.amount: 500`, arrays as `TYPE: claims[0]: name`; an empty array or
+///   object `(empty)`, null `none`). The whole detail is shown: details whose flattened display would pass
+///   `maximumPassThroughLines` lines or a line of `maximumLineCharacters` are not `displayable` and are refused at
+///   validation (what is approved must be fully shown). Only such never-validated details are shown cut, and then
+///   say so.
 ///
-/// Accounts are masked (`AccountReference.masked`). TPP text is kept as sent except that control, format and
+/// Built-in fields are shown in full up to the longest text their validators accept (140 characters). Accounts are
+/// masked (`AccountReference.masked`). TPP text is kept as sent except that control, format and
 /// bidirectional characters become `?` (details that passed validation hold none); lines are NOT escaped: the
 /// caller escapes for HTML (`HTMLText`) or the terminal (`TerminalText`).
 public enum ConsentDisplay {
-    /// The most lines one detail of a pass-through type contributes, and the longest value shown.
-    static let maximumPassThroughLines = 12
-    static let maximumValueCharacters = 120
+    /// The most member lines one detail of a pass-through type may have, and the longest line (in characters,
+    /// Unicode scalars), for its details to be `displayable`.
+    public static let maximumPassThroughLines = 40
+    public static let maximumLineCharacters = 200
+    /// The longest built-in text shown whole: the validators accept at most 140 (`creditorName`, remittance
+    /// information); only never-validated text is cut.
+    static let maximumValueCharacters = 140
+
+    /// Whether every pass-through detail of `details` can be shown whole (`lines`): at most
+    /// `maximumPassThroughLines` member lines, none longer than `maximumLineCharacters`. The built-in types are
+    /// always displayable (their validators bound every field). Called at validation, so details that could only be
+    /// shown cut are refused (`invalid_authorization_details`) instead of approved unseen.
+    public static func displayable(_ details: JSON) -> Bool {
+        for entry in (details.arrayValue ?? [details]).prefix(AuthorizationDetailsPolicy.maximumDetails) {
+            guard let object = entry.objectValue else { continue }
+            let type = object["type"]?.stringValue ?? ""
+            guard type != PaymentInitiationDetail.type, type != AccountInformationDetail.type else { continue }
+            guard passThroughMembers(type, object) != nil else { return false }
+        }
+        return true
+    }
 
     /// Plain-words lines for a human (amount with currency, payee name, masked account, reference; account
     /// permissions and expiry; pass-through types as "key: value" lines). Never raw JSON. Not escaped: the
@@ -48,8 +71,8 @@ public enum ConsentDisplay {
 
     static func payment(_ object: [String: JSON]) -> [String] {
         var lines: [String] = []
-        let amount = object["instructedAmount"]?["amount"]?.stringValue.map(shown) ?? "an unstated amount"
-        let currency = object["instructedAmount"]?["currency"]?.stringValue.map(shown) ?? ""
+        let amount = object["instructedAmount"]?["amount"]?.stringValue.map { shown($0) } ?? "an unstated amount"
+        let currency = object["instructedAmount"]?["currency"]?.stringValue.map { shown($0) } ?? ""
         var pay = "Pay \(amount)" + (currency.isEmpty ? "" : " \(currency)")
         if let symbol = CurrencyCode.symbols[currency], DecimalAmount(amount, minorDigits: 3) != nil {
             pay += " (\(symbol)\(grouped(amount)))"
@@ -88,20 +111,53 @@ public enum ConsentDisplay {
 
     static func passThrough(_ type: String, _ object: [String: JSON]) -> [String] {
         let name = shown(type.isEmpty ? "details" : type)
+        if let members = passThroughMembers(type, object) { return [name] + members }
+        // Never-validated details (validation refuses what is not `displayable`): bounded, and saying it is cut.
         var lines = [name]
-        for key in object.keys.sorted() where key != "type" {
-            guard lines.count <= maximumPassThroughLines else { break }
-            let value: String
-            switch object[key]! {
-            case .string(let s): value = s
-            case .int(let i): value = String(i)
-            case .double(let d): value = JSON.double(d).serialized()
-            case .bool(let b): value = b ? "yes" : "no"
-            case .null, .array, .object: continue
-            }
-            lines.append("\(name): \(shown(key)): \(shown(value))")
-        }
+        var budget = maximumPassThroughLines
+        flatten(.object(object), path: "", name: name, into: &lines, budget: &budget, depth: 0)
+        return lines.map { line in
+            line.unicodeScalars.count <= maximumLineCharacters ? line : String(String.UnicodeScalarView(line.unicodeScalars.prefix(maximumLineCharacters))) + "..."
+        } + ["\(name): more details than can be shown here"]
+    }
+
+    /// The member lines of a pass-through detail, or nil when it cannot be shown whole within the bounds.
+    static func passThroughMembers(_ type: String, _ object: [String: JSON]) -> [String]? {
+        let name = shown(type.isEmpty ? "details" : type, cut: false)
+        var lines: [String] = []
+        var budget = maximumPassThroughLines + 1
+        flatten(.object(object), path: "", name: name, into: &lines, budget: &budget, depth: 0)
+        guard lines.count <= maximumPassThroughLines, lines.allSatisfy({ $0.unicodeScalars.count <= maximumLineCharacters }) else { return nil }
         return lines
+    }
+
+    /// Appends `name: path: value` for every scalar under `value` (members by sorted name, the top-level `type`
+    /// left out), stopping once `budget` lines are spent.
+    static func flatten(_ value: JSON, path: String, name: String, into lines: inout [String], budget: inout Int, depth: Int) {
+        guard budget > 0 else { return }
+        func line(_ text: String) {
+            lines.append("\(name): \(path): \(text)")
+            budget -= 1
+        }
+        switch value {
+        case .string(let s): line(shown(s, cut: false))
+        case .int(let i): line(String(i))
+        case .double(let d): line(JSON.double(d).serialized())
+        case .bool(let b): line(b ? "yes" : "no")
+        case .null: line("none")
+        case .array(let elements):
+            if elements.isEmpty { line("(empty)") }
+            for (index, element) in elements.enumerated() where budget > 0 {
+                flatten(element, path: path + "[\(index)]", name: name, into: &lines, budget: &budget, depth: depth + 1)
+            }
+        case .object(let members):
+            let keys = members.keys.sorted().filter { !(depth == 0 && $0 == "type") }
+            if keys.isEmpty, depth > 0 { line("(empty)") }
+            for key in keys where budget > 0 {
+                let child = path.isEmpty ? shown(key, cut: false) : path + "." + shown(key, cut: false)
+                flatten(members[key]!, path: child, name: name, into: &lines, budget: &budget, depth: depth + 1)
+            }
+        }
     }
 
     /// An account object masked, or nil when it is not one.
@@ -145,13 +201,15 @@ public enum ConsentDisplay {
         return parts.count > 1 ? head + "." + parts[1] : head
     }
 
-    /// TPP text as shown: unsafe characters (`DisplayText.isUnsafe`) replaced, and at most 120 characters.
-    static func shown(_ text: String) -> String {
+    /// TPP text as shown: unsafe characters (`DisplayText.isUnsafe`) replaced; when `cut`, at most 140 characters
+    /// (the longest built-in text validation accepts, so a validated value is always whole).
+    static func shown(_ text: String, cut: Bool = true) -> String {
         var scalars = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars.prefix(maximumValueCharacters) {
+        let limit = cut ? maximumValueCharacters : Int.max
+        for scalar in text.unicodeScalars.prefix(limit) {
             scalars.append(DisplayText.isUnsafe(scalar) ? "?" : scalar)
         }
         let result = String(scalars)
-        return text.unicodeScalars.count > maximumValueCharacters ? result + "..." : result
+        return text.unicodeScalars.count > limit ? result + "..." : result
     }
 }

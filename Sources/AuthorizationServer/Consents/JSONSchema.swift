@@ -158,6 +158,15 @@ public struct JSONSchema: Sendable, Equatable {
                 guard let text = value.stringValue, text.utf8.count <= 512 else {
                     throw DetailError("schema keyword pattern at \(at) must be a regular expression of at most 512 bytes")
                 }
+                // The expression runs (ICU, backtracking) on TPP text: the text is bounded, and the shapes that
+                // backtrack exponentially are refused.
+                guard let maxLength, maxLength <= JSONSchema.maximumPatternSubject else {
+                    throw DetailError(
+                        "schema keyword pattern at \(at) needs maxLength of at most \(JSONSchema.maximumPatternSubject) in the same schema")
+                }
+                if let problem = JSONSchema.backtrackingHazard(text) {
+                    throw DetailError("schema keyword pattern at \(at) is refused: \(problem)")
+                }
                 do {
                     pattern = Pattern(try NSRegularExpression(pattern: text))
                 } catch {
@@ -203,6 +212,119 @@ public struct JSONSchema: Sendable, Equatable {
             }
             return nil
         }
+    }
+
+    /// The longest string (`maxLength`) a `pattern` may be run on.
+    public static let maximumPatternSubject = 1024
+
+    /// Why `pattern` could backtrack exponentially (ReDoS, CWE-1333), or nil: a repeated group (`*`, `+`, `{n,}`,
+    /// `{n,m}` with m > 1) that itself contains a variable quantifier (`*`, `+`, `?`, `{n,}`, `{n,m}` with n < m) or
+    /// an alternation, e.g. `(a+)+`, `(a*)*`, `(a|aa)+`, `((a+)b)*`. Conservative: some safe expressions are refused
+    /// too; a fixed count such as `([0-9]{2}-)+` is allowed. Escapes, `\Q…\E` and character classes are skipped.
+    static func backtrackingHazard(_ pattern: String) -> String? {
+        let characters = Array(pattern.unicodeScalars)
+        /// Per open group: whether its content has a variable quantifier or an alternation.
+        var groups: [Bool] = []
+        /// Whether the atom just ended was a group whose content was hazardous when repeated.
+        var lastGroupRisky = false
+        var index = 0
+        var afterQuantifier = false
+
+        /// The quantifier at `index`, if any: its length and whether it repeats (more than once) / varies.
+        func quantifier(at index: Int) -> (length: Int, repeats: Bool, varies: Bool)? {
+            guard index < characters.count else { return nil }
+            switch characters[index] {
+            case "*", "+": return (1, true, true)
+            case "?": return (1, false, true)
+            case "{":
+                var end = index + 1
+                var text = ""
+                while end < characters.count, characters[end] != "}" {
+                    text.unicodeScalars.append(characters[end])
+                    end += 1
+                }
+                guard end < characters.count else { return nil }
+                let parts = text.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)
+                guard let low = Int(parts[0]) else { return nil }
+                let length = end - index + 1
+                if parts.count == 1 { return (length, low > 1, false) }
+                if parts[1].isEmpty { return (length, true, true) }
+                guard let high = Int(parts[1]) else { return nil }
+                return (length, high > 1, high > low)
+            default: return nil
+            }
+        }
+
+        while index < characters.count {
+            let character = characters[index]
+            if afterQuantifier, character == "?" || character == "+" {
+                // A lazy or possessive modifier of the quantifier before it.
+                afterQuantifier = false
+                index += 1
+                continue
+            }
+            if let found = quantifier(at: index) {
+                if lastGroupRisky && found.repeats {
+                    return "a repeated group contains a quantifier or an alternation (nested quantifiers backtrack exponentially)"
+                }
+                if found.varies, !groups.isEmpty { groups[groups.count - 1] = true }
+                lastGroupRisky = false
+                afterQuantifier = true
+                index += found.length
+                continue
+            }
+            afterQuantifier = false
+            lastGroupRisky = false
+            switch character {
+            case "\\":
+                if index + 1 < characters.count, characters[index + 1] == "Q" {
+                    // Quoted literal text up to \E.
+                    index += 2
+                    while index + 1 < characters.count, !(characters[index] == "\\" && characters[index + 1] == "E") { index += 1 }
+                    index += 2
+                    continue
+                }
+                index += 2
+                // \p{…}, \x{…}, \N{…}: the braces belong to the escape.
+                if index < characters.count, characters[index] == "{", "pPxN".unicodeScalars.contains(characters[index - 1]) {
+                    while index < characters.count, characters[index] != "}" { index += 1 }
+                    index += 1
+                }
+                continue
+            case "[":
+                // A character class (ICU classes nest); `]` first, or after `^`, is literal.
+                var depth = 1
+                index += 1
+                if index < characters.count, characters[index] == "^" { index += 1 }
+                if index < characters.count, characters[index] == "]" { index += 1 }
+                while index < characters.count, depth > 0 {
+                    switch characters[index] {
+                    case "\\": index += 1
+                    case "[": depth += 1
+                    case "]": depth -= 1
+                    default: break
+                    }
+                    index += 1
+                }
+                continue
+            case "(":
+                groups.append(false)
+                index += 1
+                // `(?:`, `(?=`, `(?<name>`, `(?i)`: the `?` opens a group kind, it is no quantifier.
+                if index < characters.count, characters[index] == "?" { index += 1 }
+                continue
+            case ")":
+                let risky = groups.popLast() ?? false
+                if risky, !groups.isEmpty { groups[groups.count - 1] = true }
+                lastGroupRisky = risky
+            case "|":
+                if !groups.isEmpty { groups[groups.count - 1] = true }
+            default:
+                break
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// Draft 2020-12 §6.1.1 type names; an `integer` is any number with a zero fractional part.

@@ -37,10 +37,13 @@ public struct GrantManagementService: Sendable {
         case notFound
     }
 
-    /// Why a management request was refused: `invalid_token` (401) or `insufficient_scope` (403, RFC 6750 §3.1).
+    /// Why a management request was refused: `invalid_token` (401) or `insufficient_scope` (403, RFC 6750 §3.1),
+    /// or storage could not answer (`temporarily_unavailable`, 503: neither the token nor the grant is at fault, so
+    /// no `WWW-Authenticate` challenge and never a 404 that would call an existing grant unknown).
     public enum Refusal: Error, Sendable {
         case invalidToken(OAuthError)
         case insufficientScope(String)
+        case unavailable(OAuthError)
     }
 
     /// `GET /grants/{grant_id}`.
@@ -48,7 +51,11 @@ public struct GrantManagementService: Sendable {
         -> Answer
     {
         let clientID = try await authorize(accessToken, scope: Self.queryScope, scheme: scheme, certificate: certificate)
-        guard let consent = try? await consents.consent(id: grantID), consent.clientID == clientID else { return .notFound }
+        let found: Consent?
+        do { found = try await consents.consent(id: grantID) } catch {
+            throw .unavailable(OAuthError(.temporarilyUnavailable, "the grant could not be read now", detail: error.description))
+        }
+        guard let consent = found, consent.clientID == clientID else { return .notFound }
         return .grant(Self.document(consent, now: clock.now()))
     }
 
@@ -67,7 +74,7 @@ public struct GrantManagementService: Sendable {
                 return consent.revokedByClient(at: now)
             }
         } catch {
-            throw .invalidToken(OAuthError(.temporarilyUnavailable, "the grant could not be revoked now"))
+            throw .unavailable(OAuthError(.temporarilyUnavailable, "the grant could not be revoked now", detail: error.description))
         }
         guard case .done? = outcome else { return .notFound }
         return .revoked
@@ -80,7 +87,7 @@ public struct GrantManagementService: Sendable {
         guard let accessToken, !accessToken.isEmpty else { throw .invalidToken(OAuthError(.invalidToken, "an access token is required")) }
         let found: AccessTokenRecord?
         do { found = try await tokens.accessToken(hash: TokenIssuer.hash(accessToken)) } catch {
-            throw .invalidToken(OAuthError(.temporarilyUnavailable, "the access token could not be checked now"))
+            throw .unavailable(OAuthError(.temporarilyUnavailable, "the access token could not be checked now", detail: error.description))
         }
         guard let record = found, record.isActive(at: clock.now()) else {
             throw .invalidToken(OAuthError(.invalidToken, "the access token is not valid here"))

@@ -24,6 +24,7 @@ enum RequestMetrics {
     static let paths: Set<String> = [
         "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks", "/healthz", "/metrics", "/par", "/authorize",
         "/authorize/login", "/authorize/consent", "/token", "/introspect", "/revoke", "/bc-authorize", "/register", "/userinfo",
+        "/consents", "/account/consents", "/account/consents/login",
     ]
 
     /// The route a path reaches. The router ignores empty segments (`//token`, `/token/`), so they are
