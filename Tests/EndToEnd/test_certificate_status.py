@@ -212,3 +212,23 @@ def test_status_answers_survive_a_restart(make_daemon, pki, rpki, tmp_path):
     # The responder is gone; the answer persisted in SQLite (valid for its nextUpdate) still decides.
     assert token(daemon, cert, client_id).status_code == 200
     assert "certificate status answers restored" in daemon.log.read_text()
+
+
+def test_a_consent_records_the_ocsp_answer_its_certificate_was_accepted_on(status_daemon, rpki):
+    """Issue 19: the evidence of a consent names the OCSP/CRL answer the TPP's certificate was accepted on."""
+    responder = rpki.responder_url()
+    cert = rpki.issue("consent-client", ocsp_url=responder)
+    rpki.start_responder(responder)
+    client_id = register(status_daemon, {
+        "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "O=Revocation TPP,CN=consent-client",
+        "redirect_uris": ["https://tpp.example/cb"], "response_types": ["code"], "grant_types": ["authorization_code"],
+        "scope": "openid accounts", "fapi_profile": "fapi2-security-profile", "authorization_details_types": ["account_information"]})
+    details = [{"type": "account_information", "actions": ["balances"]}]
+    pushed = TokenClient(status_daemon, cert).post("/par", {
+        "client_id": client_id, "response_type": "code", "redirect_uri": "https://tpp.example/cb", "scope": "openid accounts",
+        "state": "s-" + "x" * 20, "nonce": "n-" + "y" * 20, "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256", "authorization_details": json.dumps(details)})
+    assert pushed.status_code == 201, pushed.text
+    listed = json.loads(status_daemon.fapictl("consents", "list", "--client", client_id, "--json").stdout)
+    assert len(listed) == 1 and listed[0]["x5t#S256"] == thumbprint(cert[0]), listed
+    assert listed[0]["certificate_status"].startswith(f"good ocsp {responder}") or listed[0]["certificate_status"].startswith("good cache"), listed
