@@ -33,10 +33,6 @@ public struct AuthorizationRequest: Sendable, Equatable {
     public var consentID: String?
     /// Largest `claims` accepted, serialized.
     public static let maximumClaimsBytes = 4096
-    /// Largest `authorization_details` accepted, serialized (bounded like `claims`: it is stored with the request).
-    public static let maximumAuthorizationDetailsBytes = 8192
-    /// Most entries in `authorization_details`.
-    public static let maximumAuthorizationDetails = 16
     /// The member the server's own `consentID` is stored under; a client's request never sets it.
     public static let consentIDMember = "fapid_consent_id"
 
@@ -109,14 +105,10 @@ public struct AuthorizationRequest: Sendable, Equatable {
         if let claims, claims.bytes.count > Self.maximumClaimsBytes {
             throw OAuthError(.invalidRequest, "claims is too large")
         }
-        // RFC 9396 §2 / §5: a JSON array of objects, bounded (it is stored with the request, CWE-400).
+        // RFC 9396 §2 / §5: a JSON array of objects, bounded by the policy's one set of bounds (it is stored with the
+        // request, CWE-400); the full validation for the client follows at the consent binding.
         if let details = object["authorization_details"] {
-            guard let entries = details.arrayValue, !entries.isEmpty, entries.allSatisfy({ $0.objectValue != nil }) else {
-                throw OAuthError(.invalidAuthorizationDetails, "authorization_details must be a non-empty JSON array of objects")
-            }
-            guard entries.count <= Self.maximumAuthorizationDetails, details.bytes.count <= Self.maximumAuthorizationDetailsBytes else {
-                throw OAuthError(.invalidAuthorizationDetails, "authorization_details is too large")
-            }
+            _ = try AuthorizationDetailsPolicy.checkShape(details)
             authorizationDetails = details
         } else {
             authorizationDetails = nil

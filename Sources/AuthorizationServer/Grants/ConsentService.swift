@@ -280,9 +280,8 @@ public struct ConsentService: Sendable {
     /// RFC 9396 §6.2: the token request's `authorization_details` (JSON text) must each equal a granted detail.
     static func narrowed(_ granted: JSON, requested: String?) throws(OAuthError) -> JSON {
         guard let requested else { return granted }
-        guard requested.utf8.count <= AuthorizationRequest.maximumAuthorizationDetailsBytes,
-            let parsed = try? JSON.parse(Array(requested.utf8)), let entries = parsed.arrayValue, !entries.isEmpty
-        else { throw OAuthError(.invalidAuthorizationDetails, "authorization_details must be a non-empty JSON array") }
+        let parsed = try AuthorizationDetailsPolicy.parse(text: requested)
+        let entries = try AuthorizationDetailsPolicy.checkShape(parsed)
         let grantedForms = Set((granted.arrayValue ?? []).map { $0.canonicalBytes })
         guard entries.allSatisfy({ grantedForms.contains($0.canonicalBytes) }) else {
             throw OAuthError(.invalidAuthorizationDetails, "authorization_details asks for more than was granted")
