@@ -79,6 +79,11 @@ public struct ConsentService: Sendable {
             guard let grant = found, grant.clientID == client.clientID, grant.status(at: clock.now()) == .authorised else {
                 throw OAuthError(.invalidGrantID, "grant_id names no active grant of this client")
             }
+            // What the grant would hold once updated (the `updated` transition's rule) is what must pass.
+            let details = request.authorizationDetails ?? .array([])
+            let outcome = action == .merge ? Consent.merged(grant, details: details, scope: request.scopes) : (details: details, scopes: request.scopes)
+            try AuthorizationDetailsPolicy.checkScopes(outcome.details, scopes: outcome.scopes)
+            try checkBrowserApprovable(outcome.details)
             return request
         case .create?, nil:
             if request.grantID != nil {
@@ -98,15 +103,33 @@ public struct ConsentService: Sendable {
             else {
                 throw OAuthError(.invalidRequest, "openbanking_intent_id names no consent of this client awaiting authorisation")
             }
+            try AuthorizationDetailsPolicy.checkScopes(consent.authorizationDetails, scopes: request.scopes)
+            // Dual control: the customer's approval alone cannot authorise it, so it is refused here, before
+            // anything is recorded, rather than after the customer approved.
+            guard consent.approvalsRequired <= 1 else {
+                throw OAuthError(.invalidRequest, "the consent openbanking_intent_id names needs staff approval; use the backchannel flow")
+            }
             request.consentID = consent.id
             return request
         }
         guard request.authorizationDetails != nil || action == .create else { return request }
+        if let details = request.authorizationDetails {
+            try AuthorizationDetailsPolicy.checkScopes(details, scopes: request.scopes)
+            try checkBrowserApprovable(details)
+        }
         let consent = try await create(
             details: request.authorizationDetails ?? .array([]), scope: request.scopes.joined(separator: " "), client: client, origin: origin,
             certificate: certificate, requestHash: ConsentEvidence.detailsHash(request.json), approvalsRequired: 1)
         request.consentID = consent.id
         return request
+    }
+
+    /// Dual control fails closed in the browser flow: it has one approver, the customer, so details the
+    /// `dual_control` policy gives more than one approver are refused (`invalid_authorization_details`).
+    func checkBrowserApprovable(_ details: JSON) throws(OAuthError) {
+        guard policy.approvalsRequired(for: details) <= 1 else {
+            throw OAuthError(.invalidAuthorizationDetails, "this payment needs staff approval; use the backchannel flow")
+        }
     }
 
     /// Stores a new consent, `awaiting_authorisation`, with a `consent.created` event. `approvalsRequired`: the
@@ -152,6 +175,8 @@ public struct ConsentService: Sendable {
         do { found = try await clients.client(id: clientID) } catch { throw OAuthError(error) }
         guard let client = found else { throw OAuthError(.invalidRequest, "unknown client") }
         let validated = try policy.validate(details, client: client)
+        // No scope in the request: the client's registered scope (limited by its software roles) must cover them.
+        try AuthorizationDetailsPolicy.checkScopes(validated, scopes: client.scopes)
         return try await create(
             details: validated, scope: "", client: client, origin: .resourceServer, certificate: nil,
             requestHash: ConsentEvidence.detailsHash(.object(["client_id": .string(clientID), "authorization_details": validated])),
