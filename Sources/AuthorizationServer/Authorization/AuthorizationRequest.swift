@@ -37,8 +37,21 @@ public struct AuthorizationRequest: Sendable, Equatable {
     public static let consentIDMember = "fapid_consent_id"
 
     /// The Open Banking intent id asked for in `claims.id_token.openbanking_intent_id.value`.
-    public var intentID: String? {
-        claims?["id_token"]?["openbanking_intent_id"]?["value"]?.stringValue ?? claims?["userinfo"]?["openbanking_intent_id"]?["value"]?.stringValue
+    /// `claims` is checked at parsing (`intentID(in:)`), so this is the one value the request names, if any.
+    public var intentID: String? { try? Self.intentID(in: claims) }
+
+    /// The Open Banking intent id `claims` asks for (`id_token` or `userinfo` `openbanking_intent_id.value`): a
+    /// string, the same in both when both name one (`invalid_request` otherwise: the lookup and the ID Token would
+    /// read different values). Nil when neither names a value.
+    public static func intentID(in claims: JSON?) throws(OAuthError) -> String? {
+        var found: String?
+        for member in ["id_token", "userinfo"] {
+            guard let value = claims?[member]?["openbanking_intent_id"]?["value"] else { continue }
+            guard let text = value.stringValue else { throw OAuthError(.invalidRequest, "openbanking_intent_id value must be a string") }
+            if let found, found != text { throw OAuthError(.invalidRequest, "openbanking_intent_id names two different values") }
+            found = text
+        }
+        return found
     }
 
     public var json: JSON {
@@ -105,6 +118,7 @@ public struct AuthorizationRequest: Sendable, Equatable {
         if let claims, claims.bytes.count > Self.maximumClaimsBytes {
             throw OAuthError(.invalidRequest, "claims is too large")
         }
+        _ = try Self.intentID(in: claims)
         // RFC 9396 §2 / §5: a JSON array of objects, bounded by the policy's one set of bounds (it is stored with the
         // request, CWE-400); the full validation for the client follows at the consent binding.
         if let details = object["authorization_details"] {

@@ -149,7 +149,7 @@ public struct AuthorizationService: Sendable {
             dpopThumbprint: pending.client.usesDPoP ? request.dpopJKT : nil, grantID: grantID)
         let event = AuditEvent(
             .consentGiven, at: now, client: pending.client, user: subject,
-            reason: "scope \(record.scope)" + (IntentClaims.from(request.claims)["openbanking_intent_id"]?.stringValue.map { " intent \($0)" } ?? "")
+            reason: "scope \(record.scope)" + (IntentClaims.from(request.claims, consentID: grantID)["openbanking_intent_id"]?.stringValue.map { " intent \($0)" } ?? "")
                 + (grantID.map { " grant_id \($0)" } ?? ""))
         do { try await codes.insertCode(record, audit: event) } catch { throw AuthorizationError(error: OAuthError(error), redirect: nil) }
         var members: [(String, String)] = [("code", code)]
@@ -157,7 +157,7 @@ public struct AuthorizationService: Sendable {
             do {
                 let idToken = try idTokens.issue(
                     client: pending.client, subject: subject, nonce: request.nonce, authTime: authTime, acr: context.acr,
-                    hashed: .init(code: code, state: request.state), extra: IntentClaims.from(request.claims))
+                    hashed: .init(code: code, state: request.state), extra: IntentClaims.from(request.claims, consentID: grantID))
                 members.append(("id_token", idToken))
             } catch {
                 throw AuthorizationError(error: error, redirect: nil)
