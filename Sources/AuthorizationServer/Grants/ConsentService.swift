@@ -132,21 +132,26 @@ public struct ConsentService: Sendable {
         }
     }
 
-    /// Stores a new consent, `awaiting_authorisation`, with a `consent.created` event. `approvalsRequired`: the
-    /// distinct approvers it needs (the browser flow has one approver, the customer).
+    /// Stores a new consent, `awaiting_authorisation`, with a `consent.created` event: the one creation rule of every
+    /// origin (PAR, `/authorize`, `/bc-authorize`, `POST /consents`). `approvalsRequired`: the distinct approvers it
+    /// needs (the browser flow has one approver, the customer). `subject`: the customer, when the request names one
+    /// (CIBA's hint). Its expiry is `Consent.expiry(for:createdAt:default:)`, cut to `awaitingUntil` when given (a
+    /// CIBA consent awaits no longer than its request; `authorisedExpiry(of:)` is its expiry once authorised).
     public func create(
         details: JSON, scope: String, client: Client, origin: Consent.Origin, certificate: ClientCertificate?, requestHash: String?,
-        approvalsRequired: Int
+        approvalsRequired: Int, subject: String? = nil, awaitingUntil: Date? = nil
     ) async throws(OAuthError) -> Consent {
         let now = clock.now()
         let type = Self.type(of: details)
+        var expiresAt = Consent.expiry(for: details, createdAt: now, default: lifetime)
+        if let awaitingUntil { expiresAt = min(expiresAt, awaitingUntil) }
         let consent = Consent(
-            id: Base64URL.encode(entropy.bytes(16)), clientID: client.clientID, subject: nil, type: type, authorizationDetails: details, scope: scope,
-            status: .awaitingAuthorisation, origin: origin, createdAt: now, expiresAt: now.addingTimeInterval(lifetime),
+            id: Base64URL.encode(entropy.bytes(16)), clientID: client.clientID, subject: subject, type: type, authorizationDetails: details, scope: scope,
+            status: .awaitingAuthorisation, origin: origin, createdAt: now, expiresAt: expiresAt,
             approvalsRequired: max(1, approvalsRequired), certificateThumbprint: certificate?.thumbprint,
             certificateStatus: certificate.map { certificateStatus($0) }, requestHash: requestHash)
         let audit = AuditEvent(
-            .consentCreated, at: now, clientID: client.clientID, user: nil,
+            .consentCreated, at: now, clientID: client.clientID, user: subject, certificateThumbprint: certificate?.thumbprint,
             reason: ConsentEvidence.reason(
                 consentID: consent.id,
                 [
