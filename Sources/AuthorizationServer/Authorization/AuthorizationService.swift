@@ -136,7 +136,13 @@ public struct AuthorizationService: Sendable {
                 case .notYours: reason = "the consent belongs to another customer or client"
                 case .unavailable: reason = "the consent could not be recorded"
                 }
-                let refusal = OAuthError(.accessDenied, reason)
+                // Grant Management (draft -02 §4.1): a grant_id naming no active grant of this customer is
+                // invalid_grant_id. The owner is known only once the customer has logged in, so it is answered here,
+                // through the redirect; PAR and /authorize already refused another client's or an inactive grant.
+                let updatesGrant = request.grantManagementAction == .merge || request.grantManagementAction == .replace
+                let refusal =
+                    updatesGrant && (error == .notYours || error == .notAwaiting)
+                    ? OAuthError(.invalidGrantID, "grant_id names no active grant of this customer") : OAuthError(.accessDenied, reason)
                 throw AuthorizationError(error: refusal, redirect: await deny(pending, error: refusal))
             }
         }
