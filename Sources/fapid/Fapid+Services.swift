@@ -83,8 +83,7 @@ extension Fapid {
             backchannel: BackchannelAuthenticationService(
                 authenticator: authenticator, keys: clientKeys, replay: runtime.tokens,
                 users: runtime.storage.users, store: ciba, keyRing: keyRing, issuer: issuer, clock: clock,
-                settings: backchannelSettings(configuration), consents: runtime.storage.consents,
-                details: authorizationDetailsPolicy(configuration, clock: clock)),
+                settings: backchannelSettings(configuration), consentService: consents),
             dpop: dpop,
             introspectionJWT: IntrospectionResponseJWT(keyRing: keyRing, issuer: issuer, clock: clock),
             grantManagement: GrantManagementService(consents: runtime.storage.consents, tokens: runtime.tokens, resource: userinfo, clock: clock),

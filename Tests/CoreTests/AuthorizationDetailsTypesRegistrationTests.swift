@@ -8,7 +8,9 @@ import Testing
 /// type must be one the server supports, built in or configured as pass-through; the client can then use only those.
 @Suite("authorization_details_types registration")
 struct AuthorizationDetailsTypesRegistrationTests {
-    static let base: [String: JSON] = ["tls_client_auth_subject_dn": "CN=tpp,C=GB", "redirect_uris": ["https://tpp.example/cb"]]
+    static let base: [String: JSON] = [
+        "tls_client_auth_subject_dn": "CN=tpp,C=GB", "redirect_uris": ["https://tpp.example/cb"], "scope": "openid accounts payments",
+    ]
 
     func service(supported: [String] = AuthorizationDetailsPolicy.builtInTypes) throws -> (AdministrationService, CoreStores) {
         let stores = try CoreFixture.stores()

@@ -306,4 +306,25 @@ struct ConsentCIBATests {
         // The withdrawn consent's CIBA request can no longer be approved: the next look denies it.
         #expect(try await decisions.pending().compactMap(\.consent).map(\.id) == [alices])
     }
+
+    @Test("the consent is created by ConsentService.create: certificate status recorded, awaiting no longer than the request, then the detail expiry")
+    func oneCreationRule() async throws {
+        let now = ciba.core.clock.now()
+        _ = try await request()
+        let pending = try await pendingOne()
+        let id = try #require(pending.consent?.id)
+        let created = try #require(try await ciba.core.stores.consents.consent(id: id))
+        #expect(created.certificateStatus != nil)
+        // Awaiting: bound by the CIBA request's expiry (300 seconds by default).
+        #expect(created.expiresAt == now.addingTimeInterval(300))
+        #expect(try await approve(pending, by: "staff-1") == .approvalRecorded(approvals: 1, required: 2))
+        #expect(try await ciba.core.stores.consents.consent(id: id)?.expiresAt == now.addingTimeInterval(300))
+        _ = try await approve(try await pendingOne(), by: "staff-2")
+        let authorised = try #require(try await ciba.core.stores.consents.consent(id: id))
+        #expect(authorised.status == .authorised)
+        #expect(authorised.expiresAt == Consent.expiry(for: Self.payment, createdAt: created.createdAt, default: RefreshTokenRecord.defaultLifetime))
+        // A payment needs the payments scope among the request's.
+        #expect(await failure { try await request(Self.payment, ["scope": "openid accounts"]) } == "invalid_authorization_details")
+    }
+
 }

@@ -220,3 +220,33 @@ def test_a_small_payment_needs_one_approval_and_bad_details_are_refused(bank):
     error(bank.authorize([{"type": "account_information", "actions": ["balances"]}], binding="Bad"), "invalid_authorization_details")
     error(bank.authorize({"type": "payment_initiation"}, binding="Bad"), "invalid_authorization_details")
     assert not [r for r in json.loads(bank.fapictl_as(bank.anna, "ciba", "list", "--json").stdout) if r["binding_message"] == "Bad"]
+
+
+def test_review_fixes_ciba_consent_lifetime_and_scope(bank):
+    """Issue 19 review: the /bc-authorize consent is made by the one creation rule: it records the certificate status,
+    awaits no longer than its CIBA request, takes the details' lifetime (90 days) when the second approval authorises it,
+    and a payment needs the payments scope."""
+    ack = bank.authorize(binding="Pay ACME lifetime")
+    assert ack.status_code == 200, ack.text
+    expires_in = ack.json()["expires_in"]
+    row = bank.pending("Pay ACME lifetime")
+    consent_id = row["consent"]["id"]
+
+    def shown():
+        return json.loads(bank.daemon.fapictl("consents", "show", consent_id, "--json").stdout)
+
+    awaiting = shown()
+    assert awaiting["certificate_status"], awaiting
+    assert awaiting["expires_at"] - awaiting["created_at"] <= expires_in + 1, awaiting
+    for account in (bank.anna, bank.ben):
+        approved = bank.fapictl_as(account, "ciba", "approve", row["id"], "--amount", "250.00")
+        assert approved.returncode == 0, approved.stderr
+    authorised = shown()
+    assert authorised["status"] == "authorised", authorised
+    assert authorised["expires_at"] - authorised["created_at"] == 90 * 86400, authorised
+
+    now = int(time.time())
+    claims = {"iss": bank.client_id, "aud": bank.daemon.issuer, "exp": now + 300, "iat": now, "nbf": now, "jti": str(uuid.uuid4()),
+              "scope": "openid", "login_hint": "alice", "binding_message": "Pay ACME no scope", "authorization_details": PAYMENT}
+    request = jwt.encode({"alg": "ES256"}, claims, bank.key, algorithms=["ES256"])
+    error(bank.tpp.post("/bc-authorize", {"client_id": bank.client_id, "request": request}), "invalid_authorization_details")

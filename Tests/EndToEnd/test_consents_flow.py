@@ -358,3 +358,34 @@ def test_fapi1_details_in_a_request_object_at_authorize(bank, pki):
         "authorization_details": with_amount(250)})
     page = tpp.browser.get(bank.base + "/authorize", params={"client_id": tpp.client_id, "request": bad}, timeout=10)
     assert page.status_code == 400 and "invalid_authorization_details" in page.text
+
+
+def test_review_fixes_scope_one_payment_and_intent_value(bank, pki):
+    """Issue 19 review: a payment needs the payments scope (account data the accounts scope); at most one payment per
+    request; openbanking_intent_id must be a string; a client without payments in its scope cannot create a payment intent."""
+    tpp = TPP(bank, pki, "fapi2-security-profile")
+    for details, scope in ((PAYMENT, "openid accounts"), (BALANCES, "openid payments"), (PAYMENT + with_amount("90.00"), "openid payments")):
+        response = tpp.push(details, scope=scope)
+        assert response.status_code == 400 and response.json()["error"] == "invalid_authorization_details", (details, response.text)
+    for value in (7, {"a": 1}):
+        response = tpp.push(None, claims={"id_token": {"openbanking_intent_id": {"value": value}}})
+        assert response.status_code == 400 and response.json()["error"] == "invalid_request", response.text
+    ais = TPP(bank, pki, "fapi2-security-profile", extra={"scope": "openid accounts"}, types=("account_information",))
+    created = ais.http.session.post(bank.base + "/consents", json={"client_id": ais.client_id, "authorization_details": PAYMENT}, timeout=10)
+    assert created.status_code == 400 and created.json()["error"] == "invalid_authorization_details", created.text
+
+
+def test_review_fixes_dual_control_fails_closed_in_the_browser_flow(make_daemon, pki):
+    """Issue 19 review: details needing two approvers (dual_control) are refused at PAR, and an intent needing staff
+    approval is refused when named, before the customer is asked."""
+    rule = {"payment_initiation": {"above_amount": {"currency": "GBP", "amount": "100.00"}, "approvals_required": 2}}
+    daemon = make_daemon(env={"FAPID_DUAL_CONTROL": json.dumps(rule)}).start()
+    setup_bank(daemon)
+    tpp = TPP(daemon, pki, "fapi2-security-profile")
+    refused = tpp.push(PAYMENT)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_authorization_details", refused.text
+    assert tpp.push(with_amount("20.00")).status_code == 201
+    created = tpp.http.session.post(daemon.base + "/consents", json={"client_id": tpp.client_id, "authorization_details": PAYMENT}, timeout=10)
+    assert created.status_code == 201, created.text
+    named = tpp.push(None, claims=intent_claims(created.json()["consent_id"]))
+    assert named.status_code == 400 and named.json()["error"] == "invalid_request", named.text

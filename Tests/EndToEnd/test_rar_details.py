@@ -36,7 +36,7 @@ def software_statement(pki):
 
 
 def register(daemon, pki, **metadata):
-    body = {"software_statement": software_statement(pki), "redirect_uris": [REDIRECT], "scope": "openid payments",
+    body = {"software_statement": software_statement(pki), "redirect_uris": [REDIRECT], "scope": "openid accounts payments",
             "token_endpoint_auth_method": "tls_client_auth", "grant_types": ["authorization_code"], **metadata}
     client = TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
     return client.session.post(daemon.base + "/register", data=json.dumps(body), headers={"Content-Type": "application/json"},
@@ -45,7 +45,7 @@ def register(daemon, pki, **metadata):
 
 def add_client(daemon, types):
     metadata = {"tls_client_auth_subject_dn": "CN=rar,C=GB", "grant_types": ["authorization_code"],
-                "redirect_uris": [REDIRECT], "authorization_details_types": types}
+                "redirect_uris": [REDIRECT], "scope": "openid accounts payments", "authorization_details_types": types}
     return daemon.fapictl("clients", "add", check=False, input_text=json.dumps(metadata))
 
 

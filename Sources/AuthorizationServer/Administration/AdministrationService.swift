@@ -42,6 +42,7 @@ public struct AdministrationService: Sendable {
             let resolved = FAPIProfile.resolving(metadata, serverDefault: defaultProfile)
             client = try Client(clientID: entropy.hexIdentifier(bytes: 16), metadata: resolved, createdAt: clock.now())
             try client.checkAuthorizationDetailsTypes(supported: authorizationDetailsTypes)
+            try client.checkAuthorizationDetailsScopes()
         } catch {
             throw .invalidMetadata(error)
         }
@@ -73,6 +74,7 @@ public struct AdministrationService: Sendable {
             let resolved = FAPIProfile.resolving(replacement, serverDefault: existing.profile)
             client = try Client(clientID: id, metadata: resolved, createdAt: existing.createdAt)
             try client.checkAuthorizationDetailsTypes(supported: authorizationDetailsTypes)
+            try client.checkAuthorizationDetailsScopes()
         } catch {
             throw .invalidMetadata(error)
         }

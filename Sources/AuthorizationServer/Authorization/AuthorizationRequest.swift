@@ -33,16 +33,25 @@ public struct AuthorizationRequest: Sendable, Equatable {
     public var consentID: String?
     /// Largest `claims` accepted, serialized.
     public static let maximumClaimsBytes = 4096
-    /// Largest `authorization_details` accepted, serialized (bounded like `claims`: it is stored with the request).
-    public static let maximumAuthorizationDetailsBytes = 8192
-    /// Most entries in `authorization_details`.
-    public static let maximumAuthorizationDetails = 16
     /// The member the server's own `consentID` is stored under; a client's request never sets it.
     public static let consentIDMember = "fapid_consent_id"
 
     /// The Open Banking intent id asked for in `claims.id_token.openbanking_intent_id.value`.
-    public var intentID: String? {
-        claims?["id_token"]?["openbanking_intent_id"]?["value"]?.stringValue ?? claims?["userinfo"]?["openbanking_intent_id"]?["value"]?.stringValue
+    /// `claims` is checked at parsing (`intentID(in:)`), so this is the one value the request names, if any.
+    public var intentID: String? { try? Self.intentID(in: claims) }
+
+    /// The Open Banking intent id `claims` asks for (`id_token` or `userinfo` `openbanking_intent_id.value`): a
+    /// string, the same in both when both name one (`invalid_request` otherwise: the lookup and the ID Token would
+    /// read different values). Nil when neither names a value.
+    public static func intentID(in claims: JSON?) throws(OAuthError) -> String? {
+        var found: String?
+        for member in ["id_token", "userinfo"] {
+            guard let value = claims?[member]?["openbanking_intent_id"]?["value"] else { continue }
+            guard let text = value.stringValue else { throw OAuthError(.invalidRequest, "openbanking_intent_id value must be a string") }
+            if let found, found != text { throw OAuthError(.invalidRequest, "openbanking_intent_id names two different values") }
+            found = text
+        }
+        return found
     }
 
     public var json: JSON {
@@ -109,14 +118,11 @@ public struct AuthorizationRequest: Sendable, Equatable {
         if let claims, claims.bytes.count > Self.maximumClaimsBytes {
             throw OAuthError(.invalidRequest, "claims is too large")
         }
-        // RFC 9396 §2 / §5: a JSON array of objects, bounded (it is stored with the request, CWE-400).
+        _ = try Self.intentID(in: claims)
+        // RFC 9396 §2 / §5: a JSON array of objects, bounded by the policy's one set of bounds (it is stored with the
+        // request, CWE-400); the full validation for the client follows at the consent binding.
         if let details = object["authorization_details"] {
-            guard let entries = details.arrayValue, !entries.isEmpty, entries.allSatisfy({ $0.objectValue != nil }) else {
-                throw OAuthError(.invalidAuthorizationDetails, "authorization_details must be a non-empty JSON array of objects")
-            }
-            guard entries.count <= Self.maximumAuthorizationDetails, details.bytes.count <= Self.maximumAuthorizationDetailsBytes else {
-                throw OAuthError(.invalidAuthorizationDetails, "authorization_details is too large")
-            }
+            _ = try AuthorizationDetailsPolicy.checkShape(details)
             authorizationDetails = details
         } else {
             authorizationDetails = nil

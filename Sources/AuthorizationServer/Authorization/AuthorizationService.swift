@@ -136,7 +136,13 @@ public struct AuthorizationService: Sendable {
                 case .notYours: reason = "the consent belongs to another customer or client"
                 case .unavailable: reason = "the consent could not be recorded"
                 }
-                let refusal = OAuthError(.accessDenied, reason)
+                // Grant Management (draft -02 §4.1): a grant_id naming no active grant of this customer is
+                // invalid_grant_id. The owner is known only once the customer has logged in, so it is answered here,
+                // through the redirect; PAR and /authorize already refused another client's or an inactive grant.
+                let updatesGrant = request.grantManagementAction == .merge || request.grantManagementAction == .replace
+                let refusal =
+                    updatesGrant && (error == .notYours || error == .notAwaiting)
+                    ? OAuthError(.invalidGrantID, "grant_id names no active grant of this customer") : OAuthError(.accessDenied, reason)
                 throw AuthorizationError(error: refusal, redirect: await deny(pending, error: refusal))
             }
         }
@@ -149,7 +155,7 @@ public struct AuthorizationService: Sendable {
             dpopThumbprint: pending.client.usesDPoP ? request.dpopJKT : nil, grantID: grantID)
         let event = AuditEvent(
             .consentGiven, at: now, client: pending.client, user: subject,
-            reason: "scope \(record.scope)" + (IntentClaims.from(request.claims)["openbanking_intent_id"]?.stringValue.map { " intent \($0)" } ?? "")
+            reason: "scope \(record.scope)" + (IntentClaims.from(request.claims, consentID: grantID)["openbanking_intent_id"]?.stringValue.map { " intent \($0)" } ?? "")
                 + (grantID.map { " grant_id \($0)" } ?? ""))
         do { try await codes.insertCode(record, audit: event) } catch { throw AuthorizationError(error: OAuthError(error), redirect: nil) }
         var members: [(String, String)] = [("code", code)]
@@ -157,7 +163,7 @@ public struct AuthorizationService: Sendable {
             do {
                 let idToken = try idTokens.issue(
                     client: pending.client, subject: subject, nonce: request.nonce, authTime: authTime, acr: context.acr,
-                    hashed: .init(code: code, state: request.state), extra: IntentClaims.from(request.claims))
+                    hashed: .init(code: code, state: request.state), extra: IntentClaims.from(request.claims, consentID: grantID))
                 members.append(("id_token", idToken))
             } catch {
                 throw AuthorizationError(error: error, redirect: nil)

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import JOSE
 import OpenSSLKit
 
@@ -20,8 +20,9 @@ public struct BackchannelAuthenticationService: Sendable {
     let issuer: String
     let clock: any WallClock
     let entropy: any EntropySource
-    /// Where a request carrying `authorization_details` records its consent (RFC 9396 §3 at `/bc-authorize`).
-    let consents: (any ConsentStore)?
+    /// Where a request carrying `authorization_details` records its consent (RFC 9396 §3 at `/bc-authorize`): the
+    /// one creation rule, `ConsentService.create`.
+    let consents: ConsentService?
     /// How `authorization_details` are validated, and how many approvers they need (`dual_control`). Without it (or
     /// without `consents`) a request carrying them is refused.
     let details: AuthorizationDetailsPolicy?
@@ -33,9 +34,6 @@ public struct BackchannelAuthenticationService: Sendable {
         public var maximumExpiry = 600
         /// The polling `interval` for poll and ping clients, in seconds (§7.3: 5 when absent).
         public var interval = 5
-        /// How long a consent created here stays valid once authorised, in seconds, when its details name no
-        /// `expirationDateTime` (a single payment is consumed at its first use anyway).
-        public var consentLifetime: TimeInterval = 90 * 86_400
 
         public init() {}
     }
@@ -50,10 +48,17 @@ public struct BackchannelAuthenticationService: Sendable {
     public init(
         authenticator: ClientAuthenticator, keys: ClientKeyResolver, replay: any ReplayStore, users: any UserStore, store: any CIBAStore,
         keyRing: KeyRing, issuer: String, clock: any WallClock, entropy: any EntropySource = SystemEntropy(), settings: Settings = Settings(),
-        consents: (any ConsentStore)? = nil, details: AuthorizationDetailsPolicy? = nil
+        consents: (any ConsentStore)? = nil, details: AuthorizationDetailsPolicy? = nil, consentService: ConsentService? = nil
     ) {
-        self.consents = consents
-        self.details = details
+        // The daemon passes its `ConsentService`; given only a store and a policy, one is made of them.
+        self.consents =
+            consentService
+            ?? consents.flatMap { store in
+                details.map {
+                    ConsentService(store: store, clients: authenticator.clients, policy: $0, clock: clock, entropy: entropy, status: authenticator.status)
+                }
+            }
+        self.details = consentService?.policy ?? details
         self.settings = settings
         self.entropy = entropy
         self.authenticator = authenticator
@@ -82,14 +87,15 @@ public struct BackchannelAuthenticationService: Sendable {
         let expiry = subject.requestedExpiry.map { min($0, maximumExpiry) } ?? defaultExpiry
         let token = parameters["client_notification_token"]
         let authReqID = entropy.token()
-        let consent = try consent(for: subject, client: client, username: username, scope: scopes.joined(separator: " "), now: now)
+        let requestExpiry = now.addingTimeInterval(TimeInterval(expiry))
+        // Stored first, with its `consent.created` event: a CIBA request then never names a consent that is not there.
+        let consent = try await consent(for: subject, client: client, username: username, scopes: scopes, awaitingUntil: requestExpiry)
         let request = CIBARequest(
             // Hex: an id starting with "-" would read as an option on the fapictl command line.
             id: entropy.hexIdentifier(bytes: 9), authReqIDHash: TokenIssuer.hash(authReqID), clientID: client.client.clientID,
             username: username, scope: scopes.joined(separator: " "), bindingMessage: binding, acr: parameters["acr_values"],
-            deliveryMode: mode, notificationToken: token, createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(expiry)), interval: interval,
+            deliveryMode: mode, notificationToken: token, createdAt: now, expiresAt: requestExpiry, interval: interval,
             pingAuthReqID: mode == "poll" ? nil : authReqID, grantID: consent?.id)
-        if let consent { try await record(consent) }
         let event = AuditEvent(
             .cibaRequested, at: now, client: client.client, user: username, certificateThumbprint: client.certificate?.thumbprint,
             reason: "mode \(mode), scope \(request.scope)")
@@ -121,50 +127,29 @@ public struct BackchannelAuthenticationService: Sendable {
         return try details.validate(text: text ?? "", client: client)
     }
 
-    /// The consent a request with `authorization_details` asks for: awaiting the decision of `approvalsRequired`
-    /// staff members (`dual_control`), for the hinted user, with the request's hash and the client certificate
-    /// as evidence.
+    /// The consent a request with `authorization_details` asks for, created by `ConsentService.create`: awaiting
+    /// the decision of `approvalsRequired` staff members (`dual_control`), for the hinted user, with the request's
+    /// hash and the client certificate as evidence, awaiting no longer than the CIBA request (`awaitingUntil`).
+    /// Each built-in type needs its scope among the request's (`AuthorizationDetailsPolicy.checkScopes`).
     func consent(
-        for subject: RequestCheckSubject, client: AuthenticatedClient, username: String, scope: String, now: Date
-    ) throws(OAuthError) -> Consent? {
-        guard let validated = try authorizationDetails(subject, client: client.client), let details else { return nil }
+        for subject: RequestCheckSubject, client: AuthenticatedClient, username: String, scopes: [String], awaitingUntil: Date
+    ) async throws(OAuthError) -> Consent? {
+        guard let validated = try authorizationDetails(subject, client: client.client), let details, let consents else { return nil }
+        try AuthorizationDetailsPolicy.checkScopes(validated, scopes: scopes)
         // What the client asked, as evidence: the signed request's members, or the form without client authentication.
         let requested: JSON =
             if let claims = subject.requestObject { .object(claims.members) } else {
                 .object(subject.parameters.filter { !RequestChecks.formOnlyParameters.contains($0.key) }.mapValues(JSON.string))
             }
-        return Consent(
-            id: Base64URL.encode(entropy.bytes(16)), clientID: client.client.clientID, subject: username,
-            // The first detail's type, as every consent is typed.
-            type: validated.arrayValue?.first?["type"]?.stringValue ?? "scope", authorizationDetails: validated, scope: scope, status: .awaitingAuthorisation,
-            origin: .backchannelRequest, createdAt: now, expiresAt: Self.expiry(of: validated, now: now, lifetime: settings.consentLifetime),
-            approvalsRequired: details.approvalsRequired(for: validated), certificateThumbprint: client.certificate?.thumbprint,
-            requestHash: ConsentEvidence.detailsHash(requested))
-    }
-
-    /// The earliest `expirationDateTime` the details name (RFC 3339), else `lifetime` from now.
-    static func expiry(of details: JSON, now: Date, lifetime: TimeInterval) -> Date {
-        let formatter = ISO8601DateFormatter()
-        let named = (details.arrayValue ?? []).compactMap { $0["expirationDateTime"]?.stringValue }.compactMap { formatter.date(from: $0) }
-        return named.min() ?? now.addingTimeInterval(lifetime)
-    }
-
-    /// Stores the consent first, with its `consent.created` event: a CIBA request then never names a consent that
-    /// is not there.
-    func record(_ consent: Consent) async throws(OAuthError) {
-        guard let consents else { return }
-        let event = AuditEvent(
-            .consentCreated, at: consent.createdAt, clientID: consent.clientID, user: consent.subject, certificateThumbprint: consent.certificateThumbprint,
-            reason: ConsentEvidence.reason(
-                consentID: consent.id,
-                ["type": consent.type, "origin": consent.origin.rawValue, "details_sha256": ConsentEvidence.detailsHash(consent.authorizationDetails),
-                 "request_sha256": consent.requestHash, "x5t": consent.certificateThumbprint, "approvals_required": String(consent.approvalsRequired)]))
-        do { try await consents.insertConsent(consent, audit: event) } catch { throw OAuthError(error) }
+        return try await consents.create(
+            details: validated, scope: scopes.joined(separator: " "), client: client.client, origin: .backchannelRequest,
+            certificate: client.certificate, requestHash: ConsentEvidence.detailsHash(requested),
+            approvalsRequired: details.approvalsRequired(for: validated), subject: username, awaitingUntil: awaitingUntil)
     }
 
     /// The CIBA request could not be stored after its consent was: the consent, which no request names and so no
     /// staff member can decide, is rejected so it is never left awaiting (best effort: the store failed once).
     func withdraw(_ consent: Consent, at now: Date) async {
-        _ = try? await consents?.updateConsent(id: consent.id) { $0.rejected(by: "fapid", at: now) }
+        _ = try? await consents?.store.updateConsent(id: consent.id) { $0.rejected(by: "fapid", at: now) }
     }
 }

@@ -103,8 +103,14 @@ public struct CIBADecisionService: Sendable {
     let clients: any ClientStore
     let consents: (any ConsentStore)?
     let clock: any WallClock
+    /// The lifetime of an authorised consent whose details name no `expirationDateTime` (`ConsentService`'s).
+    let consentLifetime: TimeInterval
 
-    public init(store: any CIBAStore, clients: any ClientStore, clock: any WallClock, consents: (any ConsentStore)? = nil) {
+    public init(
+        store: any CIBAStore, clients: any ClientStore, clock: any WallClock, consents: (any ConsentStore)? = nil,
+        consentLifetime: TimeInterval = RefreshTokenRecord.defaultLifetime
+    ) {
+        self.consentLifetime = consentLifetime
         self.store = store
         self.clients = clients
         self.clock = clock
@@ -167,8 +173,11 @@ public struct CIBADecisionService: Sendable {
             // Typed back exactly as shown (issue 19: "a payment is confirmed by typing its amount as shown").
             guard typedAmounts == ConsentDisplay.paymentAmounts(consent.authorizationDetails) else { return .amountMismatch }
             let username = request.username
+            // Awaiting, it lived only as long as the CIBA request; authorised, as its details say (one expiry rule).
+            let authorisedUntil = Consent.expiry(for: consent.authorizationDetails, createdAt: consent.createdAt, default: consentLifetime)
             outcome = try await consents.updateConsent(id: grantID) {
-                $0.approved(by: staff, subject: username, acr: nil, amr: [], shownHash: shownHash, at: now, context: context)
+                $0.approved(
+                    by: staff, subject: username, acr: nil, amr: [], shownHash: shownHash, at: now, authorisedUntil: authorisedUntil, context: context)
             }
         } else {
             outcome = try await consents.updateConsent(id: grantID) { $0.rejected(by: staff, at: now, context: context) }

@@ -103,10 +103,12 @@ public struct AuthorizationDetailsPolicy: Sendable {
 
     /// The rules above for a client that registered `registered`.
     public func validate(_ value: JSON, registered: Set<String>, now: Date) throws(OAuthError) -> JSON {
-        guard let entries = value.arrayValue else { throw Self.refusal("authorization_details must be a JSON array") }
-        guard !entries.isEmpty else { throw Self.refusal("authorization_details must not be empty") }
-        guard entries.count <= Self.maximumDetails else { throw Self.refusal("authorization_details may hold at most 16 entries") }
-        guard value.bytes.count <= Self.maximumTextBytes else { throw Self.refusal("authorization_details must be at most 8192 bytes") }
+        let entries = try Self.checkShape(value)
+        // One payment per request: each payment is counted and approved on its own under dual control, so two
+        // payments below the threshold cannot stand for one above it.
+        guard entries.filter({ $0["type"]?.stringValue == PaymentInitiationDetail.type }).count <= 1 else {
+            throw Self.refusal("authorization_details may hold at most one payment_initiation")
+        }
         for (index, entry) in entries.enumerated() {
             let at = "authorization_details[\(index)]"
             guard let object = entry.objectValue else { throw Self.refusal("\(at) must be a JSON object") }
@@ -134,6 +136,38 @@ public struct AuthorizationDetailsPolicy: Sendable {
         return value
     }
 
+    /// The scope each built-in type needs (RFC 9396 §3.1 leaves how details and scopes combine to the server): a
+    /// client asks for a payment only with `payments`, for account data only with `accounts`. Pass-through types
+    /// need none. A client's registered `scope` is limited by its software roles at registration, so this ties the
+    /// details a client may ask for to its roles too.
+    public static let requiredScopes: [String: String] = [PaymentInitiationDetail.type: "payments", AccountInformationDetail.type: "accounts"]
+
+    /// The one rule linking details to scopes: each detail of a built-in type needs its scope (`requiredScopes`)
+    /// among `scopes` — the scopes the request asks for (PAR, `/authorize`, `/bc-authorize`; already limited to the
+    /// client's registered scope), or the client's registered scope where a request names none (`POST /consents`).
+    /// Refusal: `invalid_authorization_details`.
+    public static func checkScopes(_ details: JSON, scopes: some Sequence<String>) throws(OAuthError) {
+        let granted = Set(scopes)
+        for entry in details.arrayValue ?? [] {
+            guard let type = entry["type"]?.stringValue, let scope = requiredScopes[type], !granted.contains(scope) else { continue }
+            throw refusal("\(type) needs the \(scope) scope")
+        }
+    }
+
+    /// RFC 9396 §2: the one set of bounds of `authorization_details`, checked wherever the value arrives (here, and
+    /// when an authorization request is parsed, before it is stored): a non-empty JSON array of at most 16 objects
+    /// whose compact form is at most 8 KiB. Returns the entries.
+    public static func checkShape(_ value: JSON) throws(OAuthError) -> [JSON] {
+        guard let entries = value.arrayValue else { throw refusal("authorization_details must be a JSON array") }
+        guard !entries.isEmpty else { throw refusal("authorization_details must not be empty") }
+        guard entries.count <= maximumDetails else { throw refusal("authorization_details may hold at most 16 entries") }
+        guard value.bytes.count <= maximumTextBytes else { throw refusal("authorization_details must be at most 8192 bytes") }
+        for (index, entry) in entries.enumerated() where entry.objectValue == nil {
+            throw refusal("authorization_details[\(index)] must be a JSON object")
+        }
+        return entries
+    }
+
     /// RFC 9396 §2.2: the common members, when present, have the types the RFC gives them.
     static func checkCommonMembers(_ object: [String: JSON]) throws(DetailError) {
         for member in ["locations", "actions", "datatypes", "privileges"] {
@@ -149,6 +183,15 @@ public struct AuthorizationDetailsPolicy: Sendable {
 }
 
 extension Client {
+    /// Registration: every built-in type in `authorization_details_types` needs its scope in the client's `scope`
+    /// (`AuthorizationDetailsPolicy.requiredScopes`), or the client could register a type it may never ask for.
+    public func checkAuthorizationDetailsScopes() throws(ClientMetadataError) {
+        for type in authorizationDetailsTypes {
+            guard let scope = AuthorizationDetailsPolicy.requiredScopes[type], !scopes.contains(scope) else { continue }
+            throw ClientMetadataError(Self.authorizationDetailsTypesMember, "holds \(type), which needs the \(scope) scope in scope")
+        }
+    }
+
     /// RFC 9396 §10 `authorization_details_types`: the types this client may request (none when unregistered).
     public var authorizationDetailsTypes: [String] {
         metadata[Self.authorizationDetailsTypesMember]?.arrayValue?.compactMap(\.stringValue) ?? []

@@ -1,4 +1,5 @@
 public import Foundation
+public import JOSE
 
 /// Expiry of consents as stored: a consent past `expiresAt` reads as expired at once (`Consent.status(at:)`), and
 /// the expiry sweep (`FapidRuntime.ExpirySweeper`) also writes the status, so listings by status are right, the
@@ -20,6 +21,16 @@ extension Consent {
             reason: ConsentEvidence.reason(consentID: id, ["status": Status.expired.rawValue, "was": status.rawValue, "type": type]),
             interactionID: nil, source: "expiry")
         return StoredTransition(.done(next), updated: next, revocations: StoredRevocation.consentRevoked(id, at: now), audit: audit)
+    }
+}
+
+extension Consent {
+    /// The one expiry rule of a consent's grant: the earliest `expirationDateTime` its details name (read with
+    /// `AccountInformationDetail.parseDateTime`, the validator's own RFC 3339 parser, so the expiry the validator
+    /// accepted is the expiry stored), else `defaultLifetime` from `createdAt`.
+    public static func expiry(for details: JSON, createdAt: Date, default defaultLifetime: TimeInterval) -> Date {
+        let named = (details.arrayValue ?? []).compactMap { $0["expirationDateTime"]?.stringValue }.compactMap(AccountInformationDetail.parseDateTime)
+        return named.min() ?? createdAt.addingTimeInterval(defaultLifetime)
     }
 }
 

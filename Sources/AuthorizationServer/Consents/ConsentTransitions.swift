@@ -23,9 +23,11 @@ public enum ConsentOutcome: Sendable, Equatable {
 extension Consent {
     /// One approval by `approver` (the customer's username at the consent page, a staff account at `fapictl ciba`)
     /// of the details whose hash `shownHash` is (`ConsentEvidence.detailsHash` of what was displayed).
+    /// `authorisedUntil`: the expiry the consent takes when this approval authorises it (a CIBA consent awaits only as
+    /// long as its request, then lives as its details say: `Consent.expiry(for:createdAt:default:)`).
     public func approved(
         by approver: String, subject: String, acr: String?, amr: [String], shownHash: String, at now: Date,
-        context: AuditContext? = AuditContext.current
+        authorisedUntil: Date? = nil, context: AuditContext? = AuditContext.current
     ) -> StoredTransition<Consent, ConsentOutcome> {
         let current = status(at: now)
         guard current == .awaitingAuthorisation else { return StoredTransition(.wrongStatus(current)) }
@@ -44,6 +46,7 @@ extension Consent {
             next.decidedBy = approver
             next.acr = acr
             next.amr = amr
+            if let authorisedUntil { next.expiresAt = authorisedUntil }
         }
         let audit = AuditEvent(
             complete ? .consentAuthorised : .consentApproved, at: now, clientID: clientID, user: approver,

@@ -64,7 +64,7 @@ public struct AuthorizationCodeGrant: GrantHandler {
         if record.scope.split(separator: " ").contains("openid") {
             response.idToken = try idTokens.issue(
                 client: client, subject: record.subject, nonce: record.nonce, authTime: record.authTime, acr: record.acr,
-                hashed: .init(accessToken: access.value), extra: IntentClaims.from(record.claims))
+                hashed: .init(accessToken: access.value), extra: IntentClaims.from(record.claims, consentID: record.grantID))
         }
         return response
     }

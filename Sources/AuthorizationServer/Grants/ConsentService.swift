@@ -79,6 +79,11 @@ public struct ConsentService: Sendable {
             guard let grant = found, grant.clientID == client.clientID, grant.status(at: clock.now()) == .authorised else {
                 throw OAuthError(.invalidGrantID, "grant_id names no active grant of this client")
             }
+            // What the grant would hold once updated (the `updated` transition's rule) is what must pass.
+            let details = request.authorizationDetails ?? .array([])
+            let outcome = action == .merge ? Consent.merged(grant, details: details, scope: request.scopes) : (details: details, scopes: request.scopes)
+            try AuthorizationDetailsPolicy.checkScopes(outcome.details, scopes: outcome.scopes)
+            try checkBrowserApprovable(outcome.details)
             return request
         case .create?, nil:
             if request.grantID != nil {
@@ -98,10 +103,20 @@ public struct ConsentService: Sendable {
             else {
                 throw OAuthError(.invalidRequest, "openbanking_intent_id names no consent of this client awaiting authorisation")
             }
+            try AuthorizationDetailsPolicy.checkScopes(consent.authorizationDetails, scopes: request.scopes)
+            // Dual control: the customer's approval alone cannot authorise it, so it is refused here, before
+            // anything is recorded, rather than after the customer approved.
+            guard consent.approvalsRequired <= 1 else {
+                throw OAuthError(.invalidRequest, "the consent openbanking_intent_id names needs staff approval; use the backchannel flow")
+            }
             request.consentID = consent.id
             return request
         }
         guard request.authorizationDetails != nil || action == .create else { return request }
+        if let details = request.authorizationDetails {
+            try AuthorizationDetailsPolicy.checkScopes(details, scopes: request.scopes)
+            try checkBrowserApprovable(details)
+        }
         let consent = try await create(
             details: request.authorizationDetails ?? .array([]), scope: request.scopes.joined(separator: " "), client: client, origin: origin,
             certificate: certificate, requestHash: ConsentEvidence.detailsHash(request.json), approvalsRequired: 1)
@@ -109,21 +124,34 @@ public struct ConsentService: Sendable {
         return request
     }
 
-    /// Stores a new consent, `awaiting_authorisation`, with a `consent.created` event. `approvalsRequired`: the
-    /// distinct approvers it needs (the browser flow has one approver, the customer).
+    /// Dual control fails closed in the browser flow: it has one approver, the customer, so details the
+    /// `dual_control` policy gives more than one approver are refused (`invalid_authorization_details`).
+    func checkBrowserApprovable(_ details: JSON) throws(OAuthError) {
+        guard policy.approvalsRequired(for: details) <= 1 else {
+            throw OAuthError(.invalidAuthorizationDetails, "this payment needs staff approval; use the backchannel flow")
+        }
+    }
+
+    /// Stores a new consent, `awaiting_authorisation`, with a `consent.created` event: the one creation rule of every
+    /// origin (PAR, `/authorize`, `/bc-authorize`, `POST /consents`). `approvalsRequired`: the distinct approvers it
+    /// needs (the browser flow has one approver, the customer). `subject`: the customer, when the request names one
+    /// (CIBA's hint). Its expiry is `Consent.expiry(for:createdAt:default:)`, cut to `awaitingUntil` when given (a
+    /// CIBA consent awaits no longer than its request; `authorisedExpiry(of:)` is its expiry once authorised).
     public func create(
         details: JSON, scope: String, client: Client, origin: Consent.Origin, certificate: ClientCertificate?, requestHash: String?,
-        approvalsRequired: Int
+        approvalsRequired: Int, subject: String? = nil, awaitingUntil: Date? = nil
     ) async throws(OAuthError) -> Consent {
         let now = clock.now()
         let type = Self.type(of: details)
+        var expiresAt = Consent.expiry(for: details, createdAt: now, default: lifetime)
+        if let awaitingUntil { expiresAt = min(expiresAt, awaitingUntil) }
         let consent = Consent(
-            id: Base64URL.encode(entropy.bytes(16)), clientID: client.clientID, subject: nil, type: type, authorizationDetails: details, scope: scope,
-            status: .awaitingAuthorisation, origin: origin, createdAt: now, expiresAt: now.addingTimeInterval(lifetime),
+            id: Base64URL.encode(entropy.bytes(16)), clientID: client.clientID, subject: subject, type: type, authorizationDetails: details, scope: scope,
+            status: .awaitingAuthorisation, origin: origin, createdAt: now, expiresAt: expiresAt,
             approvalsRequired: max(1, approvalsRequired), certificateThumbprint: certificate?.thumbprint,
             certificateStatus: certificate.map { certificateStatus($0) }, requestHash: requestHash)
         let audit = AuditEvent(
-            .consentCreated, at: now, clientID: client.clientID, user: nil,
+            .consentCreated, at: now, clientID: client.clientID, user: subject, certificateThumbprint: certificate?.thumbprint,
             reason: ConsentEvidence.reason(
                 consentID: consent.id,
                 [
@@ -152,6 +180,8 @@ public struct ConsentService: Sendable {
         do { found = try await clients.client(id: clientID) } catch { throw OAuthError(error) }
         guard let client = found else { throw OAuthError(.invalidRequest, "unknown client") }
         let validated = try policy.validate(details, client: client)
+        // No scope in the request: the client's registered scope (limited by its software roles) must cover them.
+        try AuthorizationDetailsPolicy.checkScopes(validated, scopes: client.scopes)
         return try await create(
             details: validated, scope: "", client: client, origin: .resourceServer, certificate: nil,
             requestHash: ConsentEvidence.detailsHash(.object(["client_id": .string(clientID), "authorization_details": validated])),
@@ -280,9 +310,8 @@ public struct ConsentService: Sendable {
     /// RFC 9396 §6.2: the token request's `authorization_details` (JSON text) must each equal a granted detail.
     static func narrowed(_ granted: JSON, requested: String?) throws(OAuthError) -> JSON {
         guard let requested else { return granted }
-        guard requested.utf8.count <= AuthorizationRequest.maximumAuthorizationDetailsBytes,
-            let parsed = try? JSON.parse(Array(requested.utf8)), let entries = parsed.arrayValue, !entries.isEmpty
-        else { throw OAuthError(.invalidAuthorizationDetails, "authorization_details must be a non-empty JSON array") }
+        let parsed = try AuthorizationDetailsPolicy.parse(text: requested)
+        let entries = try AuthorizationDetailsPolicy.checkShape(parsed)
         let grantedForms = Set((granted.arrayValue ?? []).map { $0.canonicalBytes })
         guard entries.allSatisfy({ grantedForms.contains($0.canonicalBytes) }) else {
             throw OAuthError(.invalidAuthorizationDetails, "authorization_details asks for more than was granted")

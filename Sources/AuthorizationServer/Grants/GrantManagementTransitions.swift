@@ -19,13 +19,9 @@ extension Consent {
         var next = self
         switch action {
         case .merge:
-            var entries = authorizationDetails.arrayValue ?? []
-            var seen = Set(entries.map(\.canonicalBytes))
-            for entry in details.arrayValue ?? [] where seen.insert(entry.canonicalBytes).inserted { entries.append(entry) }
-            next.authorizationDetails = .array(entries)
-            var scopes = self.scope.split(separator: " ").map(String.init)
-            for token in scope.split(separator: " ").map(String.init) where !scopes.contains(token) { scopes.append(token) }
-            next.scope = scopes.joined(separator: " ")
+            let merged = Self.merged(self, details: details, scope: scope.split(separator: " ").map(String.init))
+            next.authorizationDetails = merged.details
+            next.scope = merged.scopes.joined(separator: " ")
         case .replace:
             next.authorizationDetails = details
             next.scope = scope
@@ -49,6 +45,20 @@ extension Consent {
                 ]),
             interactionID: context?.interactionID, source: context?.source)
         return StoredTransition(.done(next), updated: next, audit: audit)
+    }
+}
+
+extension Consent {
+    /// Grant Management `merge` (draft -02 §4.1): the grant's details and scopes united with the request's, each
+    /// detail and scope once, the grant's first. The one rule of the transition and of the checks at PAR and
+    /// `/authorize`, which judge the merged grant.
+    public static func merged(_ grant: Consent, details: JSON, scope: [String]) -> (details: JSON, scopes: [String]) {
+        var entries = grant.authorizationDetails.arrayValue ?? []
+        var seen = Set(entries.map(\.canonicalBytes))
+        for entry in details.arrayValue ?? [] where seen.insert(entry.canonicalBytes).inserted { entries.append(entry) }
+        var scopes = grant.scope.split(separator: " ").map(String.init)
+        for token in scope where !scopes.contains(token) { scopes.append(token) }
+        return (.array(entries), scopes)
     }
 }
 

@@ -37,16 +37,10 @@ public struct RefreshTokenGrant: GrantHandler {
         if record.dpopThumbprint != nil && request.binding.dpopThumbprint == nil {
             throw OAuthError(.invalidDPoPProof, "a DPoP proof is required to use this refresh token")
         }
-        var scope = record.scope
-        if let requested = request.parameters["scope"] {
-            let granted = Set(record.scope.split(separator: " ").map(String.init))
-            let narrowed = requested.split(separator: " ").map(String.init)
-            guard narrowed.allSatisfy(granted.contains) else { throw OAuthError(.invalidScope, "scope beyond the original grant") }
-            scope = narrowed.joined(separator: " ")
-        }
         // A refresh under a consent only while it is authorised (a revoked, expired or consumed one: invalid_grant).
         let granted = try await ConsentService.granted(
             record.grantID, consents, client: client, requested: request.parameters["authorization_details"])
+        let scope = try Self.scope(of: record, consent: granted?.consent, requested: request.parameters["scope"])
         let access = try await tokens.issueAccessToken(
             client: client, subject: record.subject, scope: scope, binding: request.binding, origin: hash, grant: grantType,
             consent: granted.map { ($0.consent.id, $0.details) })
@@ -59,5 +53,22 @@ public struct RefreshTokenGrant: GrantHandler {
                 client: client, subject: record.subject, nonce: nil, authTime: record.authTime, acr: nil, hashed: .init(accessToken: access.value))
         }
         return response
+    }
+
+    /// The scope of a refreshed access token: the refresh token's, limited to what its consent holds now (a Grant
+    /// Management `replace` may have dropped scopes since the refresh token was issued: draft -02 §4.1, the grant is
+    /// what the tokens stand for), then narrowed to `requested` (RFC 6749 §6: never beyond the original grant). A
+    /// consent that names no scopes (an intent of details only, `POST /consents`) leaves the token's scope as is.
+    static func scope(of record: RefreshTokenRecord, consent: Consent?, requested: String?) throws(OAuthError) -> String {
+        var scopes = record.scope.split(separator: " ").map(String.init)
+        if let consent, !consent.scope.isEmpty {
+            let current = Set(consent.scope.split(separator: " ").map(String.init))
+            scopes = scopes.filter(current.contains)
+        }
+        guard let requested else { return scopes.joined(separator: " ") }
+        let granted = Set(scopes)
+        let narrowed = requested.split(separator: " ").map(String.init)
+        guard narrowed.allSatisfy(granted.contains) else { throw OAuthError(.invalidScope, "scope beyond the original grant") }
+        return narrowed.joined(separator: " ")
     }
 }

@@ -494,6 +494,7 @@ public struct RegistrationService: Sendable {
             let client = try Client(
                 clientID: clientID, metadata: FAPIProfile.resolving(metadata, serverDefault: profile ?? settings.defaultProfile), createdAt: now)
             try client.checkAuthorizationDetailsTypes(supported: settings.authorizationDetailsTypes)
+            try client.checkAuthorizationDetailsScopes()
             return client
         } catch {
             if error.field == "redirect_uris" { throw OAuthError(.invalidRedirectURI, "\(error)") }

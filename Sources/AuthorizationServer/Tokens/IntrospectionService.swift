@@ -81,7 +81,7 @@ public final class IntrospectionService: Sendable {
                 let found: Consent?
                 do { found = try await consents.consent(id: grantID) } catch { throw OAuthError(error) }
                 if let consent = found {
-                    guard ![.revoked, .rejected, .expired].contains(consent.status(at: clock.now())) else { return ["active": false] }
+                    guard !consent.status(at: clock.now()).endsTokens else { return ["active": false] }
                     if !(consent.authorizationDetails.arrayValue ?? []).isEmpty { response["authorization_details"] = consent.authorizationDetails }
                 }
             }

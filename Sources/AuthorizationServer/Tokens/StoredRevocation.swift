@@ -33,12 +33,16 @@ public struct TokenOrigin: Sendable, Equatable {
     /// id without a row revokes nothing, as `TokenRevocation.Target.grant` would find nothing to revoke.
     public static func grantWithdrawn(status: Consent.Status?, expiresAt: Date?, at issuedAt: Date) -> Bool {
         guard let status, let expiresAt else { return false }
-        let current = Consent.Status.asOf(status, expiresAt: expiresAt, at: issuedAt)
-        return current == .revoked || current == .rejected || current == .expired
+        return Consent.Status.asOf(status, expiresAt: expiresAt, at: issuedAt).endsTokens
     }
 }
 
 extension Consent.Status {
+    /// The one "consent ended" rule: a consent revoked, rejected or expired no longer stands for the tokens issued
+    /// under it (at storage, `TokenOrigin.grantWithdrawn`, and at introspection). A consumed single payment and an
+    /// awaiting consent do not end them.
+    public var endsTokens: Bool { self == .revoked || self == .rejected || self == .expired }
+
     /// The status as of `now` of a consent stored with `status` and `expiresAt` (the one expiry rule of
     /// `Consent.status(at:)`, for stores that read only these two columns).
     public static func asOf(_ status: Consent.Status, expiresAt: Date, at now: Date) -> Consent.Status {
