@@ -484,3 +484,31 @@ struct AuthorizationDetailsTests {
         try client.checkAuthorizationDetailsTypes(supported: AuthorizationDetailsPolicy.builtInTypes + ["customer_information"])
     }
 }
+
+/// A pass-through detail is refused when it could only be shown cut (PSD2 RTS Art. 5: what is approved is shown whole).
+@Suite struct PassThroughDisplayBoundTests {
+    func policy() throws -> AuthorizationDetailsPolicy {
+        var settings = AuthorizationDetailsSettings()
+        settings.passThrough = try AuthorizationDetailsSettings.passThrough(["wide": true])
+        return AuthorizationDetailsPolicy(settings: settings, clock: FixedClock(Date(timeIntervalSince1970: 1_800_000_000)))
+    }
+
+    func detail(members: Int, valueLength: Int = 5) -> JSON {
+        var object: [String: JSON] = ["type": "wide"]
+        for index in 0..<members { object["m\(index)"] = .string(String(repeating: "v", count: valueLength)) }
+        return .array([.object(object)])
+    }
+
+    @Test func fortyMembersAreShownAndFortyOneAreRefused() throws {
+        let policy = try policy()
+        #expect(throws: Never.self) { _ = try policy.validate(detail(members: 40), registered: ["wide"], now: Date(timeIntervalSince1970: 1_800_000_000)) }
+        #expect(throws: OAuthError.self) { _ = try policy.validate(detail(members: 41), registered: ["wide"], now: Date(timeIntervalSince1970: 1_800_000_000)) }
+    }
+
+    @Test func aLineTooLongToShowIsRefused() throws {
+        let policy = try policy()
+        // "wide: m0: " is 10 characters: 190 more make a 200-character line, 191 one too long.
+        #expect(throws: Never.self) { _ = try policy.validate(detail(members: 1, valueLength: 190), registered: ["wide"], now: Date(timeIntervalSince1970: 1_800_000_000)) }
+        #expect(throws: OAuthError.self) { _ = try policy.validate(detail(members: 1, valueLength: 191), registered: ["wide"], now: Date(timeIntervalSince1970: 1_800_000_000)) }
+    }
+}

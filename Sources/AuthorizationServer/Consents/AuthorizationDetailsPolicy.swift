@@ -128,6 +128,12 @@ public struct AuthorizationDetailsPolicy: Sendable {
                 case AccountInformationDetail.type: _ = try AccountInformationDetail(object, now: now)
                 default:
                     if let failure = schema?.failure(of: entry) { throw DetailError("does not match the schema of its type: \(failure)") }
+                    // PSD2 RTS Art. 5 dynamic linking: what is approved must be shown whole, never cut.
+                    guard ConsentDisplay.displayable(.array([entry])) else {
+                        throw DetailError(
+                            "cannot be shown in full: at most \(ConsentDisplay.maximumPassThroughLines) members of at most \(ConsentDisplay.maximumLineCharacters) characters a line"
+                        )
+                    }
                 }
             } catch {
                 throw Self.refusal("\(at) \(error.reason)")

@@ -168,7 +168,9 @@ public struct ConsentService: Sendable {
     /// revoked now.
     func certificateStatus(_ certificate: ClientCertificate) -> String {
         guard let status else { return certificate.isChainVerified ? "chain_verified status_not_configured" : "self_signed" }
-        return status.isRevoked(thumbprint: certificate.thumbprint) ? "revoked" : "accepted not_known_revoked"
+        if status.isRevoked(thumbprint: certificate.thumbprint) { return "revoked" }
+        // The OCSP/CRL answer the certificate was accepted on at this request's client authentication.
+        return status.lastAnswer(thumbprint: certificate.thumbprint) ?? "accepted not_known_revoked"
     }
 
     /// A resource server's `POST /consents`: an intent for `clientID` with `details` (validated against that client,
