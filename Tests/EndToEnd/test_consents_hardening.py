@@ -1,4 +1,4 @@
-"""Issue 19 review fixes (helper 19b): POST /consents is rate limited like /introspect; fapictl JSON output escapes C1
+"""Consents hardened: POST /consents is rate limited like /introspect; fapictl JSON output escapes C1
 and bidirectional control characters of TPP text; a pass-through pattern must be bounded and free of nested quantifiers."""
 
 import json
