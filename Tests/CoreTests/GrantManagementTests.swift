@@ -74,6 +74,28 @@ struct GrantManagementTests {
                 == "invalid_request")
     }
 
+    @Test("a payment never joins a grant or replaces one, and an authorised payment is never merged into")
+    func paymentsAreNotMerged() async throws {
+        let accounts = try #require(try await grant().grantID)
+        for action in ["merge", "replace"] {
+            #expect(
+                await failure {
+                    try await flow.pushDetails(
+                        ConsentCore.payment, client: "sp", ["scope": "openid accounts payments", "grant_management_action": action, "grant_id": accounts])
+                } == "invalid_authorization_details")
+        }
+        // An authorised payment whose code is not redeemed yet is still authorised: a merge into it is refused too.
+        let uri = try await flow.pushDetails(ConsentCore.payment, client: "other", ["scope": "openid payments", "grant_management_action": "create"])
+        _ = try await flow.approve(try await flow.begin(uri, client: "other"))
+        let payment = try await flow.consent(of: "other")
+        #expect(payment.status == .authorised)
+        #expect(
+            await failure {
+                try await flow.pushDetails(
+                    ConsentCore.balances, client: "other", ["scope": "openid accounts payments", "grant_management_action": "merge", "grant_id": payment.id])
+            } == "invalid_authorization_details")
+    }
+
     @Test("GET /grants/{id}: the grant with scopes as {scope} objects and the details; scope, ownership and token checked")
     func query() async throws {
         let grantID = try #require(try await grant().grantID)

@@ -82,6 +82,14 @@ public struct ConsentService: Sendable {
             // What the grant would hold once updated (the `updated` transition's rule) is what must pass.
             let details = request.authorizationDetails ?? .array([])
             let outcome = action == .merge ? Consent.merged(grant, details: details, scope: request.scopes) : (details: details, scopes: request.scopes)
+            // A single payment is one approval for one use: it is never merged into or replaced, and no payment joins
+            // an existing grant (two payments under one approval would dodge dual control, and the grant's refresh
+            // tokens would become payment tokens).
+            guard !Self.isSingleUse(grant.authorizationDetails), !Self.isSingleUse(outcome.details) else {
+                throw OAuthError(.invalidAuthorizationDetails, "a payment cannot be merged into or replace a grant; push a new payment")
+            }
+            // The grant as updated keeps the bounds every request has (at most 16 details, 8 KiB).
+            if !(outcome.details.arrayValue ?? []).isEmpty { _ = try AuthorizationDetailsPolicy.checkShape(outcome.details) }
             try AuthorizationDetailsPolicy.checkScopes(outcome.details, scopes: outcome.scopes)
             try checkBrowserApprovable(outcome.details)
             return request
