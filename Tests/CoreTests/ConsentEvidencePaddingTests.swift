@@ -32,3 +32,12 @@ struct ConsentEvidencePaddingTests {
         #expect(rows.map { $0["seq"] } == [.int(1), .int(4)])
     }
 }
+
+@Suite struct ConsentEvidenceReasonTests {
+    @Test func onlyAReasonWrittenByConsentEvidenceIsReadBack() {
+        let written = ConsentEvidence.reason(consentID: "g1", ["type": "payment_initiation"])
+        #expect(ConsentEvidence.fields(of: written)["consent"] == "g1")
+        // A requested scope embedding the word is not evidence of that consent.
+        #expect(ConsentEvidence.fields(of: "scope openid x consent=g1").isEmpty)
+    }
+}

@@ -22,9 +22,11 @@ public enum ConsentEvidence {
         return words.joined(separator: " ")
     }
 
-    /// The `key=value` words of a reason written by `reason`; empty when it is not one.
+    /// The `key=value` words of a reason written by `reason`; empty when it is not one. `reason` always writes
+    /// `consent=<id>` first, so a reason that does not start with it (one embedding text a client chose, such as a
+    /// requested scope) is never read as a consent's evidence.
     public static func fields(of reason: String?) -> [String: String] {
-        guard let reason else { return [:] }
+        guard let reason, reason.hasPrefix("consent=") else { return [:] }
         var fields: [String: String] = [:]
         for word in reason.split(separator: " ") {
             guard let equals = word.firstIndex(of: "=") else { continue }
