@@ -22,4 +22,13 @@ extension EntropySource {
     /// A random identifier of `count` bytes in lowercase hex: never starts with "-", so it cannot read as an
     /// option on the `fapictl` command line (client ids, CIBA request ids).
     public func hexIdentifier(bytes count: Int) -> String { Crypto.hex(bytes(count)) }
+
+    /// A consent id (`grant_id`): 128 random bits, base64url, drawn again when it would start with "-", so that
+    /// `fapictl consents show ID` never reads it as an option.
+    public func consentIdentifier() -> String {
+        while true {
+            let id = Base64URL.encode(bytes(16))
+            if !id.hasPrefix("-") { return id }
+        }
+    }
 }

@@ -154,7 +154,7 @@ public struct ConsentService: Sendable {
         var expiresAt = Consent.expiry(for: details, createdAt: now, default: lifetime)
         if let awaitingUntil { expiresAt = min(expiresAt, awaitingUntil) }
         let consent = Consent(
-            id: Base64URL.encode(entropy.bytes(16)), clientID: client.clientID, subject: subject, type: type, authorizationDetails: details, scope: scope,
+            id: entropy.consentIdentifier(), clientID: client.clientID, subject: subject, type: type, authorizationDetails: details, scope: scope,
             status: .awaitingAuthorisation, origin: origin, createdAt: now, expiresAt: expiresAt,
             approvalsRequired: max(1, approvalsRequired), certificateThumbprint: certificate?.thumbprint,
             certificateStatus: certificate.map { certificateStatus($0) }, requestHash: requestHash)
