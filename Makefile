@@ -13,10 +13,11 @@ PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest=
 
 .PHONY: run test keys bench bench-deps deps test-deps build release swift-test e2e clean
 
-## System packages the build needs; installed when missing and we are root.
+## System packages the build needs; installed when missing and we are root. libp11-kit-dev gives the PKCS#11
+## header; libengine-pkcs11-openssl is OpenSSL's pkcs11 engine, through which keys in a token sign.
 deps:
 	@missing=""; \
-	for p in libssl-dev libsqlite3-dev openssl pkg-config curl; do \
+	for p in libssl-dev libsqlite3-dev openssl pkg-config curl libp11-kit-dev libengine-pkcs11-openssl; do \
 	    dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -52,6 +53,12 @@ test-deps: deps
 	    if [ "$$(id -u)" = 0 ]; then \
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	    else echo "postgresql is required for the PostgreSQL tests (apt-get install postgresql)" >&2; exit 1; fi; \
+	fi
+	@# Keys in a hardware token: the PKCS#11 tests initialise a SoftHSM2 token in a temporary directory.
+	@if ! command -v softhsm2-util >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; \
+	    else echo "softhsm2 is required for the PKCS#11 tests (apt-get install softhsm2)" >&2; exit 1; fi; \
 	fi
 	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
 	@$(PYTHON) -m pip install -q --disable-pip-version-check $(PY_TEST_PACKAGES)

@@ -44,10 +44,17 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Keys in PKCS#11 tokens: loaded through OpenSSL's pkcs11 engine (libengine-pkcs11-openssl), generated with
+        // C_GenerateKeyPair (the PKCS#11 header from libp11-kit-dev).
+        .target(
+            name: "CPKCS11",
+            dependencies: ["COpenSSL"],
+            linkerSettings: [.linkedLibrary("crypto")]
+        ),
         // The OpenSSL side of the cryptography: keys, digests, randomness, scrypt, AES-GCM, X.509 and the trust store.
         .target(
             name: "OpenSSLKit",
-            dependencies: ["COpenSSL"],
+            dependencies: ["COpenSSL", "CPKCS11"],
             swiftSettings: swiftSettings
         ),
         // JOSE only: JWS, JWK and JWK sets, JWT claims, and the JSON they are made of.

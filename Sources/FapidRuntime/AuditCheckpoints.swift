@@ -10,8 +10,8 @@ public import ServiceLifecycle
 public enum AuditCheckpoint {
     public static let type = "fapid-audit-checkpoint+jwt"
 
-    public static func sign(seq: Int64, hash: String, issuer: String, at now: Date, with signer: SigningKey) throws(JOSEError) -> String {
-        try signer.sign(
+    public static func sign(seq: Int64, hash: String, issuer: String, at now: Date, with signer: ServerSigner) async throws(JOSEError) -> String {
+        try await signer.sign(
             claims: [
                 "iss": .string(issuer), "iat": .int(Int64(now.timeIntervalSince1970)), "seq": .int(seq), "hash": .string(hash),
             ],
@@ -67,7 +67,7 @@ public struct AuditCheckpointer: Service {
             if let last = try await log.checkpoints().last, last.seq >= head.seq { return nil }
             guard let signer = keyRing.signer(for: .PS256) else { return nil }
             let now = clock.now()
-            let jws = try AuditCheckpoint.sign(seq: head.seq, hash: head.hash, issuer: issuer, at: now, with: signer)
+            let jws = try await AuditCheckpoint.sign(seq: head.seq, hash: head.hash, issuer: issuer, at: now, with: signer)
             try await log.insertCheckpoint(seq: head.seq, hash: head.hash, jws: jws, at: now)
             return jws
         } catch {

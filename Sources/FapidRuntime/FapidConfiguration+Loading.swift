@@ -44,7 +44,10 @@ extension FapidConfiguration {
                 values[key] = .string(value)
             }
         }
-        return try resolve(values)
+        var config = try resolve(values)
+        // The PIN itself only ever comes from the environment; a file holds it otherwise (pkcs11_pin_file).
+        if let pin = environment["FAPID_PKCS11_PIN"], !pin.isEmpty { config.pkcs11Pin = pin }
+        return config
     }
 
     static func resolve(_ values: [String: JSON]) throws(ConfigurationError) -> FapidConfiguration {
@@ -113,6 +116,8 @@ extension FapidConfiguration {
             },
             .text("keys_dir", \.keysDirectory),
             .optionalText("key_encryption_key_file", \.keyEncryptionKeyFile),
+            .optionalText("pkcs11_module", \.pkcs11Module),
+            .optionalText("pkcs11_pin_file", \.pkcs11PinFile),
             .text("migrations_dir", \.migrationsDirectory),
             .choice("log_level", \.logLevel, caseInsensitive: true),
             .text("tls_certificate", \.tlsCertificate),
@@ -135,6 +140,8 @@ extension FapidConfiguration {
             .number("software_statement_max_age_seconds", \.softwareStatementMaxAgeSeconds, in: 60...31_536_000),
             .number("key_refresh_seconds", \.keyRefreshSeconds, in: 1...86_400),
             .number("retired_key_publish_seconds", \.retiredKeyPublishSeconds, in: 0...31_536_000),
+            .number("key_publish_ahead_seconds", \.keyPublishAheadSeconds, in: 1...31_536_000),
+            .number("jwks_max_age_seconds", \.jwksMaxAgeSeconds, in: 0...86_400),
             .number("access_token_lifetime", \.accessTokenLifetime, in: 1...86_400),
             .choice("certificate_status", \.certificateStatusMode),
             .list("certificate_status_soft_fail_anchors", \.certificateStatusSoftFailAnchors, reason: "must be an array of PEM file paths"),
@@ -232,6 +239,12 @@ extension FapidConfiguration {
         }
         if !allowNonLoopback && !Self.isLoopback(listenHost) {
             throw ConfigurationError(key: "listen", reason: "\(listenHost) is not a loopback address; set allow_non_loopback to true to expose fapid")
+        }
+        guard keyPublishAheadSeconds >= jwksMaxAgeSeconds + keyRefreshSeconds else {
+            throw ConfigurationError(
+                key: "key_publish_ahead_seconds",
+                reason: "must be at least jwks_max_age_seconds + key_refresh_seconds (\(jwksMaxAgeSeconds + keyRefreshSeconds)), so verifiers caching /jwks see a key before it signs"
+            )
         }
         guard cibaRequestMaxLifetimeSeconds >= cibaRequestLifetimeSeconds else {
             throw ConfigurationError(key: "ciba_request_max_lifetime_seconds", reason: "must be at least ciba_request_lifetime_seconds")

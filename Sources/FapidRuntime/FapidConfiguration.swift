@@ -61,9 +61,43 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var softwareStatementMaxAgeSeconds: Int = 2_592_000
     /// `key_refresh_seconds`: how often the daemon re-reads signing-key records (rotation by `fapictl`). Default 30.
     public var keyRefreshSeconds: Int
-    /// `retired_key_publish_seconds`: how long a rotated-out key stays in `/jwks`; at least the longest
-    /// lifetime of any token the server signs. Default 3600.
+    /// `retired_key_publish_seconds`: how long a rotated-out key stays in `/jwks` (`retiring`); never less than the
+    /// longest lifetime of any token the server signs (`retiringSeconds`). Default 3600.
     public var retiredKeyPublishSeconds: Int
+    /// `key_publish_ahead_seconds`: how long `fapictl keys rotate` publishes the next key in `/jwks` before it signs
+    /// (OIDC Core §10.1.1). At least `jwks_max_age_seconds` + `key_refresh_seconds`, so every verifier that caches
+    /// `/jwks` as long as it is told has the key before the first token it signs. Default 900.
+    public var keyPublishAheadSeconds: Int = 900
+    /// `jwks_max_age_seconds`: the `Cache-Control: max-age` of `/jwks` (and of discovery). Default 300.
+    public var jwksMaxAgeSeconds: Int = 300
+    /// `pkcs11_module`, `FAPID_PKCS11_MODULE`: the PKCS#11 module (shared library) of the token that holds keys named
+    /// by `pkcs11:` URIs, e.g. `/usr/lib/softhsm/libsofthsm2.so`. Nil: no key may live in a token.
+    public var pkcs11Module: String?
+    /// `pkcs11_pin_file`, `FAPID_PKCS11_PIN_FILE`: a file (mode 0600) holding the token's user PIN.
+    public var pkcs11PinFile: String?
+    /// How long a rotated-out key stays published: `retired_key_publish_seconds`, but never less than the longest
+    /// lifetime of anything the server signs (access tokens, ID tokens, JARM responses), so that every token a key
+    /// signed expires before the key leaves `/jwks`.
+    public var retiringSeconds: Int {
+        max(retiredKeyPublishSeconds, accessTokenLifetime, idTokenLifetimeSeconds, jarmResponseLifetimeSeconds)
+    }
+
+    /// The token's user PIN: `FAPID_PKCS11_PIN`, else the first line of `pkcs11_pin_file` (which must be 0600),
+    /// else nil (a token without login).
+    public func pkcs11PIN() throws -> String? {
+        if let pkcs11Pin { return pkcs11Pin }
+        guard let pkcs11PinFile else { return nil }
+        try PrivateKeyFile.checkPermissions(pkcs11PinFile)
+        guard let data = FileManager.default.contents(atPath: pkcs11PinFile) else {
+            throw PrivateKeyFile.Failure(description: "cannot read pkcs11_pin_file \(pkcs11PinFile)")
+        }
+        let pin = String(decoding: data, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard !pin.isEmpty else { throw PrivateKeyFile.Failure(description: "pkcs11_pin_file \(pkcs11PinFile) is empty") }
+        return pin
+    }
+
+    /// `FAPID_PKCS11_PIN` only (never the configuration file): the user PIN itself, for containers. Wins over the file.
+    public var pkcs11Pin: String?
     /// `access_token_lifetime`: seconds an access token lives. Default 300.
     public var accessTokenLifetime: Int
     /// `outbound_ca`: extra CA certificates trusted for outgoing HTTPS (client `jwks_uri`), beside the

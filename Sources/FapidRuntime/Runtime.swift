@@ -146,12 +146,7 @@ public struct Runtime: Sendable {
     ) async throws -> Runtime {
         let sealer = try sealCIBANotifications ? CIBANotificationKey.sealer(configuration) : nil
         let storage = try await Storage.open(configuration, logger: logger, backgroundCheckpoints: backgroundCheckpoints, cibaSealer: sealer)
-        let manager = SigningKeyManager(
-            store: storage.signingKeys,
-            keysDirectory: configuration.keysDirectory,
-            retiredPublishSeconds: configuration.retiredKeyPublishSeconds,
-            keyEncryptionKey: try configuration.keyEncryptionKeyFile.map(SigningKeyManager.readKeyEncryptionKey)
-        )
+        let manager = try SigningKeyManager(configuration: configuration, store: storage.signingKeys)
         return Runtime(configuration: configuration, storage: storage, signingKeys: manager)
     }
 

@@ -4,7 +4,8 @@ public import JOSE
 public import OpenSSLKit
 
 /// Creates, rotates and loads the server's signing keys: records in the `SigningKeyStore`, private parts in
-/// files under the keys directory or, with a key encryption key, sealed into the record itself.
+/// files under the keys directory, sealed into the record itself (with a key encryption key), or inside a
+/// PKCS#11 token (records whose `keyFile` is a `pkcs11:` URI, loaded through OpenSSL's pkcs11 engine).
 public struct SigningKeyManager: Sendable {
     /// Algorithms the server always has an active key for.
     public static let requiredAlgorithms: [JWSAlgorithm] = [.PS256, .ES256]
@@ -12,20 +13,56 @@ public struct SigningKeyManager: Sendable {
     public let store: any SigningKeyStore
     public let keysDirectory: String
     public let rsaBits: Int
+    /// How long a rotated-out key stays published (`FapidConfiguration.retiringSeconds`).
     public let retiredPublishSeconds: Int
+    /// How long a staged key is published before it signs (`key_publish_ahead_seconds`).
+    public let publishAheadSeconds: Int
     /// 32 bytes; with it, generated keys are sealed into the database (AES-256-GCM, the kid as additional data).
     let keyEncryptionKey: [UInt8]?
+    /// The PKCS#11 module and the token's user PIN, when keys may live in a token (`pkcs11_module`).
+    public let pkcs11: PKCS11Settings?
     /// `keyFile` of a record whose key is sealed in the database.
-    public static let sealedKeyFile = "database"
+    public static let sealedKeyFile = SigningKeyRecord.sealedKeyFile
+
+    public struct PKCS11Settings: Sendable {
+        public let module: String
+        let pin: String?
+
+        public init(module: String, pin: String?) {
+            self.module = module
+            self.pin = pin
+        }
+    }
 
     public init(
-        store: any SigningKeyStore, keysDirectory: String, rsaBits: Int = 2048, retiredPublishSeconds: Int = 3600, keyEncryptionKey: [UInt8]? = nil
+        store: any SigningKeyStore, keysDirectory: String, rsaBits: Int = 2048, retiredPublishSeconds: Int = 3600, publishAheadSeconds: Int = 900,
+        keyEncryptionKey: [UInt8]? = nil, pkcs11: PKCS11Settings? = nil
     ) {
         self.keyEncryptionKey = keyEncryptionKey
         self.store = store
         self.keysDirectory = keysDirectory
         self.rsaBits = rsaBits
         self.retiredPublishSeconds = retiredPublishSeconds
+        self.publishAheadSeconds = publishAheadSeconds
+        self.pkcs11 = pkcs11
+    }
+
+    /// The manager the configuration describes; reads the key encryption key and the PKCS#11 PIN (fails when either is
+    /// configured and cannot be read).
+    public init(configuration: FapidConfiguration, store: any SigningKeyStore, rsaBits: Int = 2048) throws {
+        self.init(
+            store: store, keysDirectory: configuration.keysDirectory, rsaBits: rsaBits, retiredPublishSeconds: configuration.retiringSeconds,
+            publishAheadSeconds: configuration.keyPublishAheadSeconds,
+            keyEncryptionKey: try configuration.keyEncryptionKeyFile.map(SigningKeyManager.readKeyEncryptionKey),
+            pkcs11: try configuration.pkcs11Module.map { module in PKCS11Settings(module: module, pin: try configuration.pkcs11PIN()) })
+    }
+
+    /// Loads the private key `uri` names from the configured token.
+    public func loadTokenKey(_ uri: PKCS11URI) throws -> AsymmetricKey {
+        guard let pkcs11 else {
+            throw PrivateKeyFile.Failure(description: "key \(uri) lives in a PKCS#11 token: set pkcs11_module (FAPID_PKCS11_MODULE)")
+        }
+        return try PKCS11Token.loadPrivateKey(module: pkcs11.module, uri: uri, pin: pkcs11.pin)
     }
 
     func path(_ keyFile: String) -> String {
@@ -37,7 +74,15 @@ public struct SigningKeyManager: Sendable {
 
     public func load(_ record: SigningKeyRecord) throws -> AsymmetricKey {
         let key: AsymmetricKey
-        if let sealed = record.sealedKey {
+        if record.location == .pkcs11 {
+            let uri: PKCS11URI
+            do { uri = try PKCS11URI(parsing: record.keyFile) } catch { throw PrivateKeyFile.Failure(description: "key \(record.kid): \(error)") }
+            do {
+                key = try loadTokenKey(uri)
+            } catch {
+                throw PrivateKeyFile.Failure(description: "key \(record.kid) (\(uri)) cannot be loaded from the token: \(error)")
+            }
+        } else if let sealed = record.sealedKey {
             guard let keyEncryptionKey else {
                 throw PrivateKeyFile.Failure(description: "key \(record.kid) is sealed in the database: configure key_encryption_key_file")
             }
@@ -52,7 +97,7 @@ public struct SigningKeyManager: Sendable {
             key = try PrivateKeyFile.load(path(record.keyFile))
         }
         guard try JWK.thumbprint(of: key) == record.kid else {
-            throw PrivateKeyFile.Failure(description: "key \(record.keyFile) does not hold key \(record.kid)")
+            throw PrivateKeyFile.Failure(description: "\(record.keyFile) does not hold key \(record.kid)")
         }
         return key
     }

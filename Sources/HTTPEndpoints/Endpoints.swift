@@ -1,4 +1,5 @@
 public import AuthorizationServer
+import Foundation
 import HTTPTypes
 public import Hummingbird
 import JOSE
@@ -51,7 +52,7 @@ public struct Endpoints: Sendable {
 
     /// Ready when every required signing key is loaded and the database answers; 503 naming what is not.
     func health() async -> Response {
-        let signers = keyRing.snapshot.signers
+        let signers = keyRing.snapshot.signers(at: Date())
         let keysReady = SigningAlgorithmsReady.required.allSatisfy { signers[$0] != nil }
         let databaseReady = await databaseProbe?() ?? true
         let body: JSON = [

@@ -127,6 +127,11 @@ extension AsymmetricKey {
 
     /// The JWK members of this key (RFC 7518 §6), public ones only unless `includePrivate`.
     func jwkMembers(includePrivate: Bool) throws(JOSEError) -> [String: JSON] {
+        // A token's private half is not readable; its public half answers for the public members.
+        if let publicHalf {
+            guard !includePrivate else { throw JOSEError(.invalidKey, "the private key lives in a token and cannot be exported") }
+            return try publicHalf.jwkMembers(includePrivate: false)
+        }
         var members: [String: JSON] = [:]
         let withPrivate = includePrivate && isPrivate
         switch kind {

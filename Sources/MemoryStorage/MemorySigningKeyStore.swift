@@ -34,6 +34,15 @@ public struct MemorySigningKeyStore: SigningKeyStore {
         }
     }
 
+    public func recordSigningKeyState(kid: String, state: SigningKeyRecord.State, audit: AuditEvent) async throws(StorageError) -> Bool {
+        try database.write { (all: inout MemoryState) throws(StorageError) -> Bool in
+            guard let index = all.signingKeys.firstIndex(where: { $0.kid == kid }), all.signingKeys[index].recordedState != state else { return false }
+            all.signingKeys[index].recordedState = state
+            all.appendAudit(audit)
+            return true
+        }
+    }
+
     private static func checkInsert(_ record: SigningKeyRecord, into all: [SigningKeyRecord]) throws(StorageError) {
         if all.contains(where: { $0.kid == record.kid }) { throw StorageError(.conflict, "kid \(record.kid) exists") }
         if record.retiredAt == nil, all.contains(where: { $0.algorithm == record.algorithm && $0.retiredAt == nil }) {

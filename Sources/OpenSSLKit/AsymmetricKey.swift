@@ -30,11 +30,41 @@ public final class AsymmetricKey: @unchecked Sendable {
     package let pkey: OpaquePointer
     public let kind: Kind
     public let isPrivate: Bool
+    /// For a private key that lives in a hardware token (PKCS#11, through OpenSSL's engine): its public half as an
+    /// ordinary key, which answers everything about the public components. Nil for every other key.
+    package let publicHalf: AsymmetricKey?
+
+    /// Whether the private key lives in a token and never leaves it.
+    public var isInToken: Bool { publicHalf != nil }
+
+    /// Takes ownership of `pkey`, a private key held by a token: its kind and public components come from its
+    /// SubjectPublicKeyInfo, re-read as an ordinary public key. Frees `pkey` if the key is refused.
+    package init(takingTokenKey pkey: OpaquePointer) throws(CryptoError) {
+        var out: UnsafeMutablePointer<UInt8>?
+        let length = i2d_PUBKEY(pkey, &out)
+        guard length > 0, let out else {
+            EVP_PKEY_free(pkey)
+            throw OpenSSLErrorQueue.failure(.invalidKey, "the token key has no readable public half")
+        }
+        defer { fapid_openssl_free(out) }
+        let publicHalf: AsymmetricKey
+        do {
+            publicHalf = try AsymmetricKey(publicKeyDER: Array(UnsafeBufferPointer(start: out, count: Int(length))))
+        } catch {
+            EVP_PKEY_free(pkey)
+            throw error
+        }
+        self.pkey = pkey
+        self.isPrivate = true
+        self.kind = publicHalf.kind
+        self.publicHalf = publicHalf
+    }
 
     /// Takes ownership of `pkey`; frees it if the key is refused.
     package init(taking pkey: OpaquePointer, isPrivate: Bool) throws(CryptoError) {
         self.pkey = pkey
         self.isPrivate = isPrivate
+        self.publicHalf = nil
         switch EVP_PKEY_get_base_id(pkey) {
         case EVP_PKEY_RSA:
             let bits = Int(EVP_PKEY_get_bits(pkey))
@@ -132,6 +162,7 @@ public final class AsymmetricKey: @unchecked Sendable {
     /// PKCS#8 PEM of the private key, for key files (written 0600 by the caller).
     public func privateKeyPEM() throws(CryptoError) -> String {
         guard isPrivate else { throw CryptoError(.invalidKey, "not a private key") }
+        guard publicHalf == nil else { throw CryptoError(.invalidKey, "the private key lives in a token and cannot be exported") }
         return try Self.writePEM { bio in PEM_write_bio_PrivateKey(bio, pkey, nil, nil, 0, nil, nil) }
     }
 

@@ -14,14 +14,20 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
     public func signingKeys() async throws(StorageError) -> [SigningKeyRecord] {
         let rows = try await database.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT kid, alg, key_file, created_at, retired_at, publish_until, sealed_key FROM signing_keys ORDER BY created_at, kid"
+                db, sql: """
+                SELECT kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state
+                FROM signing_keys ORDER BY created_at, kid
+                """
             )
-            .map { row -> (String, String, String, Int64, Int64?, Int64?, Data?) in
-                (row["kid"], row["alg"], row["key_file"], row["created_at"], row["retired_at"], row["publish_until"], row["sealed_key"])
+            .map { row -> (String, String, String, Int64, Int64?, Int64?, Data?, Int64?, String?) in
+                (
+                    row["kid"], row["alg"], row["key_file"], row["created_at"], row["retired_at"], row["publish_until"], row["sealed_key"],
+                    row["activates_at"], row["recorded_state"]
+                )
             }
         }
         var records: [SigningKeyRecord] = []
-        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil, sealed) in rows {
+        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil, sealed, activatesAt, recorded) in rows {
             guard let algorithm = JWSAlgorithm(rawValue: alg) else { throw StorageError(.conflict, "signing key with unknown alg \(alg)") }
             records.append(
                 SigningKeyRecord(
@@ -29,9 +35,11 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
                     algorithm: algorithm,
                     keyFile: keyFile,
                     createdAt: Self.date(createdAt)!,
+                    activatesAt: Self.date(activatesAt),
                     retiredAt: Self.date(retiredAt),
                     publishUntil: Self.date(publishUntil),
-                    sealedKey: sealed.map { [UInt8]($0) }
+                    sealedKey: sealed.map { [UInt8]($0) },
+                    recordedState: recorded.flatMap(SigningKeyRecord.State.init(rawValue:))
                 )
             )
         }
@@ -56,12 +64,27 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
         }
     }
 
+    public func recordSigningKeyState(kid: String, state: SigningKeyRecord.State, audit: AuditEvent) async throws(StorageError) -> Bool {
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE signing_keys SET recorded_state = ? WHERE kid = ? AND (recorded_state IS NULL OR recorded_state <> ?)",
+                arguments: [state.rawValue, kid, state.rawValue])
+            guard db.changesCount == 1 else { return false }
+            try SQLiteAuditLog.append(audit, to: db)
+            return true
+        }
+    }
+
     private static func insert(_ record: SigningKeyRecord, into db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until, sealed_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            sql: """
+                INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
             arguments: [
                 record.kid, record.algorithm.rawValue, record.keyFile, seconds(record.createdAt), record.retiredAt.map(seconds),
-                record.publishUntil.map(seconds), record.sealedKey.map { Data($0) },
+                record.publishUntil.map(seconds), record.sealedKey.map { Data($0) }, record.activatesAt.map(seconds),
+                record.recordedState?.rawValue,
             ]
         )
     }

@@ -140,7 +140,7 @@ struct Audit: AsyncParsableCommand {
                 let log = runtime.storage.audit
                 guard let head = try await log.head(), head.seq > 0 else { throw Failure(message: "the audit log is empty") }
                 guard let signer = ring.signer(for: .PS256) else { throw Failure(message: "no active PS256 signing key") }
-                let jws = try AuditCheckpoint.sign(seq: head.seq, hash: head.hash, issuer: configuration.issuer, at: Date(), with: signer)
+                let jws = try await AuditCheckpoint.sign(seq: head.seq, hash: head.hash, issuer: configuration.issuer, at: Date(), with: signer)
                 try await log.insertCheckpoint(seq: head.seq, hash: head.hash, jws: jws, at: Date())
                 print(jws)
             }

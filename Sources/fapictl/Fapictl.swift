@@ -163,13 +163,7 @@ struct KeyOptions: ParsableArguments {
             throw Failure(message: "--rsa-bits must be a multiple of 8 from 2048 to 8192")
         }
         let (configuration, runtime) = try await options.runtime()
-        let manager = SigningKeyManager(
-            store: runtime.signingKeys.store,
-            keysDirectory: configuration.keysDirectory,
-            rsaBits: rsaBits,
-            retiredPublishSeconds: configuration.retiredKeyPublishSeconds,
-            keyEncryptionKey: try configuration.keyEncryptionKeyFile.map(SigningKeyManager.readKeyEncryptionKey)
-        )
+        let manager = try SigningKeyManager(configuration: configuration, store: runtime.signingKeys.store, rsaBits: rsaBits)
         return (algorithms, manager)
     }
 }

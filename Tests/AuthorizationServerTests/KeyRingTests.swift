@@ -3,6 +3,7 @@ import Foundation
 import JOSE
 import OpenSSLKit
 import Testing
+import TestSupport
 
 @Suite("KeyRing")
 struct KeyRingTests {
@@ -36,7 +37,7 @@ struct KeyRingTests {
             try make(keys, "es-old", .ES256, at: t0, retired: t0.addingTimeInterval(10), until: t0.addingTimeInterval(100)),
             try make(keys, "es", .ES256, at: t0.addingTimeInterval(10)),
         ]
-        let ring = KeyRing()
+        let ring = KeyRing(clock: FixedClock(t0.addingTimeInterval(50)))
         try ring.reload(records: records, now: t0.addingTimeInterval(50), load: keys.loader())
         #expect(ring.signer(for: .PS256)?.kid == "ps")
         #expect(ring.signer(for: .ES256)?.kid == "es")
@@ -54,7 +55,7 @@ struct KeyRingTests {
     func failedReload() throws {
         let keys = Keys()
         let good = [try make(keys, "ps", .PS256, at: t0)]
-        let ring = KeyRing()
+        let ring = KeyRing(clock: FixedClock(t0))
         try ring.reload(records: good, now: t0, load: keys.loader())
         let missing = SigningKeyRecord(kid: "gone", algorithm: .ES256, keyFile: "gone", createdAt: t0)
         #expect(throws: JOSEError.self) { try ring.reload(records: good + [missing], now: t0, load: keys.loader()) }
@@ -63,13 +64,13 @@ struct KeyRingTests {
     }
 
     @Test("tokens signed by the ring's signer verify with its published JWKS")
-    func signAndVerify() throws {
+    func signAndVerify() async throws {
         let keys = Keys()
-        let ring = KeyRing()
+        let ring = KeyRing(clock: FixedClock(t0))
         try ring.reload(records: [try make(keys, "ps", .PS256, at: t0), try make(keys, "es", .ES256, at: t0)], now: t0, load: keys.loader())
         let published = try JWKSet(json: ring.snapshot.jwksDocument)
         for algorithm in [JWSAlgorithm.PS256, .ES256] {
-            let token = try #require(ring.signer(for: algorithm)).sign(claims: ["iss": "https://localhost:8443"])
+            let token = try await #require(ring.signer(for: algorithm)).sign(claims: ["iss": "https://localhost:8443"])
             #expect(try CompactJWS(token).verify(with: published, allowed: JWSAlgorithm.fapi).kid == ring.signer(for: algorithm)?.kid)
         }
     }

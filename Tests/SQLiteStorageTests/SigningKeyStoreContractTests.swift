@@ -61,10 +61,10 @@ struct SigningKeyStoreContractTests {
         let records = try await store.signingKeys()
         let byKid = Dictionary(uniqueKeysWithValues: records.map { ($0.kid, $0) })
         #expect(byKid["ps"]?.state(at: later) == .active)
-        #expect(byKid["es"]?.state(at: later) == .retired)
+        #expect(byKid["es"]?.state(at: later) == .retiring)
         #expect(byKid["es"]?.publishUntil == later.addingTimeInterval(3600))
         #expect(byKid["es2"]?.state(at: later) == .active)
-        #expect(byKid["es"]?.state(at: later.addingTimeInterval(3601)) == .expired)
+        #expect(byKid["es"]?.state(at: later.addingTimeInterval(3601)) == .removed)
 
         // A rotation whose insert fails (duplicate kid) must not leave the old key retired.
         let failed = await #expect(throws: StorageError.self) {

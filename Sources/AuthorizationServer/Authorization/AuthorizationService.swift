@@ -161,7 +161,7 @@ public struct AuthorizationService: Sendable {
         var members: [(String, String)] = [("code", code)]
         if request.responseType == "code id_token" {
             do {
-                let idToken = try idTokens.issue(
+                let idToken = try await idTokens.issue(
                     client: pending.client, subject: subject, nonce: request.nonce, authTime: authTime, acr: context.acr,
                     hashed: .init(code: code, state: request.state), extra: IntentClaims.from(request.claims, consentID: grantID))
                 members.append(("id_token", idToken))
@@ -169,7 +169,7 @@ public struct AuthorizationService: Sendable {
                 throw AuthorizationError(error: error, redirect: nil)
             }
         }
-        return try respond(request, members, client: pending.client)
+        return try await respond(request, members, client: pending.client)
     }
 
     /// The authentication context reached by a password sign-in: Open Banking "CA" (not SCA).
@@ -188,19 +188,19 @@ public struct AuthorizationService: Sendable {
         }
         if let hash = pending.requestURIHash { _ = try? await pushed.consumePushedRequest(uriHash: hash, clientID: pending.client.clientID, now: clock.now()) }
         let members = [("error", error.code.rawValue), ("error_description", error.description)]
-        if let response = try? respond(pending.request, members, client: pending.client) { return response }
+        if let response = try? await respond(pending.request, members, client: pending.client) { return response }
         return .redirect(URL(string: pending.request.redirectURI)!)
     }
 
     /// Fragment for the hybrid flow (OIDC Core §3.3.2.5), query for code; `state` echoed unchanged and `iss` (RFC 9207) added.
     /// With a JARM response mode (`jwt`, `query.jwt`, `fragment.jwt`) the members travel inside one signed JWT, `response`.
-    func respond(_ request: AuthorizationRequest, _ members: [(String, String)], client: Client) throws(AuthorizationError) -> AuthorizationResponse {
+    func respond(_ request: AuthorizationRequest, _ members: [(String, String)], client: Client) async throws(AuthorizationError) -> AuthorizationResponse {
         var all = members
         if let state = request.state { all.append(("state", state)) }
         let mode = request.responseMode ?? (request.responseType == "code" ? "query" : "fragment")
         let jarm = RequestChecks.jarmModes.contains(mode)
         if jarm {
-            all = [("response", try jarmResponse(all, client: client))]
+            all = [("response", try await jarmResponse(all, client: client))]
         } else {
             all.append(("iss", issuer))
         }
@@ -215,7 +215,7 @@ public struct AuthorizationService: Sendable {
 
     /// JARM §4.1: the response parameters plus `iss`, `aud` and a short `exp`, signed with the client's
     /// `authorization_signed_response_alg` (PS256 by default).
-    func jarmResponse(_ members: [(String, String)], client: Client) throws(AuthorizationError) -> String {
+    func jarmResponse(_ members: [(String, String)], client: Client) async throws(AuthorizationError) -> String {
         let algorithm = client.metadata["authorization_signed_response_alg"]?.stringValue.flatMap(JWSAlgorithm.init(rawValue:)) ?? .PS256
         guard let signer = keyRing?.signer(for: algorithm) else {
             throw AuthorizationError(error: OAuthError.server("no \(algorithm) key for JARM"), redirect: nil)
@@ -223,7 +223,7 @@ public struct AuthorizationService: Sendable {
         let now = Int64(clock.now().timeIntervalSince1970)
         var claims: [String: JSON] = ["iss": .string(issuer), "aud": .string(client.clientID), "exp": .int(now + Int64(jarmLifetime)), "iat": .int(now)]
         for (name, value) in members { claims[name] = .string(value) }
-        do { return try signer.sign(claims: claims) } catch { throw AuthorizationError(error: OAuthError.server("JARM signing failed: \(error)"), redirect: nil) }
+        do { return try await signer.sign(claims: claims) } catch { throw AuthorizationError(error: OAuthError.server("JARM signing failed: \(error)"), redirect: nil) }
     }
 
     static func encode(_ value: String) -> String {

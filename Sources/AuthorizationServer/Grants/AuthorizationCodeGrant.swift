@@ -62,7 +62,7 @@ public struct AuthorizationCodeGrant: GrantHandler {
                 dpopThumbprint: request.binding.dpopThumbprint, grantID: granted?.consent.id)
         }
         if record.scope.split(separator: " ").contains("openid") {
-            response.idToken = try idTokens.issue(
+            response.idToken = try await idTokens.issue(
                 client: client, subject: record.subject, nonce: record.nonce, authTime: record.authTime, acr: record.acr,
                 hashed: .init(accessToken: access.value), extra: IntentClaims.from(record.claims, consentID: record.grantID))
         }

@@ -92,7 +92,7 @@ public struct CIBATokens: Sendable {
         var extra: [String: JSON] = ["urn:openid:params:jwt:claim:auth_req_id": .string(authReqID)]
         if let refreshValue { extra["urn:openid:params:jwt:claim:rt_hash"] = .string(IDTokenIssuer.halfHash(refreshValue)) }
         // FAPI-CIBA: no c_hash or s_hash.
-        response.idToken = try idTokens.issue(
+        response.idToken = try await idTokens.issue(
             client: client, subject: approved.username, nonce: nil, authTime: approved.decidedAt ?? now, acr: nil,
             hashed: .init(accessToken: access.value), extra: extra)
         return response

@@ -49,7 +49,7 @@ public struct RefreshTokenGrant: GrantHandler {
         response.grantID = granted?.consent.id
         response.authorizationDetails = granted?.details
         if scope.split(separator: " ").contains("openid") {
-            response.idToken = try idTokens.issue(
+            response.idToken = try await idTokens.issue(
                 client: client, subject: record.subject, nonce: nil, authTime: record.authTime, acr: nil, hashed: .init(accessToken: access.value))
         }
         return response

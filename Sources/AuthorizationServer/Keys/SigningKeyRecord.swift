@@ -1,48 +1,83 @@
 public import Foundation
 public import JOSE
 
-/// What storage keeps about one of the server's signing keys. The private key itself lives either in a file
-/// (mode 0600) named by `keyFile`, relative to the keys directory, or, sealed with the configured key
-/// encryption key (AES-256-GCM, bound to its kid), in `sealedKey`: then every instance sharing the database
-/// can load it without a shared file system.
+/// What storage keeps about one of the server's signing keys. The private key itself lives in one of three places,
+/// named by `keyFile`:
+/// - a file (mode 0600), relative to the keys directory;
+/// - `database`: sealed with the configured key encryption key (AES-256-GCM, bound to its kid) in `sealedKey`, so
+///   every instance sharing the database can load it without a shared file system;
+/// - a `pkcs11:` URI (RFC 7512): inside a hardware token, which signs and never gives the key out.
+///
+/// A key's state follows from its times alone, so every instance sharing the database computes the same
+/// schedule (OIDC Core §10.1.1): `next` (published, not signing) until `activatesAt`, then `active` until
+/// `retiredAt`, then `retiring` (published, not signing) until `publishUntil`, then `removed`.
 public struct SigningKeyRecord: Sendable, Equatable {
     public var kid: String
     public var algorithm: JWSAlgorithm
     public var keyFile: String
     public var createdAt: Date
-    /// When the key stopped signing; nil while it is the active key for its algorithm.
+    /// When the key starts signing; nil when it signs from `createdAt`.
+    public var activatesAt: Date?
+    /// When the key stops signing; nil while nothing has replaced it.
     public var retiredAt: Date?
     /// Until when a retired key stays in `/jwks`, so tokens it signed can still be verified.
     public var publishUntil: Date?
-    /// The private key's PEM sealed with the key encryption key; nil for a key kept in a file.
+    /// The private key's PEM sealed with the key encryption key; nil for a key kept in a file or a token.
     public var sealedKey: [UInt8]?
+    /// The last state an audit event was written for (`recordSigningKeyState`); nil before the first.
+    public var recordedState: State?
 
     public init(
-        kid: String, algorithm: JWSAlgorithm, keyFile: String, createdAt: Date, retiredAt: Date? = nil, publishUntil: Date? = nil,
-        sealedKey: [UInt8]? = nil
+        kid: String, algorithm: JWSAlgorithm, keyFile: String, createdAt: Date, activatesAt: Date? = nil, retiredAt: Date? = nil,
+        publishUntil: Date? = nil, sealedKey: [UInt8]? = nil, recordedState: State? = nil
     ) {
         self.sealedKey = sealedKey
         self.kid = kid
         self.algorithm = algorithm
         self.keyFile = keyFile
         self.createdAt = createdAt
+        self.activatesAt = activatesAt
         self.retiredAt = retiredAt
         self.publishUntil = publishUntil
+        self.recordedState = recordedState
     }
 
-    public enum State: String, Sendable {
+    public enum State: String, Sendable, CaseIterable {
+        /// Published in `/jwks` ahead of use, so verifiers that cache the set know it before it signs.
+        case next
         /// Signs new tokens and is published.
         case active
-        /// No longer signs; published until `publishUntil`.
-        case retired
-        /// No longer signs nor published.
-        case expired
+        /// No longer signs; published until `publishUntil`, while tokens it signed may still be presented.
+        case retiring
+        /// Neither signs nor is published.
+        case removed
     }
 
+    /// Where the private key lives.
+    public enum Location: String, Sendable {
+        case file
+        case sealed
+        case pkcs11
+    }
+
+    /// `keyFile` of a record whose key is sealed in the database.
+    public static let sealedKeyFile = "database"
+
+    public var location: Location {
+        if sealedKey != nil { return .sealed }
+        if keyFile.hasPrefix("pkcs11:") { return .pkcs11 }
+        return .file
+    }
+
+    /// When the key starts signing.
+    public var activeFrom: Date { activatesAt ?? createdAt }
+
     public func state(at now: Date) -> State {
-        guard retiredAt != nil else { return .active }
-        if let publishUntil, publishUntil > now { return .retired }
-        return .expired
+        if let retiredAt, retiredAt <= now {
+            if let publishUntil, publishUntil > now { return .retiring }
+            return .removed
+        }
+        return activeFrom > now ? .next : .active
     }
 }
 
@@ -50,9 +85,13 @@ public struct SigningKeyRecord: Sendable, Equatable {
 public protocol SigningKeyStore: Sendable {
     /// Every record, oldest first.
     func signingKeys() async throws(StorageError) -> [SigningKeyRecord]
-    /// Adds an active key. Fails with `conflict` when the kid exists.
+    /// Adds a key that nothing retires (at most one per algorithm). Fails with `conflict` when the kid exists,
+    /// or when its algorithm has such a key already.
     func insertSigningKey(_ record: SigningKeyRecord, audit: AuditEvent?) async throws(StorageError)
-    /// In one transaction: adds `newKey` as the active key of its algorithm and retires every other
-    /// active key of that algorithm at `at`, published until `publishUntil`.
+    /// In one transaction: adds `newKey` (which signs from its `activeFrom`) and sets every other key of its
+    /// algorithm that nothing retired yet to stop signing `at` and stay published until `publishUntil`.
     func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date, audit: AuditEvent?) async throws(StorageError)
+    /// Notes that `kid` reached `state` and appends `audit`, in one transaction, unless `state` was noted already
+    /// (by this instance or another sharing the database). True when this call noted it.
+    func recordSigningKeyState(kid: String, state: SigningKeyRecord.State, audit: AuditEvent) async throws(StorageError) -> Bool
 }

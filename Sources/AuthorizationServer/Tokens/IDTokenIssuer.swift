@@ -37,7 +37,7 @@ public struct IDTokenIssuer: Sendable {
 
     public func issue(
         client: Client, subject: String, nonce: String?, authTime: Date, acr: String?, hashed: Hashed, extra: [String: JSON] = [:]
-    ) throws(OAuthError) -> String {
+    ) async throws(OAuthError) -> String {
         let algorithm = client.metadata["id_token_signed_response_alg"]?.stringValue.flatMap(JWSAlgorithm.init(rawValue:)) ?? .PS256
         guard let signer = keyRing.signer(for: algorithm) else { throw OAuthError.server("no active \(algorithm) signing key") }
         let now = clock.now().timeIntervalSince1970.rounded(.down)
@@ -55,7 +55,7 @@ public struct IDTokenIssuer: Sendable {
         if let state = hashed.state { claims["s_hash"] = .string(Self.halfHash(state)) }
         if let token = hashed.accessToken { claims["at_hash"] = .string(Self.halfHash(token)) }
         do {
-            return try signer.sign(claims: claims)
+            return try await signer.sign(claims: claims)
         } catch {
             throw OAuthError.server("signing an ID Token failed: \(error)")
         }

@@ -29,7 +29,7 @@ public struct IntrospectionResponseJWT: Sendable {
     /// The algorithms discovery advertises as `introspection_signing_alg_values_supported` (RFC 9701 §7): those of
     /// `algorithms` the key ring has an active key for.
     public func supportedAlgorithms() -> [JWSAlgorithm] {
-        let signers = keyRing.snapshot.signers
+        let signers = keyRing.snapshot.signers(at: clock.now())
         return Self.algorithms.filter { signers[$0] != nil }
     }
 
@@ -48,11 +48,11 @@ public struct IntrospectionResponseJWT: Sendable {
 
     /// The signed response for `server`, with its `introspection_signed_response_alg` and the key ring's active
     /// key of that algorithm (header `typ`, `alg`, `kid`); `server_error` when there is no such key.
-    public func sign(_ introspection: [String: JSON], for server: ResourceServer) throws(OAuthError) -> String {
+    public func sign(_ introspection: [String: JSON], for server: ResourceServer) async throws(OAuthError) -> String {
         let algorithm = server.introspectionSignedResponseAlg
         guard let signer = keyRing.signer(for: algorithm) else { throw OAuthError.server("no active \(algorithm) signing key for introspection") }
         do {
-            return try signer.sign(claims: claims(introspection, for: server), type: Self.type)
+            return try await signer.sign(claims: claims(introspection, for: server), type: Self.type)
         } catch {
             throw OAuthError.server("signing an introspection response failed: \(error)")
         }

@@ -87,7 +87,7 @@ public struct TokenIssuer: Sendable {
             }
             do {
                 // RFC 9068 §2.1: typ at+jwt.
-                value = try signer.sign(claims: claims, type: "at+jwt")
+                value = try await signer.sign(claims: claims, type: "at+jwt")
             } catch {
                 throw OAuthError.server("signing a JWT access token failed: \(error)")
             }

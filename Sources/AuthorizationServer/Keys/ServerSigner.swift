@@ -1,0 +1,46 @@
+import CoreMetrics
+public import JOSE
+
+/// One of the server's signing keys as token issuers use it: signs on the caller's thread for a key in a file or the
+/// database (microseconds), on the `SigningPool` for a key in a hardware token (which may take hundreds of
+/// milliseconds and must not hold a cooperative thread). Every signature is timed into `fapid_signing_seconds` and
+/// every failure counted in `fapid_signing_errors_total`, labelled by `kid`.
+public struct ServerSigner: Sendable {
+    public let key: SigningKey
+    let pool: SigningPool?
+    let latency: CoreMetrics.Timer
+    let errors: Counter
+
+    public init(key: SigningKey, pool: SigningPool?) {
+        self.key = key
+        self.pool = pool
+        latency = Timer(label: "fapid_signing_seconds", dimensions: [("kid", key.kid)])
+        errors = Counter(label: "fapid_signing_errors_total", dimensions: [("kid", key.kid)])
+    }
+
+    public var kid: String { key.kid }
+    public var algorithm: JWSAlgorithm { key.algorithm }
+    /// Whether the private key lives in a hardware token.
+    public var isInToken: Bool { pool != nil }
+
+    /// Signs `payload` as a compact JWS with `alg`, `kid` and any `extraHeader` members (`typ`, …).
+    public func sign(payload: [UInt8], extraHeader: [String: JSON] = [:]) async throws(JOSEError) -> String {
+        let key = self.key
+        let started = ContinuousClock.now
+        let result: Result<String, JOSEError>
+        if let pool {
+            result = await pool.run { () throws(JOSEError) -> String in try key.sign(payload: payload, extraHeader: extraHeader) }
+        } else {
+            result = Result { () throws(JOSEError) -> String in try key.sign(payload: payload, extraHeader: extraHeader) }
+        }
+        let elapsed = ContinuousClock.now - started
+        latency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        if case .failure = result { errors.increment() }
+        return try result.get()
+    }
+
+    /// Signs a JWT whose claims are `claims`.
+    public func sign(claims: [String: JSON], type: String? = "JWT") async throws(JOSEError) -> String {
+        try await sign(payload: JSON.object(claims).bytes, extraHeader: type.map { ["typ": .string($0)] } ?? [:])
+    }
+}
