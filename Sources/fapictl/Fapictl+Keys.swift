@@ -1,0 +1,109 @@
+import AuthorizationServer
+import ArgumentParser
+import FapidRuntime
+import Foundation
+import JOSE
+import OpenSSLKit
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the server's signing keys.",
+        subcommands: [List.self, Generate.self, Rotate.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List signing keys and their state.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await reporting {
+                let (_, runtime) = try await options.runtime()
+                let now = Date()
+                let records = try await runtime.signingKeys.store.signingKeys()
+                if json {
+                    printJSON(.array(records.map { record in
+                        var object: [String: JSON] = [
+                            "kid": .string(record.kid), "alg": .string(record.algorithm.rawValue), "key_file": .string(record.keyFile),
+                            "state": .string(record.state(at: now).rawValue), "created_at": .int(Int64(record.createdAt.timeIntervalSince1970)),
+                        ]
+                        if let until = record.publishUntil { object["publish_until"] = .int(Int64(until.timeIntervalSince1970)) }
+                        return .object(object)
+                    }))
+                } else {
+                    let width = max(45, (records.map(\.kid.count).max() ?? 0) + 2)
+                    print(TerminalText.row([("KID", width), ("ALG", 7), ("STATE", 9), ("CREATED", 22)], last: "PUBLISHED UNTIL"))
+                    for record in records {
+                        let until = record.publishUntil.map { $0.formatted(.iso8601) } ?? "-"
+                        print(
+                            TerminalText.row(
+                                [(record.kid, width), (record.algorithm.rawValue, 7), (record.state(at: now).rawValue, 9), (record.createdAt.formatted(.iso8601), 22)],
+                                last: until))
+                    }
+                }
+            }
+        }
+    }
+
+    struct Generate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an active signing key for each algorithm that has none (PS256 and ES256 by default)."
+        )
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var keyOptions: KeyOptions
+
+        func run() async throws {
+            try await reporting {
+                let (algorithms, manager) = try await keyOptions.manager(options)
+                let added = try await manager.ensureActiveKeys(for: algorithms, generate: true, now: Date())
+                if added.isEmpty { print("every requested algorithm already has an active key") }
+                for record in added { print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)") }
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a new key the signing key; the old one stays in /jwks until tokens it signed have expired."
+        )
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var keyOptions: KeyOptions
+
+        func run() async throws {
+            try await reporting {
+                let (algorithms, manager) = try await keyOptions.manager(options)
+                for algorithm in algorithms {
+                    let record = try await manager.rotate(algorithm, now: Date())
+                    print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)")
+                }
+            }
+        }
+    }
+}
+
+/// Options of the commands that create keys.
+struct KeyOptions: ParsableArguments {
+    @Option(name: .long, help: "Algorithm: PS256, ES256 or EdDSA; repeatable.") var alg: [String] = []
+    @Option(name: .long, help: "RSA modulus size for PS256 keys.") var rsaBits = 2048
+
+    /// The requested algorithms and a key manager over the configured database and keys directory.
+    func manager(_ options: GlobalOptions) async throws -> ([JWSAlgorithm], SigningKeyManager) {
+        let algorithms = try parseAlgorithms(alg)
+        guard (2048...8192).contains(rsaBits), rsaBits % 8 == 0 else {
+            throw Failure(message: "--rsa-bits must be a multiple of 8 from 2048 to 8192")
+        }
+        let (configuration, runtime) = try await options.runtime()
+        let manager = try SigningKeyManager(configuration: configuration, store: runtime.signingKeys.store, rsaBits: rsaBits)
+        return (algorithms, manager)
+    }
+}
+
+func parseAlgorithms(_ names: [String]) throws -> [JWSAlgorithm] {
+    if names.isEmpty { return SigningKeyManager.requiredAlgorithms }
+    return try names.map { name in
+        guard let algorithm = JWSAlgorithm(rawValue: name), JWSAlgorithm.signing.contains(algorithm) else {
+            throw Failure(message: "--alg \(name): must be PS256, ES256 or EdDSA")
+        }
+        return algorithm
+    }
+}
