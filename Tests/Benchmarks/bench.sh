@@ -78,6 +78,34 @@ load ciba-poll "$fapid/token" "$connections" --bodies-file "$work/ciba-poll.bodi
 rss_end=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 
+# --- keys in a PKCS#11 token: SoftHSM2 through OpenSSL's pkcs11 engine ------------------------------------
+# The same JWT access tokens, signed by keys made inside a SoftHSM2 token (fapictl keys generate --pkcs11); each
+# signature runs on fapid's signing pool. Compared with the file keys of the same run.
+hsm_module=""
+for candidate in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
+    [ -f "$candidate" ] && hsm_module=$candidate && break
+done
+if [ -n "$hsm_module" ] && command -v softhsm2-util >/dev/null; then
+    mkdir -p "$work/hsm/tokens"
+    ln -s "$work/keys" "$work/hsm/keys"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$work/hsm/tokens" > "$work/hsm/softhsm2.conf"
+    printf '123456\n' > "$work/hsm/pin" && chmod 600 "$work/hsm/pin"
+    hsm_env=(SOFTHSM2_CONF=$work/hsm/softhsm2.conf FAPID_PKCS11_MODULE=$hsm_module FAPID_PKCS11_PIN_FILE=$work/hsm/pin
+        FAPID_DATABASE=$work/hsm/fapid.sqlite FAPID_ADMIN_SOCKET=$work/hsm/fapid.sock)
+    env "${hsm_env[@]}" softhsm2-util --init-token --free --label bench --so-pin 12345678 --pin 123456 >/dev/null
+    env "${hsm_env[@]}" "$bin/fapictl" migrate >/dev/null
+    env "${hsm_env[@]}" "$bin/fapictl" keys generate --pkcs11 "pkcs11:token=bench" >/dev/null
+    env "${hsm_env[@]}" "$bin/fapid" 2>"$work/hsm/fapid.log" &
+    pid=$!
+    until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$port/healthz" >/dev/null 2>&1; do sleep 0.02; done
+    env "${hsm_env[@]}" "$python" "$root/Tests/Benchmarks/prepare.py" "$work/hsm" "https://localhost:$port" "$bin/fapictl" "$seconds"
+    load token-jwt-ps256-pkcs11 "$fapid/token" "$connections" --body-file "$work/hsm/token-jwt-ps256.body" >> "$results"
+    load token-jwt-es256-pkcs11 "$fapid/token" "$connections" --body-file "$work/hsm/token-jwt-es256.body" >> "$results"
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+else
+    echo "softhsm2 is not installed: the -pkcs11 scenarios are skipped (apt-get install softhsm2)" >&2
+fi
+
 # --- PostgreSQL: one instance, then two instances on the same database ------------------------------------
 # A throwaway cluster (Tests/postgres/cluster.sh: fsync and synchronous_commit on) on this machine's two cores,
 # shared with the instances and the load generators: the two-instance figure shows what sharing costs and
@@ -181,6 +209,10 @@ while IFS=$'\t' read -r name rate p50 p99 errors; do
         token-mtls) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 0.15 of nginx, p99 <= 20 ms" ;;
         introspect) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 0.30 of nginx" ;;
         token-jwt-ps256) ratio=$(awk -v a="$rate" -v b="$rsa_sign" 'BEGIN {printf "%.2f of RSA-2048 sign/s", a / b}'); target=">= 0.7 of RSA sign rate" ;;
+        token-jwt-ps256-pkcs11) ratio=$(awk -v a="$rate" -v b="$(rate_of token-jwt-ps256)" 'BEGIN {printf "%.3f of token-jwt-ps256", a / b}')
+            target=$(awk -v a="$rate" -v b="$rsa_sign" 'BEGIN {printf "(key in SoftHSM2: %.2f of RSA-2048 sign/s)", a / b}') ;;
+        token-jwt-es256-pkcs11) ratio=$(awk -v a="$rate" -v b="$(rate_of token-jwt-es256)" 'BEGIN {printf "%.3f of token-jwt-es256", a / b}')
+            target=$(awk -v a="$rate" -v b="$ecdsa_sign" 'BEGIN {printf "(key in SoftHSM2: %.2f of P-256 sign/s)", a / b}') ;;
         token-jwt-es256) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target=">= 10000 req/s" ;;
         introspect-jwt) ratio=$(awk -v a="$rate" -v b="$introspect_rate" 'BEGIN {printf "%.3f of introspect", a / b}')
             target=$(awk -v a="$rate" -v b="$rsa_sign" 'BEGIN {printf "(one PS256 signature each: %.2f of RSA-2048 sign/s)", a / b}') ;;
