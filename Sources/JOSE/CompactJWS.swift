@@ -101,7 +101,7 @@ public struct SigningKey: Sendable {
     public let key: AsymmetricKey
     public let algorithm: JWSAlgorithm
     public let kid: String
-    /// Initialised once; EdDSA (one-shot signing, not copyable) signs without one.
+    /// Initialised once; EdDSA (one-shot signing, not copyable) and token keys sign without one.
     let prepared: PreparedSigner?
 
     public init(key: AsymmetricKey, algorithm: JWSAlgorithm, kid: String) throws(JOSEError) {
@@ -112,7 +112,9 @@ public struct SigningKey: Sendable {
         self.key = key
         self.algorithm = algorithm
         self.kid = kid
-        prepared = algorithm == .EdDSA ? nil : try PreparedSigner(key: key, algorithm: algorithm)
+        // A token key is initialised per signature: the token's own latency dwarfs it, and an engine context is not
+        // copied across threads.
+        prepared = algorithm == .EdDSA || key.isInToken ? nil : try PreparedSigner(key: key, algorithm: algorithm)
     }
 
     /// Signs `payload` as a compact JWS with `alg`, `kid` and any `extraHeader` members (`typ`, …).

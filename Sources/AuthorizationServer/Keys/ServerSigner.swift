@@ -1,4 +1,3 @@
-import CoreMetrics
 public import JOSE
 
 /// One of the server's signing keys as token issuers use it: signs on the caller's thread for a key in a file or the
@@ -8,14 +7,10 @@ public import JOSE
 public struct ServerSigner: Sendable {
     public let key: SigningKey
     let pool: SigningPool?
-    let latency: CoreMetrics.Timer
-    let errors: Counter
 
     public init(key: SigningKey, pool: SigningPool?) {
         self.key = key
         self.pool = pool
-        latency = Timer(label: "fapid_signing_seconds", dimensions: [("kid", key.kid)])
-        errors = Counter(label: "fapid_signing_errors_total", dimensions: [("kid", key.kid)])
     }
 
     public var kid: String { key.kid }
@@ -34,8 +29,9 @@ public struct ServerSigner: Sendable {
             result = Result { () throws(JOSEError) -> String in try key.sign(payload: payload, extraHeader: extraHeader) }
         }
         let elapsed = ContinuousClock.now - started
-        latency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-        if case .failure = result { errors.increment() }
+        ServerMetrics.signingSeconds.recordNanoseconds(
+            key.kid, elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        if case .failure = result { ServerMetrics.signingErrors.increment(key.kid) }
         return try result.get()
     }
 
