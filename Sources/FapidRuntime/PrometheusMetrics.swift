@@ -15,8 +15,10 @@ public final class PrometheusMetrics: Sendable {
     private let statusCounters: [String: Prometheus.Counter]
     private let cibaPending: Prometheus.Gauge
 
-    /// Bootstraps swift-metrics: call once, before any counter is made.
-    public init(checker: CertificateStatusChecker?, ciba: (any CIBAStore)?) {
+    /// Bootstraps swift-metrics onto a new registry: call once, before any counter is made. A metric made before
+    /// (a signing key loaded at start-up, say) would stay on the no-op handler and never be exported.
+    /// Timers become histograms with buckets from 0.5 ms (a key in a file) to 5 s (a slow hardware token).
+    public static func bootstrap() -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -24,6 +26,16 @@ public final class PrometheusMetrics: Sendable {
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
         ]
         MetricsSystem.bootstrap(factory)
+        return registry
+    }
+
+    /// Bootstraps swift-metrics (`bootstrap()`) and exports its registry.
+    public convenience init(checker: CertificateStatusChecker?, ciba: (any CIBAStore)?) {
+        self.init(registry: Self.bootstrap(), checker: checker, ciba: ciba)
+    }
+
+    /// Exports `registry`, which `bootstrap()` made.
+    public init(registry: PrometheusCollectorRegistry, checker: CertificateStatusChecker?, ciba: (any CIBAStore)?) {
         self.registry = registry
         self.checker = checker
         self.ciba = ciba

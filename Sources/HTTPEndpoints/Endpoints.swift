@@ -50,14 +50,20 @@ public struct Endpoints: Sendable {
         JSONResponse.make(bytes: metadataDocument, cache: "public, max-age=300")
     }
 
-    /// Ready when every required signing key is loaded and the database answers; 503 naming what is not.
+    /// Ready when every required signing key is loaded, every `active` and `next` key in a token signed at its last
+    /// probe, and the database answers; 503 naming what is not (the failing kids, which `/jwks` publishes anyway).
     func health() async -> Response {
-        let signers = keyRing.snapshot.signers(at: Date())
-        let keysReady = SigningAlgorithmsReady.required.allSatisfy { signers[$0] != nil }
+        let now = Date()
+        let snapshot = keyRing.snapshot
+        let signers = snapshot.signers(at: now)
+        let loaded = SigningAlgorithmsReady.required.allSatisfy { signers[$0] != nil }
+        let failing = keyRing.health.failing(among: snapshot.activeAndNext(at: now).map(\.record.kid))
+        let keysReady = loaded && failing.isEmpty
         let databaseReady = await databaseProbe?() ?? true
+        let keys = !loaded ? "not loaded" : failing.isEmpty ? "ok" : "cannot sign: " + failing.joined(separator: ", ")
         let body: JSON = [
             "status": .string(keysReady && databaseReady ? "ok" : "unavailable"),
-            "signing_keys": .string(keysReady ? "ok" : "not loaded"),
+            "signing_keys": .string(keys),
             "database": .string(databaseReady ? "ok" : "not answering"),
         ]
         return JSONResponse.make(status: keysReady && databaseReady ? .ok : .serviceUnavailable, body)

@@ -8,7 +8,7 @@ import OpenSSLKit
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage the server's signing keys.",
-        subcommands: [List.self, Generate.self, Rotate.self]
+        subcommands: [List.self, Generate.self, Rotate.self, Import.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -51,13 +51,41 @@ struct Keys: AsyncParsableCommand {
         )
         @OptionGroup var options: GlobalOptions
         @OptionGroup var keyOptions: KeyOptions
+        @Option(name: .long, help: "Make the key pairs inside the PKCS#11 token this URI names (pkcs11:token=LABEL).") var pkcs11: String?
 
         func run() async throws {
             try await reporting {
                 let (algorithms, manager) = try await keyOptions.manager(options)
-                let added = try await manager.ensureActiveKeys(for: algorithms, generate: true, now: Date())
+                let added =
+                    if let pkcs11 {
+                        try await manager.generateTokenKeys(algorithms, in: try parsePKCS11URI(pkcs11), now: Date())
+                    } else {
+                        try await manager.ensureActiveKeys(for: algorithms, generate: true, now: Date())
+                    }
                 if added.isEmpty { print("every requested algorithm already has an active key") }
                 for record in added { print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)") }
+            }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a key already in a PKCS#11 token: active when its algorithm has no active key, otherwise staged as next.",
+            discussion: "The algorithm comes from the key (RSA: PS256, P-256: ES256). A staged key is published in /jwks for "
+                + "key_publish_ahead_seconds before it signs; --now makes it sign at once."
+        )
+        @OptionGroup var options: GlobalOptions
+        @Option(name: .long, help: "The key's RFC 7512 URI (pkcs11:token=LABEL;object=LABEL or id=%NN…), without PIN or module.") var pkcs11: String
+        @Flag(name: .long, help: "Make the key active at once (an emergency), not after key_publish_ahead_seconds.") var now = false
+
+        func run() async throws {
+            try await reporting {
+                let uri = try parsePKCS11URI(pkcs11)
+                let (configuration, runtime) = try await options.runtime()
+                let manager = try SigningKeyManager(configuration: configuration, store: runtime.signingKeys.store)
+                let at = Date()
+                let record = try await manager.importTokenKey(uri, now: at, immediately: now)
+                print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile) \(record.state(at: at).rawValue) from \(record.activeFrom.formatted(.iso8601))")
             }
         }
     }
@@ -79,6 +107,12 @@ struct Keys: AsyncParsableCommand {
             }
         }
     }
+
+}
+
+/// A `pkcs11:` URI from the command line; refused with the parser's reason (a PIN or module in it, …).
+func parsePKCS11URI(_ text: String) throws -> PKCS11URI {
+    do { return try PKCS11URI(parsing: text) } catch { throw Failure(message: "--pkcs11: \(error)") }
 }
 
 /// Options of the commands that create keys.

@@ -42,6 +42,8 @@ struct Fapid: AsyncParsableCommand {
 
     func serve(_ configuration: FapidConfiguration, logger: Logger) async throws {
         let clock = SystemClock()
+        // Before any key is loaded: each signing key's metrics are made when it is.
+        let registry = PrometheusMetrics.bootstrap()
         try PrivateKeyFile.checkPermissions(configuration.tlsPrivateKey)
         let runtime = try await Runtime.open(configuration, logger: logger, backgroundCheckpoints: true, sealCIBANotifications: true)
         let audit = runtime.storage.audit
@@ -58,9 +60,11 @@ struct Fapid: AsyncParsableCommand {
             addresses: OutboundAddressPolicy(allowPrivateNetworks: configuration.outboundAllowPrivateNetworks))
         let revocation = try RevocationPolicy.make(
             configuration, fetcher: outbound, store: runtime.storage.statusCache, logger: logger, audit: audit)
-        let metrics = PrometheusMetrics(checker: revocation.checker, ciba: runtime.storage.ciba)
+        let metrics = PrometheusMetrics(registry: registry, checker: revocation.checker, ciba: runtime.storage.ciba)
         let restored = try await revocation.checker.restore()
         if restored > 0 { logger.info("certificate status answers restored", metadata: ["count": "\(restored)"]) }
+        // Fail closed: a key that cannot sign (a token absent, a wrong PIN) stops the daemon before it listens.
+        try await SigningKeyProbe.requireSigning(keyRing, now: clock.now())
         let (services, psu, cibaTokens, grantTypes) = Self.tokenServices(
             configuration, runtime: runtime, keyRing: keyRing, fetcher: outbound, status: revocation, clock: clock,
             dpopNonces: try DPoPNonceKey.nonces(configuration))
@@ -121,7 +125,9 @@ struct Fapid: AsyncParsableCommand {
             background.append(try MetricsListener.make(host: host, port: port, metrics: metrics, logger: logger))
         }
         let app = try server.makeApplication(logger: logger, services: background + [
-                refresher, outbound, revocation, ExpirySweeper(
+                refresher, outbound, revocation,
+                SigningKeyHealthMonitor(ring: keyRing, clock: clock, interval: .seconds(configuration.keyRefreshSeconds), logger: logger),
+                ExpirySweeper(
                     tokens: runtime.tokens, interactions: runtime.storage.interactions, signInAttempts: runtime.storage.signInAttempts,
                     consents: runtime.storage.consents, clock: clock,
                     logger: logger),

@@ -43,6 +43,8 @@ public final class KeyRing: Sendable {
     let clock: any WallClock
     /// Where signatures by keys in a token run; file and sealed keys sign on the caller's thread.
     public let pool: SigningPool
+    /// Keys in a token that failed their last probe signature (`/healthz`).
+    public let health = KeyHealth()
 
     public init(clock: any WallClock = SystemClock(), pool: SigningPool = SigningPool()) {
         self.clock = clock
