@@ -116,6 +116,12 @@ struct SigningKeyManagerPKCS11Tests {
         #expect(ring.pool.waiting == 1)
         await monitor.check()
         #expect(ring.pool.waiting == 1, "a second probe of a key whose first has not returned is not queued")
+        // At start-up the same key stops the daemon, named with its URI.
+        let refusal = await #expect(throws: PrivateKeyFile.Failure.self) {
+            try await SigningKeyProbe.requireSigning(ring, now: t0, timeout: .milliseconds(200))
+        }
+        #expect(refusal?.description.contains(kid) == true && refusal?.description.contains("pkcs11:token=\(SoftHSM.tokenLabel)") == true)
+        #expect(refusal?.description.contains(SoftHSM.pin) == false)
         // Forgotten: the next reload loads the key again.
         let loads = LoadCount()
         let records = try await manager.store.signingKeys()
