@@ -42,7 +42,7 @@ struct Fapid: AsyncParsableCommand {
 
     func serve(_ configuration: FapidConfiguration, logger: Logger) async throws {
         let clock = SystemClock()
-        // Before any key is loaded: each signing key's metrics are made when it is.
+        // Before any key is loaded: a signing key's error counter is made (at 0) when it is.
         let registry = PrometheusMetrics.bootstrap()
         try PrivateKeyFile.checkPermissions(configuration.tlsPrivateKey)
         let runtime = try await Runtime.open(configuration, logger: logger, backgroundCheckpoints: true, sealCIBANotifications: true)

@@ -11,6 +11,8 @@ public struct ServerSigner: Sendable {
     public init(key: SigningKey, pool: SigningPool?) {
         self.key = key
         self.pool = pool
+        // The error counter is exported from the key's load on (at 0), so an alert on its rate needs no first error.
+        ServerMetrics.signingErrors.increment(key.kid, by: 0)
     }
 
     public var kid: String { key.kid }
