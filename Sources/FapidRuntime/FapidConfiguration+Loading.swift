@@ -118,6 +118,7 @@ extension FapidConfiguration {
             .optionalText("key_encryption_key_file", \.keyEncryptionKeyFile),
             .optionalText("pkcs11_module", \.pkcs11Module),
             .optionalText("pkcs11_pin_file", \.pkcs11PinFile),
+            .number("pkcs11_sessions", \.pkcs11Sessions, in: 1...256),
             .text("migrations_dir", \.migrationsDirectory),
             .choice("log_level", \.logLevel, caseInsensitive: true),
             .text("tls_certificate", \.tlsCertificate),

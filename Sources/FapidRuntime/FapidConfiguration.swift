@@ -75,6 +75,9 @@ public struct FapidConfiguration: Sendable, Equatable {
     public var pkcs11Module: String?
     /// `pkcs11_pin_file`, `FAPID_PKCS11_PIN_FILE`: a file (mode 0600) holding the token's user PIN.
     public var pkcs11PinFile: String?
+    /// `pkcs11_sessions`, `FAPID_PKCS11_SESSIONS`: how many signatures may be in the token at once (the threads of the
+    /// `SigningPool`); at most 64 more per thread wait. Match what the token or HSM partition allows. Default 4.
+    public var pkcs11Sessions: Int = 4
     /// How long a rotated-out key stays published: `retired_key_publish_seconds`, but never less than the longest
     /// lifetime of anything the server signs (access tokens, ID tokens, JARM responses), so that every token a key
     /// signed expires before the key leaves `/jwks`.

@@ -4,6 +4,11 @@ public import JOSE
 public import OpenSSLKit
 
 extension SigningKeyManager {
+    /// The pool token signatures run on, sized by `pkcs11_sessions`.
+    public static func signingPool(_ configuration: FapidConfiguration) -> SigningPool {
+        SigningPool(threads: configuration.pkcs11Sessions, queueLimit: 64 * configuration.pkcs11Sessions)
+    }
+
     /// The algorithm a token key signs with: RSA → PS256, P-256 → ES256.
     public static func algorithm(for key: AsymmetricKey) throws -> JWSAlgorithm {
         switch key.kind {

@@ -52,7 +52,7 @@ struct Fapid: AsyncParsableCommand {
                 .configurationLoaded, at: clock.now(), user: OperatingSystemUser.name,
                 reason: "fapid \(ProcessInfo.processInfo.processIdentifier) started: \(configuration.summary)"))
         try await runtime.signingKeys.ensureActiveKeys(generate: false, now: clock.now())
-        let keyRing = KeyRing()
+        let keyRing = KeyRing(pool: SigningKeyManager.signingPool(configuration))
         try await runtime.signingKeys.reload(keyRing, now: clock.now())
 
         let outbound = OutboundHTTPClient(

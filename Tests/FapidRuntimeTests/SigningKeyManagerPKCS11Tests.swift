@@ -147,3 +147,17 @@ private final class LoadCount: @unchecked Sendable {
     func add(_ kid: String) { lock.withLock { loaded.append(kid) } }
     var kids: [String] { lock.withLock { loaded } }
 }
+
+@Suite("pkcs11_sessions")
+struct PKCS11SessionsSettingTests {
+    @Test("sizes the signing pool: 4 threads by default, FAPID_PKCS11_SESSIONS otherwise, 1 to 256")
+    func sessions() throws {
+        let defaults = try FapidConfiguration.load(file: nil, environment: [:])
+        #expect(SigningKeyManager.signingPool(defaults).threads == 4 && SigningKeyManager.signingPool(defaults).queueLimit == 256)
+        let sixteen = try FapidConfiguration.load(file: nil, environment: ["FAPID_PKCS11_SESSIONS": "16"])
+        #expect(SigningKeyManager.signingPool(sixteen).threads == 16)
+        for bad in ["0", "257", "many"] {
+            #expect(throws: ConfigurationError.self) { try FapidConfiguration.load(file: nil, environment: ["FAPID_PKCS11_SESSIONS": bad]) }
+        }
+    }
+}
