@@ -84,8 +84,9 @@ struct Keys: AsyncParsableCommand {
                 let time = Date()
                 for algorithm in algorithms {
                     let record = try await manager.rotate(algorithm, now: time, immediately: now)
+                    // The first three fields stay what scripts read (algorithm, kid, key file); then the state and when it signs.
                     print(
-                        "\(record.algorithm.rawValue) \(record.kid) \(record.state(at: time).rawValue) activates \(record.activeFrom.formatted(.iso8601)) \(record.keyFile)")
+                        "\(record.algorithm.rawValue) \(record.kid) \(record.keyFile) \(record.state(at: time).rawValue), active from \(record.activeFrom.formatted(.iso8601))")
                 }
             }
         }
