@@ -2,6 +2,7 @@
 /jwks before it signs, so a relying party that caches /jwks for the Cache-Control max-age it is given never meets
 a token whose kid it does not know. Verifiers here are independent clients (requests, joserfc) that honour
 max-age; each token is verified against the /jwks fetched before it was requested."""
+import contextlib
 import json
 import re
 import threading
@@ -103,6 +104,26 @@ def kid_of(token):
     return jws.extract_compact(token.encode()).headers()["kid"]
 
 
+@contextlib.contextmanager
+def running(verifiers):
+    """The verifiers running, and once they have seen tokens; stopped and joined on the way out, whatever happened."""
+    for verifier in verifiers:
+        verifier.start()
+    try:
+        wait_for(lambda: all(verifier.tokens for verifier in verifiers), 30, "tokens before the rotation")
+        yield verifiers
+    finally:
+        for verifier in verifiers:
+            verifier.stop.set()
+        for verifier in verifiers:
+            verifier.join(timeout=60)
+    for verifier in verifiers:
+        assert not verifier.problems, verifier.problems
+        assert verifier.cache_controls == {f"public, max-age={MAX_AGE}"}
+        for kid, used in verifier.used_at.items():
+            assert verifier.published_at[kid] < used, f"{kid} was used before it was seen in /jwks"
+
+
 def access_tokens(clients):
     def fetch():
         for alg, (client, client_id, source) in clients.items():
@@ -138,10 +159,7 @@ def test_staged_rotation_never_signs_with_a_key_verifiers_could_not_have(make_da
 
     clients = {alg: (*jwt_client(daemon, alg), daemon.port) for alg in ALGS}
     verifiers = [CachingVerifier(daemon, access_tokens(clients)), CachingVerifier(daemon, id_tokens(Flow(daemon, private_pki)))]
-    for verifier in verifiers:
-        verifier.start()
-    try:
-        wait_for(lambda: all(verifier.tokens for verifier in verifiers), 30, "tokens before the rotation")
+    with running(verifiers):
         asked = time.time()
         lines = daemon.fapictl("keys", "rotate").stdout.splitlines()
         assert len(lines) == 2, lines
@@ -171,17 +189,7 @@ def test_staged_rotation_never_signs_with_a_key_verifiers_could_not_have(make_da
         # retiring → removed once every token the old key signed has expired.
         wait_for(lambda: all(keys_list(daemon)[kid]["state"] == "removed" for kid in old.values()), LIFETIME + 5, "removal")
         wait_for(lambda: not ({key["kid"] for key in daemon.get("/jwks").json()["keys"]} & set(old.values())), 5, "old keys leaving /jwks")
-    finally:
-        for verifier in verifiers:
-            verifier.stop.set()
-        for verifier in verifiers:
-            verifier.join(timeout=60)
-
     for verifier in verifiers:
-        assert not verifier.problems, verifier.problems
-        assert verifier.cache_controls == {f"public, max-age={MAX_AGE}"}
-        for kid in set(new.values()) & set(verifier.used_at):
-            assert verifier.published_at[kid] < verifier.used_at[kid], "a key must be in /jwks before any token uses it"
         check_switch_by_iat(verifier.tokens, old, new, activates_at)
     # Both algorithms' access tokens and the ID tokens went through the switch.
     access = verifiers[0].tokens

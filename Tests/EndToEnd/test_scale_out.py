@@ -370,7 +370,7 @@ def test_staged_rotation_switches_both_instances_at_the_same_second_and_is_audit
     """Two instances on one database follow one schedule: from the activation second on, tokens of both carry the new
     kid and none before it; each transition is one audit event, whichever instance noticed it first."""
     from test_keys_rotation import ENV, PUBLISH_AHEAD, CachingVerifier, access_tokens, audit_rows, check_switch_by_iat, jwt_client, \
-        keys_list, wait_for
+        keys_list, running, wait_for
     env = {"FAPID_STORAGE": "postgres", "FAPID_DATABASE_URL": shared.database(), **ENV}
     a = shared.make_daemon(env=env, keys=private_pki)
     b = shared.make_daemon(env={**env, "FAPID_ISSUER": a.issuer}, keys=private_pki)
@@ -382,21 +382,12 @@ def test_staged_rotation_switches_both_instances_at_the_same_second_and_is_audit
     _, client_id = jwt_client(a, "ES256")
     verifiers = [CachingVerifier(daemon, access_tokens({"ES256": (TokenClient(daemon, (private_pki / "tpp.pem", private_pki / "tpp.key")),
                                                                    client_id, daemon.port)})) for daemon in (a, b)]
-    for verifier in verifiers:
-        verifier.start()
-    try:
-        wait_for(lambda: all(verifier.tokens for verifier in verifiers), 30, "tokens before the rotation")
+    with running(verifiers):
         new_kid = a.fapictl("keys", "rotate", "--alg", "ES256").stdout.split()[1]
         activates_at = keys_list(b)[new_kid]["activates_at"]
         wait_for(lambda: all(new_kid in verifier.used_at for verifier in verifiers), PUBLISH_AHEAD + 10, "both instances signing with the new key")
         time.sleep(1)
-    finally:
-        for verifier in verifiers:
-            verifier.stop.set()
-        for verifier in verifiers:
-            verifier.join(timeout=60)
     for verifier in verifiers:
-        assert not verifier.problems, verifier.problems
         check_switch_by_iat(verifier.tokens, old, {"ES256": new_kid}, {"ES256": activates_at})
         assert {kid for _, kid, _, _ in verifier.tokens} == {old["ES256"], new_kid}
     time.sleep(1.5)  # both instances refreshed after the switch
