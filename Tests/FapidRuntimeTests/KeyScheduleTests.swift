@@ -136,3 +136,29 @@ struct KeyScheduleTests {
         #expect(!reasons.contains { $0.contains("PRIVATE") })
     }
 }
+
+/// Rotation of a key that lives in a PKCS#11 token (SoftHSM2): the new key is made in the same token and staged too.
+@Suite("Key schedule in a PKCS#11 token", .serialized, .enabled(if: SoftHSM.shared != nil, "softhsm2 is not installed"))
+struct KeyScheduleTokenTests {
+    @Test("rotating a token key makes the next key in the same token, staged like any other")
+    func rotateInToken() async throws {
+        let token = try #require(SoftHSM.shared)
+        let storage = Storage.memory()
+        let manager = SigningKeyManager(
+            store: storage.signingKeys, keysDirectory: "/nonexistent", publishAheadSeconds: 900,
+            pkcs11: .init(module: token.module, pin: SoftHSM.pin))
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let active = try manager.newTokenKey(.ES256, in: PKCS11URI(token: SoftHSM.tokenLabel), now: t0)
+        try await storage.signingKeys.insertSigningKey(active, audit: nil)
+        let next = try await manager.rotate(.ES256, now: t0.addingTimeInterval(60))
+        #expect(next.location == .pkcs11 && next.kid != active.kid && next.sealedKey == nil)
+        #expect(try PKCS11URI(parsing: next.keyFile).token == SoftHSM.tokenLabel)
+        #expect(next.activatesAt == t0.addingTimeInterval(960) && next.state(at: t0.addingTimeInterval(60)) == .next)
+        let ring = KeyRing(clock: FixedClock(t0.addingTimeInterval(960)))
+        try await manager.reload(ring, now: t0.addingTimeInterval(960))
+        let signer = try #require(ring.signer(for: .ES256))
+        #expect(signer.kid == next.kid)
+        let jws = try await signer.sign(claims: ["n": 1])
+        try CompactJWS(jws).verify(with: try JWKSet(json: ring.snapshot.jwksDocument), allowed: [.ES256])
+    }
+}
