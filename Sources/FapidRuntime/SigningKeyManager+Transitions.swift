@@ -36,7 +36,10 @@ extension SigningKeyManager {
         case .active: return "\(key) signs from \(record.activeFrom.formatted(.iso8601))"
         case .retiring:
             let until = record.publishUntil.map { $0.formatted(.iso8601) } ?? "-"
-            return "\(key) stopped signing at \(record.retiredAt.map { $0.formatted(.iso8601) } ?? "-"); published until \(until)"
+            guard let retiredAt = record.retiredAt, retiredAt > record.activeFrom else {
+                return "\(key) replaced before it signed; published until \(until)"
+            }
+            return "\(key) stopped signing at \(retiredAt.formatted(.iso8601)); published until \(until)"
         case .removed: return "\(key) no longer published"
         }
     }

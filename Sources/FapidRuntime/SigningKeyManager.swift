@@ -178,10 +178,11 @@ public struct SigningKeyManager: Sendable {
         if !immediately { record.activatesAt = switchAt }
         // The state this call's audit event records, so the key ring refresher does not record it again.
         record.recordedState = record.state(at: now)
+        let key = "\(algorithm.rawValue) key \(record.kid)"
         let reason =
             immediately
-            ? "\(algorithm.rawValue) key \(record.kid) active now (emergency rotation); the previous one is published for \(retiredPublishSeconds) s"
-            : "\(algorithm.rawValue) key \(record.kid) published; active from \(switchAt.formatted(.iso8601)), the previous one then published for \(retiredPublishSeconds) s"
+            ? "\(key) active now (emergency rotation); the previous one is published for \(retiredPublishSeconds) s"
+            : "\(key) published; active from \(switchAt.formatted(.iso8601)), the previous one then published for \(retiredPublishSeconds) s"
         try await store.rotateSigningKey(
             to: record, at: switchAt, publishUntil: switchAt.addingTimeInterval(TimeInterval(retiredPublishSeconds)),
             audit: AuditEvent(immediately ? .keyActivated : .keyStaged, at: now, user: OperatingSystemUser.name, reason: reason))

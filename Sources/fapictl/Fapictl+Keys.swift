@@ -35,14 +35,17 @@ struct Keys: AsyncParsableCommand {
                     }))
                 } else {
                     let width = max(45, (records.map(\.kid.count).max() ?? 0) + 2)
-                    let columns: [(String, width: Int)] = [("KID", width), ("ALG", 7), ("LOCATION", 10), ("STATE", 10), ("CREATED", 22), ("ACTIVATES", 22)]
+                    let columns: [(String, width: Int)] = [
+                        ("KID", width), ("ALG", 7), ("LOCATION", 10), ("STATE", 10), ("CREATED", 22), ("ACTIVATES", 22),
+                    ]
                     print(TerminalText.row(columns, last: "PUBLISHED UNTIL"))
                     for record in records {
                         let state = record.state(at: now)
                         let activates = state == .next ? record.activeFrom.formatted(.iso8601) : "-"
                         let until = record.publishUntil.map { $0.formatted(.iso8601) } ?? "-"
                         let cells = [
-                            record.kid, record.algorithm.rawValue, record.location.rawValue, state.rawValue, record.createdAt.formatted(.iso8601), activates,
+                            record.kid, record.algorithm.rawValue, record.location.rawValue, state.rawValue,
+                            record.createdAt.formatted(.iso8601), activates,
                         ]
                         print(TerminalText.row(zip(cells, columns).map { ($0, width: $1.width) }, last: until))
                     }
@@ -70,7 +73,7 @@ struct Keys: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Publish a new key as next; it signs after key_publish_ahead_seconds, and the old one stays in /jwks until tokens it signed have expired.",
+            abstract: "Publish a new key as next: it signs after key_publish_ahead_seconds; the old one stays in /jwks until its tokens expire.",
             discussion: "A key whose algorithm's active key lives in a PKCS#11 token is made in the same token."
         )
         @OptionGroup var options: GlobalOptions
@@ -85,8 +88,8 @@ struct Keys: AsyncParsableCommand {
                 for algorithm in algorithms {
                     let record = try await manager.rotate(algorithm, now: time, immediately: now)
                     // The first three fields stay what scripts read (algorithm, kid, key file); then the state and when it signs.
-                    print(
-                        "\(record.algorithm.rawValue) \(record.kid) \(record.keyFile) \(record.state(at: time).rawValue), active from \(record.activeFrom.formatted(.iso8601))")
+                    let schedule = "\(record.state(at: time).rawValue), active from \(record.activeFrom.formatted(.iso8601))"
+                    print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile) \(schedule)")
                 }
             }
         }

@@ -408,13 +408,16 @@ struct StoreContractTests {
         #expect(try await store.signingKeys().first { $0.kid == "ed" } == sealed)
     }
 
-    @Test("a rotation stops every key still signing after its time: a pending staged key signs until the newer, an emergency stops all", arguments: Backend.available)
+    @Test(
+        "a rotation stops every key still signing after its time: a pending staged key signs until the newer, an emergency stops all",
+        arguments: Backend.available)
     func stagedRotation(backend: Backend) async throws {
         let fixture = try await Fixture.open(backend)
         defer { withExtendedLifetime(fixture) {} }
         let store = fixture.storage.signingKeys
         func record(_ kid: String, activatesAt: Date?) -> SigningKeyRecord {
-            SigningKeyRecord(kid: kid, algorithm: .ES256, keyFile: "signing/\(kid).key", createdAt: t0, activatesAt: activatesAt, recordedState: .next)
+            SigningKeyRecord(
+                kid: kid, algorithm: .ES256, keyFile: "signing/\(kid).key", createdAt: t0, activatesAt: activatesAt, recordedState: .next)
         }
         try await store.insertSigningKey(SigningKeyRecord(kid: "a", algorithm: .ES256, keyFile: "a.key", createdAt: t0), audit: nil)
         let t1 = t0.addingTimeInterval(900), t2 = t0.addingTimeInterval(910), t3 = t0.addingTimeInterval(20)
