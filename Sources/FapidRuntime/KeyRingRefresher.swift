@@ -1,9 +1,12 @@
 public import AuthorizationServer
+public import Foundation
+import JOSE
 public import Logging
 public import ServiceLifecycle
 
 /// Re-reads the signing-key records every few seconds, so a `fapictl keys rotate` (from this host or
-/// another instance sharing the database) takes effect without a restart. A failed reload keeps the
+/// another instance sharing the database) takes effect without a restart, then records the key-state
+/// transitions the schedule brought as audit events (once across instances). A failed reload keeps the
 /// keys already loaded and is logged.
 public struct KeyRingRefresher: Service {
     let manager: SigningKeyManager
@@ -22,11 +25,27 @@ public struct KeyRingRefresher: Service {
 
     public func run() async throws {
         await runPeriodically(every: interval) {
+            let now = clock.now()
             do {
-                try await manager.reload(ring, now: clock.now())
+                try await manager.reload(ring, now: now)
             } catch {
                 logger.error("signing key reload failed; keeping the loaded keys", metadata: ["reason": "\(error)"])
             }
+            await recordTransitions(now: now)
+        }
+    }
+
+    /// Records the key-state transitions due at `now` (default: the clock's) and logs each one this instance
+    /// recorded; a storage failure is logged and retried at the next refresh.
+    public func recordTransitions(now: Date? = nil) async {
+        do {
+            for (record, state) in try await manager.recordTransitions(now: now ?? clock.now()) {
+                logger.info(
+                    "signing key state changed",
+                    metadata: ["kid": "\(record.kid)", "alg": "\(record.algorithm.rawValue)", "state": "\(state.rawValue)"])
+            }
+        } catch {
+            logger.error("recording signing key transitions failed", metadata: ["reason": "\(error)"])
         }
     }
 }

@@ -125,7 +125,7 @@ public struct SigningKeyManager: Sendable {
         var added: [SigningKeyRecord] = []
         for algorithm in algorithms where !records.contains(where: { $0.algorithm == algorithm && $0.retiredAt == nil }) {
             let devFile = Self.devKeyFile(algorithm)
-            let record: SigningKeyRecord
+            var record: SigningKeyRecord
             if FileManager.default.fileExists(atPath: path(devFile)) {
                 let key = try PrivateKeyFile.load(path(devFile))
                 _ = try SigningKey(key: key, algorithm: algorithm, kid: "check")
@@ -135,6 +135,8 @@ public struct SigningKeyManager: Sendable {
             } else {
                 throw PrivateKeyFile.Failure(description: "no active \(algorithm) signing key; run: fapictl keys generate")
             }
+            // Active from the start, and its `key.added` event says so: no `key.activated` follows.
+            record.recordedState = .active
             guard try await register(record, devFile: devFile, now: now) else { continue }
             added.append(record)
         }
@@ -159,15 +161,31 @@ public struct SigningKeyManager: Sendable {
         return false
     }
 
-    /// Generates a new key for `algorithm`, makes it the active one and retires the previous active key,
-    /// which stays published for `retiredPublishSeconds`.
-    public func rotate(_ algorithm: JWSAlgorithm, now: Date) async throws -> SigningKeyRecord {
-        let record = try newKey(algorithm, now: now)
+    /// Generates a new key for `algorithm` and schedules it (OIDC Core §10.1.1): published at once as `next`, it
+    /// signs from `now + publishAheadSeconds`, when every key of the algorithm still signing then stops and stays
+    /// published for `retiredPublishSeconds`. `immediately` (an emergency) makes it sign from `now`. When the
+    /// algorithm's active key lives in a token, the new key is made in the same token.
+    public func rotate(_ algorithm: JWSAlgorithm, now: Date, immediately: Bool = false) async throws -> SigningKeyRecord {
+        let records = try await store.signingKeys()
+        let active = records.last { $0.algorithm == algorithm && $0.state(at: now) == .active }
+        var record: SigningKeyRecord
+        if let active, active.location == .pkcs11 {
+            record = try newTokenKey(algorithm, in: try PKCS11URI(parsing: active.keyFile), now: now)
+        } else {
+            record = try newKey(algorithm, now: now)
+        }
+        let switchAt = immediately ? now : now.addingTimeInterval(TimeInterval(publishAheadSeconds))
+        if !immediately { record.activatesAt = switchAt }
+        // The state this call's audit event records, so the key ring refresher does not record it again.
+        record.recordedState = record.state(at: now)
+        let key = "\(algorithm.rawValue) key \(record.kid)"
+        let reason =
+            immediately
+            ? "\(key) active now (emergency rotation); the previous one is published for \(retiredPublishSeconds) s"
+            : "\(key) published; active from \(switchAt.formatted(.iso8601)), the previous one then published for \(retiredPublishSeconds) s"
         try await store.rotateSigningKey(
-            to: record, at: now, publishUntil: now.addingTimeInterval(TimeInterval(retiredPublishSeconds)),
-            audit: AuditEvent(
-                .keyRotated, at: now, user: OperatingSystemUser.name,
-                reason: "\(algorithm.rawValue) key \(record.kid) active; the previous one is published for \(retiredPublishSeconds) s"))
+            to: record, at: switchAt, publishUntil: switchAt.addingTimeInterval(TimeInterval(retiredPublishSeconds)),
+            audit: AuditEvent(immediately ? .keyActivated : .keyStaged, at: now, user: OperatingSystemUser.name, reason: reason))
         return record
     }
 

@@ -18,11 +18,15 @@ public struct Endpoints: Sendable {
     let databaseProbe: (@Sendable () async -> Bool)?
     /// The discovery document, serialized once.
     let metadataDocument: [UInt8]
+    /// `Cache-Control` of `/jwks` and discovery (`jwks_max_age_seconds`).
+    let cacheControl: String
 
     init(
         metadata: ServerMetadata, keyRing: KeyRing, certificates: ClientCertificateSource, tokenServices: TokenEndpointServices?,
-        registration: RegistrationService?, psu: PSUServices?, databaseProbe: (@Sendable () async -> Bool)? = nil
+        registration: RegistrationService?, psu: PSUServices?, databaseProbe: (@Sendable () async -> Bool)? = nil,
+        cacheControl: String = "public, max-age=300"
     ) {
+        self.cacheControl = cacheControl
         self.databaseProbe = databaseProbe
         self.registration = registration
         self.psu = psu
@@ -38,7 +42,7 @@ public struct Endpoints: Sendable {
         router.get("/.well-known/openid-configuration") { _, _ in self.discovery() }
         router.get("/.well-known/oauth-authorization-server") { _, _ in self.discovery() }
         router.get("/jwks") { _, _ in
-            JSONResponse.make(bytes: self.keyRing.snapshot.jwksDocument, cache: "public, max-age=60")
+            JSONResponse.make(bytes: self.keyRing.snapshot.jwksDocument, cache: self.cacheControl)
         }
         router.get("/healthz") { _, _ in await self.health() }
         if let tokenServices { registerTokenEndpoints(tokenServices, on: router) }
@@ -47,7 +51,7 @@ public struct Endpoints: Sendable {
     }
 
     func discovery() -> Response {
-        JSONResponse.make(bytes: metadataDocument, cache: "public, max-age=300")
+        JSONResponse.make(bytes: metadataDocument, cache: cacheControl)
     }
 
     /// Ready when every required signing key is loaded, every `active` and `next` key in a token signed at its last

@@ -23,6 +23,9 @@ public struct FapidHTTPServer: Sendable {
         public var deadlines: ConnectionDeadlines
         public var maxHeaderBytes: Int
         public var maxBodyBytes: Int
+        /// `Cache-Control: max-age` of `/jwks` and discovery (`jwks_max_age_seconds`): shorter than the time a staged
+        /// key is published before it signs, so a verifier honouring it has the key first.
+        public var jwksMaxAgeSeconds: Int
         public var limits: RateLimits
         /// `/metrics` on the main port when set.
         public var metrics: MetricsEndpoint?
@@ -30,7 +33,7 @@ public struct FapidHTTPServer: Sendable {
         public init(
             host: String, port: Int, tls: TLSSettings, clientCAPath: String, trustedProxies: [String], trustedProxyCertificates: [String] = [],
             deadlines: ConnectionDeadlines = .init(idle: .seconds(60), request: .seconds(10)), maxHeaderBytes: Int = 16_384,
-            maxBodyBytes: Int = 65_536, limits: RateLimits = .none, metrics: MetricsEndpoint? = nil
+            maxBodyBytes: Int = 65_536, jwksMaxAgeSeconds: Int = 300, limits: RateLimits = .none, metrics: MetricsEndpoint? = nil
         ) {
             self.host = host
             self.port = port
@@ -41,6 +44,7 @@ public struct FapidHTTPServer: Sendable {
             self.deadlines = deadlines
             self.maxHeaderBytes = maxHeaderBytes
             self.maxBodyBytes = maxBodyBytes
+            self.jwksMaxAgeSeconds = jwksMaxAgeSeconds
             self.limits = limits
             self.metrics = metrics
         }
@@ -62,7 +66,7 @@ public struct FapidHTTPServer: Sendable {
         )
         endpoints = Endpoints(
             metadata: metadata, keyRing: keyRing, certificates: certificates, tokenServices: tokenServices, registration: registration, psu: psu,
-            databaseProbe: databaseProbe)
+            databaseProbe: databaseProbe, cacheControl: "public, max-age=\(settings.jwksMaxAgeSeconds)")
     }
 
     /// The Hummingbird application. `configureRoutes` lets tests add routes beside the real ones.

@@ -24,7 +24,7 @@ public struct MemorySigningKeyStore: SigningKeyStore {
     public func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date, audit: AuditEvent?) async throws(StorageError) {
         try database.write { (state: inout MemoryState) throws(StorageError) in
             for index in state.signingKeys.indices
-            where state.signingKeys[index].algorithm == newKey.algorithm && state.signingKeys[index].retiredAt == nil {
+            where state.signingKeys[index].algorithm == newKey.algorithm && (state.signingKeys[index].retiredAt.map { $0 > at } ?? true) {
                 state.signingKeys[index].retiredAt = at
                 state.signingKeys[index].publishUntil = publishUntil
             }

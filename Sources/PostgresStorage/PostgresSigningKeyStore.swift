@@ -48,7 +48,7 @@ public struct PostgresSigningKeyStore: SigningKeyStore {
             try await tx.execute(
                 """
                 UPDATE signing_keys SET retired_at = \(StoredTime.seconds(at)), publish_until = \(StoredTime.seconds(publishUntil))
-                WHERE alg = \(newKey.algorithm.rawValue) AND retired_at IS NULL
+                WHERE alg = \(newKey.algorithm.rawValue) AND (retired_at IS NULL OR retired_at > \(StoredTime.seconds(at)))
                 """)
             try await Self.insert(newKey, tx)
             try await PostgresAuditLog.append(audit, to: tx)

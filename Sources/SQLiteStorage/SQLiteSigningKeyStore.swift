@@ -56,8 +56,8 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
     public func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date, audit: AuditEvent?) async throws(StorageError) {
         try await database.write { db in
             try db.execute(
-                sql: "UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE alg = ? AND retired_at IS NULL",
-                arguments: [Self.seconds(at), Self.seconds(publishUntil), newKey.algorithm.rawValue]
+                sql: "UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE alg = ? AND (retired_at IS NULL OR retired_at > ?)",
+                arguments: [Self.seconds(at), Self.seconds(publishUntil), newKey.algorithm.rawValue, Self.seconds(at)]
             )
             try Self.insert(newKey, into: db)
             try SQLiteAuditLog.append(audit, to: db)

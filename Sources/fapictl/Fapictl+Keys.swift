@@ -12,7 +12,7 @@ struct Keys: AsyncParsableCommand {
     )
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List signing keys and their state.")
+        static let configuration = CommandConfiguration(abstract: "List signing keys, where they live, their state and schedule.")
         @OptionGroup var options: GlobalOptions
         @Flag(name: .long, help: "Print JSON.") var json = false
 
@@ -23,22 +23,31 @@ struct Keys: AsyncParsableCommand {
                 let records = try await runtime.signingKeys.store.signingKeys()
                 if json {
                     printJSON(.array(records.map { record in
+                        let state = record.state(at: now)
                         var object: [String: JSON] = [
                             "kid": .string(record.kid), "alg": .string(record.algorithm.rawValue), "key_file": .string(record.keyFile),
-                            "state": .string(record.state(at: now).rawValue), "created_at": .int(Int64(record.createdAt.timeIntervalSince1970)),
+                            "state": .string(state.rawValue), "created_at": .int(Int64(record.createdAt.timeIntervalSince1970)),
+                            "location": .string(record.location.rawValue),
                         ]
                         if let until = record.publishUntil { object["publish_until"] = .int(Int64(until.timeIntervalSince1970)) }
+                        if state == .next { object["activates_at"] = .int(Int64(record.activeFrom.timeIntervalSince1970)) }
                         return .object(object)
                     }))
                 } else {
                     let width = max(45, (records.map(\.kid.count).max() ?? 0) + 2)
-                    print(TerminalText.row([("KID", width), ("ALG", 7), ("STATE", 9), ("CREATED", 22)], last: "PUBLISHED UNTIL"))
+                    let columns: [(String, width: Int)] = [
+                        ("KID", width), ("ALG", 7), ("LOCATION", 10), ("STATE", 10), ("CREATED", 22), ("ACTIVATES", 22),
+                    ]
+                    print(TerminalText.row(columns, last: "PUBLISHED UNTIL"))
                     for record in records {
+                        let state = record.state(at: now)
+                        let activates = state == .next ? record.activeFrom.formatted(.iso8601) : "-"
                         let until = record.publishUntil.map { $0.formatted(.iso8601) } ?? "-"
-                        print(
-                            TerminalText.row(
-                                [(record.kid, width), (record.algorithm.rawValue, 7), (record.state(at: now).rawValue, 9), (record.createdAt.formatted(.iso8601), 22)],
-                                last: until))
+                        let cells = [
+                            record.kid, record.algorithm.rawValue, record.location.rawValue, state.rawValue,
+                            record.createdAt.formatted(.iso8601), activates,
+                        ]
+                        print(TerminalText.row(zip(cells, columns).map { ($0, width: $1.width) }, last: until))
                     }
                 }
             }
@@ -92,17 +101,23 @@ struct Keys: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a new key the signing key; the old one stays in /jwks until tokens it signed have expired."
+            abstract: "Publish a new key as next: it signs after key_publish_ahead_seconds; the old one stays in /jwks until its tokens expire.",
+            discussion: "A key whose algorithm's active key lives in a PKCS#11 token is made in the same token."
         )
         @OptionGroup var options: GlobalOptions
         @OptionGroup var keyOptions: KeyOptions
+        @Flag(name: .long, help: "Sign with the new key at once (an emergency: verifiers that cached /jwks may refuse tokens until they refetch).")
+        var now = false
 
         func run() async throws {
             try await reporting {
                 let (algorithms, manager) = try await keyOptions.manager(options)
+                let time = Date()
                 for algorithm in algorithms {
-                    let record = try await manager.rotate(algorithm, now: Date())
-                    print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile)")
+                    let record = try await manager.rotate(algorithm, now: time, immediately: now)
+                    // The first three fields stay what scripts read (algorithm, kid, key file); then the state and when it signs.
+                    let schedule = "\(record.state(at: time).rawValue), active from \(record.activeFrom.formatted(.iso8601))"
+                    print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile) \(schedule)")
                 }
             }
         }

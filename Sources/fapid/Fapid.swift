@@ -91,6 +91,7 @@ struct Fapid: AsyncParsableCommand {
                     idle: .seconds(Int64(configuration.idleTimeoutSeconds)), request: .seconds(Int64(configuration.requestTimeoutSeconds))),
                 maxHeaderBytes: configuration.maxHeaderBytes,
                 maxBodyBytes: configuration.maxBodyBytes,
+                jwksMaxAgeSeconds: configuration.jwksMaxAgeSeconds,
                 limits: RateLimits(
                     perClient: RateLimiter(rate: configuration.rateLimitClientPerSecond, burst: configuration.rateLimitClientBurst),
                     perAddress: RateLimiter(rate: configuration.rateLimitAddressPerSecond, burst: configuration.rateLimitAddressBurst),
@@ -114,6 +115,8 @@ struct Fapid: AsyncParsableCommand {
             interval: .seconds(configuration.keyRefreshSeconds),
             logger: logger
         )
+        // Transitions due while no instance ran (a staged key whose time came) are recorded before serving.
+        await refresher.recordTransitions()
         let listen = configuration.listen
         let issuer = configuration.issuer
         var background: [any Service] = [

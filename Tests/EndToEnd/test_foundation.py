@@ -140,7 +140,8 @@ def test_failed_migration_leaves_database_unchanged(make_daemon, tmp_path):
 def test_rotated_key_stays_published_and_new_key_appears(make_daemon):
     daemon = make_daemon(config={"key_refresh_seconds": 1}).start()
     before = {key["kid"]: key["alg"] for key in daemon.get("/jwks").json()["keys"]}
-    rotated = daemon.fapictl("keys", "rotate", "--alg", "ES256").stdout.split()
+    # --now: the new key signs at once, so the old one is retiring at once (staged rotation: test_keys_rotation.py).
+    rotated = daemon.fapictl("keys", "rotate", "--now", "--alg", "ES256").stdout.split()
     assert rotated[0] == "ES256"
     new_kid = rotated[1]
     deadline = time.time() + 15
@@ -152,7 +153,7 @@ def test_rotated_key_stays_published_and_new_key_appears(make_daemon):
     assert new_kid in after and set(before) <= set(after), "old keys must stay published after rotation"
     states = {entry["kid"]: entry["state"] for entry in json.loads(daemon.fapictl("keys", "list", "--json").stdout)}
     old_es = next(kid for kid, alg in before.items() if alg == "ES256")
-    assert states[new_kid] == "active" and states[old_es] == "retired"
+    assert states[new_kid] == "active" and states[old_es] == "retiring"
     new_file = daemon.keys / "signing" / f"{new_kid}.key"
     assert new_file.stat().st_mode & 0o777 == 0o600
 

@@ -344,7 +344,7 @@ def test_key_rotation_reaches_both_instances(shared, private_pki):
     a.fapictl("users", "add", "alice", input_text=PASSWORD + "\n")
     before = kids(a)
     assert kids(b) == before
-    rotated = a.fapictl("keys", "rotate", "--alg", "PS256").stdout.split()
+    rotated = a.fapictl("keys", "rotate", "--now", "--alg", "PS256").stdout.split()
     assert rotated[0] == "PS256"
     new_kid = rotated[1]
     assert new_kid not in before
@@ -366,6 +366,35 @@ def test_key_rotation_reaches_both_instances(shared, private_pki):
     assert front.header["kid"] == new_kid
 
 
+def test_staged_rotation_switches_both_instances_at_the_same_second_and_is_audited_once(shared, private_pki):
+    """Two instances on one database follow one schedule: from the activation second on, tokens of both carry the new
+    kid and none before it; each transition is one audit event, whichever instance noticed it first."""
+    from test_keys_rotation import ENV, PUBLISH_AHEAD, CachingVerifier, access_tokens, audit_rows, check_switch_by_iat, jwt_client, \
+        keys_list, running, wait_for
+    env = {"FAPID_STORAGE": "postgres", "FAPID_DATABASE_URL": shared.database(), **ENV}
+    a = shared.make_daemon(env=env, keys=private_pki)
+    b = shared.make_daemon(env={**env, "FAPID_ISSUER": a.issuer}, keys=private_pki)
+    b.issuer = a.issuer
+    shared.daemons += [a, b]
+    a.start()
+    b.start()
+    old = {entry["alg"]: kid for kid, entry in keys_list(a).items() if entry["state"] == "active"}
+    _, client_id = jwt_client(a, "ES256")
+    verifiers = [CachingVerifier(daemon, access_tokens({"ES256": (TokenClient(daemon, (private_pki / "tpp.pem", private_pki / "tpp.key")),
+                                                                   client_id, daemon.port)})) for daemon in (a, b)]
+    with running(verifiers):
+        new_kid = a.fapictl("keys", "rotate", "--alg", "ES256").stdout.split()[1]
+        activates_at = keys_list(b)[new_kid]["activates_at"]
+        wait_for(lambda: all(new_kid in verifier.used_at for verifier in verifiers), PUBLISH_AHEAD + 10, "both instances signing with the new key")
+        time.sleep(1)
+    for verifier in verifiers:
+        check_switch_by_iat(verifier.tokens, old, {"ES256": new_kid}, {"ES256": activates_at})
+        assert {kid for _, kid, _, _ in verifier.tokens} == {old["ES256"], new_kid}
+    time.sleep(1.5)  # both instances refreshed after the switch
+    for kind, kid in (("key.staged", new_kid), ("key.activated", new_kid), ("key.retiring", old["ES256"])):
+        assert len([row for row in audit_rows(a, kind) if kid in row["reason"]]) == 1, kind
+
+
 def test_sealed_keys_rotate_across_instances_without_a_shared_key_directory(shared, pki, tmp_path):
     """Hosts with key directories of their own and one key encryption key: a rotated key lives sealed in the
     database, is published and used by both, and no instance without that key can load it."""
@@ -385,7 +414,7 @@ def test_sealed_keys_rotate_across_instances_without_a_shared_key_directory(shar
     a.start()
     b.start()
 
-    rotated = a.fapictl("keys", "rotate", "--alg", "ES256").stdout.split()
+    rotated = a.fapictl("keys", "rotate", "--now", "--alg", "ES256").stdout.split()
     new_kid = rotated[1]
     for directory in directories:
         assert not list(directory.rglob(f"*{new_kid}*")), "a sealed key must not be written to a key directory"

@@ -144,6 +144,20 @@ struct FapidConfigurationTests {
         #expect(error(["FAPID_CIBA_REQUEST_LIFETIME_SECONDS": "700"])?.key == "ciba_request_max_lifetime_seconds")
     }
 
+    @Test("key_publish_ahead_seconds: by default longer than the /jwks max-age plus the refresh; shorter than their sum is refused")
+    func publishAhead() throws {
+        let defaults = try load()
+        #expect(defaults.keyPublishAheadSeconds == 900 && defaults.jwksMaxAgeSeconds == 300 && defaults.keyRefreshSeconds == 30)
+        #expect(defaults.keyPublishAheadSeconds > defaults.jwksMaxAgeSeconds + defaults.keyRefreshSeconds)
+        let small = ["FAPID_JWKS_MAX_AGE_SECONDS": "2", "FAPID_KEY_REFRESH_SECONDS": "1"]
+        #expect(try load(small.merging(["FAPID_KEY_PUBLISH_AHEAD_SECONDS": "3"]) { $1 }).keyPublishAheadSeconds == 3)
+        let refused = error(small.merging(["FAPID_KEY_PUBLISH_AHEAD_SECONDS": "2"]) { $1 })
+        #expect(refused?.key == "key_publish_ahead_seconds")
+        #expect(refused?.reason.contains("jwks_max_age_seconds + key_refresh_seconds (3)") == true)
+        // Raising the max-age alone makes the default publish-ahead too short, and says so.
+        #expect(error(["FAPID_JWKS_MAX_AGE_SECONDS": "900"])?.key == "key_publish_ahead_seconds")
+    }
+
     @Test("a non-loopback address is refused unless allowed explicitly")
     func loopbackOnly() throws {
         #expect(error(["FAPID_LISTEN": "0.0.0.0:8443"])?.key == "listen")

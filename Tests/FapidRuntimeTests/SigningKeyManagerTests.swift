@@ -64,7 +64,7 @@ struct SigningKeyManagerTests {
         await #expect(throws: PrivateKeyFile.Failure.self) { try await manager.reload(ring, now: t0) }
     }
 
-    @Test("rotate: the new key signs, the old stays published for the grace period, then leaves /jwks")
+    @Test("rotate --now: the new key signs at once, the old stays published for the grace period, then leaves /jwks")
     func rotate() async throws {
         try await manager.ensureActiveKeys(generate: true, now: t0)
         let clock = FixedClock(t0)
@@ -73,7 +73,7 @@ struct SigningKeyManagerTests {
         let old = try #require(ring.signer(for: .ES256))
         let oldToken = try await old.sign(claims: ["n": 1])
         let later = t0.addingTimeInterval(60)
-        let new = try await manager.rotate(.ES256, now: later)
+        let new = try await manager.rotate(.ES256, now: later, immediately: true)
         clock.set(later)
         try await manager.reload(ring, now: later)
         #expect(ring.signer(for: .ES256)?.kid == new.kid)
@@ -94,7 +94,7 @@ struct SigningKeyManagerTests {
         let added = try await sealing.ensureActiveKeys(generate: true, now: t0)
         #expect(added.allSatisfy { $0.keyFile == SigningKeyManager.sealedKeyFile && $0.sealedKey != nil })
         #expect(!FileManager.default.fileExists(atPath: directory.path("keys/signing")))
-        let rotated = try await sealing.rotate(.ES256, now: t0.addingTimeInterval(10))
+        let rotated = try await sealing.rotate(.ES256, now: t0.addingTimeInterval(10), immediately: true)
         let ring = KeyRing(clock: FixedClock(t0.addingTimeInterval(10)))
         try await sealing.reload(ring, now: t0.addingTimeInterval(10))
         #expect(ring.signer(for: .ES256)?.kid == rotated.kid)

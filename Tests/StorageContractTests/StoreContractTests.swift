@@ -408,6 +408,50 @@ struct StoreContractTests {
         #expect(try await store.signingKeys().first { $0.kid == "ed" } == sealed)
     }
 
+    @Test(
+        "a rotation stops every key still signing after its time: a pending staged key signs until the newer, an emergency stops all",
+        arguments: Backend.available)
+    func stagedRotation(backend: Backend) async throws {
+        let fixture = try await Fixture.open(backend)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.storage.signingKeys
+        func record(_ kid: String, activatesAt: Date?) -> SigningKeyRecord {
+            SigningKeyRecord(
+                kid: kid, algorithm: .ES256, keyFile: "signing/\(kid).key", createdAt: t0, activatesAt: activatesAt, recordedState: .next)
+        }
+        try await store.insertSigningKey(SigningKeyRecord(kid: "a", algorithm: .ES256, keyFile: "a.key", createdAt: t0), audit: nil)
+        let t1 = t0.addingTimeInterval(900), t2 = t0.addingTimeInterval(910), t3 = t0.addingTimeInterval(20)
+        try await store.rotateSigningKey(to: record("n1", activatesAt: t1), at: t1, publishUntil: t1.addingTimeInterval(600), audit: nil)
+        try await store.rotateSigningKey(to: record("n2", activatesAt: t2), at: t2, publishUntil: t2.addingTimeInterval(600), audit: nil)
+        var byKid = Dictionary(uniqueKeysWithValues: try await store.signingKeys().map { ($0.kid, $0) })
+        #expect(byKid["a"]?.retiredAt == t1 && byKid["n1"]?.retiredAt == t2 && byKid["n2"]?.retiredAt == nil)
+        #expect(byKid["n2"]?.activatesAt == t2 && byKid["n2"]?.recordedState == .next)
+        #expect(byKid["n1"]?.state(at: t1) == .active)
+
+        try await store.rotateSigningKey(to: record("now", activatesAt: nil), at: t3, publishUntil: t3.addingTimeInterval(600), audit: nil)
+        byKid = Dictionary(uniqueKeysWithValues: try await store.signingKeys().map { ($0.kid, $0) })
+        for kid in ["a", "n1", "n2"] {
+            #expect(byKid[kid]?.retiredAt == t3 && byKid[kid]?.publishUntil == t3.addingTimeInterval(600), "\(kid)")
+        }
+        #expect(byKid["now"]?.state(at: t3) == .active)
+    }
+
+    @Test("a key state is recorded, with its audit row, once however many callers race", arguments: Backend.available)
+    func recordState(backend: Backend) async throws {
+        let fixture = try await Fixture.open(backend)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.storage.signingKeys
+        try await store.insertSigningKey(SigningKeyRecord(kid: "k", algorithm: .PS256, keyFile: "k.key", createdAt: t0), audit: nil)
+        let before = try await fixture.storage.audit.head()?.seq ?? 0
+        let won = await concurrently(8) { _ in
+            try await store.recordSigningKeyState(kid: "k", state: .retiring, audit: AuditEvent(.keyRetiring, at: self.t0, reason: "k"))
+        }
+        #expect(won == 1)
+        #expect(try await fixture.storage.audit.head()?.seq == before + 1)
+        #expect(try await store.signingKeys().first?.recordedState == .retiring)
+        #expect(try await store.recordSigningKeyState(kid: "k", state: .removed, audit: AuditEvent(.keyRemoved, at: t0, reason: "k")))
+    }
+
     @Test("certificate status answers are upserted and only fresh ones load", arguments: Backend.available)
     func statusCache(backend: Backend) async throws {
         let fixture = try await Fixture.open(backend)

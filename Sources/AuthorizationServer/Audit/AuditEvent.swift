@@ -29,8 +29,16 @@ public struct AuditEvent: Sendable, Equatable {
         case cibaRequested = "ciba.requested"
         case cibaDecided = "ciba.decided"
         case certificateRevoked = "certificate.revoked"
+        /// Written by releases before staged rotation (a key that signed at once); kept so old rows still read.
         case keyRotated = "key.rotated"
         case keyAdded = "key.added"
+        /// Signing-key states (OIDC Core §10.1.1, `SigningKeyRecord.State`): `fapictl keys rotate` publishes a key
+        /// (`key.staged`), or with `--now` makes it sign at once (`key.activated`); the transitions time brings are
+        /// written by the daemon, once across instances (`key.activated`, `key.retiring`, `key.removed`).
+        case keyStaged = "key.staged"
+        case keyActivated = "key.activated"
+        case keyRetiring = "key.retiring"
+        case keyRemoved = "key.removed"
         case configurationLoaded = "configuration.loaded"
         case resourceServerAdded = "resource_server.added"
         case resourceServerRemoved = "resource_server.removed"

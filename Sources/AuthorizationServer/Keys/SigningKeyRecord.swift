@@ -89,7 +89,9 @@ public protocol SigningKeyStore: Sendable {
     /// or when its algorithm has such a key already.
     func insertSigningKey(_ record: SigningKeyRecord, audit: AuditEvent?) async throws(StorageError)
     /// In one transaction: adds `newKey` (which signs from its `activeFrom`) and sets every other key of its
-    /// algorithm that nothing retired yet to stop signing `at` and stay published until `publishUntil`.
+    /// algorithm that would still sign after `at` (nothing retired it, or it was to stop later) to stop signing `at`
+    /// and stay published until `publishUntil`. So a staged key pending when another rotation comes signs until the
+    /// newer one starts, and an emergency rotation stops every earlier key at once.
     func rotateSigningKey(to newKey: SigningKeyRecord, at: Date, publishUntil: Date, audit: AuditEvent?) async throws(StorageError)
     /// Notes that `kid` reached `state` and appends `audit`, in one transaction, unless `state` was noted already
     /// (by this instance or another sharing the database). True when this call noted it.
