@@ -50,12 +50,9 @@ extension SigningKeyManager {
         guard token.object == nil, token.id == nil else {
             throw PrivateKeyFile.Failure(description: "the token URI names a key; give only the token (pkcs11:token=LABEL, optionally serial=…)")
         }
-        var tokenOnly = PKCS11URI(token: token.token, serial: token.serial)
-        tokenOnly.manufacturer = token.manufacturer
-        tokenOnly.model = token.model
         let label = "fapid-\(algorithm.rawValue.lowercased())-\(Int64(now.timeIntervalSince1970))"
         return try PKCS11Token.generateKeyPair(
-            module: pkcs11.module, token: tokenOnly, pin: pkcs11.pin, kind: kind, id: Crypto.randomBytes(16), label: label)
+            module: pkcs11.module, token: token.tokenPart, pin: pkcs11.pin, kind: kind, id: Crypto.randomBytes(16), label: label)
     }
 
     /// `fapictl keys generate --pkcs11 TOKEN_URI`: for each of `algorithms` without an active key, a key pair made
@@ -70,7 +67,8 @@ extension SigningKeyManager {
         let made = try missing.map { try makeTokenKeyPair($0, in: token, now: now) }
         var added: [SigningKeyRecord] = []
         for uri in made {
-            let record = try tokenKeyRecord(uri, now: now).record
+            var record = try tokenKeyRecord(uri, now: now).record
+            record.recordedState = .active
             try await store.insertSigningKey(record, audit: Self.addedEvent(record, now: now))
             added.append(record)
         }
@@ -88,18 +86,11 @@ extension SigningKeyManager {
             throw PrivateKeyFile.Failure(description: "key \(record.kid) is stored already (\(known.keyFile), \(known.state(at: now).rawValue))")
         }
         guard records.contains(where: { $0.algorithm == record.algorithm && $0.state(at: now) == .active }) else {
+            record.recordedState = .active
             try await store.insertSigningKey(record, audit: Self.addedEvent(record, now: now))
             return record
         }
-        let activatesAt = immediately ? now : now.addingTimeInterval(TimeInterval(publishAheadSeconds))
-        record.activatesAt = activatesAt
-        try await store.rotateSigningKey(
-            to: record, at: activatesAt, publishUntil: activatesAt.addingTimeInterval(TimeInterval(retiredPublishSeconds)),
-            audit: AuditEvent(
-                .keyRotated, at: now, user: OperatingSystemUser.name,
-                reason: "\(record.algorithm.rawValue) key \(record.kid) (\(record.keyFile)) imported, active from \(activatesAt.formatted(.iso8601)); "
-                    + "the previous one is published for \(retiredPublishSeconds) s after that"))
-        return record
+        return try await schedule(record, now: now, immediately: immediately, how: "imported from \(record.keyFile)")
     }
 
     static func addedEvent(_ record: SigningKeyRecord, now: Date) -> AuditEvent {

@@ -168,17 +168,27 @@ public struct SigningKeyManager: Sendable {
     public func rotate(_ algorithm: JWSAlgorithm, now: Date, immediately: Bool = false) async throws -> SigningKeyRecord {
         let records = try await store.signingKeys()
         let active = records.last { $0.algorithm == algorithm && $0.state(at: now) == .active }
-        var record: SigningKeyRecord
+        let record: SigningKeyRecord
         if let active, active.location == .pkcs11 {
-            record = try newTokenKey(algorithm, in: try PKCS11URI(parsing: active.keyFile), now: now)
+            record = try newTokenKey(algorithm, in: try PKCS11URI(parsing: active.keyFile).tokenPart, now: now)
         } else {
             record = try newKey(algorithm, now: now)
         }
+        return try await schedule(record, now: now, immediately: immediately)
+    }
+
+    /// Stores `record` as its algorithm's next key (OIDC Core §10.1.1): published at once, signing from
+    /// `now + publishAheadSeconds`, when every key of the algorithm still signing then stops and stays published for
+    /// `retiredPublishSeconds`; with `immediately` (an emergency) signing from `now`. One audit event (`key.staged`
+    /// or `key.activated`) in the same transaction; the record carries the state it names, so the key ring refresher
+    /// does not record it again. Used by `keys rotate` and `keys import --pkcs11`.
+    func schedule(_ scheduled: SigningKeyRecord, now: Date, immediately: Bool, how: String? = nil) async throws -> SigningKeyRecord {
+        var record = scheduled
         let switchAt = immediately ? now : now.addingTimeInterval(TimeInterval(publishAheadSeconds))
         if !immediately { record.activatesAt = switchAt }
         // The state this call's audit event records, so the key ring refresher does not record it again.
         record.recordedState = record.state(at: now)
-        let key = "\(algorithm.rawValue) key \(record.kid)"
+        let key = "\(record.algorithm.rawValue) key \(record.kid)" + (how.map { " (\($0))" } ?? "")
         let reason =
             immediately
             ? "\(key) active now (emergency rotation); the previous one is published for \(retiredPublishSeconds) s"

@@ -30,6 +30,14 @@ public struct PKCS11URI: Sendable, Equatable, CustomStringConvertible {
 
     static let scheme = "pkcs11:"
 
+    /// The URI of the token alone (label, serial, manufacturer, model), without the object.
+    public var tokenPart: PKCS11URI {
+        var part = PKCS11URI(token: token, serial: serial)
+        part.manufacturer = manufacturer
+        part.model = model
+        return part
+    }
+
     /// Whether `text` looks like a PKCS#11 URI (as opposed to a key file path).
     public static func isURI(_ text: String) -> Bool { text.hasPrefix(scheme) }
 

@@ -94,8 +94,7 @@ def listed(daemon):
 
 def assert_lives_in_token(row):
     assert row["key_file"].startswith(f"pkcs11:token={LABEL};"), row
-    # `location` is the field `keys list --json` names where a key lives in (issue 20); absent before it was added.
-    assert row.get("location", "pkcs11") == "pkcs11", row
+    assert row["location"] == "pkcs11", row
 
 
 def jwks(daemon) -> KeySet:
