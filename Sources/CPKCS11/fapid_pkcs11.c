@@ -15,10 +15,14 @@
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ui.h>
 
 #include <p11-kit-1/p11-kit/pkcs11.h>
 
-static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
+// Loading a key (which may make libp11 enumerate the token's slots and objects again) and generating one take it for
+// writing; signing with a token key takes it for reading (fapid_pkcs11_signing_begin), so no slot or key object is
+// freed under a signature in progress.
+static pthread_rwlock_t engine_lock = PTHREAD_RWLOCK_INITIALIZER;
 static ENGINE *engine = NULL;
 static char engine_module[4096];
 
@@ -71,7 +75,7 @@ static ENGINE *engine_for(const char *module, char *error, size_t error_length) 
 }
 
 EVP_PKEY *fapid_pkcs11_load_private_key(const char *module, const char *uri, const char *pin, char *error, size_t error_length) {
-    pthread_mutex_lock(&engine_lock);
+    pthread_rwlock_wrlock(&engine_lock);
     EVP_PKEY *key = NULL;
     ENGINE *e = engine_for(module, error, error_length);
     if (e != NULL) {
@@ -80,13 +84,22 @@ EVP_PKEY *fapid_pkcs11_load_private_key(const char *module, const char *uri, con
         } else {
             // libp11 searches the token's objects again on each load, so a key made after the engine started (fapictl
             // keys generate or import while the daemon runs) is found.
-            key = ENGINE_load_private_key(e, uri, NULL, NULL);
-            if (key == NULL) report(error, error_length, "the token has no such private key, or it is not reachable");
+            // Never a prompt: without a configured PIN, UI_null answers nothing and the login fails.
+            key = ENGINE_load_private_key(e, uri, pin == NULL ? UI_null() : NULL, NULL);
+            if (key == NULL) {
+                report(error, error_length,
+                    pin == NULL ? "the token has no such private key, or it needs a PIN and none is configured (pkcs11_pin_file or FAPID_PKCS11_PIN)"
+                                : "the token has no such private key, or it is not reachable");
+            }
         }
     }
-    pthread_mutex_unlock(&engine_lock);
+    pthread_rwlock_unlock(&engine_lock);
     return key;
 }
+
+void fapid_pkcs11_signing_begin(void) { pthread_rwlock_rdlock(&engine_lock); }
+
+void fapid_pkcs11_signing_end(void) { pthread_rwlock_unlock(&engine_lock); }
 
 static void blank_padded(char *out, const unsigned char *field, size_t length) {
     while (length > 0 && (field[length - 1] == ' ' || field[length - 1] == '\0')) length--;
@@ -108,9 +121,9 @@ static int generate_key_pair(
 int fapid_pkcs11_generate_key_pair(
     const char *module, const char *token_label, const char *token_serial, const char *pin, int elliptic, unsigned long rsa_bits,
     const unsigned char *id, size_t id_length, const char *label, char *error, size_t error_length) {
-    pthread_mutex_lock(&engine_lock);
+    pthread_rwlock_wrlock(&engine_lock);
     int result = generate_key_pair(module, token_label, token_serial, pin, elliptic, rsa_bits, id, id_length, label, error, error_length);
-    pthread_mutex_unlock(&engine_lock);
+    pthread_rwlock_unlock(&engine_lock);
     return result;
 }
 

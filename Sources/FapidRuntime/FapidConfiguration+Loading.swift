@@ -241,10 +241,14 @@ extension FapidConfiguration {
         if !allowNonLoopback && !Self.isLoopback(listenHost) {
             throw ConfigurationError(key: "listen", reason: "\(listenHost) is not a loopback address; set allow_non_loopback to true to expose fapid")
         }
-        guard keyPublishAheadSeconds >= jwksMaxAgeSeconds + keyRefreshSeconds else {
+        // A verifier may hold /jwks for its max-age; an instance sees a staged key within a refresh, which may run late by
+        // its own reload; the database keeps whole seconds. So: max-age + two refreshes + one second.
+        let shortestAhead = jwksMaxAgeSeconds + 2 * keyRefreshSeconds + 1
+        guard keyPublishAheadSeconds >= shortestAhead else {
             throw ConfigurationError(
                 key: "key_publish_ahead_seconds",
-                reason: "must be at least jwks_max_age_seconds + key_refresh_seconds (\(jwksMaxAgeSeconds + keyRefreshSeconds)), so verifiers caching /jwks see a key before it signs"
+                reason:
+                    "must be at least jwks_max_age_seconds + 2 x key_refresh_seconds + 1 (\(shortestAhead)), so verifiers caching /jwks see a key before it signs"
             )
         }
         guard cibaRequestMaxLifetimeSeconds >= cibaRequestLifetimeSeconds else {

@@ -81,8 +81,10 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// How long a rotated-out key stays published: `retired_key_publish_seconds`, but never less than the longest
     /// lifetime of anything the server signs (access tokens, ID tokens, JARM responses), so that every token a key
     /// signed expires before the key leaves `/jwks`.
+    /// An instance that has not yet seen an emergency rotation (`--now`) may sign with the old key until its next
+    /// refresh, hence the refresh on top.
     public var retiringSeconds: Int {
-        max(retiredKeyPublishSeconds, accessTokenLifetime, idTokenLifetimeSeconds, jarmResponseLifetimeSeconds)
+        max(retiredKeyPublishSeconds, accessTokenLifetime, idTokenLifetimeSeconds, jarmResponseLifetimeSeconds) + keyRefreshSeconds
     }
 
     /// The token's user PIN: `FAPID_PKCS11_PIN`, else the first line of `pkcs11_pin_file` (which must be 0600),
@@ -90,11 +92,13 @@ public struct FapidConfiguration: Sendable, Equatable {
     public func pkcs11PIN() throws -> String? {
         if let pkcs11Pin { return pkcs11Pin }
         guard let pkcs11PinFile else { return nil }
-        try PrivateKeyFile.checkPermissions(pkcs11PinFile)
+        try PrivateKeyFile.checkPermissions(pkcs11PinFile, what: "pkcs11_pin_file")
         guard let data = FileManager.default.contents(atPath: pkcs11PinFile) else {
             throw PrivateKeyFile.Failure(description: "cannot read pkcs11_pin_file \(pkcs11PinFile)")
         }
-        let pin = String(decoding: data, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        // The first line, without its end (LF or CRLF): an editor's line ending is not part of the PIN.
+        let line = data.prefix { $0 != UInt8(ascii: "\n") }
+        let pin = String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
         guard !pin.isEmpty else { throw PrivateKeyFile.Failure(description: "pkcs11_pin_file \(pkcs11PinFile) is empty") }
         return pin
     }

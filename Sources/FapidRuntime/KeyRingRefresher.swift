@@ -29,9 +29,11 @@ public struct KeyRingRefresher: Service {
             do {
                 try await manager.reload(ring, now: now)
             } catch {
-                logger.error("signing key reload failed; keeping the loaded keys", metadata: ["reason": "\(error)"])
+                logger.error("signing keys not loaded; the others are in use", metadata: ["reason": "\(error)"])
             }
-            await recordTransitions(now: now)
+            // A fresh time: the reload may have taken a while (a token), and a state judged at an older time than
+            // another instance already recorded would be refused anyway (states only move forward).
+            await recordTransitions()
         }
     }
 

@@ -22,12 +22,12 @@ public enum PrivateKeyFile {
     }
 
     /// Refuses files with any group or other permission bit.
-    public static func checkPermissions(_ path: String) throws {
+    public static func checkPermissions(_ path: String, what: String = "key file") throws {
         var info = stat()
-        guard stat(path, &info) == 0 else { throw Failure(description: "cannot read key file \(path)") }
+        guard stat(path, &info) == 0 else { throw Failure(description: "cannot read \(what) \(path)") }
         let mode = info.st_mode & 0o777
         if mode & 0o077 != 0 {
-            throw Failure(description: "key file \(path) is readable by group or others (mode \(String(mode, radix: 8))); run: chmod 600 \(path)")
+            throw Failure(description: "\(what) \(path) is readable by group or others (mode \(String(mode, radix: 8))); run: chmod 600 \(path)")
         }
     }
 

@@ -6,6 +6,9 @@ import Synchronization
 
 /// One probe signature with a key, bounded in time: a token that does not answer must not hold the caller.
 public enum SigningKeyProbe {
+    /// How a probe that timed out begins its reason.
+    static let timedOut = "no signature within"
+
     /// What a probe signs (never sent anywhere).
     static let payload = Array(#"{"probe":"fapid"}"#.utf8)
 
@@ -16,7 +19,7 @@ public enum SigningKeyProbe {
             let answer = Answer(continuation)
             let timer = Task {
                 try? await Task.sleep(for: timeout)
-                answer.give("no signature within \(timeout)")
+                answer.give("\(timedOut) \(timeout)")
             }
             Task {
                 do {
@@ -102,10 +105,15 @@ public struct SigningKeyHealthMonitor: Service {
             if ring.health.recordSuccess(record.kid) { logger.info("signing key signs again", metadata: metadata) }
             return
         }
+        // A full queue is load, not a token failure: the probe says nothing then (marking every instance's key failing
+        // under a burst would drain them all at once).
+        guard !failure.contains("signing queue full") else { return }
         if ring.health.recordFailure(record.kid, reason: failure) {
             logger.error("signing key cannot sign", metadata: metadata.merging(["reason": "\(failure)"]) { $1 })
         }
-        ring.forget(record.kid)
+        // An error (a token removed, a session lost) loads the key afresh; a probe that only timed out leaves it, as a
+        // reload would only wait on the same token.
+        if !failure.hasPrefix(SigningKeyProbe.timedOut) { ring.forget(record.kid) }
     }
 
     /// Kids with a probe signature still in the token.

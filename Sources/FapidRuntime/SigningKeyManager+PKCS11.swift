@@ -29,7 +29,7 @@ extension SigningKeyManager {
         let key = try loadTokenKey(named)
         let algorithm = try Self.algorithm(for: key)
         _ = try SigningKey(key: key, algorithm: algorithm, kid: "check")
-        return (SigningKeyRecord(kid: try JWK.thumbprint(of: key), algorithm: algorithm, keyFile: named.description, createdAt: now), key)
+        return (try SigningKeyRecord.make(for: key, algorithm: algorithm, keyFile: named.description, createdAt: now), key)
     }
 
     /// Makes a new key pair for `algorithm` inside the token `token` names and returns its record, not yet stored.
@@ -52,7 +52,7 @@ extension SigningKeyManager {
         }
         let label = "fapid-\(algorithm.rawValue.lowercased())-\(Int64(now.timeIntervalSince1970))"
         return try PKCS11Token.generateKeyPair(
-            module: pkcs11.module, token: token.tokenPart, pin: pkcs11.pin, kind: kind, id: Crypto.randomBytes(16), label: label)
+            module: pkcs11.module, token: token.tokenPart, pin: try pkcs11.pin(), kind: kind, id: Crypto.randomBytes(16), label: label)
     }
 
     /// `fapictl keys generate --pkcs11 TOKEN_URI`: for each of `algorithms` without an active key, a key pair made

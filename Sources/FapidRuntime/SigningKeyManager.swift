@@ -24,14 +24,26 @@ public struct SigningKeyManager: Sendable {
     /// `keyFile` of a record whose key is sealed in the database.
     public static let sealedKeyFile = SigningKeyRecord.sealedKeyFile
 
-    public struct PKCS11Settings: Sendable {
+    /// The module, and where the PIN comes from: read when a token key is first loaded or made, not when the manager is
+    /// made, so `fapictl` commands that touch no key (`users add`, `audit export`) need no access to the PIN file.
+    public struct PKCS11Settings: Sendable, CustomStringConvertible {
         public let module: String
-        let pin: String?
+        let readPIN: @Sendable () throws -> String?
 
         public init(module: String, pin: String?) {
             self.module = module
-            self.pin = pin
+            self.readPIN = { pin }
         }
+
+        public init(module: String, readPIN: @escaping @Sendable () throws -> String?) {
+            self.module = module
+            self.readPIN = readPIN
+        }
+
+        /// The PIN, read now (`FAPID_PKCS11_PIN`, or the 0600 `pkcs11_pin_file`).
+        func pin() throws -> String? { try readPIN() }
+
+        public var description: String { "PKCS#11 module \(module)" }
     }
 
     public init(
@@ -54,7 +66,7 @@ public struct SigningKeyManager: Sendable {
             store: store, keysDirectory: configuration.keysDirectory, rsaBits: rsaBits, retiredPublishSeconds: configuration.retiringSeconds,
             publishAheadSeconds: configuration.keyPublishAheadSeconds,
             keyEncryptionKey: try configuration.keyEncryptionKeyFile.map(SigningKeyManager.readKeyEncryptionKey),
-            pkcs11: try configuration.pkcs11Module.map { module in PKCS11Settings(module: module, pin: try configuration.pkcs11PIN()) })
+            pkcs11: configuration.pkcs11Module.map { module in PKCS11Settings(module: module, readPIN: { try configuration.pkcs11PIN() }) })
     }
 
     /// Loads the private key `uri` names from the configured token.
@@ -62,7 +74,7 @@ public struct SigningKeyManager: Sendable {
         guard let pkcs11 else {
             throw PrivateKeyFile.Failure(description: "key \(uri) lives in a PKCS#11 token: set pkcs11_module (FAPID_PKCS11_MODULE)")
         }
-        return try PKCS11Token.loadPrivateKey(module: pkcs11.module, uri: uri, pin: pkcs11.pin)
+        return try PKCS11Token.loadPrivateKey(module: pkcs11.module, uri: uri, pin: try pkcs11.pin())
     }
 
     func path(_ keyFile: String) -> String {
@@ -129,7 +141,7 @@ public struct SigningKeyManager: Sendable {
             if FileManager.default.fileExists(atPath: path(devFile)) {
                 let key = try PrivateKeyFile.load(path(devFile))
                 _ = try SigningKey(key: key, algorithm: algorithm, kid: "check")
-                record = SigningKeyRecord(kid: try JWK.thumbprint(of: key), algorithm: algorithm, keyFile: devFile, createdAt: now)
+                record = try SigningKeyRecord.make(for: key, algorithm: algorithm, keyFile: devFile, createdAt: now)
             } else if generate {
                 record = try newKey(algorithm, now: now)
             } else {
@@ -213,17 +225,28 @@ public struct SigningKeyManager: Sendable {
         let kid = try JWK.thumbprint(of: key)
         if let keyEncryptionKey {
             let sealed = try SealedBox.seal(Array(try key.privateKeyPEM().utf8), key: keyEncryptionKey, additionalData: Array(kid.utf8))
-            return SigningKeyRecord(kid: kid, algorithm: algorithm, keyFile: Self.sealedKeyFile, createdAt: now, sealedKey: sealed)
+            return try SigningKeyRecord.make(for: key, algorithm: algorithm, keyFile: Self.sealedKeyFile, createdAt: now, sealedKey: sealed)
         }
         let keyFile = "signing/\(kid).key"
         try PrivateKeyFile.write(try key.privateKeyPEM(), to: path(keyFile))
-        return SigningKeyRecord(kid: kid, algorithm: algorithm, keyFile: keyFile, createdAt: now)
+        return try SigningKeyRecord.make(for: key, algorithm: algorithm, keyFile: keyFile, createdAt: now)
     }
 
-    /// Loads the stored records into `ring`.
-    public func reload(_ ring: KeyRing, now: Date) async throws {
+    /// Loads the stored records into `ring`, off the cooperative threads and for at most `timeout`. Throws, after
+    /// applying what could be loaded, when an `active` or `next` key could not be loaded (each named, with where it
+    /// lives and why) or when loading did not finish in time.
+    public func reload(_ ring: KeyRing, now: Date, timeout: Duration = .seconds(30)) async throws {
         let records = try await store.signingKeys()
         let manager = self
-        try ring.reload(records: records, now: now) { record in try manager.load(record) }
+        guard let unloadable = await ring.reloadOffThread(records: records, now: now, timeout: timeout, load: { try manager.load($0) }) else {
+            throw PrivateKeyFile.Failure(description: "loading the signing keys took longer than \(timeout) (a token that does not answer?)")
+        }
+        guard unloadable.isEmpty else {
+            let named = unloadable.sorted { $0.key < $1.key }.map { kid, reason in
+                let place = records.first { $0.kid == kid }?.keyFile ?? "?"
+                return "\(kid) (\(place)): \(reason)"
+            }
+            throw PrivateKeyFile.Failure(description: "signing keys that cannot be loaded: " + named.joined(separator: "; "))
+        }
     }
 }

@@ -54,14 +54,16 @@ public struct Endpoints: Sendable {
         JSONResponse.make(bytes: metadataDocument, cache: cacheControl)
     }
 
-    /// Ready when every required signing key is loaded, every `active` and `next` key in a token signed at its last
-    /// probe, and the database answers; 503 naming what is not (the failing kids, which `/jwks` publishes anyway).
+    /// Ready when every required signing key is loaded, every `active` and `next` key could be loaded and (in a token)
+    /// signed at its last probe, and the database answers; 503 naming what is not (the failing kids).
     func health() async -> Response {
-        let now = Date()
+        let now = keyRing.now()
         let snapshot = keyRing.snapshot
         let signers = snapshot.signers(at: now)
         let loaded = SigningAlgorithmsReady.required.allSatisfy { signers[$0] != nil }
-        let failing = keyRing.health.failing(among: snapshot.activeAndNext(at: now).map(\.record.kid))
+        let failing = Set(keyRing.health.failing(among: snapshot.activeAndNext(at: now).map(\.record.kid)))
+            .union(snapshot.records.filter { [.active, .next].contains($0.state(at: now)) && snapshot.unloadable[$0.kid] != nil }.map(\.kid))
+            .sorted()
         let keysReady = loaded && failing.isEmpty
         let databaseReady = await databaseProbe?() ?? true
         let keys = !loaded ? "not loaded" : failing.isEmpty ? "ok" : "cannot sign: " + failing.joined(separator: ", ")

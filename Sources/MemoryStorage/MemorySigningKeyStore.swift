@@ -36,7 +36,9 @@ public struct MemorySigningKeyStore: SigningKeyStore {
 
     public func recordSigningKeyState(kid: String, state: SigningKeyRecord.State, audit: AuditEvent) async throws(StorageError) -> Bool {
         try database.write { (all: inout MemoryState) throws(StorageError) -> Bool in
-            guard let index = all.signingKeys.firstIndex(where: { $0.kid == kid }), all.signingKeys[index].recordedState != state else { return false }
+            guard let index = all.signingKeys.firstIndex(where: { $0.kid == kid }),
+                all.signingKeys[index].recordedState.map({ $0.order < state.order }) ?? true
+            else { return false }
             all.signingKeys[index].recordedState = state
             all.appendAudit(audit)
             return true

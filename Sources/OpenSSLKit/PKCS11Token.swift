@@ -5,6 +5,14 @@ internal import CPKCS11
 /// JWS is still an `EVP_DigestSign` and the private key never leaves the token. Generation talks PKCS#11 directly
 /// (`C_GenerateKeyPair`), as no engine call creates keys.
 public enum PKCS11Token {
+    /// Runs `body`, a signature with a token key, while no key is being loaded or made (libp11 may free and rebuild
+    /// its view of the token's objects then).
+    public static func whileSigning<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        fapid_pkcs11_signing_begin()
+        defer { fapid_pkcs11_signing_end() }
+        return try body()
+    }
+
     /// The private key `uri` names, in the token the module `module` drives.
     public static func loadPrivateKey(module: String, uri: PKCS11URI, pin: String?) throws(CryptoError) -> AsymmetricKey {
         var named = uri

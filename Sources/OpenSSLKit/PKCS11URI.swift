@@ -67,6 +67,8 @@ public struct PKCS11URI: Sendable, Equatable, CustomStringConvertible {
             let name = String(pieces[0])
             guard seen.insert(name).inserted else { throw Failure(description: "the URI repeats the attribute \(Self.printable(name))") }
             let value = try Self.percentDecoded(pieces[1])
+            // Only an id is binary; a NUL in a label would cut it short at the C boundary (token "a%00b" naming "a").
+            guard name == "id" || !value.contains(0) else { throw Failure(description: "the URI attribute \(Self.printable(name)) holds a NUL") }
             let text = String(decoding: value, as: UTF8.self)
             switch name {
             case "token": token = text
@@ -102,7 +104,8 @@ public struct PKCS11URI: Sendable, Equatable, CustomStringConvertible {
         return Self.scheme + parts.joined(separator: ";")
     }
 
-    /// RFC 7512 §2.3 `pk11-pchar` without the percent-encoded form: unreserved characters and `:[]@!$'()*+,=&`.
+    /// RFC 7512 §2.3 `pk11-pchar` without the percent-encoded form: unreserved characters and `:[]@!$'()*+,` (and `=`
+    /// inside a value, which `percentDecoded` accepts; the canonical form encodes it).
     private static func isPlain(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
@@ -132,19 +135,26 @@ public struct PKCS11URI: Sendable, Equatable, CustomStringConvertible {
         var bytes = Array(text.utf8)[...]
         while let byte = bytes.popFirst() {
             if byte == UInt8(ascii: "%") {
-                guard bytes.count >= 2, let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) else {
+                guard bytes.count >= 2, bytes.prefix(2).allSatisfy({ Self.isHexDigit($0) }),
+                    let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16)
+                else {
                     throw Failure(description: "the URI has a malformed percent-encoding")
                 }
                 out.append(value)
                 bytes = bytes.dropFirst(2)
             } else {
-                guard isPlain(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") else {
+                guard isPlain(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "=") else {
                     throw Failure(description: "the URI has a character that must be percent-encoded")
                 }
                 out.append(byte)
             }
         }
         return out
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
     }
 
     /// A name for an error message: printable ASCII only, at most 40 characters.

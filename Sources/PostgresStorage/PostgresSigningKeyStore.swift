@@ -15,23 +15,23 @@ public struct PostgresSigningKeyStore: SigningKeyStore {
     public func signingKeys() async throws(StorageError) -> [SigningKeyRecord] {
         let rows = try await database.map(
             """
-            SELECT kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state
+            SELECT kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state, public_jwk
             FROM signing_keys ORDER BY created_at, kid
             """
         ) { row in
             (
                 try row.value(0, as: String.self), try row.value(1, as: String.self), try row.value(2, as: String.self), try row.date(3),
                 try row.optionalDate(4), try row.optionalDate(5), try row.optionalBytes(6), try row.optionalDate(7),
-                try row.value(8, as: String?.self)
+                try row.value(8, as: String?.self), try row.value(9, as: String?.self)
             )
         }
         var records: [SigningKeyRecord] = []
-        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil, sealed, activatesAt, recorded) in rows {
+        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil, sealed, activatesAt, recorded, publicJWK) in rows {
             guard let algorithm = JWSAlgorithm(rawValue: alg) else { throw StorageError(.conflict, "signing key with unknown alg \(alg)") }
             records.append(
                 SigningKeyRecord(
                     kid: kid, algorithm: algorithm, keyFile: keyFile, createdAt: createdAt, activatesAt: activatesAt, retiredAt: retiredAt,
-                    publishUntil: publishUntil, sealedKey: sealed, recordedState: recorded.flatMap(SigningKeyRecord.State.init(rawValue:))))
+                    publishUntil: publishUntil, sealedKey: sealed, recordedState: recorded.flatMap(SigningKeyRecord.State.init(rawValue:)), publicJWK: publicJWK))
         }
         return records
     }
@@ -60,7 +60,7 @@ public struct PostgresSigningKeyStore: SigningKeyStore {
             let noted = try await tx.rows(
                 """
                 UPDATE signing_keys SET recorded_state = \(state.rawValue)
-                WHERE kid = \(kid) AND recorded_state IS DISTINCT FROM \(state.rawValue) RETURNING kid
+                WHERE kid = \(kid) AND \(unescaped: SigningKeyRecord.State.earlierSQL(than: state)) RETURNING kid
                 """)
             guard !noted.isEmpty else { return false }
             try await PostgresAuditLog.append(audit, to: tx)
@@ -71,10 +71,11 @@ public struct PostgresSigningKeyStore: SigningKeyStore {
     private static func insert(_ record: SigningKeyRecord, _ tx: Transaction) async throws {
         try await tx.execute(
             """
-            INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state)
+            INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state, public_jwk)
             VALUES (\(record.kid), \(record.algorithm.rawValue), \(record.keyFile), \(StoredTime.seconds(record.createdAt)),
                 \(record.retiredAt.map(StoredTime.seconds)), \(record.publishUntil.map(StoredTime.seconds)),
-                \(record.sealedKey.map { ByteBuffer(bytes: $0) }), \(record.activatesAt.map(StoredTime.seconds)), \(record.recordedState?.rawValue))
+                \(record.sealedKey.map { ByteBuffer(bytes: $0) }), \(record.activatesAt.map(StoredTime.seconds)), \(record.recordedState?.rawValue),
+                \(record.publicJWK))
             """)
     }
 }

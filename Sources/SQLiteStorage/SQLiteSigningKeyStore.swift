@@ -15,19 +15,19 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
         let rows = try await database.read { db in
             try Row.fetchAll(
                 db, sql: """
-                SELECT kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state
+                SELECT kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state, public_jwk
                 FROM signing_keys ORDER BY created_at, kid
                 """
             )
-            .map { row -> (String, String, String, Int64, Int64?, Int64?, Data?, Int64?, String?) in
+            .map { row -> (String, String, String, Int64, Int64?, Int64?, Data?, Int64?, String?, String?) in
                 (
                     row["kid"], row["alg"], row["key_file"], row["created_at"], row["retired_at"], row["publish_until"], row["sealed_key"],
-                    row["activates_at"], row["recorded_state"]
+                    row["activates_at"], row["recorded_state"], row["public_jwk"]
                 )
             }
         }
         var records: [SigningKeyRecord] = []
-        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil, sealed, activatesAt, recorded) in rows {
+        for (kid, alg, keyFile, createdAt, retiredAt, publishUntil, sealed, activatesAt, recorded, publicJWK) in rows {
             guard let algorithm = JWSAlgorithm(rawValue: alg) else { throw StorageError(.conflict, "signing key with unknown alg \(alg)") }
             records.append(
                 SigningKeyRecord(
@@ -39,7 +39,8 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
                     retiredAt: Self.date(retiredAt),
                     publishUntil: Self.date(publishUntil),
                     sealedKey: sealed.map { [UInt8]($0) },
-                    recordedState: recorded.flatMap(SigningKeyRecord.State.init(rawValue:))
+                    recordedState: recorded.flatMap(SigningKeyRecord.State.init(rawValue:)),
+                    publicJWK: publicJWK
                 )
             )
         }
@@ -67,8 +68,8 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
     public func recordSigningKeyState(kid: String, state: SigningKeyRecord.State, audit: AuditEvent) async throws(StorageError) -> Bool {
         try await database.write { db in
             try db.execute(
-                sql: "UPDATE signing_keys SET recorded_state = ? WHERE kid = ? AND (recorded_state IS NULL OR recorded_state <> ?)",
-                arguments: [state.rawValue, kid, state.rawValue])
+                sql: "UPDATE signing_keys SET recorded_state = ? WHERE kid = ? AND \(SigningKeyRecord.State.earlierSQL(than: state))",
+                arguments: [state.rawValue, kid])
             guard db.changesCount == 1 else { return false }
             try SQLiteAuditLog.append(audit, to: db)
             return true
@@ -78,13 +79,14 @@ public struct SQLiteSigningKeyStore: SigningKeyStore {
     private static func insert(_ record: SigningKeyRecord, into db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO signing_keys (kid, alg, key_file, created_at, retired_at, publish_until, sealed_key, activates_at, recorded_state,
+                    public_jwk)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 record.kid, record.algorithm.rawValue, record.keyFile, seconds(record.createdAt), record.retiredAt.map(seconds),
                 record.publishUntil.map(seconds), record.sealedKey.map { Data($0) }, record.activatesAt.map(seconds),
-                record.recordedState?.rawValue,
+                record.recordedState?.rawValue, record.publicJWK,
             ]
         )
     }

@@ -63,6 +63,11 @@ struct Audit: AsyncParsableCommand {
         func publicKeys(_ runtime: Runtime) async throws -> JWKSet {
             var keys: [JWK] = []
             for record in try await runtime.signingKeys.store.signingKeys() {
+                // The public JWK kept in the record: no private key is loaded, nor a token logged in to.
+                if let stored = record.publicJWK, let jwk = try? JWK(json: Array(stored.utf8)) {
+                    keys.append(jwk)
+                    continue
+                }
                 guard let key = try? runtime.signingKeys.load(record),
                     let jwk = try? SigningKey(key: key, algorithm: record.algorithm, kid: record.kid).publicJWK()
                 else { continue }

@@ -38,7 +38,7 @@ struct KeyRingTests {
             try make(keys, "es", .ES256, at: t0.addingTimeInterval(10)),
         ]
         let ring = KeyRing(clock: FixedClock(t0.addingTimeInterval(50)))
-        try ring.reload(records: records, now: t0.addingTimeInterval(50), load: keys.loader())
+        ring.reload(records: records, now: t0.addingTimeInterval(50), load: keys.loader())
         #expect(ring.signer(for: .PS256)?.kid == "ps")
         #expect(ring.signer(for: .ES256)?.kid == "es")
         #expect(ring.snapshot.published.compactMap(\.kid) == ["ps", "es-old", "es"])
@@ -46,28 +46,65 @@ struct KeyRingTests {
         #expect(document.keys.count == 3)
         #expect(document.keys.allSatisfy { !$0.key.isPrivate && $0.members["d"] == nil && $0.use == "sig" && $0.algorithm != nil })
 
-        try ring.reload(records: records, now: t0.addingTimeInterval(101), load: keys.loader())
+        ring.reload(records: records, now: t0.addingTimeInterval(101), load: keys.loader())
         #expect(ring.snapshot.published.compactMap(\.kid) == ["ps", "es"])
         #expect(keys.loads == 3, "keys already parsed are not parsed again")
     }
 
-    @Test("a reload that cannot load a key keeps the previous snapshot")
+    @Test("a key that cannot be loaded is named and unused; the others load, sign and are published")
     func failedReload() throws {
         let keys = Keys()
         let good = [try make(keys, "ps", .PS256, at: t0)]
         let ring = KeyRing(clock: FixedClock(t0))
-        try ring.reload(records: good, now: t0, load: keys.loader())
+        #expect(ring.reload(records: good, now: t0, load: keys.loader()).isEmpty)
         let missing = SigningKeyRecord(kid: "gone", algorithm: .ES256, keyFile: "gone", createdAt: t0)
-        #expect(throws: JOSEError.self) { try ring.reload(records: good + [missing], now: t0, load: keys.loader()) }
+        let unloadable = ring.reload(records: good + [missing], now: t0, load: keys.loader())
+        #expect(Array(unloadable.keys) == ["gone"] && ring.snapshot.unloadable.keys.contains("gone"))
         #expect(ring.signer(for: .PS256)?.kid == "ps")
-        #expect(ring.snapshot.published.count == 1)
+        #expect(ring.signer(for: .ES256) == nil)
+        #expect(ring.snapshot.published.compactMap(\.kid) == ["ps"])
+    }
+
+    @Test("a retiring key is published from its record's JWK without loading it; an unloadable active one still is")
+    func publishedFromRecords() throws {
+        let key = try AsymmetricKey.generate(.p256)
+        var retiring = try SigningKeyRecord.make(for: key, algorithm: .ES256, keyFile: "in-a-token", createdAt: t0)
+        retiring.retiredAt = t0.addingTimeInterval(10)
+        retiring.publishUntil = t0.addingTimeInterval(100)
+        let other = try SigningKeyRecord.make(for: try AsymmetricKey.generate(.p256), algorithm: .ES256, keyFile: "down", createdAt: t0.addingTimeInterval(10))
+        let ring = KeyRing(clock: FixedClock(t0.addingTimeInterval(20)))
+        let loads = Keys()
+        let unloadable = ring.reload(records: [retiring, other], now: t0.addingTimeInterval(20), load: loads.loader())
+        #expect(loads.loads == 1, "only the active key is loaded")
+        #expect(Array(unloadable.keys) == [other.kid])
+        // Both are in /jwks: tokens the retiring key signed still verify, and another instance may sign with `other`.
+        let document = try JWKSet(json: ring.snapshot.jwksDocument)
+        #expect(Set(document.keys.compactMap(\.kid)) == [retiring.kid, other.kid])
+        #expect(document.keys.allSatisfy { $0.members["d"] == nil })
+        #expect(ring.signer(for: .ES256) == nil)
+    }
+
+    @Test("a key forgotten while a reload runs is loaded again by the next reload")
+    func forgetDuringReload() throws {
+        let keys = Keys()
+        let records = [try make(keys, "ps", .PS256, at: t0)]
+        let ring = KeyRing(clock: FixedClock(t0))
+        ring.reload(records: records, now: t0) { record in
+            ring.forget(record.kid)
+            return keys.keys[record.kid]!
+        }
+        #expect(ring.signer(for: .PS256)?.kid == "ps", "the reload's snapshot still signs")
+        ring.reload(records: records, now: t0, load: keys.loader())
+        #expect(keys.loads == 1, "the forgotten key was loaded again")
+        ring.reload(records: records, now: t0, load: keys.loader())
+        #expect(keys.loads == 1, "and is kept after that")
     }
 
     @Test("tokens signed by the ring's signer verify with its published JWKS")
     func signAndVerify() async throws {
         let keys = Keys()
         let ring = KeyRing(clock: FixedClock(t0))
-        try ring.reload(records: [try make(keys, "ps", .PS256, at: t0), try make(keys, "es", .ES256, at: t0)], now: t0, load: keys.loader())
+        ring.reload(records: [try make(keys, "ps", .PS256, at: t0), try make(keys, "es", .ES256, at: t0)], now: t0, load: keys.loader())
         let published = try JWKSet(json: ring.snapshot.jwksDocument)
         for algorithm in [JWSAlgorithm.PS256, .ES256] {
             let token = try await #require(ring.signer(for: algorithm)).sign(claims: ["iss": "https://localhost:8443"])

@@ -92,7 +92,7 @@ final class CoreCredentials: Sendable {
         directorySigner = try SigningKey(key: AsymmetricKey.generate(.p256), algorithm: .ES256, kid: "directory-key")
         let serverKeys = ["server-ps256": try AsymmetricKey.generate(.rsa(bits: 2048)), "server-es256": try AsymmetricKey.generate(.p256)]
         keyRing = KeyRing()
-        try keyRing.reload(
+        keyRing.reload(
             records: [
                 SigningKeyRecord(kid: "server-ps256", algorithm: .PS256, keyFile: "unused", createdAt: madeAt),
                 SigningKeyRecord(kid: "server-es256", algorithm: .ES256, keyFile: "unused", createdAt: madeAt),

@@ -144,18 +144,32 @@ struct FapidConfigurationTests {
         #expect(error(["FAPID_CIBA_REQUEST_LIFETIME_SECONDS": "700"])?.key == "ciba_request_max_lifetime_seconds")
     }
 
-    @Test("key_publish_ahead_seconds: by default longer than the /jwks max-age plus the refresh; shorter than their sum is refused")
+    @Test("key_publish_ahead_seconds: by default longer than the /jwks max-age plus two refreshes; shorter is refused")
     func publishAhead() throws {
         let defaults = try load()
         #expect(defaults.keyPublishAheadSeconds == 900 && defaults.jwksMaxAgeSeconds == 300 && defaults.keyRefreshSeconds == 30)
         #expect(defaults.keyPublishAheadSeconds > defaults.jwksMaxAgeSeconds + defaults.keyRefreshSeconds)
         let small = ["FAPID_JWKS_MAX_AGE_SECONDS": "2", "FAPID_KEY_REFRESH_SECONDS": "1"]
-        #expect(try load(small.merging(["FAPID_KEY_PUBLISH_AHEAD_SECONDS": "3"]) { $1 }).keyPublishAheadSeconds == 3)
-        let refused = error(small.merging(["FAPID_KEY_PUBLISH_AHEAD_SECONDS": "2"]) { $1 })
+        #expect(try load(small.merging(["FAPID_KEY_PUBLISH_AHEAD_SECONDS": "5"]) { $1 }).keyPublishAheadSeconds == 5)
+        let refused = error(small.merging(["FAPID_KEY_PUBLISH_AHEAD_SECONDS": "4"]) { $1 })
         #expect(refused?.key == "key_publish_ahead_seconds")
-        #expect(refused?.reason.contains("jwks_max_age_seconds + key_refresh_seconds (3)") == true)
+        #expect(refused?.reason.contains("jwks_max_age_seconds + 2 x key_refresh_seconds + 1 (5)") == true)
         // Raising the max-age alone makes the default publish-ahead too short, and says so.
         #expect(error(["FAPID_JWKS_MAX_AGE_SECONDS": "900"])?.key == "key_publish_ahead_seconds")
+    }
+
+    @Test("the PIN file: its first line without LF or CRLF, refused unless 0600; read only when a token key needs it")
+    func pinFile() throws {
+        let (path, keep) = try writeFile("123456\r\nignored\n")
+        defer { withExtendedLifetime(keep) {} }
+        chmod(path, 0o600)
+        #expect(try load(["FAPID_PKCS11_PIN_FILE": path]).pkcs11PIN() == "123456")
+        #expect(try load(["FAPID_PKCS11_PIN_FILE": path, "FAPID_PKCS11_PIN": "654321"]).pkcs11PIN() == "654321")
+        chmod(path, 0o644)
+        #expect(throws: PrivateKeyFile.Failure.self) { try load(["FAPID_PKCS11_PIN_FILE": path]).pkcs11PIN() }
+        // A manager over a configuration whose PIN file cannot be read is made all the same (fapictl users add needs no PIN).
+        let unreadable = try load(["FAPID_PKCS11_PIN_FILE": "/nonexistent/pin", "FAPID_PKCS11_MODULE": "/nonexistent/module.so"])
+        #expect(throws: Never.self) { try SigningKeyManager(configuration: unreadable, store: Storage.memory().signingKeys) }
     }
 
     @Test("a non-loopback address is refused unless allowed explicitly")

@@ -46,11 +46,15 @@ struct PKCS11URITests {
         #expect(uri.token == "My Token" && uri.serial == "0123" && uri.object == "signing;key" && uri.id == [1, 2] && uri.type == "private")
         #expect(uri.description == "pkcs11:token=My%20Token;serial=0123;object=signing%3Bkey;id=%01%02;type=private")
         #expect(try PKCS11URI(parsing: uri.description) == uri)
+        // `=` may stand in a path value (RFC 7512 §2.3); the canonical form encodes it.
+        let equals = try PKCS11URI(parsing: "pkcs11:token=t;object=a=b")
+        #expect(equals.object == "a=b" && equals.description == "pkcs11:token=t;object=a%3Db")
     }
 
     @Test("a PIN, a module, unknown or repeated attributes and bad encodings are refused", arguments: [
         "pkcs11:token=t?pin-value=1234", "pkcs11:token=t?pin-source=file:/tmp/pin", "pkcs11:token=t?module-path=/tmp/x.so",
         "pkcs11:token=t;frobnicate=1", "pkcs11:token=t;token=u", "pkcs11:id=%G1", "pkcs11:token", "file:/tmp/key", "pkcs11:type=weird",
+        "pkcs11:id=%+1", "pkcs11:token=a%00b",
     ])
     func refused(_ text: String) {
         #expect(throws: PKCS11URI.Failure.self) { try PKCS11URI(parsing: text) }

@@ -3,3 +3,12 @@
 -- event was written for, so that one instance, not each, records a transition that time brought.
 ALTER TABLE signing_keys ADD COLUMN activates_at BIGINT;
 ALTER TABLE signing_keys ADD COLUMN recorded_state TEXT;
+-- The public JWK as /jwks publishes it: a key that no longer signs is published, and checkpoints it signed verified,
+-- without loading its private half (which a token may have destroyed after the key retired).
+ALTER TABLE signing_keys ADD COLUMN public_jwk TEXT;
+-- Keys from before this migration: their current state counts as recorded (their events were written by the
+-- rotation that made them), so the first start after the upgrade writes no event for them.
+UPDATE signing_keys SET recorded_state = CASE
+    WHEN retired_at IS NULL THEN 'active'
+    WHEN publish_until > CAST(strftime('%s','now') AS INTEGER) THEN 'retiring'
+    ELSE 'removed' END;

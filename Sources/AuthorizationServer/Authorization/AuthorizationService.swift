@@ -217,10 +217,11 @@ public struct AuthorizationService: Sendable {
     /// `authorization_signed_response_alg` (PS256 by default).
     func jarmResponse(_ members: [(String, String)], client: Client) async throws(AuthorizationError) -> String {
         let algorithm = client.metadata["authorization_signed_response_alg"]?.stringValue.flatMap(JWSAlgorithm.init(rawValue:)) ?? .PS256
-        guard let signer = keyRing?.signer(for: algorithm) else {
+        let instant = clock.now()
+        guard let signer = keyRing?.snapshot.signer(for: algorithm, at: instant) else {
             throw AuthorizationError(error: OAuthError.server("no \(algorithm) key for JARM"), redirect: nil)
         }
-        let now = Int64(clock.now().timeIntervalSince1970)
+        let now = Int64(instant.timeIntervalSince1970)
         var claims: [String: JSON] = ["iss": .string(issuer), "aud": .string(client.clientID), "exp": .int(now + Int64(jarmLifetime)), "iat": .int(now)]
         for (name, value) in members { claims[name] = .string(value) }
         do { return try await signer.sign(claims: claims) } catch { throw AuthorizationError(error: OAuthError.server("JARM signing failed: \(error)"), redirect: nil) }

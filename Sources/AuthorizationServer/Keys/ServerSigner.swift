@@ -1,4 +1,5 @@
 public import JOSE
+public import OpenSSLKit
 
 /// One of the server's signing keys as token issuers use it: signs on the caller's thread for a key in a file or the
 /// database (microseconds), on the `SigningPool` for a key in a hardware token (which may take hundreds of
@@ -15,6 +16,10 @@ public struct ServerSigner: Sendable {
         ServerMetrics.signingErrors.increment(key.kid, by: 0)
     }
 
+    /// How long a request waits for a token's signature before it fails (`server_error`): a token that hangs must not
+    /// hold requests until their connections time out.
+    static let tokenDeadline: Duration = .seconds(10)
+
     public var kid: String { key.kid }
     public var algorithm: JWSAlgorithm { key.algorithm }
     /// Whether the private key lives in a hardware token.
@@ -26,7 +31,9 @@ public struct ServerSigner: Sendable {
         let started = ContinuousClock.now
         let result: Result<String, JOSEError>
         if let pool {
-            result = await pool.run { () throws(JOSEError) -> String in try key.sign(payload: payload, extraHeader: extraHeader) }
+            result = await pool.run(timeout: Self.tokenDeadline) { () throws(JOSEError) -> String in
+                try PKCS11Token.whileSigning { () throws(JOSEError) -> String in try key.sign(payload: payload, extraHeader: extraHeader) }
+            }
         } else {
             result = Result { () throws(JOSEError) -> String in try key.sign(payload: payload, extraHeader: extraHeader) }
         }

@@ -1,5 +1,6 @@
 public import Foundation
 public import JOSE
+public import OpenSSLKit
 
 /// What storage keeps about one of the server's signing keys. The private key itself lives in one of three places,
 /// named by `keyFile`:
@@ -26,11 +27,16 @@ public struct SigningKeyRecord: Sendable, Equatable {
     public var sealedKey: [UInt8]?
     /// The last state an audit event was written for (`recordSigningKeyState`); nil before the first.
     public var recordedState: State?
+    /// The public JWK (JSON) as `/jwks` publishes it, kept so a key that no longer signs is published, and old
+    /// signatures verified (`fapictl audit verify`), without loading its private half (a token may have destroyed it).
+    /// Nil for records made before migration 0023.
+    public var publicJWK: String?
 
     public init(
         kid: String, algorithm: JWSAlgorithm, keyFile: String, createdAt: Date, activatesAt: Date? = nil, retiredAt: Date? = nil,
-        publishUntil: Date? = nil, sealedKey: [UInt8]? = nil, recordedState: State? = nil
+        publishUntil: Date? = nil, sealedKey: [UInt8]? = nil, recordedState: State? = nil, publicJWK: String? = nil
     ) {
+        self.publicJWK = publicJWK
         self.sealedKey = sealedKey
         self.kid = kid
         self.algorithm = algorithm
@@ -51,6 +57,17 @@ public struct SigningKeyRecord: Sendable, Equatable {
         case retiring
         /// Neither signs nor is published.
         case removed
+
+        /// States only move forward, in declaration order: a key is never recorded back to an earlier state (an
+        /// instance whose clock is behind, or that judged the time before a slow reload, would otherwise undo what
+        /// another recorded and write its event twice).
+        public var order: Int { Self.allCases.firstIndex(of: self)! }
+
+        /// The SQL condition, on a row's `recorded_state`, that it is NULL or earlier than `state`.
+        public static func earlierSQL(than state: State) -> String {
+            let earlier = allCases.prefix(state.order).map { "'\($0.rawValue)'" }
+            return earlier.isEmpty ? "recorded_state IS NULL" : "(recorded_state IS NULL OR recorded_state IN (\(earlier.joined(separator: ", "))))"
+        }
     }
 
     /// Where the private key lives.
@@ -71,6 +88,17 @@ public struct SigningKeyRecord: Sendable, Equatable {
 
     /// When the key starts signing.
     public var activeFrom: Date { activatesAt ?? createdAt }
+
+    /// A new record for `key`: the kid its RFC 7638 thumbprint, its public JWK kept beside it.
+    public static func make(for key: AsymmetricKey, algorithm: JWSAlgorithm, keyFile: String, createdAt: Date, sealedKey: [UInt8]? = nil)
+        throws(JOSEError) -> SigningKeyRecord
+    {
+        let kid = try JWK.thumbprint(of: key)
+        let jwk = try JWK(key: key, kid: kid, use: "sig", algorithm: algorithm)
+        return SigningKeyRecord(
+            kid: kid, algorithm: algorithm, keyFile: keyFile, createdAt: createdAt, sealedKey: sealedKey,
+            publicJWK: String(decoding: JSON.object(jwk.publicMembers).bytes, as: UTF8.self))
+    }
 
     public func state(at now: Date) -> State {
         if let retiredAt, retiredAt <= now {

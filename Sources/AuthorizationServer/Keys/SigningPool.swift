@@ -27,9 +27,21 @@ public final class SigningPool: @unchecked Sendable {
     }
 
     /// Runs `body` on one of the pool's threads and returns its result.
-    public func run<T: Sendable>(_ body: @escaping @Sendable () throws(JOSEError) -> T) async -> Result<T, JOSEError> {
+    /// With `timeout`, the caller gets a failure ("did not answer") once it passes; the signature itself cannot be
+    /// taken back from the token and still holds its thread until the token answers.
+    public func run<T: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable () throws(JOSEError) -> T) async -> Result<T, JOSEError> {
         await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, JOSEError>, Never>) in
-            let job: @Sendable () -> Void = { continuation.resume(returning: Result { () throws(JOSEError) -> T in try body() }) }
+            let once = ResumeOnce(continuation)
+            let timer = timeout.map { limit in
+                Task {
+                    try? await Task.sleep(for: limit)
+                    once.give(.failure(JOSEError(.cryptoFailure, "the token did not answer within \(limit)")))
+                }
+            }
+            let job: @Sendable () -> Void = {
+                once.give(Result { () throws(JOSEError) -> T in try body() })
+                timer?.cancel()
+            }
             condition.lock()
             if !started {
                 started = true
@@ -41,7 +53,8 @@ public final class SigningPool: @unchecked Sendable {
             }
             guard jobs.count - head < queueLimit else {
                 condition.unlock()
-                continuation.resume(returning: .failure(JOSEError(.cryptoFailure, "signing queue full (\(queueLimit) waiting)")))
+                timer?.cancel()
+                once.give(.failure(JOSEError(.cryptoFailure, "signing queue full (\(queueLimit) waiting)")))
                 return
             }
             jobs.append(job)

@@ -39,8 +39,10 @@ public struct IDTokenIssuer: Sendable {
         client: Client, subject: String, nonce: String?, authTime: Date, acr: String?, hashed: Hashed, extra: [String: JSON] = [:]
     ) async throws(OAuthError) -> String {
         let algorithm = client.metadata["id_token_signed_response_alg"]?.stringValue.flatMap(JWSAlgorithm.init(rawValue:)) ?? .PS256
-        guard let signer = keyRing.signer(for: algorithm) else { throw OAuthError.server("no active \(algorithm) signing key") }
-        let now = clock.now().timeIntervalSince1970.rounded(.down)
+        let instant = clock.now()
+        // The signer of the same instant as `iat`: a token's kid and its iat agree across a key switch.
+        guard let signer = keyRing.snapshot.signer(for: algorithm, at: instant) else { throw OAuthError.server("no active \(algorithm) signing key") }
+        let now = instant.timeIntervalSince1970.rounded(.down)
         var claims: [String: JSON] = extra
         claims["iss"] = .string(issuer)
         claims["sub"] = .string(subject)

@@ -68,7 +68,8 @@ public struct TokenIssuer: Sendable {
         let value: String
         let format: String
         if let algorithm = client.jwtAccessTokenAlgorithm {
-            guard let signer = keyRing.signer(for: algorithm) else { throw OAuthError.server("no active \(algorithm) signing key") }
+            // The signer of the same instant as `iat`: a token's kid and its iat agree across a key switch.
+            guard let signer = keyRing.snapshot.signer(for: algorithm, at: now) else { throw OAuthError.server("no active \(algorithm) signing key") }
             var claims: [String: JSON] = [
                 "iss": .string(settings.issuer),
                 "sub": .string(subject ?? client.clientID),

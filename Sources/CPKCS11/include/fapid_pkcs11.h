@@ -19,4 +19,8 @@ int fapid_pkcs11_generate_key_pair(
     const char *module, const char *token_label, const char *token_serial, const char *pin, int elliptic, unsigned long rsa_bits,
     const unsigned char *id, size_t id_length, const char *label, char *error, size_t error_length);
 
+/// Brackets a signature with a key loaded through the engine (a shared lock against loads and generation).
+void fapid_pkcs11_signing_begin(void);
+void fapid_pkcs11_signing_end(void);
+
 #endif
