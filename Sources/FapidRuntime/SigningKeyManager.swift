@@ -177,11 +177,12 @@ public struct SigningKeyManager: Sendable {
     /// signs from `now + publishAheadSeconds`, when every key of the algorithm still signing then stops and stays
     /// published for `retiredPublishSeconds`. `immediately` (an emergency) makes it sign from `now`. When the
     /// algorithm's active key lives in a token, the new key is made in the same token.
-    public func rotate(_ algorithm: JWSAlgorithm, now: Date, immediately: Bool = false) async throws -> SigningKeyRecord {
+    /// `inToken: false` makes the new key in a file (or sealed) even then: the way off a token that is gone.
+    public func rotate(_ algorithm: JWSAlgorithm, now: Date, immediately: Bool = false, inToken: Bool = true) async throws -> SigningKeyRecord {
         let records = try await store.signingKeys()
         let active = records.last { $0.algorithm == algorithm && $0.state(at: now) == .active }
         let record: SigningKeyRecord
-        if let active, active.location == .pkcs11 {
+        if inToken, let active, active.location == .pkcs11 {
             record = try newTokenKey(algorithm, in: try PKCS11URI(parsing: active.keyFile).tokenPart, now: now)
         } else {
             record = try newKey(algorithm, now: now)

@@ -102,19 +102,21 @@ struct Keys: AsyncParsableCommand {
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Publish a new key as next: it signs after key_publish_ahead_seconds; the old one stays in /jwks until its tokens expire.",
-            discussion: "A key whose algorithm's active key lives in a PKCS#11 token is made in the same token."
+            discussion: "A key whose algorithm's active key lives in a PKCS#11 token is made in the same token, unless --file."
         )
         @OptionGroup var options: GlobalOptions
         @OptionGroup var keyOptions: KeyOptions
         @Flag(name: .long, help: "Sign with the new key at once (an emergency: verifiers that cached /jwks may refuse tokens until they refetch).")
         var now = false
+        @Flag(name: .long, help: "Make the new key in a file (sealed with a key encryption key) even when the active key is in a token.")
+        var file = false
 
         func run() async throws {
             try await reporting {
                 let (algorithms, manager) = try await keyOptions.manager(options)
                 let time = Date()
                 for algorithm in algorithms {
-                    let record = try await manager.rotate(algorithm, now: time, immediately: now)
+                    let record = try await manager.rotate(algorithm, now: time, immediately: now, inToken: !file)
                     // The first three fields stay what scripts read (algorithm, kid, key file); then the state and when it signs.
                     let schedule = "\(record.state(at: time).rawValue), active from \(record.activeFrom.formatted(.iso8601))"
                     print("\(record.algorithm.rawValue) \(record.kid) \(record.keyFile) \(schedule)")

@@ -160,5 +160,15 @@ struct KeyScheduleTokenTests {
         #expect(signer.kid == next.kid)
         let jws = try await signer.sign(claims: ["n": 1])
         try CompactJWS(jws).verify(with: try JWKSet(json: ring.snapshot.jwksDocument), allowed: [.ES256])
+
+        // Off the token (`keys rotate --now --file`): the next key is sealed in the database, and signs at once.
+        let sealing = SigningKeyManager(
+            store: storage.signingKeys, keysDirectory: "/nonexistent", publishAheadSeconds: 900, keyEncryptionKey: Crypto.randomBytes(32),
+            pkcs11: .init(module: token.module, pin: SoftHSM.pin))
+        let later = t0.addingTimeInterval(1000)
+        let off = try await sealing.rotate(.ES256, now: later, immediately: true, inToken: false)
+        #expect(off.location == .sealed && off.state(at: later) == .active)
+        let records = try await storage.signingKeys.signingKeys()
+        #expect(records.first { $0.kid == next.kid }?.state(at: later) == .retiring)
     }
 }
