@@ -25,6 +25,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits until the instance on port $1 (process $2, log $3) answers /healthz; stops the run if it exits first.
+wait_healthy() {
+    until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$1/healthz" >/dev/null 2>&1; do
+        if ! kill -0 "$2" 2>/dev/null; then echo "fapid exited before it was healthy:" >&2; tail -5 "$3" >&2; exit 1; fi
+        sleep 0.005
+    done
+}
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 "$root/keys/make-dev-pki.sh" "$work/keys" >/dev/null
@@ -39,7 +46,7 @@ export FAPID_KEYS_DIR=$work/keys FAPID_DATABASE=$work/fapid.sqlite FAPID_LISTEN=
 start=$(date +%s%N)
 "$bin/fapid" 2>"$work/fapid.log" &
 pid=$!
-until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$port/healthz" >/dev/null 2>&1; do sleep 0.005; done
+wait_healthy "$port" "$pid" "$work/fapid.log"
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 sleep 1
 rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
@@ -97,7 +104,7 @@ if [ -n "$hsm_module" ] && command -v softhsm2-util >/dev/null; then
     env "${hsm_env[@]}" "$bin/fapictl" keys generate --pkcs11 "pkcs11:token=bench" >/dev/null
     env "${hsm_env[@]}" "$bin/fapid" 2>"$work/hsm/fapid.log" &
     pid=$!
-    until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$port/healthz" >/dev/null 2>&1; do sleep 0.02; done
+    wait_healthy "$port" "$pid" "$work/hsm/fapid.log"
     env "${hsm_env[@]}" "$python" "$root/Tests/Benchmarks/prepare.py" "$work/hsm" "https://localhost:$port" "$bin/fapictl" "$seconds"
     load token-jwt-ps256-pkcs11 "$fapid/token" "$connections" --body-file "$work/hsm/token-jwt-ps256.body" >> "$results"
     load token-jwt-es256-pkcs11 "$fapid/token" "$connections" --body-file "$work/hsm/token-jwt-es256.body" >> "$results"
@@ -126,14 +133,14 @@ if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     env "${pg_env[@]}" "$bin/fapictl" migrate >/dev/null
     env "${pg_env[@]}" "$bin/fapid" 2>"$work/pg/a.log" &
     pid=$!
-    until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$port/healthz" >/dev/null 2>&1; do sleep 0.02; done
+    wait_healthy "$port" "$pid" "$work/pg/a.log"
     env "${pg_env[@]}" "$python" "$root/Tests/Benchmarks/prepare.py" "$work/pg" "https://localhost:$port" "$bin/fapictl" "$seconds"
     load token-mtls-postgres "$fapid/token" "$connections" --body-file "$work/pg/token-mtls.body" >> "$pg_results"
     load introspect-postgres "$fapid/introspect" "$connections" --bodies-file "$work/pg/introspect.bodies" >> "$pg_results"
     # The second instance: same database, same keys, same issuer, its own port and admin socket.
     env "${pg_env[@]}" FAPID_ADMIN_SOCKET=$work/pg/b.sock FAPID_LISTEN=127.0.0.1:$port_b "$bin/fapid" 2>"$work/pg/b.log" &
     pid_b=$!
-    until curl -sf --cacert "$work/keys/ca.pem" "https://localhost:$port_b/healthz" >/dev/null 2>&1; do sleep 0.02; done
+    wait_healthy "$port_b" "$pid_b" "$work/pg/b.log"
     two() { # name path body-option body-file: half the connections on each instance at once, rates added
         local name=$1 path=$2 option=$3 file=$4 half=$((connections / 2))
         load "$name" "$fapid$path" "$half" "$option" "$file" > "$work/pg/two-a.tsv" &
