@@ -14,6 +14,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
+from test_keys_rotation import wait_for
 from test_operations import metric
 from tpp import TokenClient, register
 
@@ -136,15 +137,6 @@ class CIBAClient:
         return response.json()
 
 
-def wait_for(condition, timeout=15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    return condition()
-
 
 # --- keys made in the token sign PS256 and ES256 JWT access tokens and ID tokens ---------------------------------------
 
@@ -207,7 +199,7 @@ def test_import_stages_a_token_key_as_next(make_daemon, tmp_path, token, token_k
     assert again.returncode != 0 and "stored already" in again.stderr
 
     # Published (the refresher reloads every second) but not used: tokens are still signed by the active key.
-    assert wait_for(lambda: kid in {key.kid for key in jwks(daemon).keys})
+    assert wait_for(lambda: kid in {key.kid for key in jwks(daemon).keys}, 15, "the imported kid in /jwks")
     client_id = register(daemon, {"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN,
                                   "scope": "accounts", "access_token_format": "jwt", "access_token_signing_alg": "ES256"})
     daemon.fapictl("resource-servers", "add", "--name", "rs", "--subject-dn", TPP_DN)
@@ -255,7 +247,7 @@ def test_token_removed_while_running_fails_health_and_counts_errors(make_daemon,
 
     token.delete()
     # Within a few probe intervals (key_refresh_seconds is 1 here).
-    assert wait_for(lambda: daemon.get("/healthz").status_code == 503, timeout=10), daemon.get("/healthz").text
+    assert wait_for(lambda: daemon.get("/healthz").status_code == 503, 10, "/healthz answering 503")
     body = daemon.get("/healthz").json()
     assert body["status"] == "unavailable" and made["ES256"] in body["signing_keys"] and made["PS256"] in body["signing_keys"], body
     log = daemon.log.read_text()
