@@ -1,3 +1,5 @@
+// pthread_rwlockattr_setkind_np (a writer-preferring lock) is a GNU extension.
+#define _GNU_SOURCE 1
 // The engine API is deprecated in OpenSSL 3 but is what Debian 12's libp11 (libengine-pkcs11-openssl) offers;
 // the key it returns is an ordinary EVP_PKEY, signed with through EVP_DigestSign like any other.
 #define OPENSSL_SUPPRESS_DEPRECATED 1
@@ -22,7 +24,24 @@
 // Loading a key (which may make libp11 enumerate the token's slots and objects again) and generating one take it for
 // writing; signing with a token key takes it for reading (fapid_pkcs11_signing_begin), so no slot or key object is
 // freed under a signature in progress.
-static pthread_rwlock_t engine_lock = PTHREAD_RWLOCK_INITIALIZER;
+//
+// glibc's default rwlock prefers readers: under a steady stream of signatures a load would wait for ever (and a staged
+// key would never be loaded). So writers are preferred, the lock made once with that kind.
+static pthread_rwlock_t engine_lock;
+static pthread_once_t engine_lock_once = PTHREAD_ONCE_INIT;
+
+static void make_engine_lock(void) {
+    pthread_rwlockattr_t attributes;
+    pthread_rwlockattr_init(&attributes);
+    pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&engine_lock, &attributes);
+    pthread_rwlockattr_destroy(&attributes);
+}
+
+static void lock_for_writing(void) {
+    pthread_once(&engine_lock_once, make_engine_lock);
+    pthread_rwlock_wrlock(&engine_lock);
+}
 static ENGINE *engine = NULL;
 static char engine_module[4096];
 
@@ -75,7 +94,7 @@ static ENGINE *engine_for(const char *module, char *error, size_t error_length) 
 }
 
 EVP_PKEY *fapid_pkcs11_load_private_key(const char *module, const char *uri, const char *pin, char *error, size_t error_length) {
-    pthread_rwlock_wrlock(&engine_lock);
+    lock_for_writing();
     EVP_PKEY *key = NULL;
     ENGINE *e = engine_for(module, error, error_length);
     if (e != NULL) {
@@ -85,7 +104,7 @@ EVP_PKEY *fapid_pkcs11_load_private_key(const char *module, const char *uri, con
             // libp11 searches the token's objects again on each load, so a key made after the engine started (fapictl
             // keys generate or import while the daemon runs) is found.
             // Never a prompt: without a configured PIN, UI_null answers nothing and the login fails.
-            key = ENGINE_load_private_key(e, uri, pin == NULL ? UI_null() : NULL, NULL);
+            key = ENGINE_load_private_key(e, uri, pin == NULL ? (UI_METHOD *)UI_null() : NULL, NULL);
             if (key == NULL) {
                 report(error, error_length,
                     pin == NULL ? "the token has no such private key, or it needs a PIN and none is configured (pkcs11_pin_file or FAPID_PKCS11_PIN)"
@@ -97,7 +116,10 @@ EVP_PKEY *fapid_pkcs11_load_private_key(const char *module, const char *uri, con
     return key;
 }
 
-void fapid_pkcs11_signing_begin(void) { pthread_rwlock_rdlock(&engine_lock); }
+void fapid_pkcs11_signing_begin(void) {
+    pthread_once(&engine_lock_once, make_engine_lock);
+    pthread_rwlock_rdlock(&engine_lock);
+}
 
 void fapid_pkcs11_signing_end(void) { pthread_rwlock_unlock(&engine_lock); }
 
@@ -121,7 +143,7 @@ static int generate_key_pair(
 int fapid_pkcs11_generate_key_pair(
     const char *module, const char *token_label, const char *token_serial, const char *pin, int elliptic, unsigned long rsa_bits,
     const unsigned char *id, size_t id_length, const char *label, char *error, size_t error_length) {
-    pthread_rwlock_wrlock(&engine_lock);
+    lock_for_writing();
     int result = generate_key_pair(module, token_label, token_serial, pin, elliptic, rsa_bits, id, id_length, label, error, error_length);
     pthread_rwlock_unlock(&engine_lock);
     return result;

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import JOSE
 import OpenSSLKit
 import Testing
@@ -24,6 +25,34 @@ struct PKCS11TokenTests {
             #expect(try CompactJWS(jws).verify(with: published, allowed: [algorithm]).kid == signer.kid)
             #expect(try signer.publicJWK().members["d"] == nil)
         }
+    }
+
+    @Test("a key loads while signatures keep the token busy (loads are not starved by a steady stream of signatures)")
+    func loadUnderSigning() async throws {
+        let uri = try PKCS11Token.generateKeyPair(
+            module: token.module, token: PKCS11URI(token: SoftHSM.tokenLabel), pin: SoftHSM.pin, kind: .p256, id: [0x5A, 0x5A], label: "busy")
+        let stop = Atomic<Bool>(false)
+        let signers = (0..<4).map { _ in
+            Thread {
+                // Overlapping shared holds, as four pool threads signing back to back make.
+                while !stop.load(ordering: .relaxed) { _ = PKCS11Token.whileSigning { usleep(2000) } }
+            }
+        }
+        signers.forEach { $0.start() }
+        try await Task.sleep(for: .milliseconds(50))
+        let loaded = Atomic<Bool>(false)
+        let module = token.module
+        Thread {
+            _ = try? PKCS11Token.loadPrivateKey(module: module, uri: uri, pin: SoftHSM.pin)
+            loaded.store(true, ordering: .relaxed)
+        }.start()
+        let started = ContinuousClock.now
+        while !loaded.load(ordering: .relaxed), ContinuousClock.now - started < .seconds(3) { try await Task.sleep(for: .milliseconds(10)) }
+        let inTime = loaded.load(ordering: .relaxed)
+        // Stop the signatures either way, so that a starved load finishes and the test ends.
+        stop.store(true, ordering: .relaxed)
+        while !loaded.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(inTime, "the load waited more than 3 s behind the signatures")
     }
 
     // A wrong PIN is checked end to end (a fresh fapictl process): within one process the module's login is shared.
