@@ -27,7 +27,9 @@ public struct KeyRingRefresher: Service {
         await runPeriodically(every: interval) {
             let now = clock.now()
             do {
-                try await manager.reload(ring, now: now)
+                // Bounded by the refresh period, so a key that hangs while loading delays nothing by more than one period
+                // (the schedule's minimum publish-ahead counts on it).
+                try await manager.reload(ring, now: now, timeout: min(interval, .seconds(30)))
             } catch {
                 logger.error("signing keys not loaded; the others are in use", metadata: ["reason": "\(error)"])
             }

@@ -23,7 +23,8 @@ public enum SigningKeyProbe {
             }
             Task {
                 do {
-                    _ = try await signer.sign(payload: payload)
+                    // No deadline of the pool's: `finished` must run only when the token is free again (one probe per key).
+                    _ = try await signer.sign(payload: payload, deadline: nil)
                     answer.give(nil)
                 } catch {
                     answer.give("\(error)")

@@ -12,7 +12,8 @@ extension SigningKeyManager {
         var noted: [(record: SigningKeyRecord, state: SigningKeyRecord.State)] = []
         for record in try await store.signingKeys() {
             let state = record.state(at: now)
-            guard state != record.recordedState else { continue }
+            // Forward only: an instance whose clock is behind does not even try to record an earlier state.
+            guard state.order > (record.recordedState?.order ?? -1) else { continue }
             let event = AuditEvent(Self.auditKind(state), at: now, user: OperatingSystemUser.name, reason: Self.transitionReason(record, state))
             if try await store.recordSigningKeyState(kid: record.kid, state: state, audit: event) { noted.append((record, state)) }
         }

@@ -141,11 +141,22 @@ struct Audit: AsyncParsableCommand {
             try await reporting {
                 let (configuration, runtime) = try await options.runtime()
                 let ring = KeyRing()
-                try await runtime.signingKeys.reload(ring, now: Date())
+                let now = Date()
+                // Only the PS256 key signs a checkpoint: another key that cannot be loaded (a staged ES256 key in a token
+                // out of reach) does not stop it.
+                let loadFailure: (any Error)?
+                do {
+                    try await runtime.signingKeys.reload(ring, now: now)
+                    loadFailure = nil
+                } catch {
+                    loadFailure = error
+                }
                 let log = runtime.storage.audit
                 guard let head = try await log.head(), head.seq > 0 else { throw Failure(message: "the audit log is empty") }
-                guard let signer = ring.signer(for: .PS256) else { throw Failure(message: "no active PS256 signing key") }
-                let jws = try await AuditCheckpoint.sign(seq: head.seq, hash: head.hash, issuer: configuration.issuer, at: Date(), with: signer)
+                guard let signer = ring.snapshot.signer(for: .PS256, at: now) else {
+                    throw Failure(message: "no active PS256 signing key" + (loadFailure.map { ": \($0)" } ?? ""))
+                }
+                let jws = try await AuditCheckpoint.sign(seq: head.seq, hash: head.hash, issuer: configuration.issuer, at: now, with: signer)
                 try await log.insertCheckpoint(seq: head.seq, hash: head.hash, jws: jws, at: Date())
                 print(jws)
             }

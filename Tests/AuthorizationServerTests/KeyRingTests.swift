@@ -84,6 +84,41 @@ struct KeyRingTests {
         #expect(ring.signer(for: .ES256) == nil)
     }
 
+    @Test("while a key load hangs, the ring still follows the fresh records; the hung reload keeps its key, not its snapshot")
+    func hungLoad() async throws {
+        let keys = Keys()
+        let ps = try make(keys, "ps", .PS256, at: t0)
+        let slowKey = try AsymmetricKey.generate(.p256)
+        var staged = try SigningKeyRecord.make(for: slowKey, algorithm: .ES256, keyFile: "pkcs11:token=t;id=%01", createdAt: t0)
+        staged.activatesAt = t0.addingTimeInterval(100)
+        let slow = staged
+        let ring = KeyRing(clock: FixedClock(t0))
+        let gate = DispatchSemaphore(value: 0)
+        let hanging: KeyRing.KeyLoader = { record in
+            if record.kid == slow.kid {
+                gate.wait()
+                return slowKey
+            }
+            return keys.keys[record.kid]!
+        }
+        let first = await ring.reloadOffThread(records: [ps, slow], now: t0, timeout: .milliseconds(100), load: hanging)
+        #expect(first[slow.kid]?.contains("did not load within") == true)
+        #expect(ring.signer(for: .PS256)?.kid == "ps")
+        #expect(Set(ring.snapshot.published.compactMap(\.kid)) == ["ps", slow.kid], "the hanging key is published from its record")
+        // A later call while the load still hangs: rebuilt from its own records at once.
+        let es = try make(keys, "es", .ES256, at: t0)
+        let second = await ring.reloadOffThread(records: [ps, slow, es], now: t0, timeout: .milliseconds(100), load: keys.loader())
+        #expect(second[slow.kid]?.contains("still loading") == true)
+        #expect(ring.signer(for: .ES256)?.kid == "es")
+        gate.signal()
+        for _ in 0..<200 where ring.snapshot.loaded[slow.kid] == nil {
+            try await Task.sleep(for: .milliseconds(10))
+            // The hung reload's key is kept once it returns; its older snapshot is not applied over the later one.
+            if ring.reload(records: [ps, slow, es], now: t0, load: { _ in throw JOSEError(.invalidKey, "not again") }).isEmpty { break }
+        }
+        #expect(ring.snapshot.loaded[slow.kid] != nil && ring.snapshot.records.count == 3)
+    }
+
     @Test("a key forgotten while a reload runs is loaded again by the next reload")
     func forgetDuringReload() throws {
         let keys = Keys()

@@ -28,6 +28,9 @@ final class ResumeOnce<T: Sendable>: Sendable {
 
     init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }
 
+    /// Whether nothing has resumed the continuation yet (a job whose caller gave up is skipped).
+    var isPending: Bool { continuation.withLock { $0 != nil } }
+
     func give(_ value: T) {
         continuation.withLock { pending in
             pending?.resume(returning: value)

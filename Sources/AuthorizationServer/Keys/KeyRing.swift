@@ -45,8 +45,10 @@ public final class KeyRing: Sendable {
     /// and loads token keys).
     public typealias KeyLoader = @Sendable (SigningKeyRecord) throws -> AsymmetricKey
 
-    /// The snapshot, the loaded signers by kid, and the kids forgotten while a reload was running (not kept by it).
-    private let state = Mutex<(snapshot: Snapshot, parsed: [String: ServerSigner], forgotten: Set<String>)>((.empty, [:], []))
+    /// The snapshot, the loaded signers by kid, the kids forgotten while a reload was running (not kept by it), and
+    /// reload numbers: the last started, and the one whose snapshot is in use.
+    private let state = Mutex<(snapshot: Snapshot, parsed: [String: ServerSigner], forgotten: Set<String>, started: Int, applied: Int)>(
+        (.empty, [:], [], 0, 0))
     /// Whether a `reloadOffThread` is still loading.
     private let reloading = Mutex(false)
     let clock: any WallClock
@@ -84,9 +86,10 @@ public final class KeyRing: Sendable {
     /// (`reloadOffThread`).
     @discardableResult
     public func reload(records: [SigningKeyRecord], now: Date, load: KeyLoader) -> [String: String] {
-        let known = state.withLock { current in
+        let (known, number) = state.withLock { current in
             current.forgotten = []
-            return current.parsed
+            current.started += 1
+            return (current.parsed, current.started)
         }
         var parsed: [String: ServerSigner] = [:]
         var candidates: [JWSAlgorithm: [(record: SigningKeyRecord, signer: ServerSigner)]] = [:]
@@ -129,7 +132,16 @@ public final class KeyRing: Sendable {
             candidates: candidates, published: published, jwksDocument: document, records: records, loaded: parsed, unloadable: unloadable)
         state.withLock { current in
             // A key forgotten while this reload ran is loaded again by the next one.
-            current = (snapshot, parsed.filter { !current.forgotten.contains($0.key) }, [])
+            let kept = parsed.filter { !current.forgotten.contains($0.key) }
+            if number > current.applied {
+                current.snapshot = snapshot
+                current.parsed = kept
+                current.applied = number
+            } else {
+                // A later reload (made while this one hung) is in use: only the keys this one loaded are worth keeping.
+                current.parsed.merge(kept) { old, _ in old }
+            }
+            current.forgotten = []
         }
         return unloadable
     }
@@ -137,15 +149,32 @@ public final class KeyRing: Sendable {
     /// `reload` on a thread of its own, so that a token that is slow or hangs while a key loads holds neither a
     /// cooperative thread nor the caller beyond `timeout`. Nil when it did not finish in time, or when an earlier
     /// reload still has not (it goes on, and applies its snapshot when it finishes; no other starts meanwhile).
-    public func reloadOffThread(records: [SigningKeyRecord], now: Date, timeout: Duration, load: @escaping KeyLoader) async -> [String: String]? {
-        guard reloading.withLock({ busy in
+    ///
+    /// While a load hangs, the ring is still rebuilt from the fresh records at every call, loading no token key: keys
+    /// already loaded keep their new times (an old key still retires on time), token keys not yet loaded are published
+    /// from their records' JWKs and named in `unloadable` ("still loading"), so `/healthz` says so. The hung reload, when it
+    /// returns, keeps the keys it loaded but does not replace a snapshot made after it started.
+    public func reloadOffThread(records: [SigningKeyRecord], now: Date, timeout: Duration, load: @escaping KeyLoader) async -> [String: String] {
+        let started = reloading.withLock { busy in
             guard !busy else { return false }
             busy = true
             return true
-        }) else { return nil }
-        return await BlockingCall.run(timeout: timeout) { [self] in
+        }
+        if started, let unloadable = await BlockingCall.run(timeout: timeout, { [self] in
             defer { reloading.withLock { $0 = false } }
             return reload(records: records, now: now, load: load)
+        }) {
+            return unloadable
         }
+        // Meanwhile only keys in a token wait (the module is what hangs, and it is held); files and sealed keys load.
+        let pending = started ? "did not load within \(timeout)" : "still loading (an earlier load has not returned)"
+        return reload(records: records, now: now) { record in
+            guard record.location != .pkcs11 else { throw StillLoading(description: pending) }
+            return try load(record)
+        }
+    }
+
+    struct StillLoading: Error, CustomStringConvertible {
+        let description: String
     }
 }

@@ -18,7 +18,7 @@ public struct ServerSigner: Sendable {
 
     /// How long a request waits for a token's signature before it fails (`server_error`): a token that hangs must not
     /// hold requests until their connections time out.
-    static let tokenDeadline: Duration = .seconds(10)
+    public static let tokenDeadline: Duration = .seconds(10)
 
     public var kid: String { key.kid }
     public var algorithm: JWSAlgorithm { key.algorithm }
@@ -26,12 +26,14 @@ public struct ServerSigner: Sendable {
     public var isInToken: Bool { pool != nil }
 
     /// Signs `payload` as a compact JWS with `alg`, `kid` and any `extraHeader` members (`typ`, …).
-    public func sign(payload: [UInt8], extraHeader: [String: JSON] = [:]) async throws(JOSEError) -> String {
+    /// `deadline` bounds the wait for a token's signature (nil: wait until it answers, as a health probe does, which
+    /// keeps its own timer and must know when the token is free again).
+    public func sign(payload: [UInt8], extraHeader: [String: JSON] = [:], deadline: Duration? = tokenDeadline) async throws(JOSEError) -> String {
         let key = self.key
         let started = ContinuousClock.now
         let result: Result<String, JOSEError>
         if let pool {
-            result = await pool.run(timeout: Self.tokenDeadline) { () throws(JOSEError) -> String in
+            result = await pool.run(timeout: deadline) { () throws(JOSEError) -> String in
                 try PKCS11Token.whileSigning { () throws(JOSEError) -> String in try key.sign(payload: payload, extraHeader: extraHeader) }
             }
         } else {

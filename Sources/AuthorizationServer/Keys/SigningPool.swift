@@ -39,6 +39,8 @@ public final class SigningPool: @unchecked Sendable {
                 }
             }
             let job: @Sendable () -> Void = {
+                // Its caller's deadline passed while it waited: the token's time goes to signatures someone awaits.
+                guard once.isPending else { return }
                 once.give(Result { () throws(JOSEError) -> T in try body() })
                 timer?.cancel()
             }

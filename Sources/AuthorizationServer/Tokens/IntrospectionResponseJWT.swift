@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import JOSE
 
 /// RFC 9701: the introspection response as a JWT signed by the server, for a resource server that asks for
@@ -37,11 +37,11 @@ public struct IntrospectionResponseJWT: Sendable {
     /// identifier fapid assigned it at registration and authenticates it under), `iat`, and
     /// `token_introspection`, the RFC 7662 §2.2 response object unchanged (`{"active": false}` alone for a
     /// token that is not active). No top-level `sub` or `exp`: the JWT is no access token (§8.1).
-    public func claims(_ introspection: [String: JSON], for server: ResourceServer) -> [String: JSON] {
+    public func claims(_ introspection: [String: JSON], for server: ResourceServer, at now: Date? = nil) -> [String: JSON] {
         [
             "iss": .string(issuer),
             "aud": .string(server.id),
-            "iat": .int(Int64(clock.now().timeIntervalSince1970.rounded(.down))),
+            "iat": .int(Int64((now ?? clock.now()).timeIntervalSince1970.rounded(.down))),
             "token_introspection": .object(introspection),
         ]
     }
@@ -50,9 +50,12 @@ public struct IntrospectionResponseJWT: Sendable {
     /// key of that algorithm (header `typ`, `alg`, `kid`); `server_error` when there is no such key.
     public func sign(_ introspection: [String: JSON], for server: ResourceServer) async throws(OAuthError) -> String {
         let algorithm = server.introspectionSignedResponseAlg
-        guard let signer = keyRing.signer(for: algorithm) else { throw OAuthError.server("no active \(algorithm) signing key for introspection") }
+        let now = clock.now()
+        guard let signer = keyRing.snapshot.signer(for: algorithm, at: now) else {
+            throw OAuthError.server("no active \(algorithm) signing key for introspection")
+        }
         do {
-            return try await signer.sign(claims: claims(introspection, for: server), type: Self.type)
+            return try await signer.sign(claims: claims(introspection, for: server, at: now), type: Self.type)
         } catch {
             throw OAuthError.server("signing an introspection response failed: \(error)")
         }
