@@ -16,7 +16,7 @@ public enum SigningKeyProbe {
     /// signature itself returns, which for a hung token may be long after the probe gave up on it.
     public static func probe(_ signer: ServerSigner, timeout: Duration, finished: @escaping @Sendable () -> Void = {}) async -> String? {
         await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            let answer = Answer(continuation)
+            let answer = ResumeOnce(continuation)
             let timer = Task {
                 try? await Task.sleep(for: timeout)
                 answer.give("\(timedOut) \(timeout)")
@@ -41,20 +41,6 @@ public enum SigningKeyProbe {
         for (record, signer) in ring.snapshot.activeAndNext(at: now) {
             if let failure = await probe(signer, timeout: timeout) {
                 throw PrivateKeyFile.Failure(description: "signing key \(record.kid) (\(record.keyFile)) cannot sign: \(failure)")
-            }
-        }
-    }
-
-    /// Resumes its continuation once: with the signature's outcome or the timeout, whichever comes first.
-    private final class Answer: Sendable {
-        private let continuation: Mutex<CheckedContinuation<String?, Never>?>
-
-        init(_ continuation: CheckedContinuation<String?, Never>) { self.continuation = Mutex(continuation) }
-
-        func give(_ failure: String?) {
-            continuation.withLock { pending in
-                pending?.resume(returning: failure)
-                pending = nil
             }
         }
     }

@@ -23,15 +23,15 @@ enum BlockingCall {
 }
 
 /// Resumes its continuation exactly once: with the work's result or a deadline's, whichever comes first.
-final class ResumeOnce<T: Sendable>: Sendable {
+public final class ResumeOnce<T: Sendable>: Sendable {
     private let continuation: Mutex<CheckedContinuation<T, Never>?>
 
-    init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }
+    public init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }
 
     /// Whether nothing has resumed the continuation yet (a job whose caller gave up is skipped).
-    var isPending: Bool { continuation.withLock { $0 != nil } }
+    public var isPending: Bool { continuation.withLock { $0 != nil } }
 
-    func give(_ value: T) {
+    public func give(_ value: T) {
         continuation.withLock { pending in
             pending?.resume(returning: value)
             pending = nil
