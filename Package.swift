@@ -36,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+        // Tracing: the API (also Hummingbird's) and its OTLP backend; only the HTTP exporter, so gRPC is never built.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", exact: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", exact: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // System OpenSSL 3 (libssl-dev): every signature, digest, X.509 and random byte goes through it.
@@ -69,6 +72,13 @@ let package = Package(
             dependencies: ["COpenSSL", "JOSE", "OpenSSLKit"],
             swiftSettings: swiftSettings
         ),
+        // Spans of the edges (requests, outgoing calls, store operations) over the Tracing API only, behind one
+        // switch that is off unless tracing is configured; the OTLP backend is bootstrapped by FapidRuntime.
+        .target(
+            name: "FapidTracing",
+            dependencies: [.product(name: "Tracing", package: "swift-distributed-tracing")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "AuthorizationServer",
             dependencies: ["JOSE", "OpenSSLKit", .product(name: "CoreMetrics", package: "swift-metrics")],
@@ -78,6 +88,7 @@ let package = Package(
             name: "SQLiteStorage",
             dependencies: [
                 "AuthorizationServer",
+                "FapidTracing",
                 "CertificateStatus",
                 "JOSE", "OpenSSLKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -89,6 +100,7 @@ let package = Package(
             name: "PostgresStorage",
             dependencies: [
                 "AuthorizationServer",
+                "FapidTracing",
                 "CertificateStatus",
                 "JOSE", "OpenSSLKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -108,6 +120,9 @@ let package = Package(
             name: "HTTPEndpoints",
             dependencies: [
                 "AuthorizationServer",
+                "FapidTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 "JOSE", "OpenSSLKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -126,6 +141,10 @@ let package = Package(
             name: "FapidRuntime",
             dependencies: [
                 "AuthorizationServer",
+                "FapidTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
                 "CertificateStatus",
                 "JOSE", "OpenSSLKit",
                 "SQLiteStorage",

@@ -42,7 +42,8 @@ public struct CIBANotifier: Service {
 
     func send(_ notification: CIBADelivery.Notification) async {
         let request = notification.request
-        let outcome = await http.notify(notification.endpoint, bearer: notification.bearer, body: notification.body)
+        let outcome = await http.notify(
+            notification.endpoint, bearer: notification.bearer, body: notification.body, purpose: "CIBA \(request.deliveryMode)")
         let status = outcome.status
         let final = await delivery.record(notification, status: status)
         var metadata: Logger.Metadata = [

@@ -181,6 +181,18 @@ extension FapidConfiguration {
                 }
             },
             .choice("log_format", \.logFormat),
+            .custom("tracing_otlp_endpoint") { value, _, config throws(ConfigurationError) in
+                let endpoint = try ConfigurationKey.text(value, "tracing_otlp_endpoint")
+                guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil,
+                    url.user == nil
+                else {
+                    throw ConfigurationError(
+                        key: "tracing_otlp_endpoint", reason: "must be an http or https URL without query or user info (the collector's /v1/traces)")
+                }
+                config.tracingOTLPEndpoint = endpoint
+            },
+            .text("tracing_service_name", \.tracingServiceName),
+            .choice("tracing_otlp_protocol", \.tracingOTLPProtocol),
             .custom("metrics_listen") { value, values, config throws(ConfigurationError) in
                 let metrics = try ConfigurationKey.text(value, "metrics_listen")
                 switch metrics {

@@ -173,6 +173,15 @@ public struct FapidConfiguration: Sendable, Equatable {
     /// without a nonce is accepted, one with a nonce must carry a current one.
     public var dpopNonceRequired: Bool = false
 
+    /// `tracing_otlp_endpoint`, `FAPID_TRACING_OTLP_ENDPOINT`: the OTLP/HTTP traces URL of an OpenTelemetry
+    /// collector (`http://127.0.0.1:4318/v1/traces`). Unset (default), tracing is off: no tracer, no span, no cost.
+    /// Set, each request, outgoing call and store operation is a span (what a span holds: `docs/operations.md`).
+    public var tracingOTLPEndpoint: String?
+    /// `tracing_service_name`, `FAPID_TRACING_SERVICE_NAME`: the `service.name` of the spans. Default `fapid`.
+    public var tracingServiceName: String = "fapid"
+    /// `tracing_otlp_protocol`, `FAPID_TRACING_OTLP_PROTOCOL`: `http/protobuf` (default) or `http/json`.
+    public var tracingOTLPProtocol: TracingProtocol = .protobuf
+
     /// `log_format`, `FAPID_LOG_FORMAT`: `text` (default) or `json` (one JSON object per line).
     public var logFormat: LogFormat = .text
     /// `metrics_listen`, `FAPID_METRICS_LISTEN`: `main` (default: `/metrics` on the main port, to loopback
@@ -306,6 +315,12 @@ public enum LogFormat: String, Sendable, CaseIterable {
     case text, json
 }
 
+/// `tracing_otlp_protocol`: the OTLP/HTTP encoding of exported spans.
+public enum TracingProtocol: String, Sendable, CaseIterable {
+    case protobuf = "http/protobuf"
+    case json = "http/json"
+}
+
 /// `metrics_listen`: `/metrics` on the main port (loopback peers only), nowhere, or a plain-HTTP listener of its own.
 public enum MetricsListen: Sendable, Equatable, CustomStringConvertible {
     case main, off
@@ -347,7 +362,7 @@ extension FapidConfiguration {
             "access_token_lifetime=\(accessTokenLifetime)", "require_par=\(requirePushedAuthorizationRequests)",
             "rate_limits=client:\(rateLimitClientPerSecond)/\(rateLimitClientBurst),address:\(rateLimitAddressPerSecond)/\(rateLimitAddressBurst)",
             "metrics=\(metricsListen)", "authorization_details_types=\(authorizationDetails.supportedTypes.joined(separator: ","))",
-            "dual_control=\(dualControlSummary)",
+            "dual_control=\(dualControlSummary)", "tracing=\(tracingOTLPEndpoint.map { _ in "otlp" } ?? "off")",
         ].joined(separator: " ")
     }
 }

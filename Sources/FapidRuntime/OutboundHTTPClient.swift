@@ -1,7 +1,10 @@
 import AsyncHTTPClient
 public import AuthorizationServer
 public import CertificateStatus
+import FapidTracing
 import Foundation
+import Instrumentation
+import Tracing
 import JOSE
 import NIOCore
 import NIOSSL
@@ -48,10 +51,11 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
         do {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "Accept", value: "application/json, application/jwk-set+json")
-            let response = try await client.execute(request, timeout: timeout)
-            guard response.status == .ok else { throw JWKSFetchError("\(url) answered \(response.status.code)") }
-            let body = try await response.body.collect(upTo: maximumBody)
-            return Array(body.readableBytesView)
+            return try await exchange("JWKS", request) { response in
+                guard response.status == .ok else { throw JWKSFetchError("\(url) answered \(response.status.code)") }
+                let body = try await response.body.collect(upTo: maximumBody)
+                return Array(body.readableBytesView)
+            }
         } catch let error as JWKSFetchError {
             throw error
         } catch {
@@ -64,18 +68,21 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: contentType)
         request.body = .bytes(ByteBuffer(bytes: body))
-        return try await statusExchange(request, url: url, maximumSize: maximumSize)
+        return try await statusExchange("OCSP", request, url: url, maximumSize: maximumSize)
     }
 
     public func get(_ url: String, maximumSize: Int) async throws(StatusSourceFailure) -> [UInt8] {
-        try await statusExchange(HTTPClientRequest(url: url), url: url, maximumSize: maximumSize)
+        try await statusExchange("CRL", HTTPClientRequest(url: url), url: url, maximumSize: maximumSize)
     }
 
-    private func statusExchange(_ request: HTTPClientRequest, url: String, maximumSize: Int) async throws(StatusSourceFailure) -> [UInt8] {
+    private func statusExchange(_ purpose: String, _ request: HTTPClientRequest, url: String, maximumSize: Int) async throws(StatusSourceFailure)
+        -> [UInt8]
+    {
         do {
-            let response = try await client.execute(request, timeout: timeout)
-            guard response.status == .ok else { throw StatusSourceFailure("\(url) answered \(response.status.code)") }
-            return Array(try await response.body.collect(upTo: maximumSize).readableBytesView)
+            return try await exchange(purpose, request) { response in
+                guard response.status == .ok else { throw StatusSourceFailure("\(url) answered \(response.status.code)") }
+                return Array(try await response.body.collect(upTo: maximumSize).readableBytesView)
+            }
         } catch let error as StatusSourceFailure {
             throw error
         } catch {
@@ -98,8 +105,9 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
         }
     }
 
-    /// POSTs a JSON notification with a bearer token (CIBA Core §10.2); redirects are not followed.
-    public func notify(_ url: String, bearer: String, body: String) async -> NotificationOutcome {
+    /// POSTs a JSON notification with a bearer token (CIBA Core §10.2); redirects are not followed. `purpose`
+    /// names its trace span (`CIBA ping`, `CIBA push`).
+    public func notify(_ url: String, bearer: String, body: String, purpose: String = "CIBA notification") async -> NotificationOutcome {
         guard url.hasPrefix("https://") else { return .failed(reason: "not an https URL") }
         if let refusal = await addresses.refusal(for: url) {
             return .failed(reason: "refused by the outbound address policy: \(refusal)")
@@ -110,11 +118,32 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
         request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
         request.body = .bytes(ByteBuffer(string: body))
         do {
-            let response = try await client.execute(request, timeout: timeout)
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            return .answered(status: Int(response.status.code))
+            return try await exchange(purpose, request) { response in
+                _ = try? await response.body.collect(upTo: 64 * 1024)
+                return .answered(status: Int(response.status.code))
+            }
         } catch {
             return .failed(reason: Self.describe(error))
+        }
+    }
+
+    /// One exchange, and reading its answer, inside a client span when tracing is on (`Traced`): named by
+    /// `purpose` and method, with the URL without its query, the status, and the trace context injected into
+    /// the request (W3C `traceparent`). No header or body is recorded: a notification carries a bearer token
+    /// and an `auth_req_id` or tokens.
+    func exchange<T: Sendable>(
+        _ purpose: String, _ request: HTTPClientRequest, read: (HTTPClientResponse) async throws -> T
+    ) async throws -> T {
+        try await Traced.span("\(purpose) \(request.method.rawValue)", kind: .client) { span in
+            var request = request
+            if let span {
+                span.attributes["http.request.method"] = request.method.rawValue
+                span.attributes["url.full"] = Traced.safeURL(request.url)
+                InstrumentationSystem.instrument.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
+            }
+            let response = try await client.execute(request, timeout: timeout)
+            span?.attributes["http.response.status_code"] = Int(response.status.code)
+            return try await read(response)
         }
     }
 
@@ -141,5 +170,12 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
     public func run() async throws {
         try? await gracefulShutdown()
         try await client.shutdown()
+    }
+}
+
+/// Writes the propagator's trace context headers into an outgoing request.
+struct HTTPHeadersInjector: Injector {
+    func inject(_ value: String, forKey key: String, into headers: inout HTTPHeaders) {
+        headers.replaceOrAdd(name: key, value: value)
     }
 }

@@ -1,4 +1,5 @@
 public import AuthorizationServer
+import FapidTracing
 import Foundation
 public import Logging
 import NIOCore
@@ -66,7 +67,16 @@ public final class PostgresDatabase: Sendable {
 
     /// Runs `body` in one transaction (READ COMMITTED), committing when it returns, rolling back when it
     /// throws. A deadlock or serialization failure retries the whole body, at most three times.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws(StorageError) -> T {
+    /// A trace span when tracing is on, named by the calling store and method (`Traced.store`), as `rows` is.
+    func transaction<T: Sendable>(
+        file: StaticString = #fileID, function: StaticString = #function, _ body: @escaping @Sendable (Transaction) async throws -> T
+    ) async throws(StorageError) -> T {
+        try await Traced.store(system: "postgresql", file: file, function: function) { () async throws(StorageError) -> T in
+            try await retryingTransaction(body)
+        }
+    }
+
+    private func retryingTransaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws(StorageError) -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -99,7 +109,15 @@ public final class PostgresDatabase: Sendable {
     }
 
     /// A single statement outside an explicit transaction (its own implicit one): one round trip.
-    func rows(_ query: PostgresQuery) async throws(StorageError) -> [PostgresRandomAccessRow] {
+    func rows(_ query: PostgresQuery, file: StaticString = #fileID, function: StaticString = #function) async throws(StorageError)
+        -> [PostgresRandomAccessRow]
+    {
+        try await Traced.store(system: "postgresql", file: file, function: function) { () async throws(StorageError) -> [PostgresRandomAccessRow] in
+            try await statement(query)
+        }
+    }
+
+    private func statement(_ query: PostgresQuery) async throws(StorageError) -> [PostgresRandomAccessRow] {
         do {
             return try await bounded { [client, logger] in
                 var result: [PostgresRandomAccessRow] = []
@@ -112,8 +130,10 @@ public final class PostgresDatabase: Sendable {
     }
 
     /// A single-statement read, each row decoded by `decode`.
-    func map<T>(_ query: PostgresQuery, _ decode: (PostgresRandomAccessRow) throws -> T) async throws(StorageError) -> [T] {
-        let rows = try await self.rows(query)
+    func map<T>(
+        _ query: PostgresQuery, file: StaticString = #fileID, function: StaticString = #function, _ decode: (PostgresRandomAccessRow) throws -> T
+    ) async throws(StorageError) -> [T] {
+        let rows = try await self.rows(query, file: file, function: function)
         do {
             return try rows.map(decode)
         } catch {

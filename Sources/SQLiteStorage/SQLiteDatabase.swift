@@ -1,5 +1,6 @@
 public import AuthorizationServer
 public import Foundation
+import FapidTracing
 import GRDB
 import Synchronization
 
@@ -107,21 +108,34 @@ public final class SQLiteDatabase: Sendable {
 
     /// Reads run on the calling thread: a point read from the page cache takes microseconds, less than a
     /// hop to another thread and back would.
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
-        try await translating { try self.pool.read(body) }
+    func read<T: Sendable>(
+        file: StaticString = #fileID, function: StaticString = #function, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(StorageError) -> T {
+        try await Traced.store(system: "sqlite", file: file, function: function) { () async throws(StorageError) -> T in
+            try await translating { try self.pool.read(body) }
+        }
     }
 
     /// A read of one statement, which SQLite runs atomically anyway: without the BEGIN/COMMIT pair that
     /// `read` wraps around several statements for a consistent snapshot, and on a read-only connection
     /// taken from a plain free list (the point reads of every token request: checking a connection out of
     /// GRDB's pool costs a barrier on a concurrent queue and a key path built per call).
-    func readStatement<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
-        try await translating { try self.pointReaders.read(body) }
+    func readStatement<T: Sendable>(
+        file: StaticString = #fileID, function: StaticString = #function, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(StorageError) -> T {
+        try await Traced.store(system: "sqlite", file: file, function: function) { () async throws(StorageError) -> T in
+            try await translating { try self.pointReaders.read(body) }
+        }
     }
 
-    /// Writes are group-committed (`GroupCommit`): each in a savepoint of a shared transaction.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
-        try await translating { try await self.group.write(body) }
+    /// Writes are group-committed (`GroupCommit`): each in a savepoint of a shared transaction. Each of these
+    /// three is a trace span when tracing is on, named by the calling store and method (`Traced.store`).
+    func write<T: Sendable>(
+        file: StaticString = #fileID, function: StaticString = #function, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(StorageError) -> T {
+        try await Traced.store(system: "sqlite", file: file, function: function) { () async throws(StorageError) -> T in
+            try await translating { try await self.group.write(body) }
+        }
     }
 
     private func translating<T>(_ body: () async throws -> T) async throws(StorageError) -> T {

@@ -44,6 +44,8 @@ struct Fapid: AsyncParsableCommand {
         let clock = SystemClock()
         // Before any key is loaded: a signing key's error counter is made (at 0) when it is.
         let registry = PrometheusMetrics.bootstrap()
+        // Before anything that makes spans; nil (and no span anywhere) unless tracing_otlp_endpoint is set.
+        let tracing = try TracingBackend.bootstrap(configuration, logger: logger)
         try PrivateKeyFile.checkPermissions(configuration.tlsPrivateKey)
         let runtime = try await Runtime.open(configuration, logger: logger, backgroundCheckpoints: true, sealCIBANotifications: true)
         let audit = runtime.storage.audit
@@ -127,7 +129,8 @@ struct Fapid: AsyncParsableCommand {
         if case .address(let host, let port) = configuration.metricsListen {
             background.append(try MetricsListener.make(host: host, port: port, metrics: metrics, logger: logger))
         }
-        let app = try server.makeApplication(logger: logger, services: background + [
+        // The exporter first: services stop in reverse order, so it flushes after the server has stopped.
+        let app = try server.makeApplication(logger: logger, services: (tracing.map { [$0] } ?? []) + background + [
                 refresher, outbound, revocation,
                 SigningKeyHealthMonitor(ring: keyRing, clock: clock, interval: .seconds(configuration.keyRefreshSeconds), logger: logger),
                 ExpirySweeper(

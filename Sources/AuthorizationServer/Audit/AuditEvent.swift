@@ -103,10 +103,14 @@ public struct AuditEvent: Sendable, Equatable {
 public struct AuditContext: Sendable {
     public var interactionID: String
     public var source: String?
+    /// Where the core notes the client the request authenticated as, for the edge's trace span; nil (nothing
+    /// noted, nothing allocated) unless the edge traces requests.
+    public var client: RequestClient?
 
-    public init(interactionID: String, source: String?) {
+    public init(interactionID: String, source: String?, client: RequestClient? = nil) {
         self.interactionID = interactionID
         self.source = source
+        self.client = client
     }
 
     @TaskLocal public static var current: AuditContext?

@@ -84,7 +84,9 @@ public struct ClientAuthenticator: Sendable {
     /// Authenticates the client; a failure is counted by reason and appended to the audit log.
     public func authenticate(_ credentials: ClientCredentials) async throws(OAuthError) -> AuthenticatedClient {
         do {
-            return try await authenticateOnce(credentials)
+            let authenticated = try await authenticateOnce(credentials)
+            AuditContext.current?.client?.note(authenticated.client.clientID)
+            return authenticated
         } catch {
             guard error.code == .invalidClient else { throw error }
             let reason = error.failure ?? .unknownClient

@@ -7,8 +7,10 @@ import Hummingbird
 ///    trusted proxy, before anything reads them;
 /// 3. `InteractionIDMiddleware`: gives it its `x-fapi-interaction-id` and audit context, turns errors into
 ///    responses, and adds the headers every response carries;
-/// 4. `RateLimitMiddleware`: throttles the endpoints that take client authentication and the PSU's pages;
-/// 5. `MetricsEndpointMiddleware`: answers `/metrics` (loopback peers only) when it is served on this port.
+/// 4. `RequestTracingMiddleware`: a trace span per request when tracing is on (inside the interaction id, so
+///    the span carries it; a no-op otherwise);
+/// 5. `RateLimitMiddleware`: throttles the endpoints that take client authentication and the PSU's pages;
+/// 6. `MetricsEndpointMiddleware`: answers `/metrics` (loopback peers only) when it is served on this port.
 /// The chain is built of concrete types (no existential per step), so it costs what one wrapper did.
 enum EdgePipeline {
     static func responder<Router: HTTPResponder>(
@@ -17,8 +19,9 @@ enum EdgePipeline {
         Layer(RequestMetricsMiddleware(),
             Layer(ClientCertificateHeaderMiddleware(certificates: certificates),
                 Layer(InteractionIDMiddleware(certificates: certificates),
-                    Layer(RateLimitMiddleware(certificates: certificates, limits: limits),
-                        Layer(MetricsEndpointMiddleware(metrics: metrics), router)))))
+                    Layer(RequestTracingMiddleware(),
+                        Layer(RateLimitMiddleware(certificates: certificates, limits: limits),
+                            Layer(MetricsEndpointMiddleware(metrics: metrics), router))))))
     }
 }
 
