@@ -213,7 +213,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, a fixed clock, seeded entropy.
-        .target(name: "TestSupport", dependencies: ["AuthorizationServer", "JOSE", "OpenSSLKit"], swiftSettings: swiftSettings),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "AuthorizationServer", "JOSE", "OpenSSLKit", "FapidTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "OpenSSLKit", "TestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificateStatusTests", dependencies: ["CertificateStatus", "JOSE", "OpenSSLKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
@@ -227,12 +233,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "SQLiteStorageTests", dependencies: ["SQLiteStorage", "MemoryStorage", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport"],
+            name: "SQLiteStorageTests",
+            dependencies: [
+                "SQLiteStorage", "MemoryStorage", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport", "FapidTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HTTPEndpointsTests",
             dependencies: [
-                "HTTPEndpoints", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport",
+                "HTTPEndpoints", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport", "FapidTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -250,6 +265,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "FapidRuntimeTests", dependencies: ["FapidRuntime", "TestSupport", "JOSE", "OpenSSLKit", "AuthorizationServer", "SQLiteStorage"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FapidRuntimeTests",
+            dependencies: [
+                "FapidRuntime", "TestSupport", "JOSE", "OpenSSLKit", "AuthorizationServer", "SQLiteStorage", "FapidTracing", "CertificateStatus",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ], swiftSettings: swiftSettings),
     ]
 )

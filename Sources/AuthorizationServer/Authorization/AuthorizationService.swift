@@ -75,6 +75,8 @@ public struct AuthorizationService: Sendable {
         let client: Client?
         do { client = try await clients.client(id: clientID) } catch { throw page(OAuthError(error)) }
         guard let client else { throw page(OAuthError(.invalidRequest, "unknown client")) }
+        // A registered client's id (not authenticated on the front channel, but no longer a guess either).
+        AuditContext.current?.client?.note(client.clientID)
         let environment = RequestCheckEnvironment(objects: validator, now: clock.now(), requirePushed: requirePushed)
         if let uri = parameters["request_uri"] {
             var subject = RequestCheckSubject(endpoint: .authorizeByReference, client: client, parameters: parameters)

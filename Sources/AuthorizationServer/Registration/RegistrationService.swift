@@ -114,6 +114,7 @@ public struct RegistrationService: Sendable {
             .clientRegistered, at: now, clientID: clientID, orgID: statement.orgID, certificateThumbprint: transport.thumbprint,
             reason: "directory \(statement.directory.name), software \(statement.softwareID)")
         do { try await registrations.insertRegistration(client, record, audit: event) } catch { throw OAuthError(error, "the registration could not be stored") }
+        AuditContext.current?.client?.note(client.clientID)
         return Registered(client: client, registration: record, registrationAccessToken: token)
     }
 
@@ -146,6 +147,8 @@ public struct RegistrationService: Sendable {
         do { _ = try await verifyTransport(certificate, directory: directory) } catch {
             throw OAuthError(.invalidToken, "the registration certificate is not valid now", detail: error.detail)
         }
+        // RFC 7592: the registration access token identifies the client as its authentication would.
+        AuditContext.current?.client?.note(client.clientID)
         return (client, record)
     }
 
