@@ -39,6 +39,9 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
             timeout: .init(connect: .seconds(timeoutSeconds), read: .seconds(timeoutSeconds))
         )
         configuration.httpVersion = .http1Only
+        // Its own spans would record the URL with its query (a jwks_uri's, a notification endpoint's); `exchange`
+        // makes ours instead.
+        configuration.tracing.tracer = nil
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         timeout = .seconds(timeoutSeconds)
         // A JWKS larger than the parser accepts is not worth reading.
