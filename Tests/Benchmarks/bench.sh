@@ -85,6 +85,26 @@ load ciba-poll "$fapid/token" "$connections" --bodies-file "$work/ciba-poll.bodi
 rss_end=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 
+# --- tracing: the token path with tracing off, then on, each on a fresh start of the same database ----------
+# On, every request, store operation and outgoing call is a span, exported over OTLP/HTTP (protobuf, batches)
+# to a local sink (Tests/Benchmarks/otlp_sink.py) on the same cores: the ratio is what tracing costs here.
+tracing_run() { # name [environment]
+    local name=$1
+    shift
+    env "$@" "$bin/fapid" 2>"$work/$name.log" &
+    pid=$!
+    wait_healthy "$port" "$pid" "$work/$name.log"
+    load "$name" "$fapid/token" "$connections" --body-file "$work/token-mtls.body" >> "$results"
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+}
+tracing_run token-mtls-tracing-off
+python3 "$root/Tests/Benchmarks/otlp_sink.py" "$work/sink.port" "$work/sink.stats" &
+sink_pid=$!
+until [ -s "$work/sink.port" ]; do sleep 0.05; done
+tracing_run token-mtls-tracing-on "FAPID_TRACING_OTLP_ENDPOINT=http://127.0.0.1:$(cat "$work/sink.port")/v1/traces"
+kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true
+read -r sink_exports sink_bytes < "$work/sink.stats"
+
 # --- keys in a PKCS#11 token: SoftHSM2 through OpenSSL's pkcs11 engine ------------------------------------
 # The same JWT access tokens, signed by keys made inside a SoftHSM2 token (fapictl keys generate --pkcs11); each
 # signature runs on fapid's signing pool. Compared with the file keys of the same run.
@@ -226,6 +246,10 @@ while IFS=$'\t' read -r name rate p50 p99 errors; do
         token-dpop) ratio=$(awk -v a="$rate" -v b="$mtls_rate" 'BEGIN {printf "%.3f of token-mtls", a / b}')
             target=$(awk -v a="$rate" -v b="$pkjwt_rate" 'BEGIN {printf ">= 0.9 of token-private-key-jwt (%.2f)", a / b}')
             [ -n "$dpop_note" ] && target="$target $dpop_note" ;;
+        token-mtls-tracing-off) ratio=$(awk -v a="$rate" -v b="$mtls_rate" 'BEGIN {printf "%.3f of token-mtls", a / b}')
+            target="(tracing off: costs nothing)" ;;
+        token-mtls-tracing-on) ratio=$(awk -v a="$rate" -v b="$(rate_of token-mtls-tracing-off)" 'BEGIN {printf "%.3f of tracing off", a / b}')
+            target="(spans exported: $sink_exports OTLP requests, $((sink_bytes / 1024)) KiB)" ;;
         handshake) ratio=$(awk -v a="$rate" -v b="$ceiling_handshake" 'BEGIN {printf "%.2f of nginx handshakes", a / b}'); target=">= 0.7 of nginx handshakes" ;;
         *) ratio=$(awk -v a="$rate" -v b="$ceiling" 'BEGIN {printf "%.3f of nginx", a / b}'); target="" ;;
     esac
