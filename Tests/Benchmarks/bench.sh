@@ -52,6 +52,10 @@ sleep 1
 rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 
 "$python" "$root/Tests/Benchmarks/prepare.py" "$work" "https://localhost:$port" "$bin/fapictl" "$seconds"
+# The tracing pair below starts from the state token-mtls starts from (as prepare.py left it), one copy each.
+for copy in tracing-off tracing-on; do
+    python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' "$work/fapid.sqlite" "$work/$copy.sqlite"
+done
 
 load() { # name url connections [extra fapiload options]
     local name=$1 url=$2 count=$3
@@ -85,13 +89,14 @@ load ciba-poll "$fapid/token" "$connections" --bodies-file "$work/ciba-poll.bodi
 rss_end=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 
-# --- tracing: the token path with tracing off, then on, each on a fresh start of the same database ----------
+# --- tracing: the token path with tracing off, then on, each a fresh start on a copy of the database as token-mtls had it
+
 # On, every request, store operation and outgoing call is a span, exported over OTLP/HTTP (protobuf, batches)
 # to a local sink (Tests/Benchmarks/otlp_sink.py) on the same cores: the ratio is what tracing costs here.
 tracing_run() { # name [environment]
     local name=$1
     shift
-    env "$@" "$bin/fapid" 2>"$work/$name.log" &
+    env FAPID_DATABASE="$work/${name#token-mtls-}.sqlite" "$@" "$bin/fapid" 2>"$work/$name.log" &
     pid=$!
     wait_healthy "$port" "$pid" "$work/$name.log"
     load "$name" "$fapid/token" "$connections" --body-file "$work/token-mtls.body" >> "$results"
@@ -247,7 +252,7 @@ while IFS=$'\t' read -r name rate p50 p99 errors; do
             target=$(awk -v a="$rate" -v b="$pkjwt_rate" 'BEGIN {printf ">= 0.9 of token-private-key-jwt (%.2f)", a / b}')
             [ -n "$dpop_note" ] && target="$target $dpop_note" ;;
         token-mtls-tracing-off) ratio=$(awk -v a="$rate" -v b="$mtls_rate" 'BEGIN {printf "%.3f of token-mtls", a / b}')
-            target="(tracing off: costs nothing)" ;;
+            target="(same binary and database state, fresh start)" ;;
         token-mtls-tracing-on) ratio=$(awk -v a="$rate" -v b="$(rate_of token-mtls-tracing-off)" 'BEGIN {printf "%.3f of tracing off", a / b}')
             target="(spans exported: $sink_exports OTLP requests, $((sink_bytes / 1024)) KiB)" ;;
         handshake) ratio=$(awk -v a="$rate" -v b="$ceiling_handshake" 'BEGIN {printf "%.2f of nginx handshakes", a / b}'); target=">= 0.7 of nginx handshakes" ;;

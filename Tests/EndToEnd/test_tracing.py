@@ -4,7 +4,8 @@ the token endpoint for every grant, userinfo, introspection, revocation, CIBA wi
 and its RFC 7592 management, discovery and the JWKS, with an OCSP responder, a CRL and a client's jwks_uri on
 the outgoing side. Every value the test saw that must stay secret (tokens, codes, auth_req_ids, the password,
 client assertions, request objects, registration access tokens, the PSU's `sub`) is then looked for in every
-byte exported. Without `tracing_otlp_endpoint`, nothing is exported even with OTEL_* variables pointing at it."""
+byte exported. Without `tracing_otlp_endpoint`, nothing is exported even with OTEL_* variables pointing at it.
+On PostgreSQL (with `make test`'s throwaway cluster) store operations are spans too, without their statements."""
 import base64
 import http.server
 import json
@@ -20,6 +21,7 @@ from joserfc.jwk import ECKey, import_key
 from conformance_support import PASSWORD, PSU, Browser, FAPIClient, add_psu_and_resource_server
 from conftest import https_server
 from revocation_pki import RevocationPKI, closed_port_url
+from test_scale_out import SharedDatabase, postgres_admin_url  # noqa: F401 (a fixture: skips without a cluster)
 from tpp import JWT_BEARER, TokenClient, assertion, fresh_key, issue_certificate, register
 
 RS_DN = "CN=tracing-resource-server,O=Tracing Bank,C=GB"
@@ -362,3 +364,26 @@ def test_nothing_is_exported_unless_configured(make_daemon, pki, collector):
     assert daemon.stop() == 0
     assert collector.raw() == [], "spans were exported with tracing unset"
     assert "tracing on" not in daemon.log.read_text()
+
+
+def test_postgres_store_operations_are_spans_without_statements(postgres_admin_url, make_daemon, pki, collector):
+    shared = SharedDatabase(make_daemon, postgres_admin_url)
+    try:
+        daemon, = shared.instances(count=1, start=False)
+        daemon.env.update({"FAPID_TRACING_OTLP_ENDPOINT": collector.url, "FAPID_TRACING_OTLP_PROTOCOL": "http/json"})
+        daemon.start()
+        client_id = register(daemon, {"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN})
+        tpp = TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key"))
+        token_trace, _, header = traceparent()
+        issued = tpp.post("/token", {"grant_type": "client_credentials", "client_id": client_id}, headers={"traceparent": header})
+        assert issued.status_code == 200, issued.text
+        access_token = issued.json()["access_token"]
+        assert daemon.stop() == 0
+    finally:
+        shared.close()
+    spans = [span for _, span in collector.spans()]
+    store = [span for span in spans if attributes(span).get("db.system.name") == "postgresql"]
+    assert any(span["traceId"] == token_trace and span["name"].startswith("Postgres") for span in store), sorted({s["name"] for s in spans})
+    raw = b"".join(collector.raw())
+    for forbidden in (access_token, "SELECT", "INSERT", "UPDATE", "postgres://"):
+        assert forbidden.encode() not in raw, forbidden[:16]
