@@ -9,9 +9,13 @@ PYTHON     := $(VENV)/bin/python3
 # Pinned so a test run is the same everywhere.
 BENCH_SECONDS     ?= 10
 BENCH_CONNECTIONS ?= 64
+# `make fuzz`: seconds per target (docs/robustness.md), targets (default all), targets run at once.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+FUZZ_JOBS    ?= 1
 PY_TEST_PACKAGES := joserfc==1.6.5 cryptography==48.0.0 requests==2.34.2 pytest==9.0.3 selenium==4.38.0 pexpect==4.9.0 authlib==1.6.12
 
-.PHONY: run test keys bench bench-deps deps test-deps build release swift-test e2e clean
+.PHONY: run test keys bench bench-deps deps test-deps build release swift-test e2e fuzz clean
 
 ## System packages the build needs; installed when missing and we are root. libp11-kit-dev gives the PKCS#11
 ## header; libengine-pkcs11-openssl is OpenSSL's pkcs11 engine, through which keys in a token sign.
@@ -105,6 +109,11 @@ bench: bench-deps release
 	$(SWIFT) package --package-path Tests/Benchmarks/CertStatus benchmark --format markdown --no-progress
 	@echo
 	Tests/Benchmarks/bench.sh $(BENCH_SECONDS) $(BENCH_CONNECTIONS)
+
+## libFuzzer with address sanitizer over every parser that takes outside bytes (Tests/Fuzz), FUZZ_SECONDS each; fails on
+## a crash, a leak or a timeout and keeps its minimised input in Tests/Fuzz/Regressions, which `make test` replays.
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_JOBS=$(FUZZ_JOBS) SWIFT=$(SWIFT) Tests/Fuzz/run.sh
 
 clean:
 	rm -rf .build $(VENV)

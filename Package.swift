@@ -20,6 +20,8 @@ let package = Package(
         .executable(name: "fapictl", targets: ["fapictl"]),
         // For the micro-benchmark package in Tests/Benchmarks/CertStatus only.
         .library(name: "FapidBenchmarkSupport", targets: ["FapidBenchmarkSupport"]),
+        // For the libFuzzer package in Tests/Fuzz only (`make fuzz`).
+        .library(name: "FapidFuzzHarness", targets: ["FapidFuzzHarness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
@@ -212,6 +214,13 @@ let package = Package(
             name: "FapidBenchmarkSupport", dependencies: ["CertificateStatus", "JOSE", "OpenSSLKit", "TestSupport"], path: "Tests/Benchmarks/Support",
             swiftSettings: swiftSettings
         ),
+        // `make fuzz`: one target per parser that takes outside bytes. Built here so that `make test` replays every seed
+        // and every minimised crash (FuzzRegressionTests); fuzzed by the libFuzzer package in Tests/Fuzz.
+        .target(
+            name: "FapidFuzzHarness",
+            dependencies: ["AuthorizationServer", "CertificateStatus", "HTTPEndpoints", "JOSE", "OpenSSLKit", "MemoryStorage", "TestSupport"],
+            path: "Tests/Fuzz/Harness", swiftSettings: swiftSettings
+        ),
         // Helpers for the test targets only: test PKI made with the openssl CLI, subprocesses, a fixed clock, seeded entropy.
         .target(
             name: "TestSupport",
@@ -265,6 +274,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FapidFuzzHarness"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FapidRuntimeTests",
             dependencies: [

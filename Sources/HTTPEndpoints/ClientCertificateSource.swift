@@ -58,14 +58,7 @@ public final class ClientCertificateSource: Sendable {
         if isTrustedProxy(remoteAddress) {
             guard await isAuthenticatedProxy(channel: channel, remoteAddress: remoteAddress) else { return nil }
             guard let value = headers[Self.clientCertHeader] else { return nil }
-            guard let leaf = Self.decodeByteSequence(value) else { return nil }
-            var chain = [leaf]
-            if let list = headers[Self.clientCertChainHeader] {
-                for item in list.split(separator: ",") {
-                    guard let der = Self.decodeByteSequence(String(item)) else { return nil }
-                    chain.append(der)
-                }
-            }
+            guard let chain = Self.headerChain(certificate: value, chain: headers[Self.clientCertChainHeader]) else { return nil }
             return evaluate(chain, source: .proxyHeader)
         }
         let connection = ObjectIdentifier(channel)
@@ -117,6 +110,18 @@ public final class ClientCertificateSource: Sendable {
             entries[key] = (evaluated, until)
         }
         return evaluated
+    }
+
+    /// The DER chain a trusted proxy passes: the `Client-Cert` byte sequence, then each item of the
+    /// `Client-Cert-Chain` list (RFC 9440 §2.2, §2.3); nil when any part is malformed. Public for the fuzzer.
+    public static func headerChain(certificate value: String, chain list: String?) -> [[UInt8]]? {
+        guard let leaf = decodeByteSequence(value) else { return nil }
+        var chain = [leaf]
+        for item in list?.split(separator: ",") ?? [] {
+            guard let der = decodeByteSequence(String(item)) else { return nil }
+            chain.append(der)
+        }
+        return chain
     }
 
     /// An RFC 8941 byte sequence, `:base64:`, as RFC 9440 §2.2 requires.

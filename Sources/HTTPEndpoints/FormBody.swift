@@ -1,4 +1,4 @@
-import AuthorizationServer
+public import AuthorizationServer
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,7 +14,8 @@ public enum HTTPLimits {
 /// Reads an `application/x-www-form-urlencoded` body strictly (RFC 6749 §3.2, Appendix B):
 /// wrong content type, bodies over the limit, bad percent-encoding, invalid UTF-8 and repeated
 /// parameters are all `invalid_request`. Parameters without a value count as omitted (§3.1).
-enum FormBody {
+/// `parse` is public for the fuzzer (Tests/Fuzz).
+public enum FormBody {
     /// `max_body_bytes`, set once at start.
     static var maximumSize: Int { HTTPLimits.maximumBodySize.load(ordering: .relaxed) }
 
@@ -31,7 +32,7 @@ enum FormBody {
         return try parse(Array(buffer.readableBytesView))
     }
 
-    static func parse(_ body: [UInt8]) throws(OAuthError) -> [String: String] {
+    public static func parse(_ body: [UInt8]) throws(OAuthError) -> [String: String] {
         var parameters: [String: String] = [:]
         var seen = Set<String>()
         for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make fuzz`: builds the libFuzzer package (address sanitizer, leak detection) and runs every target for
+# FUZZ_SECONDS (default 60) from its seeds with its dictionary. A crash, a leak, an out-of-memory or a timeout fails
+# the run; its input is minimised into Tests/Fuzz/Regressions/<target>/, which `make test` replays from then on.
+#   FUZZ_SECONDS=600 FUZZ_TARGETS="jws dn" FUZZ_JOBS=2 Tests/Fuzz/run.sh
+# Prints one table (docs/robustness.md) and writes it to Tests/Fuzz/.build/fuzz-report.md.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+seconds=${FUZZ_SECONDS:-60}
+jobs=${FUZZ_JOBS:-1}
+swift=${SWIFT:-swift}
+build=$here/.build
+fuzzer=$build/release/fapid-fuzz
+targets=${FUZZ_TARGETS:-}
+
+# Two -sanitize flags to swiftc keep only the last, so the pair is also passed as one (coverage and ASan together).
+[ "${FUZZ_SKIP_BUILD:-0}" = 1 ] || "$swift" build --package-path "$here" -c release \
+    --sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address
+[ -n "$targets" ] || targets=$(ASAN_OPTIONS=detect_leaks=0 "$fuzzer" --list-targets)
+
+run_target() {
+    local target=$1 work=$build/corpus/$1 findings=$build/findings/$1 log=$build/logs/$1.log
+    mkdir -p "$work" "$findings" "$build/logs"
+    rm -f "$findings"/*
+    # ASan: leaks are findings; libFuzzer: one input over 10 s is a hang, over 2 GB an unbounded allocation.
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 "$fuzzer" --target "$target" "$work" "$here/Corpus/$target" \
+        -dict="$here/Dictionaries/$target.dict" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+        -print_final_stats=1 -artifact_prefix="$findings/" > "$log" 2>&1 && status=0 || status=$?
+    if [ "$status" != 0 ]; then
+        for artifact in "$findings"/*; do
+            [ -e "$artifact" ] || continue
+            local name regressions=$here/Regressions/$target
+            name=$(basename "$artifact")
+            mkdir -p "$regressions"
+            if [[ $name == crash-* || $name == leak-* ]]; then
+                ASAN_OPTIONS=detect_leaks=1 "$fuzzer" --target "$target" -minimize_crash=1 -max_total_time=60 \
+                    -exact_artifact_path="$regressions/$name" "$artifact" >> "$log" 2>&1 || true
+            fi
+            [ -e "$regressions/$name" ] || cp "$artifact" "$regressions/$name"
+            echo "$target: finding kept as Tests/Fuzz/Regressions/$target/$name (log: $log)" >&2
+        done
+    fi
+    echo "$status" > "$build/logs/$target.status"
+}
+export -f run_target
+export build fuzzer here seconds
+
+echo "fuzzing $(echo $targets | wc -w) targets for ${seconds}s each, $jobs at a time"
+printf '%s\n' $targets | xargs -P "$jobs" -I{} bash -c 'run_target {}'
+
+failed=0
+report=$build/fuzz-report.md
+{
+    echo "| target | seconds | executions | exec/s | coverage (edges) | features | corpus | peak RSS | result |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+    for target in $targets; do
+        log=$build/logs/$target.log
+        status=$(cat "$build/logs/$target.status")
+        stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
+        line=$(grep -E '^#[0-9]+.*(cov|DONE)' "$log" | tail -1 || true)
+        cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<< "$line")
+        ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<< "$line")
+        corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<< "$line")
+        if [ "$status" = 0 ]; then result="clean"; else result="FAILED (see Tests/Fuzz/Regressions/$target)"; failed=1; fi
+        echo "| $target | $seconds | $(stat number_of_executed_units) | $(stat average_exec_per_sec) | ${cov:-?} | ${ft:-?} | ${corp:-?} | $(stat peak_rss_mb) MB | $result |"
+    done
+} | tee "$report"
+exit $failed
