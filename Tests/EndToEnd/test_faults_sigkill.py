@@ -61,9 +61,12 @@ def cut_off(error):
 class Workers:
     """One thread per write path; each runs its path in a loop and notes every answer in the ledger."""
 
-    def __init__(self, daemon, pki, parties, ledger, stop):
+    def __init__(self, daemon, pki, parties, ledger, stop, chance):
         self.daemon, self.pki, self.parties, self.ledger, self.stop = daemon, pki, parties, ledger, stop
         self.counter = parties["counter"]
+        # Some answers are kept unspent (a request_uri, a code, a pending or decided CIBA request), as a TPP
+        # holds them between steps: the restart must keep those too.
+        self.keep = lambda share: chance.random() < share  # noqa: E731
 
     def tpp(self):
         return TokenClient(self.daemon, (self.pki / "tpp.pem", self.pki / "tpp.key"))
@@ -97,7 +100,7 @@ class Workers:
             flow.browser.trust_env = False
             flow.browser.verify = str(self.daemon.keys / "ca.pem")
             request_uri = flow.par()
-            if self.stop.is_set():
+            if self.stop.is_set() or self.keep(0.3):
                 self.ledger.add("request_uris", (flow, request_uri))
                 return
             page = flow.authorize(request_uri)
@@ -105,7 +108,7 @@ class Workers:
             consent = flow.login(page.text)
             assert consent.status_code == 200 and "Approve" in consent.text, consent.text
             code = flow.consent(consent.text)["code"]
-            if self.stop.is_set():
+            if self.stop.is_set() or self.keep(0.4):
                 self.ledger.add("codes", (flow, code))
                 return
             try:
@@ -130,7 +133,7 @@ class Workers:
             response = client.authorize(client.signed(binding_message=binding))
             assert response.status_code == 200, response.text
             auth_req_id = response.json()["auth_req_id"]
-            if self.stop.is_set():
+            if self.stop.is_set() or self.keep(0.3):
                 self.ledger.add("ciba_pending", (client, auth_req_id, binding))
                 return
             listed = self.daemon.fapictl("ciba", "list", "--json", check=False)
@@ -142,7 +145,7 @@ class Workers:
             if approved.returncode != 0:
                 self.ledger.add("ciba_cut_off", (client, auth_req_id, binding))
                 raise requests.ConnectionError("admin socket gone: " + approved.stderr)
-            if self.stop.is_set():
+            if self.stop.is_set() or self.keep(0.4):
                 self.ledger.add("ciba_decided", (client, auth_req_id))
                 return
             try:
@@ -266,12 +269,12 @@ def test_sigkill_at_random_moments_under_every_write_path(make_daemon, pki):
     }
     totals = {"cycles": 0, "answers_checked": 0, "checks": 0, "access_tokens": 0, "codes": 0, "codes_cut_off": 0,
               "request_uris": 0, "ciba_decisions": 0, "clients_registered": 0, "restart_seconds_max": 0.0,
-              "sign_in_failures_left_by_kills": 0}
+              "sign_in_failures_left_by_kills": 0, "ciba_pending": 0, "ciba_cut_off": 0}
     started = time.monotonic()
     for cycle in range(CYCLES):
         ledger = Ledger()
         stop = threading.Event()
-        workers = Workers(daemon, pki, parties, ledger, stop)
+        workers = Workers(daemon, pki, parties, ledger, stop, random.Random(chance.random()))
         bodies = [workers.client_credentials(), workers.registration(), workers.ciba(parties["ciba"])]
         bodies += [workers.hybrid(flow) for flow in parties["flows"]]
         threads = [threading.Thread(target=body, daemon=True) for body in bodies]
@@ -296,6 +299,8 @@ def test_sigkill_at_random_moments_under_every_write_path(make_daemon, pki):
         totals["restart_seconds_max"] = max(totals["restart_seconds_max"], round(time.monotonic() - restart, 2))
         totals["answers_checked"] += ledger.answers()
         totals["ciba_decisions"] += len(ledger.ciba_decided)
+        totals["ciba_pending"] += len(ledger.ciba_pending)
+        totals["ciba_cut_off"] += len(ledger.ciba_cut_off)
         totals["checks"] += check(daemon, pki, ledger)
         audit_verify(daemon)
         totals["cycles"] += 1
