@@ -98,38 +98,6 @@ def wait_until(predicate, timeout, what, interval=0.1):
         time.sleep(interval)
 
 
-class Load:
-    """Threads calling `step()` until stopped; each result kept. A step raising ends that thread's run
-    (the daemon went away), which is what a crash test wants."""
-
-    def __init__(self, step, threads):
-        self.results, self.errors = [], []
-        self.lock = threading.Lock()
-        self.stopped = threading.Event()
-
-        def run():
-            while not self.stopped.is_set():
-                try:
-                    result = step()
-                except Exception as error:  # noqa: BLE001 - any failure ends this worker; it is recorded
-                    with self.lock:
-                        self.errors.append(error)
-                    return
-                with self.lock:
-                    self.results.append(result)
-
-        self.threads = [threading.Thread(target=run, daemon=True) for _ in range(threads)]
-        for thread in self.threads:
-            thread.start()
-
-    def stop(self, timeout=30):
-        self.stopped.set()
-        for thread in self.threads:
-            thread.join(timeout=timeout)
-        assert not any(thread.is_alive() for thread in self.threads), "a load thread is still waiting on the daemon"
-        return self.results
-
-
 class SilentServer:
     """A TCP listener that accepts connections and never answers: a hung peer (OCSP responder, CRL server,
     CIBA notification endpoint). `connections` counts what it accepted; every socket is kept open until close()."""

@@ -14,7 +14,6 @@ import struct
 import subprocess
 import tempfile
 import threading
-import time
 import urllib.parse
 from pathlib import Path
 

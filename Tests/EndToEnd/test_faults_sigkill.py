@@ -11,14 +11,16 @@ import itertools
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from joserfc.jwk import ECKey, import_key
+from joserfc.jwk import ECKey, RSAKey
 
 from faults_support import audit_types, audit_verify, record, sqlite_intact
 from test_ciba import CIBAClient
@@ -78,7 +80,6 @@ class Workers:
                     body()
             except Exception as error:  # noqa: BLE001
                 if not cut_off(error):
-                    import re, traceback
                     text = re.sub(r"<style>.*?</style>|<head>.*?</head>|<input[^>]*>", "", str(error), flags=re.S)
                     self.ledger.add("anomalies", f"{traceback.extract_tb(error.__traceback__)[-1].lineno}: {text[:1500]}")
         return run
@@ -258,7 +259,7 @@ def test_sigkill_at_random_moments_under_every_write_path(make_daemon, pki):
     daemon = make_daemon().start()
     daemon.fapictl("users", "add", "alice", input_text=PASSWORD + "\n")
     daemon.fapictl("resource-servers", "add", "--name", "rs", "--subject-dn", TPP_DN)
-    key = import_key((pki / "directory.key").read_bytes())
+    key = RSAKey.import_key((pki / "directory.key").read_bytes())
     kid = json.loads((pki / "directory.jwks.json").read_text())["keys"][0]["kid"]
     parties = {
         "cc": register(daemon, {"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": TPP_DN, "scope": "accounts"}),
