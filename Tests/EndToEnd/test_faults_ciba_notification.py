@@ -60,12 +60,6 @@ def run(make_daemon, pki, silent):
             fast.append(took.seconds)
     assert max(fast) < 1.5, max(fast)
 
-    # The ping client need not wait for its ping: its tokens are at the token endpoint (CIBA Core §10.2).
-    for auth_req_id in acks:
-        response = ping.poll(auth_req_id)
-        assert response.status_code == 200, response.text
-        secrets.append(response.json()["access_token"])
-
     # Watch the notifier for a few leases: attempts are bounded by the lease, never a growing pile.
     peak_open, peak_threads = 0, 0
     deadline = approved_at + 2 * LEASE + 1
@@ -80,6 +74,13 @@ def run(make_daemon, pki, silent):
     assert peak_open <= REQUESTS, peak_open
     assert peak_threads <= threads_before + 8, (threads_before, peak_threads)
     assert connections_to(silent.port) <= REQUESTS, connections_to(silent.port)
+
+    # The ping client need not wait for its ping: its tokens are at the token endpoint (CIBA Core §10.2). Redeemed
+    # only now, so the notifier had every notification to try while it was watched.
+    for auth_req_id in acks:
+        response = ping.poll(auth_req_id)
+        assert response.status_code == 200, response.text
+        secrets.append(response.json()["access_token"])
 
     log = daemon.log.read_text()
     failed = [line for line in log.splitlines() if "CIBA notification" in line and "failed" in line]
