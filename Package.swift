@@ -247,6 +247,7 @@ let package = Package(
                 "SQLiteStorage", "MemoryStorage", "AuthorizationServer", "JOSE", "OpenSSLKit", "TestSupport", "FapidTracing",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -61,8 +61,13 @@ extension X509Certificate {
 
     private static func sequence(_ bytes: UnsafePointer<UInt8>?, _ length: Int) throws(CryptoError) -> OpaquePointer {
         var cursor = bytes
-        guard let bytes, let parsed = d2i_ASN1_SEQUENCE_ANY(nil, &cursor, length), cursor == bytes + length else {
+        guard let bytes, let parsed = d2i_ASN1_SEQUENCE_ANY(nil, &cursor, length) else {
             OpenSSLErrorQueue.clear()
+            throw CryptoError(.certificate, "malformed QCStatements")
+        }
+        // A sequence followed by more bytes is malformed too, and what was parsed is freed (`make fuzz` found it kept).
+        guard cursor == bytes + length else {
+            fapid_asn1_types_free(parsed)
             throw CryptoError(.certificate, "malformed QCStatements")
         }
         return parsed

@@ -96,18 +96,24 @@ public struct SQLiteCIBAStore: CIBAStore {
         }
     }
 
+    static let claimable = """
+        FROM ciba_requests
+        WHERE delivery_mode IN ('ping', 'push') AND status IN ('approved', 'denied') AND notified_at IS NULL AND expires_at > ?
+            AND (notify_claimed_until IS NULL OR notify_claimed_until <= ?)
+        """
+
+    /// The notifier asks several times a second; a read answers "nothing to send" first, so an idle round never
+    /// takes SQLite's one write lock: while another process holds it, the requests' own writes then wait one
+    /// busy timeout, not a claim round's busy timeout and then their own.
     public func claimCIBANotifications(now: Date, lease: TimeInterval, limit: Int) async throws(StorageError) -> [CIBARequest] {
         let current = Self.seconds(now)
+        let any = try await database.readStatement { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 \(Self.claimable))", arguments: [current, current]) ?? false
+        }
+        guard any else { return [] }
         return try await database.write { db in
             let requests = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(Self.columns) FROM ciba_requests
-                    WHERE delivery_mode IN ('ping', 'push') AND status IN ('approved', 'denied') AND notified_at IS NULL AND expires_at > ?
-                        AND (notify_claimed_until IS NULL OR notify_claimed_until <= ?)
-                    ORDER BY decided_at LIMIT ?
-                    """,
-                arguments: [current, current, limit]
+                db, sql: "SELECT \(Self.columns) \(Self.claimable) ORDER BY decided_at LIMIT ?", arguments: [current, current, limit]
             ).map(decode)
             for request in requests {
                 try db.execute(

@@ -46,4 +46,11 @@ struct QCStatementsTests {
         #expect((try? truncated.psd2Attributes()) == nil)
         _ = (keep1, keep2, keep3)
     }
+
+    @Test("QCStatements followed by a stray byte are malformed (the parsed sequence is freed: make fuzz found it leaked)")
+    func trailingByte() throws {
+        let (certificate, keep) = try certificate(extension: Self.psd2Statements + "00")
+        _ = keep
+        #expect(throws: CryptoError.self) { try certificate.psd2Attributes() }
+    }
 }
