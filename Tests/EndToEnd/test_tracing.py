@@ -23,6 +23,7 @@ from conftest import https_server
 from revocation_pki import RevocationPKI, closed_port_url
 from test_scale_out import SharedDatabase, postgres_admin_url  # noqa: F401 (a fixture: skips without a cluster)
 from tpp import JWT_BEARER, TokenClient, assertion, fresh_key, issue_certificate, register
+from test_keys_rotation import wait_for
 
 RS_DN = "CN=tracing-resource-server,O=Tracing Bank,C=GB"
 TPP_DN = "CN=example-tpp-client,OU=0015800001041RbAAI,O=Example TPP Ltd,C=GB"
@@ -129,16 +130,6 @@ def recording(make, keep):
         keep(value)
         return value
     return made
-
-
-def wait_for(what, condition, seconds=15):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -254,7 +245,7 @@ def test_every_endpoint_traced_and_no_secret_exported(make_daemon, pki, rpki, co
         assert poll().json()["error"] == "authorization_pending"
         pending = json.loads(daemon.fapictl("ciba", "list", "--json").stdout)
         daemon.fapictl("ciba", "approve", next(row["id"] for row in pending if row["binding_message"] == "Trace 42"))
-        ping = wait_for("the CIBA ping", lambda: [entry for entry in Recorder.seen if entry[0] == "POST"])[0]
+        ping = wait_for(lambda: [entry for entry in Recorder.seen if entry[0] == "POST"], 15, "the CIBA ping")[0]
         ping_headers = {k.lower(): v for k, v in ping[2].items()}
         assert ping_headers["authorization"] == f"Bearer {notification_token}"
         ping_parent = ping_headers.get("traceparent", "")
