@@ -82,7 +82,7 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
         -> [UInt8]
     {
         do {
-            return try await exchange(purpose, request) { response in
+            return try await exchange(purpose, request, pathIsPublic: true) { response in
                 guard response.status == .ok else { throw StatusSourceFailure("\(url) answered \(response.status.code)") }
                 return Array(try await response.body.collect(upTo: maximumSize).readableBytesView)
             }
@@ -134,14 +134,16 @@ public final class OutboundHTTPClient: JWKSFetcher, StatusFetcher, Service {
     /// `purpose` and method, with the URL without its query, the status, and the trace context injected into
     /// the request (W3C `traceparent`). No header or body is recorded: a notification carries a bearer token
     /// and an `auth_req_id` or tokens.
+    /// `pathIsPublic`: the URL came from a CA (OCSP, CRL) and its path may be recorded; a TPP's URL (`jwks_uri`, CIBA
+    /// notification endpoint) is recorded as its origin only, since a webhook's path may carry a capability.
     func exchange<T: Sendable>(
-        _ purpose: String, _ request: HTTPClientRequest, read: (HTTPClientResponse) async throws -> T
+        _ purpose: String, _ request: HTTPClientRequest, pathIsPublic: Bool = false, read: (HTTPClientResponse) async throws -> T
     ) async throws -> T {
         try await Traced.span("\(purpose) \(request.method.rawValue)", kind: .client) { span in
             var request = request
             if let span {
                 span.attributes["http.request.method"] = request.method.rawValue
-                span.attributes["url.full"] = Traced.safeURL(request.url)
+                span.attributes["url.full"] = pathIsPublic ? Traced.safeURL(request.url) : Traced.origin(request.url)
                 InstrumentationSystem.instrument.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
             }
             let response = try await client.execute(request, timeout: timeout)

@@ -1,4 +1,5 @@
 import FapidTracing
+import Foundation
 public import Logging
 import OTel
 public import ServiceLifecycle
@@ -21,8 +22,16 @@ public enum TracingBackend {
         otel.traces.otlpExporter.endpoint = endpoint
         otel.traces.otlpExporter.protocol = configuration.tracingOTLPProtocol == .json ? .httpJSON : .httpProtobuf
         otel.propagators = [.traceContext]
+        // Every request is recorded whatever its caller's `traceparent` flags say: a TPP must not be able to drop
+        // its own requests from the trace, nor force a flood of them into it.
+        otel.traces.sampler = .alwaysOn
         otel.diagnosticLogger = .custom(logger)
         otel.diagnosticLogLevel = .warning
+        // swift-otel lets OTEL_* variables override this configuration (another endpoint without our checks, a console
+        // exporter, a baggage propagator): fapid's settings are the only ones, so those variables are removed first.
+        let ignored = ProcessInfo.processInfo.environment.keys.filter { $0.hasPrefix("OTEL_") }.sorted()
+        for name in ignored { unsetenv(name) }
+        if !ignored.isEmpty { logger.warning("tracing: OTEL_* variables are ignored", metadata: ["ignored": "\(ignored.joined(separator: " "))"]) }
         let backend = try OTel.makeTracingBackend(configuration: otel)
         InstrumentationSystem.bootstrap(backend.factory)
         TracingSwitch.set(true)

@@ -7,7 +7,7 @@ extension Traced {
         system: StaticString, file: StaticString, function: StaticString, isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws(E) -> T
     ) async throws(E) -> T {
-        guard TracingSwitch.isOn else { return try await body() }
+        guard TracingSwitch.isOn, insideSpan else { return try await body() }
         let operation = operationName(function)
         return try await span("\(storeName(file)).\(operation)", kind: .client, isolation: isolation) { (span) async throws(E) -> T in
             span?.attributes["db.system.name"] = "\(system)"

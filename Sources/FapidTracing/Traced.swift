@@ -4,6 +4,10 @@ public import Tracing
 /// never with an error's text (an error may quote a URL, a store's detail or a client's input): a failure is the
 /// span's `error` status and the error's type name only.
 public enum Traced {
+    /// True inside a request's span or one made by `span`: store operations are spans only there, so that the
+    /// background loops (the CIBA notifier's idle rounds, sweeps, key refreshes) do not make a root trace each.
+    @TaskLocal public static var insideSpan = false
+
     /// Runs `body` inside a span named `name` (made only when tracing is on; `body` gets nil otherwise), the span
     /// being the current context for everything `body` calls, so their spans are its children.
     public static func span<T, E: Error>(
@@ -14,11 +18,13 @@ public enum Traced {
         let span = startSpan(name(), ofKind: kind)
         defer { span.end() }
         let result = await InstrumentationContext.$current.withValue(span.context, operation: { () async -> Result<T, E> in
-            do throws(E) {
-                return .success(try await body(span))
-            } catch {
-                return .failure(error)
-            }
+            await $insideSpan.withValue(true, operation: { () async -> Result<T, E> in
+                do throws(E) {
+                    return .success(try await body(span))
+                } catch {
+                    return .failure(error)
+                }
+            }, isolation: isolation)
         }, isolation: isolation)
         if case .failure(let error) = result { failed(span, error) }
         return try result.get()
@@ -28,6 +34,15 @@ public enum Traced {
     public static func failed(_ span: any Span, _ error: some Error) {
         span.setStatus(SpanStatus(code: .error))
         span.attributes["error.type"] = String(describing: type(of: error))
+    }
+
+    /// `url` as its origin only, `scheme://host[:port]` (RFC 6454), for URLs a TPP chose.
+    public static func origin(_ url: String) -> String {
+        let safe = safeURL(url)
+        guard let colon = safe.firstIndex(of: ":"), safe[colon...].hasPrefix("://") else { return "" }
+        let authorityStart = safe.index(colon, offsetBy: 3)
+        let authorityEnd = safe[authorityStart...].firstIndex(of: "/") ?? safe.endIndex
+        return String(safe[..<authorityEnd])
     }
 
     /// `url` for an attribute: scheme, host, port and path only (no query, fragment or user info, which may carry

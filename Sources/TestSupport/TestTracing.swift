@@ -1,4 +1,5 @@
 import FapidTracing
+import Foundation
 public import InMemoryTracing
 import Tracing
 
@@ -6,7 +7,9 @@ import Tracing
 /// with `TracingSwitch` set as it asks (the switch is process-wide; suites of other targets run in parallel).
 public enum TestTracing {
     public static let tracer: InMemoryTracer = {
-        let tracer = InMemoryTracer()
+        // Random ids: the incrementing default ("span-2") can equal a caller id a test sets by hand, and then a span
+        // of one test looks like the child of another's.
+        let tracer = InMemoryTracer(idGenerator: .init(nextTraceID: { "trace-\(UUID().uuidString)" }, nextSpanID: { "span-\(UUID().uuidString)" }))
         InstrumentationSystem.bootstrap(tracer)
         return tracer
     }()

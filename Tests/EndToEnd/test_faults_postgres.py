@@ -182,9 +182,15 @@ def test_postgres_reset_paused_and_restarted_under_load(cluster, make_daemon, pk
 
         # 2. The server paused: requests give up within the database timeout; keys stay served meanwhile.
         failed_before = load.failures()
-        frozen = backends(cluster["data"])
-        for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
+        # Listed again after each round of SIGSTOP: a backend forked while the first list was taken is paused too.
+        frozen = []
+        for _ in range(5):
+            fresh = [pid for pid in backends(cluster["data"]) if pid not in frozen]
+            if not fresh:
+                break
+            for pid in fresh:
+                os.kill(pid, signal.SIGSTOP)
+            frozen += fresh
         try:
             with Timed() as paused_jwks:
                 assert daemon.get("/jwks").status_code == 200

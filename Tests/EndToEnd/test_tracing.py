@@ -151,7 +151,9 @@ def test_every_endpoint_traced_and_no_secret_exported(make_daemon, pki, rpki, co
     anchors.write_text((pki / "ca.pem").read_text() + (rpki.dir / "ca.pem").read_text())
     daemon = make_daemon(config={"client_ca": str(anchors), "ocsp_timeout_seconds": 2}, env={
         "FAPID_TRACING_OTLP_ENDPOINT": collector.url, "FAPID_TRACING_OTLP_PROTOCOL": "http/json",
-        "FAPID_TRACING_SERVICE_NAME": "fapid-tracing-test"}).start()
+        "FAPID_TRACING_SERVICE_NAME": "fapid-tracing-test",
+        # Ignored once tracing is on: honoured, they would send every span to stdout instead of the collector.
+        "OTEL_TRACES_EXPORTER": "console", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:9/v1/traces"}).start()
     add_psu_and_resource_server(daemon, RS_DN)
     workdir = daemon.workdir
     rs = TokenClient(daemon, issue_certificate(workdir / "certs", "rs", "/C=GB/O=Tracing Bank/CN=tracing-resource-server",

@@ -34,7 +34,7 @@ struct TracingTests {
     @Test("a tracing endpoint that is not a plain http(s) URL refuses start-up, naming the key", arguments: [
         ("FAPID_TRACING_OTLP_ENDPOINT", "127.0.0.1:4318"), ("FAPID_TRACING_OTLP_ENDPOINT", "ftp://collector/v1/traces"),
         ("FAPID_TRACING_OTLP_ENDPOINT", "http://user:secret@collector/v1/traces"), ("FAPID_TRACING_OTLP_ENDPOINT", "http://collector/v1/traces?k=v"),
-        ("FAPID_TRACING_OTLP_PROTOCOL", "grpc"),
+        ("FAPID_TRACING_OTLP_PROTOCOL", "grpc"), ("FAPID_TRACING_OTLP_ENDPOINT", "http://collector.example.net:4318/v1/traces"),
     ])
     func badSettings(variable: String, value: String) {
         #expect(throws: ConfigurationError.self) { try FapidConfiguration.load(file: nil, environment: [variable: value]) }
@@ -61,6 +61,17 @@ struct TracingTests {
         #expect(Traced.safeURL("http://ocsp.example.com") == "http://ocsp.example.com")
         #expect(Traced.storeName("SQLiteStorage/SQLiteCodeStore.swift") == "SQLiteCodeStore")
         #expect(Traced.operationName("consume(codeHash:now:)") == "consume")
+        // A TPP's URL is recorded as its origin: a webhook's path may be a capability.
+        #expect(Traced.origin("https://user:pw@tpp.example.com:8443/hooks/s3cr3t-capability?x=1") == "https://tpp.example.com:8443")
+        #expect(Traced.origin("not a url") == "")
+    }
+
+    @Test("a cleartext collector is accepted on loopback only")
+    func loopbackCollector() throws {
+        for endpoint in ["http://127.0.0.1:4318/v1/traces", "http://localhost:4318/v1/traces", "https://collector.example.net/v1/traces"] {
+            let configuration = try FapidConfiguration.load(file: nil, environment: ["FAPID_TRACING_OTLP_ENDPOINT": endpoint])
+            #expect(configuration.tracingOTLPEndpoint == endpoint)
+        }
     }
 
     @Test("an outgoing call is a client span named by purpose and method, with the URL without its query and the error's type only")

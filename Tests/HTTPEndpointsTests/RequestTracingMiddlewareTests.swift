@@ -95,6 +95,12 @@ struct RequestTracingMiddlewareTests {
         }
     }
 
+    @Test("a method of the client's own is recorded as _OTHER, a known one as itself")
+    func unknownMethod() {
+        #expect(RequestTracingMiddleware.method(.post) == "POST")
+        #expect(RequestTracingMiddleware.method(HTTPRequest.Method("BREW")!) == "_OTHER")
+    }
+
     struct Leaky: Error, CustomStringConvertible {
         var description: String { "refresh token rt-secret-value was wrong" }
     }

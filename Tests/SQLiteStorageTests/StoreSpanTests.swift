@@ -46,4 +46,20 @@ struct StoreSpanTests {
             #expect(tracer.finishedSpans.count == before)
         }
     }
+
+    @Test("on, a store operation outside any span (a background loop's) makes no root span")
+    func noRootSpanOutsideARequest() async throws {
+        let (database, keep) = try AuditLogTests.open()
+        _ = keep
+        let tokens = SQLiteTokenStore(database: database)
+        try await TestTracing.run(on: true) { tracer in
+            let hash = [UInt8](repeating: 9, count: 32)
+            let seen = { tracer.finishedSpans.filter { $0.operationName == "SQLiteTokenStore.accessToken" }.count }
+            let before = seen()
+            _ = try await tokens.accessToken(hash: hash)
+            #expect(seen() == before)
+            try await Traced.span("background work with a span of its own") { _ in _ = try await tokens.accessToken(hash: hash) }
+            #expect(seen() == before + 1)
+        }
+    }
 }

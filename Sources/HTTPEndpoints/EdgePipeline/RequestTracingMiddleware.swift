@@ -18,24 +18,36 @@ struct RequestTracingMiddleware: RouterMiddleware {
         guard TracingSwitch.isOn else { return try await next(request, context) }
         var parent = InstrumentationContext.topLevel
         InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
-        let span = startSpan("\(request.method.rawValue) unmatched", context: parent, ofKind: .server)
+        let method = Self.method(request.method)
+        let span = startSpan("\(method) unmatched", context: parent, ofKind: .server)
         defer { span.end() }
         let client = RequestClient()
         var audit = AuditContext.current ?? AuditContext(interactionID: InteractionID.make(), source: context.remoteAddress)
         audit.client = client
-        span.attributes["http.request.method"] = request.method.rawValue
+        span.attributes["http.request.method"] = method
         span.attributes["fapi.interaction_id"] = audit.interactionID
         do {
             let response = try await InstrumentationContext.$current.withValue(span.context) {
-                try await AuditContext.$current.withValue(audit) { try await next(request, context) }
+                try await Traced.$insideSpan.withValue(true) {
+                    try await AuditContext.$current.withValue(audit) { try await next(request, context) }
+                }
             }
-            finish(span, method: request.method.rawValue, context: context, client: client, status: Int(response.status.code))
+            finish(span, method: method, context: context, client: client, status: Int(response.status.code))
             return response
         } catch {
             let status = (error as? any HTTPResponseError).map { Int($0.status.code) } ?? 500
-            finish(span, method: request.method.rawValue, context: context, client: client, status: status)
+            finish(span, method: method, context: context, client: client, status: status)
             span.attributes["error.type"] = String(describing: type(of: error))
             throw error
+        }
+    }
+
+    /// The method as the semantic conventions record it: a known one, or `_OTHER` (a client's own method would make
+    /// span names without bound).
+    static func method(_ method: HTTPRequest.Method) -> String {
+        switch method {
+        case .get, .post, .put, .delete, .head, .options, .patch, .connect, .trace: method.rawValue
+        default: "_OTHER"
         }
     }
 

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One fuzz target per parser that takes outside bytes (docs/robustness.md). The raw value names the target on the
 /// command line (`make fuzz FUZZ_TARGETS=jws`), its corpus (`Tests/Fuzz/Corpus/<name>`), its dictionary
 /// (`Tests/Fuzz/Dictionaries/<name>.dict`) and its regressions (`Tests/Fuzz/Regressions/<name>`).
@@ -40,9 +42,13 @@ extension FuzzTarget {
         if let check = check(bytes) { FuzzBlocking.wait(check) }
     }
 
-    /// The same from async code (the regression tests).
-    public func replay(_ bytes: [UInt8]) async {
-        if let check = check(bytes) { await check() }
+    /// The same from async code (the regression tests); returns the invariants the input broke.
+    public func replay(_ bytes: [UInt8]) async -> [String] {
+        let violations = FuzzInvariant.Violations()
+        await FuzzInvariant.$violations.withValue(violations) {
+            if let check = check(bytes) { await check() }
+        }
+        return violations.messages.withLock { $0 }
     }
 
     /// Runs the synchronous parsers at once; returns what is left to await for the targets that reach the core.
@@ -70,9 +76,20 @@ extension FuzzTarget {
     public static func prepare() { FuzzFixtures.prepare() }
 }
 
-/// An invariant the parsers promise beyond not crashing (a round trip, a limit); a violation is a finding.
+/// An invariant the parsers promise beyond not crashing (a round trip, a limit); a violation is a finding. Under
+/// libFuzzer it stops the process (the fuzzer keeps the input); under `replay` it is collected, so that one broken
+/// promise fails its test in `make test` instead of taking every suite down with it.
 enum FuzzInvariant {
+    /// Set by `replay`: where violations go instead of `fatalError`.
+    @TaskLocal static var violations: Violations?
+
+    final class Violations: Sendable {
+        let messages = Mutex<[String]>([])
+    }
+
     static func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String, file: StaticString = #file, line: UInt = #line) {
-        if !condition() { fatalError("fuzz invariant: \(message())", file: file, line: line) }
+        guard !condition() else { return }
+        guard let violations else { fatalError("fuzz invariant: \(message())", file: file, line: line) }
+        violations.messages.withLock { $0.append("\(message()) (\(file):\(line))") }
     }
 }
