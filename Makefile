@@ -111,7 +111,8 @@ bench: bench-deps release
 	Tests/Benchmarks/bench.sh $(BENCH_SECONDS) $(BENCH_CONNECTIONS)
 
 ## libFuzzer with address sanitizer over every parser that takes outside bytes (Tests/Fuzz), FUZZ_SECONDS each; fails on
-## a crash, a leak or a timeout and keeps its minimised input in Tests/Fuzz/Regressions, which `make test` replays.
+## a crash, a leak, a hang or running out of memory; a crash's or leak's minimised input goes to Tests/Fuzz/Regressions,
+## which `make test` replays.
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_JOBS=$(FUZZ_JOBS) SWIFT=$(SWIFT) Tests/Fuzz/run.sh
 

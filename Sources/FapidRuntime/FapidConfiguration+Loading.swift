@@ -190,7 +190,8 @@ extension FapidConfiguration {
                         key: "tracing_otlp_endpoint", reason: "must be an http or https URL without query or user info (the collector's /v1/traces)")
                 }
                 // Spans name clients and interactions: they cross the network only encrypted.
-                let loopback = ["127.0.0.1", "::1", "[::1]", "localhost"].contains(url.host?.lowercased() ?? "")
+                let host = (url.host?.lowercased() ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+                let loopback = Self.isLoopback(host)
                 guard url.scheme == "https" || loopback else {
                     throw ConfigurationError(key: "tracing_otlp_endpoint", reason: "must be https unless the collector is on loopback")
                 }

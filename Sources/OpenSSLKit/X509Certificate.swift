@@ -49,6 +49,9 @@ public final class X509Certificate: @unchecked Sendable {
             throw CryptoError(.certificate, "trailing bytes after the DER certificate")
         }
         try self.init(taking: x509)
+        // d2i reads BER too, and i2d writes DER: a certificate not sent in DER (RFC 5280 §4.1) would be kept, and
+        // hashed into x5t#S256, as other bytes than those presented.
+        guard self.der == der else { throw CryptoError(.certificate, "the certificate is not in DER") }
     }
 
     /// Parses every `CERTIFICATE` block of a PEM text, in order.

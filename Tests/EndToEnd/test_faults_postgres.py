@@ -183,15 +183,19 @@ def test_postgres_reset_paused_and_restarted_under_load(cluster, make_daemon, pk
         # 2. The server paused: requests give up within the database timeout; keys stay served meanwhile.
         failed_before = load.failures()
         # Listed again after each round of SIGSTOP: a backend forked while the first list was taken is paused too.
+        # Inside the try, so that whatever was stopped is continued even if a backend exits in between.
         frozen = []
-        for _ in range(5):
-            fresh = [pid for pid in backends(cluster["data"]) if pid not in frozen]
-            if not fresh:
-                break
-            for pid in fresh:
-                os.kill(pid, signal.SIGSTOP)
-            frozen += fresh
         try:
+            for _ in range(5):
+                fresh = [pid for pid in backends(cluster["data"]) if pid not in frozen]
+                if not fresh:
+                    break
+                for pid in fresh:
+                    try:
+                        os.kill(pid, signal.SIGSTOP)
+                        frozen.append(pid)
+                    except ProcessLookupError:
+                        pass
             with Timed() as paused_jwks:
                 assert daemon.get("/jwks").status_code == 200
             wait_until(lambda: load.failures() >= failed_before + 4, BOUND * 2, "requests failing while PostgreSQL is paused")
@@ -199,7 +203,10 @@ def test_postgres_reset_paused_and_restarted_under_load(cluster, make_daemon, pk
                 assert_unavailable(TokenClient(daemon, (pki / "tpp.pem", pki / "tpp.key")).token(client_id, scope="accounts"))
         finally:
             for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
         with Timed() as after_pause:
             wait_until(healthy, 30, "/healthz 200 after the pause")
             before = load.successes()

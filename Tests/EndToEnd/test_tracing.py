@@ -168,6 +168,9 @@ def test_every_endpoint_traced_and_no_secret_exported(make_daemon, pki, rpki, co
     assert daemon.get("/.well-known/openid-configuration", headers={"traceparent": header, "tracestate": "vendor=1"}).status_code == 200
     for path in ("/.well-known/oauth-authorization-server", "/jwks", "/healthz"):
         assert daemon.get(path).status_code == 200
+    # A caller asking not to be sampled (flags 00) is recorded all the same.
+    unsampled_trace, _, unsampled = traceparent()
+    assert daemon.get("/jwks", headers={"traceparent": unsampled[:-2] + "00"}).status_code == 200
 
     # Authorization code with PAR, the PSU signing in and consenting, for an mTLS and a private_key_jwt client.
     browser = Browser(daemon)
@@ -318,6 +321,7 @@ def test_every_endpoint_traced_and_no_secret_exported(make_daemon, pki, rpki, co
     # W3C trace context from the request is honoured: same trace, the caller's span as parent.
     discovery_span = next(span for span in server_spans if span["name"] == "GET /.well-known/openid-configuration")
     assert discovery_span["traceId"] == discovery_trace and discovery_span["parentSpanId"] == discovery_parent
+    assert any(span["traceId"] == unsampled_trace and span["name"] == "GET /jwks" for span in server_spans)
     token_span = next(span for span in server_spans if span["traceId"] == token_trace)
     assert token_span["parentSpanId"] == token_parent and token_span["name"] == "POST /token"
     token_attributes = attributes(token_span)

@@ -68,7 +68,10 @@ struct TracingTests {
 
     @Test("a cleartext collector is accepted on loopback only")
     func loopbackCollector() throws {
-        for endpoint in ["http://127.0.0.1:4318/v1/traces", "http://localhost:4318/v1/traces", "https://collector.example.net/v1/traces"] {
+        for endpoint in [
+            "http://127.0.0.1:4318/v1/traces", "http://127.0.0.2:4318/v1/traces", "http://localhost:4318/v1/traces", "http://[::1]:4318/v1/traces",
+            "https://collector.example.net/v1/traces",
+        ] {
             let configuration = try FapidConfiguration.load(file: nil, environment: ["FAPID_TRACING_OTLP_ENDPOINT": endpoint])
             #expect(configuration.tracingOTLPEndpoint == endpoint)
         }

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # `make fuzz`: builds the libFuzzer package (address sanitizer, leak detection) and runs every target for
 # FUZZ_SECONDS (default 60) from its seeds with its dictionary. A crash, a leak, an out-of-memory or a timeout fails
-# the run; its input is minimised into Tests/Fuzz/Regressions/<target>/, which `make test` replays from then on.
+# the run. A crash's or a leak's input is minimised into Tests/Fuzz/Regressions/<target>/, which `make test` replays
+# from then on; a hang's or an out-of-memory's is kept in Tests/Fuzz/.build/hangs/<target>/ and tried again by every
+# later run until it passes.
 #   FUZZ_SECONDS=600 FUZZ_TARGETS="jws dn" FUZZ_JOBS=2 Tests/Fuzz/run.sh
+#   FUZZ_REPORT_ONLY=1 Tests/Fuzz/run.sh           the table of the last run again, from its logs
+#   FUZZ_BUILD_DIR=DIR                              build and work in DIR instead of Tests/Fuzz/.build
 # Prints one table (docs/robustness.md) and writes it to Tests/Fuzz/.build/fuzz-report.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,12 +24,13 @@ targets=${FUZZ_TARGETS:-}
 
 run_target() {
     local target=$1 work=$build/corpus/$1 findings=$build/findings/$1 log=$build/logs/$1.log regressions=$here/Regressions/$1
-    mkdir -p "$work" "$findings" "$build/logs" "$regressions"
+    local hangs=$build/hangs/$1
+    mkdir -p "$work" "$findings" "$build/logs" "$regressions" "$hangs"
     rm -f "$findings"/* "$build/logs/$target.status"
     # The target goes in the environment: libFuzzer runs itself again to minimise, without our arguments.
     # ASan: leaks are findings; libFuzzer: one input over 10 s is a hang, over 2 GB an unbounded allocation.
     # Past findings are seeds too, so every run checks them again under the sanitizer.
-    FAPID_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 "$fuzzer" "$work" "$here/Corpus/$target" "$regressions" \
+    FAPID_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 "$fuzzer" "$work" "$here/Corpus/$target" "$regressions" "$hangs" \
         -dict="$here/Dictionaries/$target.dict" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
         -print_final_stats=1 -artifact_prefix="$findings/" > "$log" 2>&1 && status=0 || status=$?
     if [ "$status" != 0 ]; then
@@ -34,9 +39,9 @@ run_target() {
             local name
             name=$(basename "$artifact")
             if [ ! -s "$artifact" ]; then
-                # Nothing to keep: LeakSanitizer's check at exit found memory one of the inputs lost. Replaying the corpus
-                # with full stacks names the code: see docs/robustness.md.
-                echo "$target: leak found at exit (log: $log)" >&2
+                # No input to keep: a leak found by LeakSanitizer's check at exit, or a crash outside any input. For a
+                # leak, replaying the corpus with full stacks names the code: see docs/robustness.md.
+                echo "$target: a finding with no input (a leak at exit, or a crash outside an input; log: $log)" >&2
                 continue
             fi
             if [[ $name == crash-* || $name == leak-* ]]; then
@@ -45,9 +50,10 @@ run_target() {
                 [ -e "$regressions/$name" ] || cp "$artifact" "$regressions/$name"
                 echo "$target: finding kept as Tests/Fuzz/Regressions/$target/$name (log: $log)" >&2
             else
-                # A hang or an unbounded allocation is not replayed by `make test` (no time limit there): fix it, then
-                # keep its input by hand if it reproduces fast.
-                echo "$target: $name (a hang or out of memory) is in $artifact (log: $log)" >&2
+                # A hang or an unbounded allocation is not replayed by `make test` (no time limit there); it is kept
+                # where every later `make fuzz` tries it again, until it is fixed.
+                cp "$artifact" "$hangs/$name"
+                echo "$target: $name (a hang or out of memory) kept in $hangs (log: $log)" >&2
             fi
         done
     fi

@@ -74,4 +74,17 @@ struct X509CertificateTests {
         }
         #expect(throws: JOSEError.self) { try X509Certificate.parsePEM("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") }
     }
+
+    /// OpenSSL reads BER as well, and writes DER back: a certificate sent with a non-minimal length parsed, and its
+    /// x5t#S256 (RFC 8705 §3.1) was the hash of other bytes than those presented. `make fuzz` (x509) caught it.
+    @Test("a certificate that is not in DER (a non-minimal length) is refused, so x5t#S256 is over the bytes presented")
+    func berIsRefused() throws {
+        let pki = try TestPKI(name: "ber")
+        try pki.selfSigned("a", subject: "/CN=a")
+        let der = try X509Certificate.parsePEM(try pki.read("a.pem"))[0].der
+        #expect(der[0] == 0x30 && der[1] == 0x82)
+        let longForm = [0x30, 0x83, 0x00] + der.dropFirst(2)
+        #expect((#expect(throws: JOSEError.self) { try X509Certificate(der: Array(longForm)) })?.code == .certificate)
+        #expect(try X509Certificate(der: der).der == der)
+    }
 }
