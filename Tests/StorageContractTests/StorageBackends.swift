@@ -54,7 +54,9 @@ struct Fixture {
     /// A new empty database on the cluster of `admin`, named at random; returns its URL.
     static func createDatabase(admin: String) async throws -> String {
         let name = "contract_" + Crypto.hex(Crypto.randomBytes(8))
-        let database = try PostgresDatabase(url: admin, maximumConnections: 1, logger: Logger(label: "contract-admin"))
+        // CREATE DATABASE copies a template: on a loaded 2-core machine, with every test creating one at once, it may
+        // take longer than a request's 5 s.
+        let database = try PostgresDatabase(url: admin, maximumConnections: 1, timeout: .seconds(60), logger: Logger(label: "contract-admin"))
         defer { database.close() }
         _ = try await database.rows("CREATE DATABASE \(unescaped: name)")
         guard var components = URLComponents(string: admin) else { throw StorageError(.unavailable, "bad admin URL") }

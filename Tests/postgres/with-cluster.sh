@@ -12,7 +12,7 @@ cleanup() {
 }
 trap cleanup EXIT
 chmod 755 "$dir"
-FAPID_TEST_POSTGRES_URL=$("$here/cluster.sh" start "$dir/data" "$port")
+FAPID_TEST_POSTGRES_URL=$(FAPID_PG_RELAXED_DURABILITY=1 "$here/cluster.sh" start "$dir/data" "$port")
 export FAPID_TEST_POSTGRES_URL
 echo "PostgreSQL test cluster on 127.0.0.1:$port"
 "$@"
