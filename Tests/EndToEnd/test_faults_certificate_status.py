@@ -10,21 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from faults_support import SilentServer, Timed, connections_to, record, thread_count, wait_until
-from revocation_pki import RevocationPKI, closed_port_url
-from test_certificate_status import assert_rejected, client_for, token
+from revocation_pki import closed_port_url
+from test_certificate_status import assert_rejected, client_for, rpki, token  # noqa: F401 (rpki: a fixture)
 from test_hybrid_flow import TPP_DN
 from tpp import TokenClient, register
 
 OCSP_TIMEOUT = 2
 # Both sources may each take the timeout; the rest is the margin of a loaded 2-core machine.
 BOUND = 2 * OCSP_TIMEOUT + 4
-
-
-@pytest.fixture
-def rpki(tmp_path):
-    pki = RevocationPKI(tmp_path / "rca")
-    yield pki
-    pki.close()
 
 
 @pytest.fixture

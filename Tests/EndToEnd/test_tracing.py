@@ -20,9 +20,10 @@ from joserfc.jwk import ECKey, import_key
 
 from conformance_support import PASSWORD, PSU, Browser, FAPIClient, add_psu_and_resource_server
 from conftest import https_server
-from revocation_pki import RevocationPKI, closed_port_url
+from revocation_pki import closed_port_url
 from test_scale_out import SharedDatabase, postgres_admin_url  # noqa: F401 (a fixture: skips without a cluster)
 from tpp import JWT_BEARER, TokenClient, assertion, fresh_key, issue_certificate, register
+from test_certificate_status import rpki  # noqa: F401 (a fixture)
 from test_keys_rotation import wait_for
 
 RS_DN = "CN=tracing-resource-server,O=Tracing Bank,C=GB"
@@ -137,13 +138,6 @@ def collector():
     receiver = Collector()
     yield receiver
     receiver.close()
-
-
-@pytest.fixture
-def rpki(tmp_path):
-    revocation = RevocationPKI(tmp_path / "rca")
-    yield revocation
-    revocation.close()
 
 
 def test_every_endpoint_traced_and_no_secret_exported(make_daemon, pki, rpki, collector, tmp_path):

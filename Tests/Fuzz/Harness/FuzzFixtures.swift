@@ -126,7 +126,7 @@ enum FuzzReport {
             try await body()
             if verbose { print("\(target): accepted") }
         } catch {
-            if verbose { print("\(target): refused: \(error) \((error as? OAuthError)?.detail ?? "")") }
+            if verbose { print("\(target): refused: \((error as? OAuthError)?.detail ?? "\(error)")") }
         }
     }
 }
